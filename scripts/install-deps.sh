@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages headroom needs to build and test, and only those missing.
+# Idempotent: a second run installs nothing. Needs root (apt-get) when anything is missing.
+set -euo pipefail
+
+# build + unit tests
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
+      libsqlite3-dev sqlite3 libjson-c-dev libcmocka-dev
+      libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev)
+# extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
+for group in "$@"; do
+  case "$group" in
+    vm)    pkgs+=(qemu-system-x86 busybox-static cpio) ;;
+    bench) pkgs+=(heaptrack libc-devtools wrk nginx-light libjemalloc2 libmimalloc2.0) ;;
+    real)  pkgs+=(redis-server memcached nginx-light ripgrep prometheus libjemalloc2 libmimalloc2.0 wrk) ;;
+    demo)  pkgs+=(cargo golang-go librust-hyper-dev librust-tokio-dev) ;;
+    browser) pkgs+=(chromium) ;;
+    *) echo "install-deps.sh: unknown group '$group' (accepted: vm bench real demo browser)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps.sh: missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# an update only when the lists are older than a day or absent
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+  apt-get update -q >/dev/null
+fi
+if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; then
+  apt-get update -q >/dev/null   # stale lists: refresh once and try again
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,27 @@
+/* cli: argument parsing and subcommands. Each subcommand lives in src/cli/cmd_<name>.c and is
+ * dispatched from the table in main.c. Exit codes: the target's status for run (like time(1)),
+ * 2 for usage errors, 1 for headroom's own failures, with one line on stderr saying what failed.
+ * Logic worth testing lives in the modules under src/, not here.
+ */
+#ifndef HEADROOM_CLI_H
+#define HEADROOM_CLI_H
+
+#include <stdarg.h>
+
+#define EXIT_USAGE 2
+#define EXIT_FAIL 1
+
+int cmd_run(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_size(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
+/* "headroom: <message>" on stderr; returns `code` so callers write `return cli_fail(2, ...)`. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));   /* "headroom: ..." info */
+
+#endif

@@ -1,0 +1,110 @@
+/* record: the SQLite recording — schema, batched writes from a writer thread, reading back.
+ *
+ * One recording file feeds every consumer (report, size, compare, explain, the HTML report).
+ * Writing: record_create() makes a new file (never overwrites: -EEXIST), record_push_*() copy a
+ * row into a bounded in-memory batch and return at once (the sampler never waits for disk); a
+ * writer thread commits a batch every RECORD_FLUSH_MS in one transaction (WAL, synchronous=NORMAL),
+ * so a SIGKILL of headroom loses at most the last flush interval. When the batch is full the
+ * row is dropped and counted (record_dropped()), never blocking the caller.
+ * Reading: record_open() checks the schema version and loads the run, the events, the load rows
+ * and whichever sample columns the caller asks for, as arrays (columnar, so a million samples
+ * load quickly and analysis touches only what it needs).
+ * The schema is documented in docs/recording.md; RECORD_SCHEMA_VERSION is PRAGMA user_version.
+ */
+#ifndef HEADROOM_RECORD_H
+#define HEADROOM_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sample.h"
+
+#define RECORD_SCHEMA_VERSION 1
+#define RECORD_FLUSH_MS 250
+#define RECORD_BATCH_MAX 8192
+
+struct run_info {
+	char mode[16];            /* "run" or "attach" */
+	char command[4096];       /* JSON array of the argv, or of the attach target */
+	int64_t pid;              /* the root process, HR_UNKNOWN for a cgroup attach */
+	int64_t limit_bytes;      /* --limit, HR_UNKNOWN when none */
+	int64_t interval_ns;
+	int cgroup_version;       /* 0 none, 1, 2 */
+	char cgroup_path[1024];
+	bool rss_peaks_exact;     /* VmHWM was reset every interval (else peaks are since start) */
+	bool cg_peaks_exact;      /* the cgroup peak was reset every interval */
+	char heap_mode[16];       /* "stats", "count", "off" */
+	char heap_status[256];    /* "available", or why heap figures are unavailable */
+	char kernel[128];
+	char host[128];
+	char version[32];
+	int64_t started_wall_ns;  /* CLOCK_REALTIME at t_ns = 0 */
+	/* filled at the end (record_finish), or found missing in a recording that was cut short */
+	int64_t duration_ns;
+	int exit_code;            /* -1 when unknown or killed by a signal */
+	int exit_signal;          /* 0 when none */
+	bool oom_killed;
+	bool finished;            /* false: headroom itself was killed; the data up to the last flush is intact */
+};
+
+struct record_event {
+	int64_t t_ns;
+	char kind[24];            /* start, ready, exit, signal, oom_kill, limit_hit, stage, note, dropped */
+	int64_t value;
+	char detail[232];
+};
+
+/* One second of load, written by the load generator while recording. */
+struct load_row {
+	int64_t t_ns;
+	int64_t stage;            /* index into the stage list */
+	int64_t connections;      /* target concurrency of the stage at this instant */
+	int64_t requests;         /* completed in this second */
+	int64_t inflight;
+	int64_t errors;
+	int64_t p50_us, p99_us, max_us;
+};
+
+struct record;
+
+int record_create(const char *path, const struct run_info *info, struct record **ret);
+void record_push_sample(struct record *r, const struct sample *s);
+void record_push_event(struct record *r, int64_t t_ns, const char *kind, int64_t value, const char *detail);
+void record_push_load(struct record *r, const struct load_row *row);
+int64_t record_dropped(const struct record *r);
+/* Flush, stop the writer, store the end of the run and close. Frees r. */
+int record_finish(struct record *r, const struct run_info *end);
+/* Close without marking the run finished (tests of a headroom that died). Frees r. */
+void record_abandon(struct record *r);
+
+/* Reading back */
+struct recording {
+	char path[1024];
+	struct run_info run;
+	struct record_event *events;
+	size_t nevents;
+	struct load_row *load;
+	size_t nload;
+	size_t nsamples;
+	int64_t *t_ns;            /* always loaded */
+	/* one array per loaded sample column, NULL when not asked for; HR_UNKNOWN where NULL */
+	int64_t *col[64];
+	const char *col_name[64];
+	int ncols;
+};
+
+/* Names of the sample columns, in schema order (t_ns first), NULL-terminated. */
+extern const char *const record_sample_columns[];
+
+/* Opens, validates the schema and loads run, events and load rows, and the sample columns named
+ * (NULL = every column). Errors: -ENOENT, -EPROTO (not a headroom recording or corrupt),
+ * -EPROTONOSUPPORT (a newer schema), -ENOMEM. */
+int record_open(const char *path, const char *const *columns, struct recording **ret);
+/* The array of a loaded column, or NULL if it was not loaded. */
+const int64_t *recording_column(const struct recording *rec, const char *name);
+void recording_free(struct recording *rec);
+/* A message for a negative return of record_open/record_create. */
+const char *record_strerror(int err);
+
+#endif

@@ -1,0 +1,250 @@
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct unit { const char *suffix; double factor; };
+
+static const struct unit size_units[] = {
+	{"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
+	{"k", 1e3}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}, {"", 1.0},
+};
+
+/* A decimal number with at most one '.', no sign, no exponent. */
+static int parse_decimal(const char *text, double *ret, const char **ret_end)
+{
+	const char *p = text;
+	int digits = 0, dots = 0;
+	while (isdigit((unsigned char)*p) || *p == '.') {
+		if (*p == '.')
+			dots++;
+		else
+			digits++;
+		p++;
+	}
+	if (digits == 0 || dots > 1)
+		return -EINVAL;
+	char tmp[64];
+	size_t n = (size_t)(p - text);
+	if (n >= sizeof(tmp))
+		return -ERANGE;
+	memcpy(tmp, text, n);
+	tmp[n] = '\0';
+	*ret = strtod(tmp, NULL);
+	*ret_end = p;
+	return 0;
+}
+
+int util_size_parse(const char *text, int64_t *ret_bytes)
+{
+	if (!text || !*text)
+		return -EINVAL;
+	double v;
+	const char *end;
+	int r = parse_decimal(text, &v, &end);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++) {
+		if (strcmp(end, size_units[i].suffix) == 0) {
+			double bytes = ceil(v * size_units[i].factor);
+			if (bytes > 9.2e18)
+				return -ERANGE;
+			*ret_bytes = (int64_t)bytes;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+void util_size_explain(const char *text, char *buf, size_t len)
+{
+	const char *accepted = "accepted: plain bytes or a Kubernetes quantity such as 256Mi, 1Gi, 500M, 1.5G";
+	double v;
+	const char *end;
+	if (text && parse_decimal(text, &v, &end) == 0 &&
+	    (strcasecmp(end, "MB") == 0 || strcasecmp(end, "GB") == 0 || strcasecmp(end, "KB") == 0 ||
+	     strcasecmp(end, "TB") == 0)) {
+		int n = (int)(end - text);
+		char u = (char)toupper((unsigned char)end[0]);
+		snprintf(buf, len, "'%s' is ambiguous: use %.*s%ci (binary, %s) or %.*s%c (decimal)", text, n,
+			 text, u, u == 'K' ? "KiB" : u == 'M' ? "MiB" : u == 'G' ? "GiB" : "TiB", n, text,
+			 u == 'K' ? 'k' : u);
+		return;
+	}
+	if (text && parse_decimal(text, &v, &end) == 0 && (strcasecmp(end, "mib") == 0 || strcasecmp(end, "gib") == 0)) {
+		int n = (int)(end - text);
+		snprintf(buf, len, "'%s' is not a quantity: write %.*s%ci", text, n, text, toupper((unsigned char)end[0]));
+		return;
+	}
+	snprintf(buf, len, "'%s' is not a size (%s)", text ? text : "", accepted);
+}
+
+static const struct unit duration_units[] = {
+	{"ns", 1.0}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}, {"d", 86400e9},
+};
+
+int util_duration_parse(const char *text, int64_t *ret_ns)
+{
+	if (!text || !*text)
+		return -EINVAL;
+	double v;
+	const char *end;
+	int r = parse_decimal(text, &v, &end);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
+		if (strcmp(end, duration_units[i].suffix) == 0) {
+			double ns = v * duration_units[i].factor;
+			if (ns > 9.2e18)
+				return -ERANGE;
+			*ret_ns = (int64_t)llround(ns);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int util_percent_parse(const char *text, double *ret_fraction)
+{
+	if (!text || !*text)
+		return -EINVAL;
+	const char *p = text;
+	int negative = 0;
+	if (*p == '-') {
+		negative = 1;
+		p++;
+	}
+	double v;
+	const char *end;
+	int r = parse_decimal(p, &v, &end);
+	if (r < 0)
+		return r;
+	if (strcmp(end, "%") == 0 || (strcmp(end, "") == 0 && v > 1.0))
+		v /= 100.0;
+	else if (strcmp(end, "") != 0)
+		return -EINVAL;
+	*ret_fraction = negative ? -v : v;
+	return 0;
+}
+
+char *util_size_format(int64_t bytes, char *buf, size_t len)
+{
+	if (bytes < 0)
+		snprintf(buf, len, "-");
+	else if (bytes < 1024)
+		snprintf(buf, len, "%lldB", (long long)bytes);
+	else if (bytes < UTIL_MiB)
+		snprintf(buf, len, "%.1fKi", bytes / 1024.0);
+	else if (bytes < 1024 * UTIL_MiB)
+		snprintf(buf, len, "%.1fMi", bytes / (double)UTIL_MiB);
+	else
+		snprintf(buf, len, "%.2fGi", bytes / (1024.0 * UTIL_MiB));
+	return buf;
+}
+
+int64_t util_round_up_mi(int64_t bytes)
+{
+	if (bytes <= 0)
+		return 0;
+	return (bytes + UTIL_MiB - 1) / UTIL_MiB * UTIL_MiB;
+}
+
+char *util_size_format_mi_ceil(int64_t bytes, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lldMi", (long long)(util_round_up_mi(bytes) / UTIL_MiB));
+	return buf;
+}
+
+char *util_duration_format(int64_t ns, char *buf, size_t len)
+{
+	double s = ns / 1e9;
+	if (ns < 0)
+		snprintf(buf, len, "-");
+	else if (s < 0.001)
+		snprintf(buf, len, "%.0fus", ns / 1e3);
+	else if (s < 1)
+		snprintf(buf, len, "%.0fms", ns / 1e6);
+	else if (s < 60)
+		snprintf(buf, len, "%.1fs", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)s % 60);
+	else
+		snprintf(buf, len, "%dh%02dm", (int)(s / 3600), ((int)s % 3600) / 60);
+	return buf;
+}
+
+int64_t util_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t util_wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+ssize_t util_read_fd(int fd, char *buf, size_t len)
+{
+	if (len < 2)
+		return -EINVAL;
+	ssize_t n;
+	do
+		n = pread(fd, buf, len - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	if ((size_t)n == len - 1)
+		return -EFBIG;
+	return n;
+}
+
+ssize_t util_read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = util_read_fd(fd, buf, len);
+	close(fd);
+	return n;
+}
+
+int util_write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t n = strlen(text);
+	ssize_t w = write(fd, text, n);
+	int r = w < 0 ? -errno : (size_t)w == n ? 0 : -EIO;
+	close(fd);
+	return r;
+}
+
+int util_parse_u64(const char **p, uint64_t *ret)
+{
+	const char *s = *p;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	uint64_t v = 0;
+	while (isdigit((unsigned char)*s)) {
+		v = v * 10 + (uint64_t)(*s - '0');
+		s++;
+	}
+	*ret = v;
+	*p = s;
+	return 0;
+}
