@@ -1,0 +1,63 @@
+/* html: the self-contained HTML report of one recording, and the compare view of two.
+ *
+ * Owns the rendering only: one HTML file with inline CSS, inline SVG charts drawn here and a
+ * small inline script for hover — no network, no external script, font or stylesheet, so the
+ * file can be attached to an incident ticket and opened anywhere. Long recordings are
+ * decimated per pixel column keeping each column's minimum and maximum (and the exact
+ * interval peak, rss_peak), so no spike disappears and the output stays small whatever the
+ * number of samples.
+ * The judgement (verdict, checklist answers, recommendation, phases) comes from the analysis
+ * through struct html_summary; the renderer draws the samples and says in plain words what the
+ * recording lacks (heap, load, cgroup, samples, a clean exit). It must not print anything.
+ * Errors: negative errno (-EINVAL for a NULL recording or path, -ENOMEM, or the errno of
+ * writing the file). The file is written to OUT.tmp and renamed, so a reader never sees half.
+ */
+#ifndef HEADROOM_HTML_H
+#define HEADROOM_HTML_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+/* One answer of the user's checklist, in plain words ("Growing or stable?" -> "Stable after 40s"). */
+struct html_answer {
+	const char *question;
+	const char *answer;
+};
+
+/* A stage of the run to shade on the charts. name: "startup", "steady", "load", or any word. */
+struct html_phase {
+	int64_t start_ns, end_ns;
+	const char *name;
+};
+
+/* What the analysis concluded. Every field is optional: NULL strings, zero counts and
+ * HR_UNKNOWN numbers are rendered as "not available" (phases are then derived from the
+ * recording's ready/stage events and load rows). The renderer copies nothing: the strings
+ * only need to live until html_write_*() returns. */
+struct html_summary {
+	const char *verdict;          /* the headline sentence */
+	const char *trend;            /* stable, growing, tracks-load, spiky, sawtooth, too-short */
+	const struct html_answer *answers;
+	size_t nanswers;
+	int64_t limit_bytes;          /* recommended limit, HR_UNKNOWN when none */
+	int64_t request_bytes;        /* recommended request, HR_UNKNOWN when none */
+	const char *recommendation;   /* why that limit and request, what autoscaling does to it */
+	const struct html_phase *phases;
+	size_t nphases;
+	const char *notes;            /* anything else the analysis wants said, one paragraph */
+};
+
+/* Sets every field to "not available". */
+void html_summary_init(struct html_summary *sum);
+
+/* Writes the report of `rec` to out_path. sum may be NULL (no analysis: raw recording only). */
+int html_write_report(const char *out_path, const struct recording *rec, const struct html_summary *sum);
+
+/* Writes the compare view of two recordings (A before, B after, say) to out_path, on shared
+ * axes. sum_a and sum_b may be NULL. */
+int html_write_compare(const char *out_path, const struct recording *a, const struct recording *b,
+                       const struct html_summary *sum_a, const struct html_summary *sum_b);
+
+#endif
