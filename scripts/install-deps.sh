@@ -14,7 +14,7 @@ for group in "$@"; do
     bench) pkgs+=(heaptrack libc-devtools wrk nginx-light libjemalloc2 libmimalloc2.0) ;;
     real)  pkgs+=(redis-server memcached nginx-light ripgrep prometheus libjemalloc2 libmimalloc2.0 wrk) ;;
     demo)  pkgs+=(cargo golang-go librust-hyper-dev librust-tokio-dev) ;;
-    browser) pkgs+=(chromium) ;;
+    browser) pkgs+=(chromium python3) ;;
     *) echo "install-deps.sh: unknown group '$group' (accepted: vm bench real demo browser)" >&2; exit 2 ;;
   esac
 done

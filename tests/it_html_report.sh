@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# it_html_report: the self-contained HTML report, rendered by a real browser (Debian's chromium,
+# headless). For every kind of recording (full, without heap, without load, without a cgroup, a
+# single sample, an OOM-killed run, no samples) and the compare view: the page's script ran
+# without a console error, the expected sections are there, the page says what the recording
+# lacks, the page made no network request (checked on chromium's own net log, with a canary page
+# that does make requests proving the check can fail), a screenshot is not blank (pixels, light
+# and dark), a spike seen only by the exact interval peak survives decimation of 200,000
+# samples, and printing gives A4 pages.
+set -euo pipefail
+: "${BUILD:?}" "${SRC:?}"
+
+if ! bash "$SRC/scripts/install-deps.sh" browser >&2; then
+	echo "skip: chromium could not be installed (scripts/install-deps.sh browser failed)"
+	exit 77
+fi
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+[ -n "$CHROMIUM" ] || { echo "skip: no chromium after installing the browser group"; exit 77; }
+TOOL="$BUILD/tests/tools/html_tool"
+CHECK="python3 $SRC/tests/lib/html_check.py"
+[ -x "$TOOL" ] || { echo "FAIL: $TOOL not built" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# browse NAME FILE [chromium args]: headless chromium on FILE, net log in $tmp/NAME.net.json,
+# the browser's log (console messages included) in $tmp/NAME.err
+browse() {
+	local name=$1 file=$2
+	shift 2
+	timeout 90 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-background-networking \
+		--disable-component-update --disable-sync --no-first-run --disable-extensions \
+		--disable-default-apps --no-pings --user-data-dir="$(mktemp -d -p "$tmp")" \
+		--host-resolver-rules='MAP * ~NOTFOUND' --log-net-log="$tmp/$name.net.json" \
+		--enable-logging=stderr --v=0 "$@" "file://$file" 2>"$tmp/$name.err"
+}
+
+no_console_errors() {
+	if grep -E 'CONSOLE|Uncaught' "$tmp/$1.err" >&2; then
+		fail "$1: the page logged to the console (errors, CSP violations)"
+	fi
+}
+
+no_page_requests() {
+	$CHECK net "$tmp/$1.net.json" >"$tmp/$1.net" || { cat "$tmp/$1.net" >&2; fail "$1: the page made network requests"; }
+}
+
+# The checks must be able to fail: a page that requests and throws is caught by both.
+cat >"$tmp/canary.html" <<'HTML'
+<html><body><img src="http://canary.invalid/x.png"><script>console.error("canary"); null.x;</script></body></html>
+HTML
+browse canary "$tmp/canary.html" --dump-dom >/dev/null
+$CHECK net "$tmp/canary.net.json" >/dev/null && fail "the net log check did not see the canary's request"
+grep -q 'CONSOLE' "$tmp/canary.err" || fail "the console check did not see the canary's error"
+
+# contains NAME TEXT...: the rendered DOM has every TEXT
+contains() {
+	local name=$1
+	shift
+	for t in "$@"; do
+		grep -qF -- "$t" "$tmp/$name.dom" || fail "$name: the rendered page lacks '$t'"
+	done
+}
+lacks() {
+	local name=$1
+	shift
+	for t in "$@"; do
+		if grep -qF -- "$t" "$tmp/$name.dom"; then fail "$name: the rendered page should not have '$t'"; fi
+	done
+}
+
+for sc in full noheap noload nocgroup single oom empty; do
+	"$TOOL" synth "$sc" 3000 "$tmp/$sc.html" --summary >"$tmp/$sc.spike"
+	# the file alone: nothing that could load from elsewhere
+	if grep -Eion 'https?://|src=|url\(|@import|<link|<iframe|<img|<object|<embed|href=' "$tmp/$sc.html" | head -5 >&2; then
+		fail "$sc.html references something outside itself"
+	fi
+	browse "$sc" "$tmp/$sc.html" --dump-dom >"$tmp/$sc.dom"
+	no_console_errors "$sc"
+	no_page_requests "$sc"
+	contains "$sc" 'data-ready="1"' 'id="verdict"' 'TEST-VERDICT' 'memory stabilised after startup and tracks load &lt;with markup&gt;' \
+		'id="answers"' 'TEST-ANSWER-1' 'TEST-ANSWER-3' 'id="recommendation"' 'limit 300Mi' 'request 200Mi' \
+		'TEST-RECOMMENDATION' 'id="building"'
+	lacks "$sc" 'data-error=' '<with markup>'
+done
+
+# what each recording lacks, said in plain words, and the charts it can have
+contains full 'id="chart-memory"' 'id="chart-load"' 'id="chart-blind"' 'live heap' 'allocator-held' 'working set (kubelet)' \
+	'interval peak (exact)' 'recommended limit 300.0Mi' 'limit 512.0Mi' 'class="band b-load"' 'class="band b-startup"' 'exit 0' \
+	'data-charts="3"'
+lacks full 'What this recording lacks'
+contains noheap 'No heap figures' 'the target is statically linked' 'anonymous (heap and more)'
+lacks noheap 'class="held"'
+contains noload 'No load was driven' 'No load panel'
+lacks noload 'id="chart-load"'
+contains nocgroup 'No cgroup figures'
+lacks nocgroup 'working set (kubelet)</span>'
+contains single 'Only one sample' 'less than one scrape interval'
+contains oom 'OOM-killed' 'OOM kill' 'limit 200.0Mi' 'class="verdict t-oom"'
+contains empty 'No samples' 'data-charts="0"'
+
+# no spike disappears: 200,000 samples into ~830 columns, one spike of one interval
+"$TOOL" synth full 200000 "$tmp/big.html" >"$tmp/big.spike"
+spike=$(awk '/^spike/{print $2}' "$tmp/big.spike")
+browse big "$tmp/big.html" --dump-dom >"$tmp/big.dom"
+no_console_errors big
+no_page_requests big
+got=$($CHECK hover "$tmp/big.dom" chart-memory 'interval peak (exact)')
+[ "$got" = "$spike" ] || fail "the spike of $spike bytes became $got after decimation"
+size=$(stat -c %s "$tmp/big.html")
+[ "$size" -lt 1500000 ] || fail "a 200,000-sample report is $size bytes: decimation is not bounding it"
+
+# compare view
+"$TOOL" compare 3000 "$tmp/cmp.html"
+browse cmp "$tmp/cmp.html" --dump-dom >"$tmp/cmp.dom"
+no_console_errors cmp
+no_page_requests cmp
+contains cmp 'data-ready="1"' 'id="side-a"' 'id="side-b"' 'id="chart-compare"' 'B: RSS' 'A: live heap' 'id="compare-building"'
+
+# pixels: light, dark, and the compare view
+shot() { # shot NAME FILE [args]
+	local name=$1 file=$2
+	shift 2
+	browse "$name" "$file" --hide-scrollbars --window-size=1000,1300 --screenshot="$tmp/$name.png" "$@" >/dev/null
+	no_console_errors "$name"
+	no_page_requests "$name"
+	[ -s "$tmp/$name.png" ] || fail "$name: no screenshot"
+	$CHECK png "$tmp/$name.png" >"$tmp/$name.px"
+	cat "$tmp/$name.px" | tr '\n' ' '
+	echo
+}
+val() { awk -F= -v k="$2" '$1 == k {print $2}' "$tmp/$1.px"; }
+shot light "$tmp/full.html"
+shot dark "$tmp/full.html" --force-dark-mode --blink-settings=preferredColorScheme=0
+shot cmpshot "$tmp/cmp.html"
+for s in light dark cmpshot; do
+	[ "$(val $s non_background_permille)" -ge 40 ] || fail "$s: the screenshot is nearly blank"
+	[ "$(val $s colours)" -ge 50 ] || fail "$s: the screenshot has too few colours to hold a chart"
+	[ "$(val $s blue_pixels)" -ge 200 ] || fail "$s: no RSS line in the screenshot"
+done
+[ "$(val light background_luma)" -ge 200 ] || fail "light: the background is not light"
+[ "$(val dark background_luma)" -le 60 ] || fail "dark: prefers-color-scheme: dark did not darken the page"
+
+# print: A4
+browse print "$tmp/full.html" --no-pdf-header-footer --print-to-pdf="$tmp/full.pdf" >/dev/null
+$CHECK pdf "$tmp/full.pdf" >"$tmp/pdf.txt"
+grep -q 'page_w=595 page_h=842' "$tmp/pdf.txt" || { cat "$tmp/pdf.txt" >&2; fail "the printed report is not A4"; }
+echo "ok: html report rendered by $("$CHROMIUM" --version 2>/dev/null | head -1)"
