@@ -274,7 +274,7 @@ static const char *ftime(int64_t ns, char *buf, size_t len)
 #define CH_MAX_SERIES 10
 #define CH_MAX_MARKS 64
 
-enum skind { S_LINE, S_AREA, S_DOTS };
+enum skind { S_LINE, S_AREA, S_DOTS, S_HOVER };   /* S_HOVER: listed on hover, not drawn */
 
 struct series {
 	const char *name, *cls;
@@ -571,6 +571,8 @@ static int chart_render(struct out *o, struct chart *ch)
 	}
 	out_puts(o, "</figcaption><div class=\"legend\">");
 	for (int i = 0; i < ch->ns; i++) {
+		if (ch->s[i].kind == S_HOVER)
+			continue;
 		out_printf(o, "<span><i class=\"sw %s\"></i>", ch->s[i].cls);
 		out_esc(o, ch->s[i].name);
 		out_puts(o, "</span>");
@@ -1010,9 +1012,12 @@ static int section_memory(struct out *o, struct ctx *c, const char *id)
 	ch->bands = c->ph;
 	ch->nbands = c->nph;
 	size_t n = rec->nsamples;
-	if (c->live_held)
-		chart_add(ch, "allocator-held (on top of live)", "held", rec->t_ns, c->live_held, n, S_AREA, 0);
+	if (c->live_held) {
+		chart_add(ch, "allocator-held (stacked on live)", "held", rec->t_ns, c->live_held, n, S_AREA, 0);
+		ch->s[ch->ns - 1].hover = false;   /* the stack's top is not a figure anyone reads */
+	}
 	chart_add(ch, "live heap", "live", rec->t_ns, c->live, n, S_AREA, 0);
+	chart_add(ch, "allocator-held", "held", rec->t_ns, c->held, n, S_HOVER, 0);
 	chart_add(ch, "cgroup usage", "cg", rec->t_ns, c->cg_usage, n, S_LINE, 0);
 	chart_add(ch, "working set (kubelet)", "ws", rec->t_ns, c->ws, n, S_LINE, 0);
 	chart_add(ch, c->exact_peaks ? "interval peak (exact)" : "peak since start", "peak", rec->t_ns, c->rss_peak, n,

@@ -6,7 +6,7 @@
 # lacks, the page made no network request (checked on chromium's own net log, with a canary page
 # that does make requests proving the check can fail), a screenshot is not blank (pixels, light
 # and dark), a spike seen only by the exact interval peak survives decimation of 200,000
-# samples, and printing gives A4 pages.
+# samples, a mouse over a chart shows the time and values there, and printing gives A4 pages.
 set -euo pipefail
 : "${BUILD:?}" "${SRC:?}"
 
@@ -117,6 +117,12 @@ browse cmp "$tmp/cmp.html" --dump-dom >"$tmp/cmp.dom"
 no_console_errors cmp
 no_page_requests cmp
 contains cmp 'data-ready="1"' 'id="side-a"' 'id="side-b"' 'id="chart-compare"' 'B: RSS' 'A: live heap' 'id="compare-building"'
+
+# hover: a real mouse move over the memory chart shows the time and the values there
+$CHECK pointer "$CHROMIUM" "$tmp/full.html" chart-memory >"$tmp/hover.txt" || { cat "$tmp/hover.txt" >&2; fail "no hover box"; }
+grep -q '^t = [0-9.]*s' "$tmp/hover.txt" || fail "the hover box shows no time: $(cat "$tmp/hover.txt")"
+grep -Eq '^RSS: ([0-9.]+Mi – )?[0-9.]+Mi' "$tmp/hover.txt" || fail "the hover box shows no RSS: $(cat "$tmp/hover.txt")"
+grep -Eq '^allocator-held: ' "$tmp/hover.txt" || fail "the hover box shows no allocator-held: $(cat "$tmp/hover.txt")"
 
 # pixels: light, dark, and the compare view
 shot() { # shot NAME FILE [args]

@@ -5,6 +5,10 @@
   html_check.py png FILE.png           pixel statistics of a screenshot as key=value lines
   html_check.py hover DOM CHART NAME   the largest value of series NAME in the hover data of CHART
   html_check.py pdf FILE.pdf           the page size in points and the page count
+  html_check.py pointer CHROMIUM FILE CHART
+                                       moves the mouse over the middle of CHART in a real chromium
+                                       (DevTools protocol over --remote-debugging-pipe) and prints
+                                       the hover box's text; exit 1 if it does not show
 
 A request the page makes has an origin (file:// pages have the opaque origin "null"); the browser's
 own background requests (component updates, account checks) have "not an origin". Only the first
@@ -127,7 +131,103 @@ def pdf(path):
     return 0
 
 
+class Devtools:
+    """The DevTools protocol over --remote-debugging-pipe: JSON messages ended by NUL on fds 3 and 4."""
+
+    def __init__(self, chromium, args):
+        import os
+        import subprocess
+        to_r, self.to_w = os.pipe()
+        self.from_r, from_w = os.pipe()
+
+        def fds():
+            # via high numbers first: the pipes may already sit on 3 or 4
+            a, b = os.dup(to_r) + 100, os.dup(from_w) + 100
+            os.dup2(to_r, a)
+            os.dup2(from_w, b)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        self.proc = subprocess.Popen([chromium, "--remote-debugging-pipe"] + args + ["about:blank"],
+                                     preexec_fn=fds, close_fds=False, stdout=subprocess.DEVNULL,
+                                     stderr=open(os.environ.get("CHROMIUM_LOG", os.devnull), "w"))
+        os.close(to_r)
+        os.close(from_w)
+        self.buf, self.next_id, self.session = b"", 1, None
+
+    def call(self, method, params=None, session=True):
+        import os
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        self.next_id += 1
+        os.write(self.to_w, json.dumps(msg).encode() + b"\0")
+        while True:
+            while b"\0" not in self.buf:
+                chunk = os.read(self.from_r, 65536)
+                if not chunk:
+                    raise SystemExit("chromium closed the DevTools pipe")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\0", 1)
+            reply = json.loads(line)
+            if reply.get("id") == msg["id"]:
+                if "error" in reply:
+                    raise SystemExit("%s: %s" % (method, reply["error"]))
+                return reply.get("result", {})
+
+    def evaluate(self, expr):
+        r = self.call("Runtime.evaluate", {"expression": expr, "returnByValue": True})
+        return r.get("result", {}).get("value")
+
+    def close(self):
+        try:
+            self.call("Browser.close", session=False)
+        except SystemExit:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except Exception:
+            self.proc.kill()
+
+
+def pointer(chromium, path, chart):
+    import os
+    import tempfile
+    import time
+    ud = tempfile.mkdtemp()
+    dt = Devtools(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                             "--disable-component-update", "--disable-sync", "--no-first-run",
+                             "--disable-extensions", "--user-data-dir=" + ud, "--window-size=1000,1000"])
+    try:
+        target = dt.call("Target.createTarget", {"url": "file://" + os.path.abspath(path)})["targetId"]
+        dt.session = dt.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for _ in range(200):
+            if dt.evaluate("document.documentElement.getAttribute('data-ready')") == "1":
+                break
+            time.sleep(0.05)
+        else:
+            raise SystemExit("the page's script never finished")
+        r = dt.evaluate("(function(){var s=document.querySelector('#%s svg');s.scrollIntoView();"
+                        "var b=s.getBoundingClientRect();return [b.left,b.top,b.width,b.height]})()" % chart)
+        x, y = r[0] + r[2] * 0.55, r[1] + r[3] * 0.5
+        dt.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+        tip = dt.evaluate("(function(){var t=document.querySelector('#%s .tip');"
+                          "return t.hidden?null:t.innerText})()" % chart)
+        cursor = dt.evaluate("document.querySelector('#%s .cursor').getAttribute('visibility')" % chart)
+    finally:
+        dt.close()
+        import shutil
+        shutil.rmtree(ud, ignore_errors=True)
+    if not tip or cursor != "visible":
+        print("no hover box (tip=%r cursor=%r)" % (tip, cursor))
+        return 1
+    print(tip)
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["pointer"] and len(sys.argv) == 5:
+        sys.exit(pointer(*sys.argv[2:]))
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "net" and len(sys.argv) == 3:
         sys.exit(net(sys.argv[2]))

@@ -7,7 +7,7 @@
  * cgroup, ready and exit), noheap, noload, nocgroup, single (one sample), oom (killed under its
  * limit), empty (no samples). Every run holds one spike that lasts less than one interval and is
  * seen only by rss_peak; its size is printed on stdout ("spike BYTES") so the test can check the
- * report kept it. --summary attaches an html_summary as the analysis would, so the test can check
+ * report kept it, and the time html_write_report() took ("write_ns NS"). --summary attaches an html_summary as the analysis would, so the test can check
  * that every field reaches the page. Exit 0, or 1 with a message on failure.
  */
 #include <errno.h>
@@ -264,13 +264,15 @@ int main(int argc, char **argv)
 		bool with = argc > 5 && strcmp(argv[5], "--summary") == 0;
 		if (with)
 			summary_fill(&sum, ans, ph, s.rec.run.duration_ns);
+		int64_t t0 = util_now_ns();
 		r = html_write_report(argv[4], &s.rec, with ? &sum : NULL);
+		int64_t took = util_now_ns() - t0;
 		if (r < 0) {
 			fprintf(stderr, "html_tool: writing '%s': %s\n", argv[4], strerror(-r));
 			synth_free(&s);
 			return 1;
 		}
-		printf("spike %lld\n", (long long)s.spike);
+		printf("spike %lld\nwrite_ns %lld\n", (long long)s.spike, (long long)took);
 		synth_free(&s);
 		return 0;
 	}
