@@ -111,6 +111,27 @@ got=$($CHECK hover "$tmp/big.dom" chart-memory 'interval peak (exact)')
 size=$(stat -c %s "$tmp/big.html")
 [ "$size" -lt 1500000 ] || fail "a 200,000-sample report is $size bytes: decimation is not bounding it"
 
+# through a real recording: record.c writes it, record_open reads it back, the charts are the same
+# as from the recording in memory; an OOM-killed recording says so; a file that is not a
+# recording is refused with a message
+"$TOOL" record full 3000 "$tmp/rec-full.db" >/dev/null
+"$TOOL" render "$tmp/rec-full.db" "$tmp/rec-full.html"
+"$TOOL" synth full 3000 "$tmp/mem-full.html" >/dev/null
+$CHECK same-charts "$tmp/mem-full.html" "$tmp/rec-full.html" >"$tmp/same.txt" ||
+	{ cat "$tmp/same.txt" >&2; fail "the report of the stored recording differs from the one in memory"; }
+"$TOOL" record oom 3000 "$tmp/rec-oom.db" >/dev/null
+"$TOOL" render "$tmp/rec-oom.db" "$tmp/rec-oom.html"
+browse rec-oom "$tmp/rec-oom.html" --dump-dom >"$tmp/rec-oom.dom"
+no_console_errors rec-oom
+no_page_requests rec-oom
+contains rec-oom 'data-ready="1"' 'OOM-killed' 'The service was OOM-killed' "$tmp/rec-oom.db"
+"$TOOL" record noload 3000 "$tmp/rec-noload.db" >/dev/null
+"$TOOL" render-compare "$tmp/rec-full.db" "$tmp/rec-noload.db" "$tmp/rec-cmp.html"
+grep -q 'id="chart-compare"' "$tmp/rec-cmp.html" || fail "no compare chart from two stored recordings"
+if "$TOOL" render "$tmp/full.html" "$tmp/bad.html" 2>"$tmp/bad.err"; then fail "an HTML file was rendered as a recording"; fi
+grep -q 'not a headroom recording' "$tmp/bad.err" || fail "no message for a file that is not a recording: $(cat "$tmp/bad.err")"
+[ ! -e "$tmp/bad.html" ] || fail "a report was written for a file that is not a recording"
+
 # compare view
 "$TOOL" compare 3000 "$tmp/cmp.html"
 browse cmp "$tmp/cmp.html" --dump-dom >"$tmp/cmp.dom"

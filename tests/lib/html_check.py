@@ -5,6 +5,8 @@
   html_check.py png FILE.png           pixel statistics of a screenshot as key=value lines
   html_check.py hover DOM CHART NAME   the largest value of series NAME in the hover data of CHART
   html_check.py pdf FILE.pdf           the page size in points and the page count
+  html_check.py same-charts A.html B.html
+                                       exit 1 unless both pages draw the same SVG and hover data
   html_check.py pointer CHROMIUM FILE CHART
                                        moves the mouse over the middle of CHART in a real chromium
                                        (DevTools protocol over --remote-debugging-pipe) and prints
@@ -117,6 +119,18 @@ def hover(dom, chart, name):
             print(max(v for v in s["hi"] if v is not None))
             return 0
     raise SystemExit("chart %s has no series %r (has %s)" % (chart, name, [s["name"] for s in d["s"]]))
+
+
+def same_charts(a, b):
+    pa, pb = open(a, encoding="utf-8").read(), open(b, encoding="utf-8").read()
+    pat = r'<svg.*?</svg>|class="hd">.*?</script>'
+    ca, cb = re.findall(pat, pa, re.S), re.findall(pat, pb, re.S)
+    print("charts=%d,%d" % (len(ca), len(cb)))
+    if not ca or len(ca) != len(cb):
+        return 1
+    bad = [i for i, (x, y) in enumerate(zip(ca, cb)) if x != y]
+    print("different=%s" % bad)
+    return 1 if bad else 0
 
 
 def pdf(path):
@@ -235,6 +249,8 @@ if __name__ == "__main__":
         sys.exit(png(sys.argv[2]))
     if cmd == "hover" and len(sys.argv) == 5:
         sys.exit(hover(*sys.argv[2:]))
+    if cmd == "same-charts" and len(sys.argv) == 4:
+        sys.exit(same_charts(sys.argv[2], sys.argv[3]))
     if cmd == "pdf" and len(sys.argv) == 3:
         sys.exit(pdf(sys.argv[2]))
     sys.exit(__doc__)

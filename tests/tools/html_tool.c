@@ -2,6 +2,9 @@
  *
  *   html_tool synth SCENARIO NSAMPLES OUT.html [--summary]
  *   html_tool compare NSAMPLES OUT.html
+ *   html_tool record SCENARIO NSAMPLES REC      writes the scenario as a real recording (record.c)
+ *   html_tool render REC OUT.html               reads a recording (record_open) and writes its report
+ *   html_tool render-compare REC_A REC_B OUT.html
  *
  * SCENARIO builds a recording in memory shaped like a real service run: full (heap, load,
  * cgroup, ready and exit), noheap, noload, nocgroup, single (one sample), oom (killed under its
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "html.h"
 #include "util.h"
@@ -247,8 +251,94 @@ static void summary_fill(struct html_summary *sum, struct html_answer *ans, stru
 	sum->nphases = 3;
 }
 
+/* The synthetic recording through record.c, so a report is also tested on what record_open returns. */
+static int synth_record(const struct synth *s, const char *path)
+{
+	const struct recording *rec = &s->rec;
+	int idx[NCOLS];
+	for (int c = 0; c < rec->ncols; c++) {
+		idx[c] = -1;
+		for (int k = 0; record_sample_columns[k]; k++)
+			if (strcmp(record_sample_columns[k], rec->col_name[c]) == 0)
+				idx[c] = k;
+		if (idx[c] < 1)
+			return -EINVAL;
+	}
+	struct record *r;
+	int rc = record_create(path, &rec->run, &r);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < rec->nsamples; i++) {
+		struct sample smp;
+		sample_clear(&smp);
+		/* struct sample is the columns in schema order, as record.c stores it */
+		int64_t *f = (int64_t *)&smp;
+		f[0] = rec->t_ns[i];
+		for (int c = 0; c < rec->ncols; c++)
+			f[idx[c]] = rec->col[c][i];
+		record_push_sample(r, &smp);
+		if (i % 6000 == 5999)
+			usleep((RECORD_FLUSH_MS + 100) * 1000);   /* let the writer drain: a full batch drops rows */
+	}
+	for (size_t i = 0; i < rec->nevents; i++)
+		record_push_event(r, rec->events[i].t_ns, rec->events[i].kind, rec->events[i].value, rec->events[i].detail);
+	for (size_t i = 0; i < rec->nload; i++)
+		record_push_load(r, &rec->load[i]);
+	if (record_dropped(r) > 0) {
+		record_abandon(r);
+		return -ENOBUFS;
+	}
+	return record_finish(r, &rec->run);
+}
+
+static int open_rec(const char *path, struct recording **ret)
+{
+	int r = record_open(path, NULL, ret);
+	if (r < 0)
+		fprintf(stderr, "html_tool: %s: %s\n", path, record_strerror(r));
+	return r;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && strcmp(argv[1], "record") == 0) {
+		struct synth s;
+		int r = synth_make(argv[2], strtoull(argv[3], NULL, 10), &s);
+		if (r == 0)
+			r = synth_record(&s, argv[4]);
+		if (r < 0)
+			fprintf(stderr, "html_tool: recording '%s' to %s: %s\n", argv[2], argv[4],
+			        r == -ENOBUFS ? "rows dropped" : record_strerror(r));
+		else
+			printf("spike %lld\n", (long long)s.spike);
+		synth_free(&s);
+		return r < 0;
+	}
+	if (argc == 4 && strcmp(argv[1], "render") == 0) {
+		struct recording *rec;
+		if (open_rec(argv[2], &rec) < 0)
+			return 1;
+		int r = html_write_report(argv[3], rec, NULL);
+		recording_free(rec);
+		if (r < 0)
+			fprintf(stderr, "html_tool: writing %s: %s\n", argv[3], strerror(-r));
+		return r < 0;
+	}
+	if (argc == 5 && strcmp(argv[1], "render-compare") == 0) {
+		struct recording *a, *b;
+		if (open_rec(argv[2], &a) < 0)
+			return 1;
+		if (open_rec(argv[3], &b) < 0) {
+			recording_free(a);
+			return 1;
+		}
+		int r = html_write_compare(argv[4], a, b, NULL, NULL);
+		recording_free(a);
+		recording_free(b);
+		if (r < 0)
+			fprintf(stderr, "html_tool: writing %s: %s\n", argv[4], strerror(-r));
+		return r < 0;
+	}
 	if (argc >= 5 && strcmp(argv[1], "synth") == 0) {
 		struct synth s;
 		size_t n = strtoull(argv[3], NULL, 10);
@@ -293,6 +383,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: html_tool synth (full|leak|noheap|noload|nocgroup|single|oom|empty) NSAMPLES OUT "
-	                "[--summary] | html_tool compare NSAMPLES OUT\n");
+	                "[--summary] | compare NSAMPLES OUT | record SCENARIO NSAMPLES REC | render REC OUT | "
+	                "render-compare REC_A REC_B OUT\n");
 	return 2;
 }
