@@ -136,6 +136,12 @@ static int out_save(struct out *o, const char *path)
 
 /* ---------- reading the recording ---------- */
 
+const char *const html_columns[] = {
+	"threads", "rss", "rss_anon", "rss_file", "rss_shmem", "rss_peak", "map_anon", "map_stacks", "map_code",
+	"map_files", "map_shmem", "map_other", "cg_usage", "cg_usage_peak", "cg_limit", "cg_working_set",
+	"heap_live", "heap_held", NULL,
+};
+
 static const int64_t *rcol(const struct recording *rec, const char *name)
 {
 	for (int i = 0; i < rec->ncols && i < 64; i++)

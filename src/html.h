@@ -49,6 +49,10 @@ struct html_summary {
 	const char *notes;            /* anything else the analysis wants said, one paragraph */
 };
 
+/* The sample columns the report draws, NULL-terminated: pass them (or NULL for all) to
+ * record_open(). A column not loaded is drawn as not measured. */
+extern const char *const html_columns[];
+
 /* Sets every field to "not available". */
 void html_summary_init(struct html_summary *sum);
 
