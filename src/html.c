@@ -749,7 +749,7 @@ static const char css[] =
 	"--infl:#db2777;--err:#dc2626;--d15:#ea580c;--d60:#9333ea;--b:#e11d48;--bad:#b91c1c;--good:#15803d;"
 	"--band-startup:rgba(245,158,11,.13);--band-steady:rgba(22,163,74,.08);--band-load:rgba(37,99,235,.10);"
 	"--band-after:rgba(100,116,139,.10)}\n"
-	"@media (prefers-color-scheme:dark){:root{--bg:#0f141a;--fg:#e3e8ef;--muted:#9aa5b4;--card:#18202a;"
+	"@media screen and (prefers-color-scheme:dark){:root{--bg:#0f141a;--fg:#e3e8ef;--muted:#9aa5b4;--card:#18202a;"
 	"--line:#2c3744;--rss:#60a5fa;--ws:#a78bfa;--cg:#94a3b8;--live:#4ade80;--held:#fbbf24;--anon:#64748b;"
 	"--stacks:#38bdf8;--code:#ca8a04;--files:#a78bfa;--shmem:#f472b6;--other:#475569;--peak:#f87171;"
 	"--limit:#f87171;--rec:#2dd4bf;--req:#22d3ee;--infl:#f472b6;--d15:#fb923c;--d60:#c084fc;--b:#fb7185;"
