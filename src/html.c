@@ -601,11 +601,12 @@ static int chart_render(struct out *o, struct chart *ch)
 		if (s1 <= s0 || !b->name)
 			continue;
 		double x0 = gx(&g, s0), x1 = gx(&g, s1);
-		char cls[32];
-		snprintf(cls, sizeof(cls), "%s", b->name);
-		for (char *p = cls; *p; p++)
-			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
-				*p = '-';
+		/* the analysis names load stages "stage N": they share the load shade */
+		const char *cls = strncmp(b->name, "startup", 7) == 0 ? "startup"
+		                  : strncmp(b->name, "steady", 6) == 0 || strncmp(b->name, "idle", 4) == 0 ? "steady"
+		                  : strncmp(b->name, "after", 5) == 0  ? "after-load"
+		                  : strncmp(b->name, "stage", 5) == 0 || strncmp(b->name, "load", 4) == 0 ? "load"
+		                                                                                          : "other";
 		out_printf(o, "<rect class=\"band b-%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", cls, x0,
 		           g.y0, x1 - x0, g.ph);
 		if (x1 - x0 > 36) {
@@ -790,7 +791,7 @@ static const char css[] =
 	".ev.hit{stroke:var(--held)}.ev.ready{stroke:var(--good)}.ev.note{stroke:var(--muted)}"
 	"text.evl{font-weight:600}text.evl.oom{fill:var(--bad)}text.evl.exit{fill:var(--fg)}"
 	"circle.pm{fill:var(--peak);stroke:var(--bg);stroke-width:1.5}text.pml{fill:var(--peak);font-weight:700}"
-	"circle.dot{fill:currentColor}.band{stroke:none}.b-startup{fill:var(--band-startup)}"
+	"circle.dot{fill:currentColor}.band{stroke:none;fill:var(--band-after)}.b-startup{fill:var(--band-startup)}"
 	".b-steady{fill:var(--band-steady)}.b-load{fill:var(--band-load)}.b-after-load{fill:var(--band-after)}"
 	"text.bandl{font-weight:600}.cursor{stroke:var(--fg);stroke-width:.8}"
 	".tip{position:absolute;top:4px;pointer-events:none;background:var(--bg);border:1px solid var(--line);"
@@ -961,35 +962,38 @@ static int64_t sum_int(const struct html_summary *s, int64_t v)
 	return s ? v : HR_UNKNOWN;
 }
 
+static bool event_major(const struct record_event *e)
+{
+	return strcmp(e->kind, "oom_kill") == 0 || strcmp(e->kind, "exit") == 0 || strcmp(e->kind, "signal") == 0;
+}
+
+static void add_event_mark(struct chart *ch, const struct record_event *e)
+{
+	char lab[64];
+	if (strcmp(e->kind, "oom_kill") == 0) {
+		chart_vmark(ch, e->t_ns, "oom", "OOM kill");
+	} else if (strcmp(e->kind, "exit") == 0) {
+		snprintf(lab, sizeof(lab), "exit %lld", (long long)e->value);
+		chart_vmark(ch, e->t_ns, "exit", lab);
+	} else if (strcmp(e->kind, "signal") == 0) {
+		snprintf(lab, sizeof(lab), "signal %lld", (long long)e->value);
+		chart_vmark(ch, e->t_ns, "exit", lab);
+	} else if (strcmp(e->kind, "limit_hit") == 0) {
+		chart_vmark(ch, e->t_ns, "hit", "limit hit");
+	} else if (strcmp(e->kind, "ready") == 0) {
+		chart_vmark(ch, e->t_ns, "ready", "ready");
+	} else if (strcmp(e->kind, "dropped") == 0) {
+		chart_vmark(ch, e->t_ns, "note", "samples dropped");
+	}
+}
+
+/* The marks are bounded: the end of the run first, so a thousand limit hits cannot hide it. */
 static void add_event_marks(struct chart *ch, const struct recording *rec)
 {
-	bool oom_marked = false, exit_marked = false;
-	for (size_t i = 0; i < rec->nevents; i++) {
-		const struct record_event *e = &rec->events[i];
-		char lab[64];
-		if (strcmp(e->kind, "oom_kill") == 0) {
-			chart_vmark(ch, e->t_ns, "oom", "OOM kill");
-			oom_marked = true;
-		} else if (strcmp(e->kind, "exit") == 0) {
-			snprintf(lab, sizeof(lab), "exit %lld", (long long)e->value);
-			chart_vmark(ch, e->t_ns, "exit", lab);
-			exit_marked = true;
-		} else if (strcmp(e->kind, "signal") == 0) {
-			snprintf(lab, sizeof(lab), "signal %lld", (long long)e->value);
-			chart_vmark(ch, e->t_ns, "exit", lab);
-			exit_marked = true;
-		} else if (strcmp(e->kind, "limit_hit") == 0) {
-			chart_vmark(ch, e->t_ns, "hit", "limit hit");
-		} else if (strcmp(e->kind, "ready") == 0) {
-			chart_vmark(ch, e->t_ns, "ready", "ready");
-		} else if (strcmp(e->kind, "dropped") == 0) {
-			chart_vmark(ch, e->t_ns, "note", "samples dropped");
-		}
-	}
 	int64_t end = rec->run.duration_ns > 0 ? rec->run.duration_ns : rec_end(rec);
-	if (rec->run.oom_killed && !oom_marked)
+	if (rec->run.oom_killed && !rec_event(rec, "oom_kill"))
 		chart_vmark(ch, end, "oom", "OOM kill");
-	if (rec->run.finished && !exit_marked && !rec->run.oom_killed) {
+	if (rec->run.finished && !rec->run.oom_killed && !rec_event(rec, "exit") && !rec_event(rec, "signal")) {
 		char lab[64];
 		if (rec->run.exit_signal)
 			snprintf(lab, sizeof(lab), "killed by signal %d", rec->run.exit_signal);
@@ -999,6 +1003,12 @@ static void add_event_marks(struct chart *ch, const struct recording *rec)
 			snprintf(lab, sizeof(lab), "end");
 		chart_vmark(ch, end, "exit", lab);
 	}
+	for (size_t i = 0; i < rec->nevents; i++)
+		if (event_major(&rec->events[i]))
+			add_event_mark(ch, &rec->events[i]);
+	for (size_t i = 0; i < rec->nevents; i++)
+		if (!event_major(&rec->events[i]))
+			add_event_mark(ch, &rec->events[i]);
 }
 
 static int section_memory(struct out *o, struct ctx *c, const char *id)

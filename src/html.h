@@ -64,4 +64,34 @@ int html_write_report(const char *out_path, const struct recording *rec, const s
 int html_write_compare(const char *out_path, const struct recording *a, const struct recording *b,
                        const struct html_summary *sum_a, const struct html_summary *sum_b);
 
+/* ---- From an analysis (html_words.c, with analyze.h and size.h) ---- */
+
+struct analysis;
+struct sizing;
+
+#define HTML_MAX_ANSWERS 6
+#define HTML_MAX_PHASES 40
+
+/* A summary worded from an analysis; sum points into the rest of the struct. */
+struct html_words {
+	struct html_summary sum;
+	struct html_answer answers[HTML_MAX_ANSWERS];
+	struct html_phase phases[HTML_MAX_PHASES];
+	char verdict[512];
+	char answer[HTML_MAX_ANSWERS][512];
+	char recommendation[768];
+};
+
+/* Words the verdict, the checklist answers, the recommendation (s may be NULL: none) and the
+ * phases of an analysis into w->sum. Valid while a (phase names) and w live. */
+void html_words_from_analysis(struct html_words *w, const struct analysis *a, const struct sizing *s);
+
+/* What `headroom report FILE --html OUT` and `run --html OUT` call: open the recording (every
+ * column), analyse it, size it (default options) and write the report. Errors: record_open()'s
+ * (message: record_strerror), -ENOMEM, or the errno of writing OUT. A recording without samples
+ * still gets a report that says so. */
+int html_report_file(const char *rec_path, const char *out_path);
+/* `headroom compare A B --html OUT`. */
+int html_compare_files(const char *a_path, const char *b_path, const char *out_path);
+
 #endif

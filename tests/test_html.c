@@ -169,6 +169,34 @@ static void million_samples_keep_the_spike(void **state)
 	mem_free(&m);
 }
 
+/* Event marks are bounded; a thousand limit hits before the OOM kill must not hide it. */
+static void oom_kill_marked_after_many_limit_hits(void **state)
+{
+	(void)state;
+	struct mem m;
+	mem_make(&m, 2000);
+	struct record_event *ev = calloc(1001, sizeof(*ev));
+	assert_non_null(ev);
+	for (int i = 0; i < 1000; i++) {
+		ev[i].t_ns = (int64_t)i * 10000000;
+		snprintf(ev[i].kind, sizeof(ev[i].kind), "limit_hit");
+	}
+	ev[1000].t_ns = 19990000000LL;
+	snprintf(ev[1000].kind, sizeof(ev[1000].kind), "oom_kill");
+	m.rec.events = ev;
+	m.rec.nevents = 1001;
+	m.rec.run.oom_killed = true;
+	char path[256];
+	snprintf(path, sizeof(path), "%s/oom.html", dir);
+	assert_int_equal(html_write_report(path, &m.rec, NULL), 0);
+	char *p = slurp(path, NULL);
+	assert_non_null(strstr(p, "<line class=\"ev oom\""));
+	assert_non_null(strstr(p, ">OOM kill</text>"));
+	free(p);
+	free(ev);
+	mem_free(&m);
+}
+
 static void summary_init_is_not_available(void **state)
 {
 	(void)state;
@@ -189,6 +217,7 @@ int main(void)
 		cmocka_unit_test(unwritable_path_leaves_nothing),
 		cmocka_unit_test(escapes_text_from_the_recording),
 		cmocka_unit_test(million_samples_keep_the_spike),
+		cmocka_unit_test(oom_kill_marked_after_many_limit_hits),
 		cmocka_unit_test(summary_init_is_not_available),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
