@@ -1296,6 +1296,12 @@ static size_t scrape(const struct recording *rec, const int64_t *v, int64_t t0, 
 {
 	size_t n = 0, i = 0;
 	int64_t cur = HR_UNKNOWN;
+	/* the first scrape sees the first sample: a target is scraped once it exists */
+	for (size_t k = 0; k < rec->nsamples; k++)
+		if (v[k] >= 0) {
+			t0 = rec->t_ns[k];
+			break;
+		}
 	for (int64_t ts = t0; ts <= t1 && n < max; ts += step) {
 		while (i < rec->nsamples && rec->t_ns[i] <= ts) {
 			if (v[i] >= 0)
@@ -1354,7 +1360,7 @@ static int section_blind_spot(struct out *o, struct ctx *c)
 	if (p15 >= 0 && truep > p15 && (truep - p15) * 10 > truep)
 		out_puts(o, "A limit sized from the dashboard would be too small: the kernel kills on the true peak, "
 		            "not on what was scraped. ");
-	out_puts(o, "Scrapes are taken at 0 s, 15 s, 30 s… from the start; with another phase a dashboard catches "
+	out_puts(o, "Scrapes are taken at the first sample and every 15 s (60 s) after it; with another phase a dashboard catches "
 	            "other points, and a spike shorter than the interval only by luck.</p>");
 	ch->id = "chart-blind";
 	ch->title = "True series and what a 15 s / 60 s dashboard draws";

@@ -132,6 +132,23 @@ if "$TOOL" render "$tmp/full.html" "$tmp/bad.html" 2>"$tmp/bad.err"; then fail "
 grep -q 'not a headroom recording' "$tmp/bad.err" || fail "no message for a file that is not a recording: $(cat "$tmp/bad.err")"
 [ ! -e "$tmp/bad.html" ] || fail "a report was written for a file that is not a recording"
 
+# a real run: headroom records memspike (20 MiB, then 100 MiB more for 5 ms, 8 times); the
+# report marks as the peak what the program itself read from VmHWM
+: "${HEADROOM:?}"
+"$HEADROOM" run --quiet --interval 20ms --record "$tmp/real.db" -- \
+	"$BUILD/tests/progs/memspike" 20 100 5 400 8 >"$tmp/real.out" 2>"$tmp/real.err" ||
+	fail "headroom run failed: $(cat "$tmp/real.err")"
+"$TOOL" render "$tmp/real.db" "$tmp/real.html"
+browse real "$tmp/real.html" --dump-dom >"$tmp/real.dom"
+no_console_errors real
+no_page_requests real
+contains real 'data-ready="1"' 'id="chart-memory"' 'id="chart-blind"' 'exit 0' 'memspike'
+want_kb=$(awk '/^peak_kb/ {print $2}' "$tmp/real.out" | tail -1)
+got_mi=$(grep -o 'peak [0-9.]*Mi at' "$tmp/real.dom" | head -1 | grep -o '[0-9.]*')
+[ -n "$want_kb" ] && [ -n "$got_mi" ] || fail "no peak to compare (program: '$want_kb' kB, report: '$got_mi' Mi)"
+awk -v w="$want_kb" -v g="$got_mi" 'BEGIN { d = g - w / 1024; exit !(d < 0.3 && d > -0.3) }' ||
+	fail "the report marks a peak of ${got_mi}Mi, the program saw $want_kb kB"
+
 # compare view
 "$TOOL" compare 3000 "$tmp/cmp.html"
 browse cmp "$tmp/cmp.html" --dump-dom >"$tmp/cmp.dom"
