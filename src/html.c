@@ -708,10 +708,14 @@ static int chart_render(struct out *o, struct chart *ch)
 		const struct mark *m = &ch->pm[i];
 		double x = gx(&g, m->t), y = gy(&g, 0, m->v);
 		bool right = x > CH_X1 - 160;
+		double ly = y < g.y0 + 14 ? y + 14 : y - 6;
+		/* the limits are labelled at the right end: step below one that the label would cover */
+		for (int k = 0; right && k < ch->nh; k++)
+			if ((double)ch->h[k].v <= g.vmax[0] && fabs(gy(&g, 0, ch->h[k].v) - 4 - ly) < 13)
+				ly = y + 16;
 		out_printf(o, "<circle class=\"pm %s\" cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\"/>"
 		              "<text class=\"pml\" x=\"%.1f\" y=\"%.1f\"%s>",
-		           m->cls, x, y, right ? x - 8 : x + 8, y < g.y0 + 14 ? y + 14 : y - 6,
-		           right ? " text-anchor=\"end\"" : "");
+		           m->cls, x, y, right ? x - 8 : x + 8, ly, right ? " text-anchor=\"end\"" : "");
 		out_esc(o, m->label);
 		out_puts(o, "</text>");
 	}
@@ -973,7 +977,11 @@ static void add_event_mark(struct chart *ch, const struct record_event *e)
 	if (strcmp(e->kind, "oom_kill") == 0) {
 		chart_vmark(ch, e->t_ns, "oom", "OOM kill");
 	} else if (strcmp(e->kind, "exit") == 0) {
-		snprintf(lab, sizeof(lab), "exit %lld", (long long)e->value);
+		/* a negative exit value is the signal that ended the process */
+		if (e->value < 0)
+			snprintf(lab, sizeof(lab), "killed by signal %lld", -(long long)e->value);
+		else
+			snprintf(lab, sizeof(lab), "exit %lld", (long long)e->value);
 		chart_vmark(ch, e->t_ns, "exit", lab);
 	} else if (strcmp(e->kind, "signal") == 0) {
 		snprintf(lab, sizeof(lab), "signal %lld", (long long)e->value);

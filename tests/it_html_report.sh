@@ -149,6 +149,17 @@ got_mi=$(grep -o 'peak [0-9.]*Mi at' "$tmp/real.dom" | head -1 | grep -o '[0-9.]
 awk -v w="$want_kb" -v g="$got_mi" 'BEGIN { d = g - w / 1024; exit !(d < 0.3 && d > -0.3) }' ||
 	fail "the report marks a peak of ${got_mi}Mi, the program saw $want_kb kB"
 
+# a real OOM kill: memgrow under a 64 MiB limit
+rc=0
+"$HEADROOM" run --quiet --limit 64Mi --interval 20ms --record "$tmp/real-oom.db" -- \
+	"$BUILD/tests/progs/memgrow" 200 8 20 100 >/dev/null 2>"$tmp/real-oom.err" || rc=$?
+[ "$rc" = 137 ] || fail "memgrow under a 64Mi limit exited $rc, not 137: $(cat "$tmp/real-oom.err")"
+"$TOOL" render "$tmp/real-oom.db" "$tmp/real-oom.html"
+browse real-oom "$tmp/real-oom.html" --dump-dom >"$tmp/real-oom.dom"
+no_console_errors real-oom
+no_page_requests real-oom
+contains real-oom 'data-ready="1"' 'OOM-killed' 'under a limit of 64.0Mi' '>OOM kill<' '>killed by signal 9<' 'limit 64.0Mi'
+
 # compare view
 "$TOOL" compare 3000 "$tmp/cmp.html"
 browse cmp "$tmp/cmp.html" --dump-dom >"$tmp/cmp.dom"
