@@ -65,11 +65,12 @@ build_go() {
   command -v go >/dev/null 2>&1 || go=/usr/lib/go/bin/go
   cd "$SRC/examples/go-svc"
   t0=$(now)
-  local before=
-  [ -f "$OUT/demo-go-svc" ] && before=$(stat -c %Y.%s "$OUT/demo-go-svc")
-  # Standard library only: nothing to fetch. go build leaves an identical binary untouched.
-  GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local "$go" build -o "$OUT/demo-go-svc" .
-  if [ "$before" != "$(stat -c %Y.%s "$OUT/demo-go-svc")" ]; then
+  # Standard library only: nothing to fetch. Replace the binary only when it changed.
+  GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local "$go" build -o "$OUT/demo-go-svc.tmp" .
+  if cmp -s "$OUT/demo-go-svc.tmp" "$OUT/demo-go-svc"; then
+    rm -f "$OUT/demo-go-svc.tmp"
+  else
+    mv -f "$OUT/demo-go-svc.tmp" "$OUT/demo-go-svc"
     echo "build-examples.sh: built $OUT/demo-go-svc ($("$go" version | cut -d' ' -f3)) in $(took "$t0") s" >&2
   fi
 }
