@@ -66,7 +66,7 @@ build_go() {
   cd "$SRC/examples/go-svc"
   t0=$(now)
   # Standard library only: nothing to fetch. Replace the binary only when it changed.
-  GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local "$go" build -o "$OUT/demo-go-svc.tmp" .
+  GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local "$go" build -buildvcs=false -o "$OUT/demo-go-svc.tmp" .
   if cmp -s "$OUT/demo-go-svc.tmp" "$OUT/demo-go-svc"; then
     rm -f "$OUT/demo-go-svc.tmp"
   else
