@@ -1275,6 +1275,12 @@ static void section_building(struct out *o, const struct recording *rec)
 	out_printf(o, "<p>At t = %s, the sample with the highest RSS%s, RSS was <b>%s</b>. ",
 	           ftime(b.t_ns, tm, sizeof(tm)), b.smaps ? " among those with an smaps breakdown" : "",
 	           util_size_format(b.rss, sz, sizeof(sz)));
+	if (b.total > b.rss + b.rss / 10) {
+		char st[32];
+		out_printf(o, "smaps, read a few milliseconds after RSS in the same sample, counted <b>%s</b>: memory moved "
+		              "between the two reads, and the parts below add up to the second figure. ",
+		           util_size_format(b.total, st, sizeof(st)));
+	}
 	if (!b.smaps)
 		out_puts(o, "No smaps breakdown was recorded, so this is the coarse split of /proc/PID/status "
 		            "(anonymous, file-backed, shared). ");
