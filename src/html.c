@@ -1277,7 +1277,7 @@ static void section_building(struct out *o, const struct recording *rec)
 	           util_size_format(b.rss, sz, sizeof(sz)));
 	if (b.total > b.rss + b.rss / 10) {
 		char st[32];
-		out_printf(o, "smaps, read a few milliseconds after RSS in the same sample, counted <b>%s</b>: memory moved "
+		out_printf(o, "smaps, read at a slightly different moment of the same sample, counted <b>%s</b>: memory moved "
 		              "between the two reads, and the parts below add up to the second figure. ",
 		           util_size_format(b.total, st, sizeof(st)));
 	}
