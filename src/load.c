@@ -297,6 +297,7 @@ static void conn_send(struct worker *w, struct conn *c, int64_t now)
 		return;
 	}
 	c->req = &r->reqs[(uint32_t)(c->idx + (int)c->nreq++) % (uint32_t)r->nreqs];
+	now = now_ns();   /* the batch's timestamp may be stale by the time this send happens */
 	if (r->interval_ns > 0) {
 		c->t_start = c->next_due;
 		c->next_due += r->interval_ns;
@@ -364,6 +365,7 @@ static void conn_open(struct worker *w, struct conn *c, int64_t now)
 static void conn_done(struct worker *w, struct conn *c, int64_t now)
 {
 	bool writing = c->state == C_WRITING;
+	now = now_ns();
 	note_response(w, c->p.status, now - c->t_start);
 	atomic_fetch_sub_explicit(&w->inflight, 1, memory_order_relaxed);
 	c->state = C_IDLE;
