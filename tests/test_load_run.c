@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,8 @@
 
 #define S 1000000000LL
 
+static atomic_int open_conns, peak_conns;
+
 struct server {
 	int ls;
 	int port;
@@ -29,6 +32,10 @@ struct server {
 static void *serve_conn(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
+	int open = atomic_fetch_add(&open_conns, 1) + 1;
+	int peak = atomic_load(&peak_conns);
+	while (open > peak && !atomic_compare_exchange_weak(&peak_conns, &peak, open))
+		;
 	char buf[8192];
 	size_t len = 0;
 	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
@@ -50,6 +57,7 @@ static void *serve_conn(void *arg)
 	}
 out:
 	close(fd);
+	atomic_fetch_sub(&open_conns, 1);
 	return NULL;
 }
 
@@ -177,6 +185,11 @@ static void stages_and_rows(void **state)
 	assert_true(res.p50_us <= res.p90_us && res.p90_us <= res.p99_us && res.p99_us <= res.p999_us &&
 		    res.p999_us <= res.max_us);
 	assert_false(res.capped || res.stopped || res.aborted);
+	/* the server saw the stage's connections, and every one was closed at the end */
+	assert_true(atomic_load(&peak_conns) >= 5 && atomic_load(&peak_conns) <= 6);
+	for (int i = 0; i < 100 && atomic_load(&open_conns) > 0; i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&open_conns), 0);
 	server_stop(&srv);
 	free(c);
 	free(seen);
