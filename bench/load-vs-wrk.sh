@@ -7,7 +7,7 @@
 # Starts nginx (Debian nginx-light) on a free loopback port with every path under a temp dir,
 # and, when C_DEMO is given (or the C demo service is found in BUILD), runs the same against it.
 # Each configuration runs REPS times, alternating which tool goes first; the table shows the
-# medians: requests/s of each and their ratio (headroom / wrk, target >= 1.0), latency
+# medians (each column on its own): requests/s of each and their ratio (headroom / wrk, target >= 1.0), latency
 # percentiles side by side, and each tool's CPU seconds and max RSS (/usr/bin/time -v).
 # Not part of ctest: it takes about 2 * REPS * DUR seconds per configuration and server.
 set -euo pipefail

@@ -41,6 +41,7 @@ expect 2 "--rate 'x'" -- http://127.0.0.1:1/ --stages 1s:1 --rate x
 expect 2 "--timeout '0s'" -- http://127.0.0.1:1/ --stages 1s:1 --timeout 0s
 expect 2 "--header 'nocolon'" -- http://127.0.0.1:1/ --stages 1s:1 --header nocolon
 expect 2 "missing URL" -- --stages 1s:1
+expect 2 "--method .G ET." -- http://127.0.0.1:1/ --stages 1s:1 --method "G ET"
 
 # more connections than descriptors: the soft limit is raised to the hard one first, and the
 # message names the hard limit

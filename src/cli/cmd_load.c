@@ -217,6 +217,10 @@ int cmd_load(int argc, char **argv)
 			c->threads = (int)v;
 			break;
 		case 'm':
+			if (!*optarg || strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_") != strlen(optarg)) {
+				cli_fail(EXIT_USAGE, "--method '%s': an HTTP method such as GET, POST, HEAD", optarg);
+				goto out;
+			}
 			c->method = optarg;
 			break;
 		case 'p':
