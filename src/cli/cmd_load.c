@@ -362,8 +362,10 @@ int cmd_load(int argc, char **argv)
 		if (res.aborted)
 			rc = cli_fail(EXIT_FAIL, "%s: every request failed in the first second (%s: %s)", c->url,
 				      load_error_name(res.first_error_kind), strerror(-r));
-		else
+		else if (r == -EINVAL || r == -ENOMEM)
 			rc = cli_fail(EXIT_FAIL, "load on %s failed: %s", c->url, strerror(-r));
+		else
+			rc = cli_fail(EXIT_FAIL, "cannot connect to %s: %s (%s)", addr, strerror(-r), c->url);
 		goto out;
 	}
 	char st[1024];
