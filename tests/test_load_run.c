@@ -155,8 +155,8 @@ static void stages_and_rows(void **state)
 	assert_int_equal(seen->nstages, 3);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(seen->stages[i], i);
-	assert_true(seen->stage_t[1] - start >= 1 * S - 1000000 && seen->stage_t[1] - start < 1 * S + 100000000);
-	assert_true(seen->stage_t[2] - start >= 2 * S - 1000000 && seen->stage_t[2] - start < 2 * S + 100000000);
+	assert_true(seen->stage_t[1] - start >= 1 * S - 1000000 && seen->stage_t[1] - start < 1 * S + 250000000);
+	assert_true(seen->stage_t[2] - start >= 2 * S - 1000000 && seen->stage_t[2] - start < 2 * S + 250000000);
 	/* two whole seconds and the last half */
 	assert_int_equal(seen->nrows, 3);
 	int64_t sum = 0, errs = 0;
@@ -169,8 +169,8 @@ static void stages_and_rows(void **state)
 		assert_true(r->p50_us > 0 && r->p50_us <= r->p99_us && r->p99_us <= r->max_us);
 	}
 	/* rows are on the caller's clock */
-	assert_true(seen->rows[0].t_ns >= 6 * S - 1000000 && seen->rows[0].t_ns < 6 * S + 100000000);
-	assert_true(seen->rows[1].t_ns >= 7 * S - 1000000 && seen->rows[1].t_ns < 7 * S + 100000000);
+	assert_true(seen->rows[0].t_ns >= 6 * S - 1000000 && seen->rows[0].t_ns < 6 * S + 250000000);
+	assert_true(seen->rows[1].t_ns >= 7 * S - 1000000 && seen->rows[1].t_ns < 7 * S + 250000000);
 	assert_true(seen->rows[2].t_ns >= 7 * S + S / 2 - 1000000);
 	assert_int_equal(seen->rows[0].stage, 1);   /* at 1 s the ramp begins */
 	assert_int_equal(seen->rows[1].stage, 2);
@@ -230,7 +230,7 @@ static void stop_and_cap(void **state)
 	assert_int_equal(load_stages_parse("1500ms:4", c->stages, LOAD_STAGES_MAX, &c->nstages), 0);
 	c->rate = 200;
 	assert_int_equal(load_run(c, &stop, NULL, NULL, NULL, &res), 0);
-	assert_true(res.requests >= 280 && res.requests <= 305);
+	assert_true(res.requests >= 240 && res.requests <= 305);
 	server_stop(&srv);
 	free(c);
 	free(seen);

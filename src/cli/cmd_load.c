@@ -19,10 +19,11 @@
 	"[--timeout DUR] [--max-requests N] [--json]"
 
 static volatile int load_stop;
+static volatile sig_atomic_t load_signal;
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	load_signal = sig;
 	load_stop = 1;
 }
 
@@ -374,7 +375,7 @@ int cmd_load(int argc, char **argv)
 		print_json(c, &res, st);
 	else
 		print_text(c, &res, st);
-	rc = 0;
+	rc = res.stopped && load_signal ? 128 + load_signal : 0;   /* like a shell's interrupted command */
 out:
 	free(c);
 	return rc;
