@@ -296,7 +296,7 @@ static void conn_send(struct worker *w, struct conn *c, int64_t now)
 		c->state = C_IDLE;
 		return;
 	}
-	c->req = &r->reqs[(uint32_t)(c->idx + (int)c->nreq++) % (uint32_t)r->nreqs];
+	c->req = &r->reqs[c->nreq++ % (uint32_t)r->nreqs];
 	now = now_ns();   /* the batch's timestamp may be stale by the time this send happens */
 	if (r->interval_ns > 0) {
 		c->t_start = c->next_due;
