@@ -8,7 +8,8 @@
 # and, when C_DEMO is given (or the C demo service is found in BUILD), runs the same against it.
 # Each configuration runs REPS times, alternating which tool goes first; the table shows the
 # medians (each column on its own): requests/s of each and their ratio (headroom / wrk, target >= 1.0), latency
-# percentiles side by side, and each tool's CPU seconds and max RSS (/usr/bin/time -v).
+# percentiles side by side, and each tool's CPU seconds and max RSS (/usr/bin/time -v), and CPU
+# microseconds per request (the figure least disturbed by other work on a shared machine).
 # Not part of ctest: it takes about 2 * REPS * DUR seconds per configuration and server.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -94,23 +95,27 @@ col() { awk -v c="$1" '{print $c}' "$2" | median; }
 bench_server() { # name
   echo
   echo "== $1 at $url  (${DUR}s per run, median of $REPS, $(nproc) cores shared with the server)"
-  printf "%-10s %-9s %9s %9s %6s | %-28s | %-28s | %-16s | %-16s\n" conns×thr "" "wrk rps" "hr rps" ratio \
-    "wrk p50/p90/p99/max (us)" "headroom p50/p90/p99/max (us)" "wrk cpu s / RSS" "hr cpu s / RSS"
+  printf "%-10s %9s %9s %6s | %-28s | %-28s | %-16s | %-16s | %s\n" conns×thr "wrk rps" "hr rps" ratio \
+    "wrk p50/p90/p99/max (us)" "headroom p50/p90/p99/max (us)" "wrk cpu s / RSS" "hr cpu s / RSS" \
+    "cpu us/request wrk / hr"
   for cfg in $CONFIGS; do
     c=${cfg%x*}; t=${cfg#*x}
     : > "$dir/w"; : > "$dir/h"; : > "$dir/ratio"
     for r in $(seq "$REPS"); do
       if [ $((r % 2)) -eq 1 ]; then w=$(run_wrk "$c" "$t"); h=$(run_headroom "$c" "$t")
       else h=$(run_headroom "$c" "$t"); w=$(run_wrk "$c" "$t"); fi
+      w="$w $(echo "$w" | awk -v d="$DUR" '{printf "%.1f", $6 * 1e6 / ($1 * d)}')"
+      h="$h $(echo "$h" | awk -v d="$DUR" '{printf "%.1f", $6 * 1e6 / ($1 * d)}')"
       echo "$w" >> "$dir/w"; echo "$h" >> "$dir/h"
       awk -v a="${h%% *}" -v b="${w%% *}" 'BEGIN {printf "%.3f\n", a/b}' >> "$dir/ratio"
       echo "   run $r: wrk [$w]  headroom [$h]  ratio $(tail -1 "$dir/ratio")" >&2
     done
-    printf "%-10s %-9s %9s %9s %6s | %-28s | %-28s | %-16s | %-16s\n" "${c}×${t}" "" \
+    printf "%-10s %9s %9s %6s | %-28s | %-28s | %-16s | %-16s | %s\n" "${c}×${t}" \
       "$(col 1 "$dir/w")" "$(col 1 "$dir/h")" "$(median < "$dir/ratio")" \
       "$(col 2 "$dir/w")/$(col 3 "$dir/w")/$(col 4 "$dir/w")/$(col 5 "$dir/w")" \
       "$(col 2 "$dir/h")/$(col 3 "$dir/h")/$(col 4 "$dir/h")/$(col 5 "$dir/h")" \
-      "$(col 6 "$dir/w") / $(( $(col 7 "$dir/w") / 1024 ))Mi" "$(col 6 "$dir/h") / $(( $(col 7 "$dir/h") / 1024 ))Mi"
+      "$(col 6 "$dir/w") / $(( $(col 7 "$dir/w") / 1024 ))Mi" "$(col 6 "$dir/h") / $(( $(col 7 "$dir/h") / 1024 ))Mi" \
+      "$(col 8 "$dir/w") / $(col 8 "$dir/h")"
   done
 }
 
