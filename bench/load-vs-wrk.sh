@@ -2,10 +2,11 @@
 # headroom load vs wrk on the same loopback server, same connections, threads and duration.
 #
 #   bench/load-vs-wrk.sh [BUILD]        env: DUR=8 REPS=3 CONFIGS="50x1 200x2 10x1"
-#                                        C_DEMO="cmd with {port}" C_DEMO_PATH=/path (optional)
+#                                        C_DEMO="cmd with {port}" C_DEMO_PATH=/health (optional)
 #
 # Starts nginx (Debian nginx-light) on a free loopback port with every path under a temp dir,
-# and, when C_DEMO is given (or the C demo service is found in BUILD), runs the same against it.
+# then the same against the C demo service (BUILD/examples/demo-c-svc, path /health) when it is
+# built, or against C_DEMO.
 # Each configuration runs REPS times, alternating which tool goes first; the table shows the
 # medians (each column on its own): requests/s of each and their ratio (headroom / wrk, target >= 1.0), latency
 # percentiles side by side, and each tool's CPU seconds and max RSS (/usr/bin/time -v), and CPU
@@ -123,10 +124,11 @@ start_nginx
 bench_server nginx
 kill "$srvpid"; wait "$srvpid" 2>/dev/null || true; srvpid=
 
-# the C demo service, when there is one: C_DEMO="cmd --port {port}" and C_DEMO_PATH
+# the C demo service (examples/c-svc, built by scripts/build-examples.sh or by CMake), or any
+# service given as C_DEMO="cmd ... {port}" with C_DEMO_PATH
 if [ -z "${C_DEMO:-}" ]; then
-  for cand in "$BUILD/demo_c" "$BUILD/cdemo" "$BUILD/demo-c" "$BUILD/c_demo"; do
-    [ -x "$cand" ] && C_DEMO="$cand --port {port}" && break
+  for cand in "$BUILD/examples/demo-c-svc" "$BUILD/demo-c-svc"; do
+    [ -x "$cand" ] && C_DEMO="$cand --listen 127.0.0.1:{port}" && break
   done
 fi
 if [ -n "${C_DEMO:-}" ]; then
@@ -134,7 +136,7 @@ if [ -n "${C_DEMO:-}" ]; then
   ${C_DEMO//\{port\}/$port} > "$dir/demo.log" 2>&1 &
   srvpid=$!
   wait_port "$port" || { echo "C demo did not start: $(cat "$dir/demo.log")" >&2; exit 1; }
-  url="http://127.0.0.1:$port${C_DEMO_PATH:-/}"
+  url="http://127.0.0.1:$port${C_DEMO_PATH:-/health}"
   bench_server "C demo"
 else
   echo
