@@ -586,6 +586,8 @@ static int chart_render(struct out *o, struct chart *ch)
 	for (int i = 0; i < ch->nh; i++) {
 		out_printf(o, "<span><i class=\"sw %s\"></i>", ch->h[i].cls);
 		out_esc(o, ch->h[i].label);
+		if ((double)ch->h[i].v > g.vmax[0])
+			out_puts(o, " (above the chart \xe2\x86\x91)");
 		out_puts(o, "</span>");
 	}
 	out_printf(o, "</div><div class=\"plot\"><svg viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"", CH_W,
@@ -665,13 +667,8 @@ static int chart_render(struct out *o, struct chart *ch)
 	/* limits */
 	for (int i = 0; i < ch->nh; i++) {
 		const struct mark *m = &ch->h[i];
-		if ((double)m->v > g.vmax[0]) {
-			out_printf(o, "<text class=\"hl %s\" x=\"%d\" y=\"%.1f\" style=\"text-anchor:start\">", m->cls,
-			           CH_X0 + 6, g.y0 + 12 + 13.0 * i);
-			out_esc(o, m->label);
-			out_puts(o, " (above the chart) \xe2\x86\x91</text>");
-			continue;
-		}
+		if ((double)m->v > g.vmax[0])
+			continue;   /* named in the legend */
 		double y = gy(&g, 0, m->v);
 		out_printf(o, "<line class=\"%s\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\"/>"
 		              "<text class=\"hl %s\" x=\"%d\" y=\"%.1f\">",
@@ -968,7 +965,7 @@ static int64_t sum_int(const struct html_summary *s, int64_t v)
 
 static bool event_major(const struct record_event *e)
 {
-	return strcmp(e->kind, "oom_kill") == 0 || strcmp(e->kind, "exit") == 0 || strcmp(e->kind, "signal") == 0;
+	return strcmp(e->kind, "oom_kill") == 0 || strcmp(e->kind, "exit") == 0;
 }
 
 static void add_event_mark(struct chart *ch, const struct record_event *e)
@@ -984,8 +981,9 @@ static void add_event_mark(struct chart *ch, const struct record_event *e)
 			snprintf(lab, sizeof(lab), "exit %lld", (long long)e->value);
 		chart_vmark(ch, e->t_ns, "exit", lab);
 	} else if (strcmp(e->kind, "signal") == 0) {
-		snprintf(lab, sizeof(lab), "signal %lld", (long long)e->value);
-		chart_vmark(ch, e->t_ns, "exit", lab);
+		/* headroom sent it (to stop the service after the load, or forwarding ^C) */
+		snprintf(lab, sizeof(lab), "signal %lld sent", (long long)e->value);
+		chart_vmark(ch, e->t_ns, "note", lab);
 	} else if (strcmp(e->kind, "limit_hit") == 0) {
 		chart_vmark(ch, e->t_ns, "hit", "limit hit");
 	} else if (strcmp(e->kind, "ready") == 0) {
@@ -1001,7 +999,7 @@ static void add_event_marks(struct chart *ch, const struct recording *rec)
 	int64_t end = rec->run.duration_ns > 0 ? rec->run.duration_ns : rec_end(rec);
 	if (rec->run.oom_killed && !rec_event(rec, "oom_kill"))
 		chart_vmark(ch, end, "oom", "OOM kill");
-	if (rec->run.finished && !rec->run.oom_killed && !rec_event(rec, "exit") && !rec_event(rec, "signal")) {
+	if (rec->run.finished && !rec->run.oom_killed && !rec_event(rec, "exit")) {
 		char lab[64];
 		if (rec->run.exit_signal)
 			snprintf(lab, sizeof(lab), "killed by signal %d", rec->run.exit_signal);

@@ -160,6 +160,21 @@ no_console_errors real-oom
 no_page_requests real-oom
 contains real-oom 'data-ready="1"' 'OOM-killed' 'under a limit of 64.0Mi' '>OOM kill<' '>killed by signal 9<' 'limit 64.0Mi'
 
+# a real run with load: the C demo service under two stages; the load panel comes from the load rows
+if [ -x "$BUILD/demo-c-svc" ]; then
+	port=$((20000 + RANDOM % 20000))
+	"$HEADROOM" run --quiet --limit 512Mi --interval 50ms --record "$tmp/real-load.db" \
+		--load 2s:10,2s:40 --ready "127.0.0.1:$port" --path '/work?kb=1024&ms=30' --cooldown 1s \
+		-- "$BUILD/demo-c-svc" --listen "127.0.0.1:$port" >/dev/null 2>"$tmp/real-load.err" ||
+		fail "headroom run --load failed: $(cat "$tmp/real-load.err")"
+	"$TOOL" render "$tmp/real-load.db" "$tmp/real-load.html"
+	browse real-load "$tmp/real-load.html" --dump-dom >"$tmp/real-load.dom"
+	no_console_errors real-load
+	no_page_requests real-load
+	contains real-load 'data-ready="1"' 'id="chart-load"' 'requests/s' 'in flight' 'class="band b-load"' '>ready<'
+	lacks real-load 'No load was driven'
+fi
+
 # compare view
 "$TOOL" compare 3000 "$tmp/cmp.html"
 browse cmp "$tmp/cmp.html" --dump-dom >"$tmp/cmp.dom"
