@@ -443,11 +443,13 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 	for (int p = 0; p < a->nphases; p++) {
 		struct analyze_phase *ph = &a->phases[p];
 		size_t from = index_at(t, n, ph->start_ns), to = index_at(t, n, ph->end_ns);
-		/* the next sample's interval peak covers the end of this phase too */
-		size_t pto = to < n ? to + 1 : n;
+		/* an interval peak read at t_i covers (t_i-1, t_i]: peaks belong to the phase holding
+		 * (start, end], values read at an instant to the one holding [start, end) */
+		size_t pfrom = ph->start_ns <= t[0] ? 0 : index_at(t, n, ph->start_ns + 1);
+		size_t pto = index_at(t, n, ph->end_ns + 1);
 		ph->nsamples = to - from;
-		ph->peak_bytes = max_known(bp, from, pto, NULL, t);
-		ph->rss_peak_bytes = max_known(rp, from, pto, NULL, t);
+		ph->peak_bytes = max_known(bp, pfrom, pto, NULL, t);
+		ph->rss_peak_bytes = max_known(rp, pfrom, pto, NULL, t);
 		ph->p50_bytes = quantile_known(bi, from, to, 0.5, scratch);
 	}
 

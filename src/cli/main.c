@@ -13,6 +13,9 @@ struct command {
 /* A subcommand not yet built is listed with fn == NULL so --help stays honest. */
 static const struct command commands[] = {
 	{"run", cmd_run, "run [--limit SIZE] [--interval DUR] [--record FILE] [--duration DUR] [--no-heap] [--json] [--quiet] -- COMMAND [ARG...]"},
+	{"report", cmd_report, "report FILE [--json]"},
+	{"size", cmd_size, "size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] [--surge N] [--hpa-target PCT] [--format yaml|json|text]"},
+	{"compare", cmd_compare, "compare FILE_A FILE_B [--json]"},
 	{"attach", cmd_attach, "attach (--pid PID | --cgroup PATH) [--interval DUR] [--duration DUR] [--record FILE] [--json] [--quiet]"},
 };
 
