@@ -542,9 +542,12 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 		if (n - q0 >= 3 && t[n - 1] - a->load_end_ns >= 1000000000LL) {
 			a->after_load_bytes = quantile_known(bi, q0, n, 0.5, scratch);
 			size_t l0 = index_at(t, n, a->load_start_ns);
-			int64_t before = quantile_known(bi, s0, l0 > s0 ? l0 : s0, 0.5, scratch);
+			/* the level just before the load: the last 2 s before it (startup's tail when the
+			 * first stage ended the startup) */
+			size_t b0 = index_at(t, n, a->load_start_ns - 2000000000LL);
+			int64_t before = quantile_known(bi, b0, l0, 0.5, scratch);
 			if (before < 0)
-				before = bi[s0];
+				before = bi[l0 > 0 ? l0 - 1 : 0];
 			int64_t during = max_known(bi, l0, q0, NULL, t);
 			if (during > before && a->after_load_bytes >= 0)
 				a->falls_after_load = (double)a->after_load_bytes <= (double)before + 0.5 * (double)(during - before);

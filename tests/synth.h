@@ -15,7 +15,7 @@
 
 #define SYN_MiB (1024LL * 1024LL)
 
-static struct recording *synth_new(size_t n, int64_t interval_ns)
+static inline struct recording *synth_new(size_t n, int64_t interval_ns)
 {
 	struct recording *rec = calloc(1, sizeof(*rec));
 	rec->nsamples = n;
@@ -44,7 +44,7 @@ static struct recording *synth_new(size_t n, int64_t interval_ns)
 	return rec;
 }
 
-static int64_t *synth_col(struct recording *rec, const char *name)
+static inline int64_t *synth_col(struct recording *rec, const char *name)
 {
 	for (int c = 0; c < rec->ncols; c++)
 		if (strcmp(rec->col_name[c], name) == 0)
@@ -52,7 +52,7 @@ static int64_t *synth_col(struct recording *rec, const char *name)
 	abort();
 }
 
-static void synth_event(struct recording *rec, int64_t t_ns, const char *kind, int64_t value)
+static inline void synth_event(struct recording *rec, int64_t t_ns, const char *kind, int64_t value)
 {
 	rec->events = realloc(rec->events, (rec->nevents + 1) * sizeof(*rec->events));
 	struct record_event *e = &rec->events[rec->nevents++];
@@ -62,7 +62,7 @@ static void synth_event(struct recording *rec, int64_t t_ns, const char *kind, i
 	e->value = value;
 }
 
-static void synth_load(struct recording *rec, int64_t t_ns, int64_t stage, int64_t conns)
+static inline void synth_load(struct recording *rec, int64_t t_ns, int64_t stage, int64_t conns)
 {
 	rec->load = realloc(rec->load, (rec->nload + 1) * sizeof(*rec->load));
 	struct load_row *l = &rec->load[rec->nload++];
@@ -73,7 +73,7 @@ static void synth_load(struct recording *rec, int64_t t_ns, int64_t stage, int64
 	l->requests = conns * 100;
 }
 
-static void synth_free(struct recording *rec)
+static inline void synth_free(struct recording *rec)
 {
 	if (!rec)
 		return;
@@ -87,7 +87,7 @@ static void synth_free(struct recording *rec)
 
 /* deterministic noise */
 static uint64_t synth_rng = 0x9E3779B97F4A7C15ULL;
-static double synth_gauss(void)
+static inline double synth_gauss(void)
 {
 	double u[2];
 	for (int k = 0; k < 2; k++) {
