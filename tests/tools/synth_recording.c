@@ -8,7 +8,9 @@
  * heap falls back to 10 MiB), sawtooth (60 -> 160 MiB teeth every 5 s), spikes (80 MiB with a
  * 5 ms spike to 280 MiB every 5 s, seen only in the interval peak), flat (120 MiB), load
  * (100 MiB + 2 MiB per connection over stages of 10, 50, 10 connections), empty (no samples).
- * More than RECORD_BATCH_MAX samples are written in batches paced to the writer's flushes.
+ * Up to 100000 samples go through record_push_sample() in batches paced to the writer's flushes;
+ * more (the million-sample bench) are appended after record_finish() in one SQLite transaction
+ * with the same columns, so the bench does not wait minutes for its input.
  */
 #include <errno.h>
 #include <math.h>
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sqlite3.h>
 
 #include "record.h"
 #include "sample.h"
@@ -37,6 +41,54 @@ static int64_t conns_at(size_t i, size_t n)
 		return 0;
 	size_t k = (i - n / 10) * 3 / (n * 8 / 10);
 	return k == 1 ? 50 : 10;
+}
+
+static sqlite3 *bulk_db;
+static sqlite3_stmt *bulk_st;
+static struct sample *bulk_rows;
+static size_t bulk_n;
+
+static int bulk_add(struct sample *rows, const struct sample *s)
+{
+	rows[bulk_n++] = *s;
+	return 0;
+}
+
+/* Append the rows in one transaction, NULL for unknown, as record.c stores them. */
+static int bulk_write(const char *path)
+{
+	char sql[4096];
+	size_t off = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO samples (");
+	int ncols = 0;
+	for (; record_sample_columns[ncols]; ncols++)
+		off += (size_t)snprintf(sql + off, sizeof(sql) - off, "%s%s", ncols ? ", " : "", record_sample_columns[ncols]);
+	off += (size_t)snprintf(sql + off, sizeof(sql) - off, ") VALUES (");
+	for (int c = 0; c < ncols; c++)
+		off += (size_t)snprintf(sql + off, sizeof(sql) - off, "%s?", c ? ", " : "");
+	snprintf(sql + off, sizeof(sql) - off, ")");
+	if (sqlite3_open(path, &bulk_db) != SQLITE_OK || sqlite3_exec(bulk_db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(bulk_db, sql, -1, &bulk_st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "synth_recording: %s: %s\n", path, sqlite3_errmsg(bulk_db));
+		return -1;
+	}
+	for (size_t i = 0; i < bulk_n; i++) {
+		const int64_t *f = (const int64_t *)&bulk_rows[i];
+		for (int c = 0; c < ncols; c++) {
+			if (c > 0 && f[c] == HR_UNKNOWN)
+				sqlite3_bind_null(bulk_st, c + 1);
+			else
+				sqlite3_bind_int64(bulk_st, c + 1, f[c]);
+		}
+		if (sqlite3_step(bulk_st) != SQLITE_DONE) {
+			fprintf(stderr, "synth_recording: insert: %s\n", sqlite3_errmsg(bulk_db));
+			return -1;
+		}
+		sqlite3_reset(bulk_st);
+	}
+	sqlite3_finalize(bulk_st);
+	int rc = sqlite3_exec(bulk_db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(bulk_db);
+	return rc == SQLITE_OK ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -104,6 +156,12 @@ int main(int argc, char **argv)
 			record_push_load(r, &row);
 		}
 	}
+	struct sample *bulk = NULL;
+	if (n > 100000) {
+		bulk = bulk_rows = malloc(n * sizeof(struct sample));
+		if (!bulk)
+			return 1;
+	}
 	int64_t teeth = 5000000000LL / interval > 2 ? 5000000000LL / interval : 2;
 	for (size_t i = 0; i < n; i++) {
 		struct sample s;
@@ -157,6 +215,11 @@ int main(int argc, char **argv)
 			s.cg_oom_kills = oom && i + 1 == n ? 1 : 0;
 			s.cg_limit_hits = 0;
 		}
+		if (bulk) {
+			if (bulk_add(bulk, &s) < 0)
+				return 1;
+			continue;
+		}
 		record_push_sample(r, &s);
 		if ((i + 1) % (RECORD_BATCH_MAX / 2) == 0) {
 			/* let the writer take the batch: it swaps every RECORD_FLUSH_MS */
@@ -166,7 +229,7 @@ int main(int argc, char **argv)
 	}
 	if (unfinished) {
 		record_abandon(r);
-		return 0;
+		return bulk && bulk_write(out) < 0 ? 1 : 0;
 	}
 	struct run_info end = info;
 	end.duration_ns = n ? (int64_t)(n - 1) * interval : 0;
@@ -181,5 +244,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "synth_recording: finishing %s: %s\n", out, record_strerror(rc));
 		return 1;
 	}
+	if (bulk && bulk_write(out) < 0)
+		return 1;
+	free(bulk);
 	return 0;
 }
