@@ -641,7 +641,8 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 	/* dashboards and recommenders: the basis read every 15/30/60 s, 75 s, 60 s */
 	for (int s = 0; s < ANALYZE_NSCRAPES; s++) {
 		struct stats_blind b;
-		if (stats_blind_spot(t, bi, n, scrape_intervals_ns[s], &b) == 0) {
+		/* shorter than one scrape, some alignments see nothing at all: no answer */
+		if (t[n - 1] - t[0] >= scrape_intervals_ns[s] && stats_blind_spot(t, bi, n, scrape_intervals_ns[s], &b) == 0) {
 			a->blind[s].best_bytes = b.best;
 			a->blind[s].worst_bytes = b.worst;
 			a->blind[s].scrapes = b.scrapes;

@@ -270,8 +270,11 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 	fprintf(out, "\nWhat a dashboard would have shown (instantaneous values of the basis; true peak %s)\n", sz(a->peak).s);
 	for (int i = 0; i < ANALYZE_NSCRAPES; i++) {
 		const struct analyze_blind *b = &a->blind[i];
-		if (b->worst_bytes < 0)
+		if (b->worst_bytes < 0) {
+			fprintf(out, "  scrape every %3llds: the recording is shorter than one scrape; record longer to see it\n",
+				(long long)(b->scrape_ns / 1000000000LL));
 			continue;
+		}
 		double hidden = a->peak > 0 ? 100.0 * (1.0 - (double)b->worst_bytes / (double)a->peak) : 0;
 		fprintf(out, "  scrape every %3llds: %10s to %10s depending on alignment — up to %.0f %% of the peak unseen\n",
 			(long long)(b->scrape_ns / 1000000000LL), sz(b->worst_bytes).s, sz(b->best_bytes).s,
