@@ -581,6 +581,10 @@ static void print_sizing_notes(FILE *out, const struct sizing *s, const char *co
 	if (s->growing)
 		fprintf(out, "%sWARNING: memory is growing at %s: no limit is safe; it reaches %s in %s at this slope\n", pre,
 			rate_h(s->slope_bytes_per_s).s, mi(s->limit_bytes).s, dur(s->time_to_limit_ns).s);
+	for (size_t i = 0; i < s->nrecordings; i++)
+		if (a[i]->verdict == VERDICT_TOO_SHORT)
+			fprintf(out, "%snote: %s is too short to judge a trend (record %s more): the limit covers what it saw, not what a longer run reaches\n",
+				pre, paths ? paths[i] : "a recording", dur(a[i]->need_more_ns).s);
 	if (s->startup_burst_bytes >= 0)
 		fprintf(out, "%s%d pod(s) starting together need %s on their node(s) at once (%d × startup peak %s)\n", pre,
 			s->replicas > 0 ? s->replicas : s->surge, sz(s->startup_burst_bytes).s,
@@ -598,20 +602,62 @@ static void print_sizing_notes(FILE *out, const struct sizing *s, const char *co
 			fprintf(out, "%smemory-based HPA at %.0f %%: cannot tell whether memory falls after load (record a quiet "
 				"period after the load)\n", pre, s->hpa_target * 100);
 	}
-	(void)a;
+}
+
+static struct json_object *verify_json(const struct verify_result *v, bool expect_survive)
+{
+	struct json_object *o = json_object_new_object();
+	add(o, "limit_bytes", json_object_new_int64(v->limit_bytes));
+	add(o, "limit", json_object_new_string(mi(v->limit_bytes).s));
+	add(o, "survived", json_object_new_boolean(!v->oom_killed));
+	add(o, "expected", json_object_new_string(expect_survive ? "survive" : "oom-kill"));
+	add(o, "as_expected", json_object_new_boolean(expect_survive != v->oom_killed));
+	add(o, "oom_killed", json_object_new_boolean(v->oom_killed));
+	add(o, "limit_hits", jbytes(v->limit_hits));
+	add(o, "exit_status", json_object_new_int(v->exit_status));
+	add(o, "peak_bytes", jbytes(v->peak_bytes));
+	add(o, "duration_s", jsecs(v->duration_ns));
+	return o;
+}
+
+static void print_verify_text(FILE *out, const struct verify_result *v, bool expect_survive, const char *pre)
+{
+	fprintf(out, "%sverify under %s: %s", pre, mi(v->limit_bytes).s,
+		v->oom_killed ? "OOM-KILLED" : "survived");
+	fprintf(out, " (exit status %d, peak %s, %lld limit hit(s), %s)", v->exit_status, sz(v->peak_bytes).s,
+		(long long)(v->limit_hits > 0 ? v->limit_hits : 0), dur(v->duration_ns).s);
+	if (expect_survive && v->oom_killed)
+		fprintf(out, " — the recommended limit is NOT enough: record a longer or heavier run and size again");
+	else if (!expect_survive && v->oom_killed)
+		fprintf(out, " — as expected below the true peak: the headroom is real");
+	else if (!expect_survive)
+		fprintf(out, " — the peak was not reached this time: the runs differ, record more of them");
+	fputc('\n', out);
 }
 
 int report_print_sizing(FILE *out, const struct sizing *s, const char *const *paths,
-			const struct analysis *const *a, enum report_size_format fmt)
+			const struct analysis *const *a, enum report_size_format fmt,
+			const struct verify_result *verify, size_t nverify)
 {
-	if (fmt == REPORT_SIZE_JSON)
-		return emit(out, sizing_json(s, paths, a));
+	if (fmt == REPORT_SIZE_JSON) {
+		struct json_object *o = sizing_json(s, paths, a);
+		struct json_object *v = NULL;
+		if (nverify > 0) {
+			v = json_object_new_object();
+			add(v, "under_limit", verify_json(&verify[0], true));
+			add(v, "under_margin", nverify > 1 ? verify_json(&verify[1], false) : NULL);
+		}
+		add(o, "verify", v);
+		return emit(out, o);
+	}
 	const char *pre = fmt == REPORT_SIZE_YAML ? "# " : "";
 	if (fmt == REPORT_SIZE_TEXT)
 		fprintf(out, "headroom size: %zu recording(s)\n", s->nrecordings);
 	else
 		fprintf(out, "# headroom size: %zu recording(s)\n", s->nrecordings);
 	print_sizing_notes(out, s, paths, a, pre);
+	for (size_t i = 0; i < nverify; i++)
+		print_verify_text(out, &verify[i], i == 0, pre);
 	fprintf(out, "%sresources:\n  requests:\n    memory: %s\n  limits:\n    memory: %s\n",
 		fmt == REPORT_SIZE_TEXT ? "\n" : "", mi(s->request_bytes).s, mi(s->limit_bytes).s);
 	return ferror(out) ? -EIO : 0;

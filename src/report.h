@@ -14,6 +14,7 @@
 #include "analyze.h"
 #include "record.h"
 #include "size.h"
+#include "verify.h"
 
 /* The end-of-run summary and `headroom report`: analysis + the default recommendation. */
 int report_print_text(FILE *out, const struct recording *rec, const struct analysis *a);
@@ -23,10 +24,12 @@ int report_print_json(FILE *out, const struct recording *rec, const struct analy
  * and `report` call. Returns record_open()'s errors (see record_strerror), or analyze's. */
 int report_file(FILE *out, const char *path, bool json);
 
-/* `headroom size`: the resources: block, the JSON object, or the explained text. */
+/* `headroom size`: the resources: block, the JSON object, or the explained text; with the
+ * results of --verify (under the limit, then under 0.9 × the peak) when nverify > 0. */
 enum report_size_format { REPORT_SIZE_YAML = 0, REPORT_SIZE_JSON, REPORT_SIZE_TEXT };
 int report_print_sizing(FILE *out, const struct sizing *s, const char *const *paths,
-			const struct analysis *const *a, enum report_size_format fmt);
+			const struct analysis *const *a, enum report_size_format fmt,
+			const struct verify_result *verify, size_t nverify);
 
 /* `headroom compare`: two recordings side by side with the differences. */
 int report_print_compare(FILE *out, const char *const names[2], const struct recording *const rec[2],

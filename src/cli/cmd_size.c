@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analyze.h"
 #include "cli.h"
@@ -12,9 +13,10 @@
 #include "report.h"
 #include "size.h"
 #include "util.h"
+#include "verify.h"
 
 #define SIZE_USAGE "usage: headroom size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] " \
-	"[--surge N] [--hpa-target PCT] [--format yaml|json|text]"
+	"[--surge N] [--hpa-target PCT] [--format yaml|json|text] [--verify [--verify-margin] -- COMMAND [ARG...]]"
 
 static int parse_count(const char *opt, const char *text, int *ret)
 {
@@ -27,6 +29,36 @@ static int parse_count(const char *opt, const char *text, int *ret)
 	return 0;
 }
 
+/* Replay under the limit, and with margin under 0.9 × the true peak, each into a fresh recording. */
+static int run_verify(const struct sizing *s, char **command, bool margin, struct verify_result *v, size_t *nv)
+{
+	char self[4096];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0)
+		return cli_fail(EXIT_FAIL, "size: --verify: cannot find the headroom binary (/proc/self/exe)");
+	self[len] = '\0';
+	char dir[] = "/tmp/headroom-verify-XXXXXX";
+	if (!mkdtemp(dir))
+		return cli_fail(EXIT_FAIL, "size: --verify: cannot create a directory in /tmp: %s", strerror(errno));
+	int code = 0;
+	const int64_t limits[2] = {s->limit_bytes, s->true_peak * 9 / 10 / 4096 * 4096};
+	for (int k = 0; k < (margin ? 2 : 1) && code == 0; k++) {
+		char path[64];
+		snprintf(path, sizeof(path), "%s/verify-%d.hr", dir, k);
+		cli_note("verify: running the command under %lldMi%s", (long long)(limits[k] >> 20),
+			 k ? " (0.9 × the true peak: expected to be OOM-killed)" : " (the recommended limit)");
+		int r = verify_run(self, limits[k], command, path, &v[k]);
+		if (r < 0)
+			code = cli_fail(EXIT_FAIL, "size: --verify: the replay under %lld bytes failed: %s", (long long)limits[k],
+					r == -ENOENT ? "`headroom run` wrote no recording" : record_strerror(r));
+		else
+			*nv = (size_t)k + 1;
+		unlink(path);
+	}
+	rmdir(dir);
+	return code;
+}
+
 int cmd_size(int argc, char **argv)
 {
 	struct size_options opt;
@@ -37,6 +69,8 @@ int cmd_size(int argc, char **argv)
 		return cli_fail(EXIT_FAIL, "size: out of memory");
 	size_t nfiles = 0;
 	int code = 0;
+	bool verify = false, margin = false;
+	char **command = NULL;
 	for (int i = 1; i < argc && code == 0; i++) {
 		const char *arg = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -92,8 +126,12 @@ int cmd_size(int argc, char **argv)
 		} else if (strcmp(arg, "--json") == 0) {
 			fmt = REPORT_SIZE_JSON;
 		} else if (strcmp(arg, "--verify") == 0) {
-			code = cli_fail(EXIT_FAIL, "size: --verify is not built yet (it replays the command under the limit "
-					"with `headroom run`); size the recordings without it");
+			verify = true;
+		} else if (strcmp(arg, "--verify-margin") == 0) {
+			verify = margin = true;
+		} else if (strcmp(arg, "--") == 0) {
+			command = argv + i + 1;
+			break;
 		} else if (arg[0] == '-' && arg[1]) {
 			code = cli_fail(EXIT_USAGE, "size: unknown option '%s'; %s", arg, SIZE_USAGE);
 		} else {
@@ -102,6 +140,10 @@ int cmd_size(int argc, char **argv)
 	}
 	if (code == 0 && nfiles == 0)
 		code = cli_fail(EXIT_USAGE, "size: no recording given; %s", SIZE_USAGE);
+	if (code == 0 && verify && (!command || !command[0]))
+		code = cli_fail(EXIT_USAGE, "size: --verify replays a command: add '-- COMMAND [ARG...]'; %s", SIZE_USAGE);
+	if (code == 0 && !verify && command)
+		code = cli_fail(EXIT_USAGE, "size: a command after '--' is only for --verify; %s", SIZE_USAGE);
 	if (code != 0) {
 		free(files);
 		return code;
@@ -132,10 +174,17 @@ int cmd_size(int argc, char **argv)
 	if (code == 0) {
 		struct sizing s;
 		int r = size_recommend((const struct analysis *const *)a, nfiles, &opt, &s);
+		struct verify_result v[2];
+		size_t nv = 0;
 		if (r < 0)
 			code = cli_fail(EXIT_FAIL, "size: cannot size: %s", strerror(-r));
-		else if (report_print_sizing(stdout, &s, files, (const struct analysis *const *)a, fmt) < 0)
+		if (code == 0 && verify)
+			code = run_verify(&s, command, margin, v, &nv);
+		if (code == 0 && report_print_sizing(stdout, &s, files, (const struct analysis *const *)a, fmt, v, nv) < 0)
 			code = cli_fail(EXIT_FAIL, "size: cannot write the output");
+		/* a limit that did not hold is a failure scripts must see */
+		if (code == 0 && nv > 0 && v[0].oom_killed)
+			code = EXIT_FAIL;
 	}
 	for (size_t i = 0; rec && a && i < nfiles; i++) {
 		free(a[i]);
