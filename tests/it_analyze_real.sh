@@ -14,7 +14,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-if "$HEADROOM" run --help >/dev/null 2>&1 && ! "$HEADROOM" run -- true 2>&1 | grep -q 'being built'; then
+probe=$("$HEADROOM" run -- true 2>&1 || true)
+if ! case "$probe" in *"being built"*|*"unknown command"*) true ;; *) false ;; esac; then
 	recorder=run
 	record() { local out=$1; shift; "$HEADROOM" run --interval 50ms --record "$out" --quiet -- "$@" >/dev/null; }
 else

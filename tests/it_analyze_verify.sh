@@ -6,7 +6,8 @@ set -euo pipefail
 : "${HEADROOM:?}" "${BUILD:?}"
 P="$BUILD/tests/progs/known_startup"
 [ -x "$P" ] || { echo "no $P"; exit 77; }
-if "$HEADROOM" run -- true 2>&1 | grep -q 'being built'; then echo "headroom run not built yet"; exit 77; fi
+probe=$("$HEADROOM" run -- true 2>&1 || true)
+case "$probe" in *"being built"*|*"unknown command"*) echo "headroom run not built yet"; exit 77 ;; esac
 command -v python3 >/dev/null || { echo "python3 missing"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
