@@ -334,7 +334,16 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 		if (since_start > a->rss_peak)
 			a->rss_peak = since_start;
 	}
-	a->rss_final = last_known(rss, n, NULL);
+	/* samples read after the exit event (the last interval's peak) count for peaks only: the
+	 * levels, the trend and the final figure are the living process's */
+	size_t alive = n;
+	const struct record_event *exited = find_event(rec, "exit");
+	if (exited) {
+		alive = index_at(t, n, exited->t_ns);
+		if (alive == 0)
+			alive = n;
+	}
+	a->rss_final = last_known(rss, alive, NULL);
 
 	/* basis: the cgroup's charge when there is one, the working set when page cache inflates it */
 	a->cgroup = cg_usage && last_known(cg_usage, n, NULL) >= 0;
@@ -383,7 +392,7 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 		a->peak = a->cg_usage_peak;
 	if (a->basis == BASIS_RSS && a->rss_peak > a->peak)
 		a->peak = a->rss_peak;
-	a->final = last_known(bi, n, NULL);
+	a->final = last_known(bi, alive, NULL);
 
 	/* startup: until ready, else the first load stage, else until memory settles */
 	place_load(rec, a, end_ns);
@@ -397,7 +406,7 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 		a->startup_source = PHASE_FROM_LOAD;
 		a->startup_end_ns = a->load_start_ns;
 	} else {
-		size_t k = gather(t, bi, 0, n, ts, xs);
+		size_t k = gather(t, bi, 0, alive, ts, xs);
 		double st;
 		if (stats_stabilization(ts, xs, k, opt->band_frac, (double)opt->band_min_bytes, &st) == 0) {
 			a->startup_source = PHASE_FROM_STABLE;
@@ -409,7 +418,7 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 	}
 	/* the stabilisation time is reported whatever placed the startup */
 	{
-		size_t k = gather(t, bi, 0, n, ts, xs);
+		size_t k = gather(t, bi, 0, alive, ts, xs);
 		double st;
 		if (stats_stabilization(ts, xs, k, opt->band_frac, (double)opt->band_min_bytes, &st) == 0)
 			a->stabilized_after_ns = (int64_t)(st * 1e9);
@@ -460,12 +469,13 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 		if (t[s0] == se && s0 + 1 < n)
 			s0++;
 	}
-	size_t s1 = n;
+	size_t s1 = alive > s0 ? alive : n;
 	a->steady_samples = s1 > s0 ? s1 - s0 : 0;
-	a->steady_ns = a->steady_samples ? t[n - 1] - t[s0] : 0;
+	a->steady_ns = a->steady_samples ? t[s1 - 1] - t[s0] : 0;
 	if (a->steady_samples) {
-		a->traffic_peak = max_known(bp, s0, s1, NULL, t);
-		a->rss_traffic_peak = max_known(rp, s0, s1, NULL, t);
+		/* peaks include the interval that ended with the exit */
+		a->traffic_peak = max_known(bp, s0, n, NULL, t);
+		a->rss_traffic_peak = max_known(rp, s0, n, NULL, t);
 		a->rss_min_after_startup = HR_UNKNOWN;
 		for (size_t i = s0; i < s1; i++)
 			if (rss[i] >= 0 && (a->rss_min_after_startup < 0 || rss[i] < a->rss_min_after_startup))
@@ -538,9 +548,9 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 			load[j++] = (double)c;
 		}
 		a->load_correlation = stats_pearson(xs, load, k);
-		size_t q0 = index_at(t, n, a->load_end_ns);
-		if (n - q0 >= 3 && t[n - 1] - a->load_end_ns >= 1000000000LL) {
-			a->after_load_bytes = quantile_known(bi, q0, n, 0.5, scratch);
+		size_t q0 = index_at(t, alive, a->load_end_ns);
+		if (alive - q0 >= 3 && t[alive - 1] - a->load_end_ns >= 1000000000LL) {
+			a->after_load_bytes = quantile_known(bi, q0, alive, 0.5, scratch);
 			size_t l0 = index_at(t, n, a->load_start_ns);
 			/* the level just before the load: the last 2 s before it (startup's tail when the
 			 * first stage ended the startup) */
@@ -582,7 +592,7 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 	/* the heap: does live data grow with RSS, or does the allocator hold what was freed */
 	const int64_t *heap_pk = column(rec, "heap_live_peak");
 	size_t heap_last_i = 0;
-	a->heap_live_final = last_known(heap_live, n, &heap_last_i);
+	a->heap_live_final = last_known(heap_live, alive, &heap_last_i);
 	a->heap_available = a->heap_live_final >= 0;
 	if (a->heap_available) {
 		a->heap_live_peak = max_known(heap_live, 0, n, NULL, t);
@@ -642,16 +652,17 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 	for (int s = 0; s < ANALYZE_NSCRAPES; s++) {
 		struct stats_blind b;
 		/* shorter than one scrape, some alignments see nothing at all: no answer */
-		if (t[n - 1] - t[0] >= scrape_intervals_ns[s] && stats_blind_spot(t, bi, n, scrape_intervals_ns[s], &b) == 0) {
+		if (t[alive - 1] - t[0] >= scrape_intervals_ns[s] &&
+		    stats_blind_spot(t, bi, alive, scrape_intervals_ns[s], &b) == 0) {
 			a->blind[s].best_bytes = b.best;
 			a->blind[s].worst_bytes = b.worst;
 			a->blind[s].scrapes = b.scrapes;
 		}
 	}
 	const int64_t *req = a->cgroup && cg_ws && last_known(cg_ws, n, NULL) >= 0 ? cg_ws : rss;
-	a->krr_max_bytes = polled_max(t, req, n, 75000000000LL, &a->krr_points);
+	a->krr_max_bytes = polled_max(t, req, alive, 75000000000LL, &a->krr_points);
 	size_t vpa_points;
-	a->vpa_peak_bytes = polled_max(t, req, n, 60000000000LL, &vpa_points);
+	a->vpa_peak_bytes = polled_max(t, req, alive, 60000000000LL, &vpa_points);
 	r = 0;
 	goto out_copy;
 out:

@@ -336,6 +336,7 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	add(o, "limit_bytes", jbytes(a->limit_bytes));
 	add(o, "finished", json_object_new_boolean(a->finished));
 	add(o, "mode", json_object_new_string(rec->run.mode));
+	add(o, "recording", rec->path[0] ? json_object_new_string(rec->path) : NULL);
 
 	struct json_object *rss = json_object_new_object();
 	add(rss, "peak_bytes", jbytes(a->rss_peak));

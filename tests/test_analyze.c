@@ -40,8 +40,20 @@ static void startup_peak_then_steady(void **state)
 	assert_true(a.blind[0].worst_bytes < 82 * SYN_MiB);
 	assert_true(a.blind[0].best_bytes > 299 * SYN_MiB);
 	assert_int_equal(a.heap_finding, HEAP_UNKNOWN);
+	/* the sample read after the exit (the tree is gone, only its last peak is left) changes
+	 * no level, only a peak */
+	rss[599] = HR_UNKNOWN;
+	pk[599] = 90 * SYN_MiB;
+	synth_event(rec, 599 * 100 * MS - 1, "exit", 0);
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_int_equal(a.verdict, VERDICT_STABLE);
+	assert_true(llabs(a.final - 80 * SYN_MiB) < SYN_MiB);
+	assert_int_equal(a.traffic_peak, 90 * SYN_MiB);
+	assert_true(a.stabilized_after_ns >= 3 * SEC && a.stabilized_after_ns <= 3200 * MS);
 	/* without the ready event the settling point places the startup */
 	rec->nevents = 0;
+	rss[599] = rss[598];
+	pk[599] = rss[599];
 	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
 	assert_int_equal(a.startup_source, PHASE_FROM_STABLE);
 	assert_true(a.startup_end_ns >= 3 * SEC && a.startup_end_ns <= 3200 * MS);
