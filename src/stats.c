@@ -209,6 +209,14 @@ int stats_stabilization(const double *t, const double *x, size_t n, double band_
 	if (r < 0)
 		return r;
 	double band = fmax(band_frac * fabs(level), band_min);
+	/* a process that frees its memory while shutting down leaves a few low points at the very
+	 * end: a short trailing excursion (at most 5 % of the points, or 2) does not unsettle it */
+	size_t end = n, trail_max = n / 20 > 2 ? n / 20 : 2;
+	while (end > 0 && fabs(x[end - 1] - level) > band && n - end < trail_max)
+		end--;
+	if (end > 0 && fabs(x[end - 1] - level) > band)
+		end = n; /* a long excursion: it is the end of the series, not a shutdown */
+	n = end;
 	/* Walk back from the end while the tail holds at most 5 % of its points outside the band;
 	 * the first few tail points are too few for a fraction, so only a point outside fails them. */
 	size_t out = 0, settled = n;

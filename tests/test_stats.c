@@ -136,6 +136,14 @@ static void step_stabilises_after_the_step(void **state)
 	assert_int_equal(stats_stabilization(t, x, n, 0.05, 1 * MiB, &st), 0);
 	assert_true(fabs(st - 30.0) < 0.15);
 	assert_int_equal(stats_count_drops(x, n, 20 * MiB), 0);
+	/* freeing everything while shutting down (the last two points) does not unsettle it */
+	x[998] = x[999] = 1 * MiB;
+	assert_int_equal(stats_stabilization(t, x, n, 0.05, 1 * MiB, &st), 0);
+	assert_true(fabs(st - 30.0) < 0.15);
+	/* but a long fall at the end is not a shutdown */
+	for (size_t i = 900; i < n; i++)
+		x[i] = 1 * MiB;
+	assert_int_equal(stats_stabilization(t, x, n, 0.05, 1 * MiB, &st), -ENODATA);
 	/* still rising at the end: never settles */
 	for (size_t i = 0; i < n; i++)
 		x[i] = 80 * MiB + i * 0.2 * MiB;

@@ -10,8 +10,8 @@ int main(int argc, char **argv)
 	size_t base = (size_t)known_arg(argc, argv, 1, 30) * KMiB;
 	size_t spike = (size_t)known_arg(argc, argv, 2, 12) * KMiB;
 	double seconds = (double)known_arg(argc, argv, 3, 16);
-	double t0 = known_now();
 	char *keep = known_touch(base);
+	double t0 = known_now();
 	double longest = 0;
 	while (known_now() - t0 < seconds) {
 		known_sleep_ms(1000);
