@@ -290,9 +290,10 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 	const int64_t *heap_live = column(rec, "heap_live");
 
 	double *scratch = NULL, *ts = NULL, *xs = NULL;
-	int64_t *bi = NULL, *bp = NULL, *rp = NULL;
+	int64_t *bi = NULL, *bp = NULL, *rp = NULL, *rss_none = NULL;
 	int r = -ENODATA;
-	if (n == 0 || !t || !rss || last_known(rss, n, NULL) < 0) {
+	/* a cgroup attach may have usage without any process RSS: either one is something to judge */
+	if (n == 0 || !t || (last_known(rss, n, NULL) < 0 && last_known(cg_usage, n, NULL) < 0)) {
 		if (n > 0 && t)
 			a->duration_ns = a->duration_ns > 0 ? a->duration_ns : t[n - 1] - t[0];
 		goto out_copy;
@@ -306,6 +307,14 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 	rp = malloc(n * sizeof(int64_t));
 	if (!scratch || !ts || !xs || !bi || !bp || !rp)
 		goto out;
+	if (!rss) {
+		rss_none = malloc(n * sizeof(int64_t));
+		if (!rss_none)
+			goto out;
+		for (size_t i = 0; i < n; i++)
+			rss_none[i] = HR_UNKNOWN;
+		rss = rss_none;
+	}
 
 	const int64_t end_ns = t[n - 1];
 	if (a->duration_ns <= 0 || a->duration_ns < end_ns)
@@ -679,5 +688,6 @@ out_copy:
 	free(bi);
 	free(bp);
 	free(rp);
+	free(rss_none);
 	return r;
 }

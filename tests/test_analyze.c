@@ -256,6 +256,16 @@ static void cgroup_page_cache_moves_the_basis(void **state)
 	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
 	assert_int_equal(a.basis, BASIS_CG_USAGE);
 	assert_int_equal(a.peak, 185 * SYN_MiB);
+	/* a cgroup attach with no process RSS at all is still judged, on the cgroup */
+	for (size_t i = 0; i < 300; i++)
+		rss[i] = HR_UNKNOWN;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_int_equal(a.basis, BASIS_CG_USAGE);
+	assert_int_equal(a.peak, 185 * SYN_MiB);
+	assert_int_equal(a.rss_peak, HR_UNKNOWN);
+	/* one 20 MiB interval peak over 165 MiB is 1.12×: below the 1.2× a spike needs */
+	assert_int_equal(a.verdict, VERDICT_STABLE);
+	assert_true(a.peak_median_ratio > 1.1 && a.peak_median_ratio < 1.13);
 	synth_free(rec);
 }
 
