@@ -464,7 +464,7 @@ static int emit(FILE *out, struct json_object *o)
 {
 	if (!o)
 		return -ENOMEM;
-	const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
 	int r = txt && fprintf(out, "%s\n", txt) >= 0 && !ferror(out) ? 0 : -EIO;
 	json_object_put(o);
 	return r;
