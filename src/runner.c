@@ -326,7 +326,10 @@ static int spawn(struct runner *r, const char *path, const sigset_t *oldmask)
 		int err = 0;
 		if (r->cg.created && cgroup_enter(&r->cg, 0) < 0)
 			err = EPERM;
+		/* a shell's background job starts with SIGINT and SIGQUIT ignored; a service should not */
 		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		if (!err) {
 			execv(path, r->opt->argv);
@@ -500,6 +503,7 @@ int runner_run(const struct runner_options *opt, struct runner_result *res, char
 		if (rc < 0) {
 			snprintf(why, len, rc == -ENOENT ? "command not found: '%s'" : "command is not executable: '%s'",
 				 opt->argv[0]);
+			res->exit_code = rc == -ENOENT ? 127 : 126;
 			return rc;
 		}
 	}
@@ -561,6 +565,8 @@ int runner_run(const struct runner_options *opt, struct runner_result *res, char
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, &oldmask);
+	/* an ignored signal is discarded before it can reach a signalfd: take them back */
+	signal(SIGINT, SIG_DFL);
 	r.t0 = util_now_ns();
 	r.info.started_wall_ns = util_wall_ns();
 	rc = record_create(res->record_path, &r.info, &r.rec);

@@ -273,11 +273,8 @@ int recording_cmd_execute(struct recording_cmd *c)
 	int rc = runner_run(&c->ro, &res, why, sizeof(why));
 	live_clear(&live);
 	if (rc < 0) {
-		if (rc == -ENOENT && c->ro.argv)
-			return cli_fail(127, "%s", why);
-		if (rc == -EACCES && c->ro.argv)
-			return cli_fail(126, "%s", why);
-		return cli_fail(EXIT_FAIL, "%s", why);
+		/* 127/126 for a command that could not be run, like a shell */
+		return cli_fail(res.exit_code > 0 ? res.exit_code : EXIT_FAIL, "%s", why);
 	}
 	if (res.ready_timed_out)
 		cli_note("%s did not accept connections in time (--ready-timeout): the command was stopped",
