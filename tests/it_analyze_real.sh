@@ -38,7 +38,7 @@ for p in startup leak frag sawtooth spikes; do
 	"$HEADROOM" report "$tmp/$p.hr" >"$tmp/$p.txt" || fail "report $p (text)"
 done
 
-python3 - "$tmp" <<'EOF' || { for p in startup leak frag sawtooth spikes; do echo "== $p"; cat "$tmp/$p.txt"; done; fail "verdicts"; }
+python3 - "$tmp" 2>"$tmp/why" <<'EOF' || { for p in startup leak frag sawtooth spikes; do echo "== $p"; cat "$tmp/$p.txt"; done; fail "verdicts: $(cat "$tmp/why")"; }
 import json, sys
 d = {p: json.load(open(f"{sys.argv[1]}/{p}.json")) for p in ("startup", "leak", "frag", "sawtooth", "spikes")}
 MiB = 2**20
