@@ -546,14 +546,24 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 
 	/* load: does memory follow the concurrency, and does it come down afterwards */
 	if (a->has_load && k >= 4) {
+		/* the concurrency at each sample: from the load row of that second (ramps included),
+		 * else from the stage it falls in */
 		double *load = scratch;
+		size_t row = 0;
 		for (size_t i = 0, j = 0; i < n && j < k; i++) {
 			if (i < s0 || bi[i] < 0)
 				continue;
 			int64_t c = 0;
-			for (int p = 0; p < a->nphases; p++)
-				if (a->phases[p].stage >= 0 && t[i] >= a->phases[p].start_ns && t[i] < a->phases[p].end_ns)
-					c = a->phases[p].connections > 0 ? a->phases[p].connections : 1;
+			if (rec->nload > 0) {
+				while (row < rec->nload && rec->load[row].t_ns < t[i])
+					row++;
+				if (row < rec->nload && rec->load[row].t_ns - 1000000000LL <= t[i] && rec->load[row].connections > 0)
+					c = rec->load[row].connections;
+			} else {
+				for (int p = 0; p < a->nphases; p++)
+					if (a->phases[p].stage >= 0 && t[i] >= a->phases[p].start_ns && t[i] < a->phases[p].end_ns)
+						c = a->phases[p].connections > 0 ? a->phases[p].connections : 1;
+			}
 			load[j++] = (double)c;
 		}
 		a->load_correlation = stats_pearson(xs, load, k);
