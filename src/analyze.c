@@ -128,25 +128,6 @@ static size_t gather(const int64_t *t, const int64_t *x, size_t from, size_t to,
 	return k;
 }
 
-/* Max of the values a reader polling every step_ns from t[0] would have read. */
-static int64_t polled_max(const int64_t *t, const int64_t *x, size_t n, int64_t step_ns, size_t *ret_points)
-{
-	int64_t m = HR_UNKNOWN;
-	size_t points = 0;
-	size_t i = 0;
-	for (int64_t at = t[0]; at <= t[n - 1]; at += step_ns) {
-		while (i + 1 < n && t[i + 1] <= at)
-			i++;
-		if (x[i] >= 0) {
-			points++;
-			if (x[i] > m)
-				m = x[i];
-		}
-	}
-	*ret_points = points;
-	return m;
-}
-
 static const struct record_event *find_event(const struct recording *rec, const char *kind)
 {
 	for (size_t i = 0; i < rec->nevents; i++)
@@ -168,6 +149,7 @@ static void init_result(const struct recording *rec, struct analysis *a)
 		&a->after_load_bytes, &a->heap_live_peak, &a->heap_live_final, &a->heap_allocations,
 		&a->heap_gap_bytes, &a->bd_t_ns, &a->bd_anon, &a->bd_heap, &a->bd_allocator, &a->bd_stacks,
 		&a->bd_code, &a->bd_files, &a->bd_other, &a->krr_max_bytes, &a->vpa_peak_bytes,
+		&a->krr_max_best_bytes, &a->vpa_peak_best_bytes,
 	};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		*f[i] = HR_UNKNOWN;
@@ -679,9 +661,16 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 		}
 	}
 	const int64_t *req = a->cgroup && cg_ws && last_known(cg_ws, n, NULL) >= 0 ? cg_ws : rss;
-	a->krr_max_bytes = polled_max(t, req, alive, 75000000000LL, &a->krr_points);
-	size_t vpa_points;
-	a->vpa_peak_bytes = polled_max(t, req, alive, 60000000000LL, &vpa_points);
+	struct stats_blind pb;
+	if (stats_blind_spot(t, req, alive, 75000000000LL, &pb) == 0) {
+		a->krr_max_bytes = pb.worst;
+		a->krr_max_best_bytes = pb.best;
+		a->krr_points = (size_t)((t[alive - 1] - t[0]) / 75000000000LL) + 1;
+	}
+	if (stats_blind_spot(t, req, alive, 60000000000LL, &pb) == 0) {
+		a->vpa_peak_bytes = pb.worst;
+		a->vpa_peak_best_bytes = pb.best;
+	}
 	r = 0;
 	goto out_copy;
 out:

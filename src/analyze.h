@@ -163,9 +163,10 @@ struct analysis {
 	struct analyze_blind blind[ANALYZE_NSCRAPES];
 
 	/* anchors for sizing: what other recommenders would have seen of the request basis */
-	int64_t krr_max_bytes;        /* max of the basis sampled every 75 s (phase 0) */
+	/* each as seen at the worst and the best alignment of the polling with the recording */
+	int64_t krr_max_bytes, krr_max_best_bytes;  /* max of the request basis polled every 75 s */
 	size_t krr_points;
-	int64_t vpa_peak_bytes;       /* max of the basis sampled every 60 s: one "daily peak" */
+	int64_t vpa_peak_bytes, vpa_peak_best_bytes; /* max of it polled every 60 s: one "daily peak" */
 };
 
 /* The sample columns analyze_recording() reads, NULL-terminated (t_ns is always loaded). */

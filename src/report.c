@@ -519,10 +519,12 @@ static struct json_object *sizing_json(const struct sizing *s, const char *const
 	add(o, "request_p95_bytes", jbytes(s->request_p95));
 	struct json_object *an = json_object_new_object(), *krr = json_object_new_object(), *vpa = json_object_new_object();
 	add(krr, "bytes", jbytes(s->krr_bytes));
+	add(krr, "best_alignment_bytes", jbytes(s->krr_best_bytes));
 	add(krr, "points", json_object_new_int64((int64_t)s->krr_points));
 	add(krr, "enough_points", json_object_new_boolean(s->krr_points >= SIZE_KRR_MIN_POINTS));
 	add(krr, "formula", json_object_new_string("max(working set every 75 s) x 1.15"));
 	add(vpa, "bytes", jbytes(s->vpa_bytes));
+	add(vpa, "best_alignment_bytes", jbytes(s->vpa_best_bytes));
 	add(vpa, "days", json_object_new_int64((int64_t)s->vpa_days));
 	add(vpa, "floored", json_object_new_boolean(s->vpa_floored));
 	add(vpa, "formula", json_object_new_string("P90(daily peaks) x 1.15, at least 250Mi"));
@@ -573,10 +575,11 @@ static void print_sizing_notes(FILE *out, const struct sizing *s, const char *co
 	else
 		fprintf(out, "%srequest = p95 of the steady %s, %s\n", pre, s->request_is_working_set ? "working set" : "RSS",
 			sz(s->request_p95).s);
-	fprintf(out, "%sKRR simple would say %s (max of %zu point(s) every 75 s × 1.15%s)\n", pre, mi(s->krr_bytes).s,
-		s->krr_points, s->krr_points >= SIZE_KRR_MIN_POINTS ? "" : "; KRR itself refuses below 100 points");
-	fprintf(out, "%sVPA would say %s (P90 of %zu daily peak(s) × 1.15%s)\n", pre, mi(s->vpa_bytes).s, s->vpa_days,
-		s->vpa_floored ? ", raised to its 250Mi floor" : "");
+	fprintf(out, "%sKRR simple would say %s, %s with its polling luckily aligned (max of %zu point(s) every 75 s × 1.15%s)\n",
+		pre, mi(s->krr_bytes).s, mi(s->krr_best_bytes).s, s->krr_points,
+		s->krr_points >= SIZE_KRR_MIN_POINTS ? "" : "; KRR itself refuses below 100 points");
+	fprintf(out, "%sVPA would say %s, %s luckily aligned (P90 of %zu daily peak(s) × 1.15%s)\n", pre, mi(s->vpa_bytes).s,
+		mi(s->vpa_best_bytes).s, s->vpa_days, s->vpa_floored ? ", raised to its 250Mi floor" : "");
 	if (s->krr_bytes >= 0 && s->krr_bytes < s->true_peak)
 		fprintf(out, "%s  KRR's figure is below the true peak: a pod sized by it is OOM-killed at the next peak\n", pre);
 	if (s->growing)

@@ -39,6 +39,7 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 	s.qos_guaranteed = opt->qos_guaranteed;
 	s.true_peak = s.sized_peak = s.startup_peak = s.request_p95 = HR_UNKNOWN;
 	s.krr_bytes = s.vpa_bytes = s.time_to_limit_ns = s.startup_burst_bytes = HR_UNKNOWN;
+	s.krr_best_bytes = s.vpa_best_bytes = HR_UNKNOWN;
 	s.slope_bytes_per_s = NAN;
 	s.hpa_target = opt->hpa_target;
 	s.hpa_warning = -1;
@@ -47,8 +48,8 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 	s.surge = opt->surge;
 	s.request_is_working_set = true;
 
-	double vpa_days[64];
-	int64_t krr_max = HR_UNKNOWN;
+	double vpa_days[64], vpa_best[64];
+	int64_t krr_max = HR_UNKNOWN, krr_best = HR_UNKNOWN;
 	for (size_t i = 0; i < n; i++) {
 		const struct analysis *x = a[i];
 		int64_t pk = x->peak;
@@ -73,9 +74,13 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 			s.request_is_working_set = false;
 		if (x->krr_max_bytes > krr_max)
 			krr_max = x->krr_max_bytes;
+		if (x->krr_max_best_bytes > krr_best)
+			krr_best = x->krr_max_best_bytes;
 		s.krr_points += x->krr_points;
-		if (x->vpa_peak_bytes >= 0 && s.vpa_days < 64)
+		if (x->vpa_peak_bytes >= 0 && s.vpa_days < 64) {
+			vpa_best[s.vpa_days] = (double)x->vpa_peak_best_bytes;
 			vpa_days[s.vpa_days++] = (double)x->vpa_peak_bytes;
+		}
 		if (x->verdict == VERDICT_GROWING) {
 			s.growing = true;
 			if (isnan(s.slope_bytes_per_s) || x->slope_bytes_per_s > s.slope_bytes_per_s)
@@ -99,6 +104,8 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 
 	if (krr_max >= 0)
 		s.krr_bytes = util_round_up_mi(times_frac(krr_max, 1.15));
+	if (krr_best >= 0)
+		s.krr_best_bytes = util_round_up_mi(times_frac(krr_best, 1.15));
 	if (s.vpa_days > 0) {
 		double p90 = stats_quantile_inplace(vpa_days, s.vpa_days, 0.9);
 		s.vpa_bytes = util_round_up_mi(times_frac((int64_t)p90, 1.15));
@@ -106,6 +113,10 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 			s.vpa_bytes = SIZE_VPA_FLOOR;
 			s.vpa_floored = true;
 		}
+		p90 = stats_quantile_inplace(vpa_best, s.vpa_days, 0.9);
+		s.vpa_best_bytes = util_round_up_mi(times_frac((int64_t)p90, 1.15));
+		if (s.vpa_best_bytes < SIZE_VPA_FLOOR)
+			s.vpa_best_bytes = SIZE_VPA_FLOOR;
 	}
 
 	if (s.growing && s.slope_bytes_per_s > 0) {

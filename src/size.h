@@ -8,6 +8,7 @@
  *           Mi, or = limit for QoS Guaranteed.
  * KRR     = max of the working set polled every 75 s × 1.15 (it needs >= 100 points).
  * VPA     = P90 of the daily peaks (each recording is one "day") × 1.15, at least 250 MiB.
+ * Both depend on where their polling falls: given at the worst and the best alignment.
  * A growing verdict gets the time to reach the limit at the measured slope: no limit is safe.
  * Pure: no I/O. Errors: -EINVAL (no analyses), -ERANGE (headroom outside 0..200 %, replicas < 0),
  * -ENODATA (no recording has a peak).
@@ -51,9 +52,11 @@ struct sizing {
 	bool request_is_working_set; /* else RSS */
 	bool qos_guaranteed;
 
-	int64_t krr_bytes;           /* HR_UNKNOWN when no point */
+	int64_t krr_bytes;           /* at the worst polling alignment; HR_UNKNOWN when no point */
+	int64_t krr_best_bytes;      /* at the best alignment */
 	size_t krr_points;
-	int64_t vpa_bytes;
+	int64_t vpa_bytes;           /* likewise */
+	int64_t vpa_best_bytes;
 	bool vpa_floored;
 	size_t vpa_days;
 

@@ -73,6 +73,17 @@ peak = rep["blind_spot"]["true_peak_bytes"]
 assert lim == math.ceil(math.ceil(peak * 1.25) / 2**20), (lim, peak)
 assert req <= lim
 EOF
+# every shape's YAML parses to the same shape, whatever notes and warnings ride along as comments
+"$SYNTH" flat "$tmp/short.hr" --samples 30
+for shape in "${!want[@]}" short; do
+	"$HEADROOM" size "$tmp/$shape.hr" --replicas 2 --hpa-target 80% >"$tmp/$shape.yaml"
+	python3 - "$tmp/$shape.yaml" <<'EOF' || fail "$shape: size yaml: $(cat "$tmp/$shape.yaml")"
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+assert list(doc) == ["resources"] and sorted(doc["resources"]) == ["limits", "requests"], doc
+EOF
+done
+grep -q 'too short to judge a trend' "$tmp/short.yaml" || fail "short: no too-short note"
 "$HEADROOM" size "$tmp/startup.hr" "$tmp/flat.hr" --headroom 20% --format json >"$tmp/size.json"
 python3 - "$tmp/size.json" <<'EOF' || fail "size json"
 import json, sys

@@ -43,10 +43,14 @@ static void limit_is_peak_plus_headroom_rounded_to_mi(void **state)
 	assert_int_equal(s.limit_bytes % SYN_MiB, 0);
 	assert_int_equal(s.request_bytes, 80 * SYN_MiB);
 	assert_false(s.request_is_working_set);
-	/* anchors: KRR polls every 75 s from t = 0 and sees the startup value once; VPA's floor */
+	/* anchors: one KRR point in 60 s: the steady 80 MiB at most alignments, the 300 MiB startup
+	 * only if the poll falls in its 3 s; VPA likewise, and its 250 MiB floor */
 	assert_int_equal(s.krr_points, 1);
-	assert_int_equal(s.krr_bytes, util_round_up_mi((int64_t)ceil(300.0 * SYN_MiB * 1.15)));
-	assert_int_equal(s.vpa_bytes, util_round_up_mi((int64_t)ceil(300.0 * SYN_MiB * 1.15)));
+	assert_int_equal(s.krr_bytes, util_round_up_mi((int64_t)ceil(80.0 * SYN_MiB * 1.15)));
+	assert_int_equal(s.krr_best_bytes, util_round_up_mi((int64_t)ceil(300.0 * SYN_MiB * 1.15)));
+	assert_int_equal(s.vpa_bytes, SIZE_VPA_FLOOR);
+	assert_true(s.vpa_floored);
+	assert_int_equal(s.vpa_best_bytes, util_round_up_mi((int64_t)ceil(300.0 * SYN_MiB * 1.15)));
 	assert_false(s.growing);
 	assert_int_equal(s.time_to_limit_ns, HR_UNKNOWN);
 
