@@ -199,7 +199,7 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 	fprintf(out, " after %s · %zu samples every %s · limit %s\n", dur(a->duration_ns).s, a->nsamples,
 		dur(a->interval_ns).s, a->limit_bytes >= 0 ? sz(a->limit_bytes).s : "none");
 	if (!a->finished)
-		fprintf(out, "  the recording was cut short (headroom itself stopped): figures cover the data up to its last flush\n");
+		fprintf(out, "  the recording is not finished (headroom was stopped, or is still recording): figures cover the data up to its last flush\n");
 	if (a->oom_killed)
 		fprintf(out, "  the run was OOM-killed: the peak below is a lower bound of what it needed\n");
 	if (a->peak < 0) {

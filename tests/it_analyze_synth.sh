@@ -136,7 +136,7 @@ expect 0 'too-short' "$HEADROOM" report "$tmp/one.hr"
 expect 0 'OOM-KILLED' "$HEADROOM" report "$tmp/oom.hr"
 grep -q 'record at least' "$tmp/out" || fail "oom: too-short does not say how much longer"
 "$SYNTH" flat "$tmp/cut.hr" --unfinished
-expect 0 'cut short' "$HEADROOM" report "$tmp/cut.hr"
+expect 0 'not finished' "$HEADROOM" report "$tmp/cut.hr"
 expect 2 'outside 0%..200%' "$HEADROOM" size "$tmp/flat.hr" --headroom 300%
 expect 2 'outside 0%..200%' "$HEADROOM" size "$tmp/flat.hr" --headroom -5%
 expect 2 'takes a percentage' "$HEADROOM" size "$tmp/flat.hr" --headroom lots
