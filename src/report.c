@@ -189,7 +189,7 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 	fputs(")\n", out);
 	fprintf(out, "  ");
 	if (a->oom_killed)
-		fprintf(out, "OOM-KILLED");
+		fprintf(out, "OOM KILLED");
 	else if (a->exit_signal > 0)
 		fprintf(out, "killed by signal %d", a->exit_signal);
 	else if (a->exit_code >= 0)
@@ -200,8 +200,11 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 		dur(a->interval_ns).s, a->limit_bytes >= 0 ? sz(a->limit_bytes).s : "none");
 	if (!a->finished)
 		fprintf(out, "  the recording is not finished (headroom was stopped, or is still recording): figures cover the data up to its last flush\n");
-	if (a->oom_killed)
-		fprintf(out, "  the run was OOM-killed: the peak below is a lower bound of what it needed\n");
+	if (a->oom_killed && a->limit_bytes > 0)
+		fprintf(out, "  the kernel killed the command: its cgroup reached the limit of %s; the peak below is a lower "
+			"bound of what it needed\n", sz(a->limit_bytes).s);
+	else if (a->oom_killed)
+		fprintf(out, "  the kernel killed the command (OOM): the peak below is a lower bound of what it needed\n");
 	if (a->peak < 0) {
 		fprintf(out, "  no memory samples were recorded: nothing to judge. Run longer than one sampling interval.\n");
 		return ferror(out) ? -EIO : 0;

@@ -133,7 +133,7 @@ expect 1 'no memory samples' "$HEADROOM" size "$tmp/empty.hr"
 "$SYNTH" flat "$tmp/one.hr" --samples 1
 expect 0 'too-short' "$HEADROOM" report "$tmp/one.hr"
 "$SYNTH" startup "$tmp/oom.hr" --samples 8 --oom --cgroup
-expect 0 'OOM-KILLED' "$HEADROOM" report "$tmp/oom.hr"
+expect 0 'OOM KILLED' "$HEADROOM" report "$tmp/oom.hr"
 grep -q 'record at least' "$tmp/out" || fail "oom: too-short does not say how much longer"
 "$SYNTH" flat "$tmp/cut.hr" --unfinished
 expect 0 'not finished' "$HEADROOM" report "$tmp/cut.hr"
