@@ -452,6 +452,17 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 		ph->rss_peak_bytes = max_known(rp, pfrom, pto, NULL, t);
 		ph->p50_bytes = quantile_known(bi, from, to, 0.5, scratch);
 	}
+	/* a phase with no sample that is shorter than an interval (an idle instant between ready and
+	 * the first stage) says nothing */
+	for (int p = 0; p < a->nphases;) {
+		const struct analyze_phase *ph = &a->phases[p];
+		if (ph->nsamples == 0 && ph->end_ns - ph->start_ns < (a->interval_ns > 0 ? a->interval_ns : 1)) {
+			memmove(&a->phases[p], &a->phases[p + 1], (size_t)(a->nphases - p - 1) * sizeof(a->phases[0]));
+			a->nphases--;
+		} else {
+			p++;
+		}
+	}
 
 	/* steady: everything after startup, load included (tracks-load is judged on it) */
 	size_t s0 = a->startup_end_ns >= 0 ? i0 : 0;
@@ -528,23 +539,30 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 
 	/* load: does memory follow the concurrency, and does it come down afterwards */
 	if (a->has_load && k >= 4) {
-		/* the concurrency at each sample: from the load row of that second (ramps included),
-		 * else from the stage it falls in */
+		/* the concurrency at each sample: the stage it falls in (by the phases, placed from the
+		 * stage events), at the load row of that stage nearest in time (the row's target
+		 * connections at its instant: exact for flat stages, close for ramps) */
 		double *load = scratch;
 		size_t row = 0;
 		for (size_t i = 0, j = 0; i < n && j < k; i++) {
 			if (i < s0 || bi[i] < 0)
 				continue;
 			int64_t c = 0;
-			if (rec->nload > 0) {
-				while (row < rec->nload && rec->load[row].t_ns < t[i])
+			for (int p = 0; p < a->nphases; p++) {
+				const struct analyze_phase *ph = &a->phases[p];
+				if (ph->stage < 0 || t[i] < ph->start_ns || t[i] >= ph->end_ns)
+					continue;
+				c = ph->connections > 0 ? ph->connections : 1;
+				while (row + 1 < rec->nload && rec->load[row + 1].t_ns <= t[i])
 					row++;
-				if (row < rec->nload && rec->load[row].t_ns - 1000000000LL <= t[i] && rec->load[row].connections > 0)
-					c = rec->load[row].connections;
-			} else {
-				for (int p = 0; p < a->nphases; p++)
-					if (a->phases[p].stage >= 0 && t[i] >= a->phases[p].start_ns && t[i] < a->phases[p].end_ns)
-						c = a->phases[p].connections > 0 ? a->phases[p].connections : 1;
+				int64_t best = INT64_MAX;
+				for (size_t r2 = row > 2 ? row - 2 : 0; r2 < rec->nload && r2 <= row + 2; r2++) {
+					int64_t d = llabs(rec->load[r2].t_ns - t[i]);
+					if (rec->load[r2].stage == ph->stage && rec->load[r2].connections >= 0 && d < best) {
+						best = d;
+						c = rec->load[r2].connections;
+					}
+				}
 			}
 			load[j++] = (double)c;
 		}
@@ -576,11 +594,12 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 		a->need_more_ns = by_time > by_count ? by_time : by_count;
 		if (a->need_more_ns < 0)
 			a->need_more_ns = 0;
-	} else if (a->drops >= 3 && frac_mid >= 0.15 && frac_mid <= 0.85) {
-		a->verdict = VERDICT_SAWTOOTH;
 	} else if (!isnan(a->load_correlation) && a->load_correlation >= 0.6 &&
 		   hi - lo >= fmax(2 * (double)opt->band_min_bytes, 0.1 * med)) {
+		/* before sawtooth: teeth that follow the stages are the load's */
 		a->verdict = VERDICT_TRACKS_LOAD;
+	} else if (a->drops >= 3 && frac_mid >= 0.15 && frac_mid <= 0.85) {
+		a->verdict = VERDICT_SAWTOOTH;
 	} else if (a->trend_significant && a->slope_bytes_per_s > 0) {
 		a->verdict = VERDICT_GROWING;
 	} else if (!isnan(a->peak_median_ratio) && a->peak_median_ratio >= 1.2 &&
