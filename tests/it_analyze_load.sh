@@ -19,11 +19,19 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # freed memory) would not give memory back after the load, whatever the service does
 SVC="$tmp/demo-c-svc"
 ${CC_PLAIN:-cc} -std=gnu11 -O2 -pthread "$SRC/examples/c-svc/c_svc.c" -o "$SVC" || { echo "cannot build the C demo"; exit 77; }
-port=$((20000 + RANDOM % 20000))
-
-"$HEADROOM" run --quiet --interval 50ms --record "$tmp/load.hr" --load 3s:5,3s:60,3s:5,3s:60,3s:5 \
-	--ready 127.0.0.1:$port --path '/work?kb=1024&ms=30' --cooldown 2s -- "$SVC" --listen 127.0.0.1:$port --release --release-ms 200 \
-	>/dev/null 2>"$tmp/err" || fail "run --load: $(cat "$tmp/err")"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# a port another test grabs between our pick and the bind: pick again
+for attempt in 1 2 3; do
+	port=$(free_port)
+	rm -f "$tmp/load.hr"
+	if "$HEADROOM" run --quiet --interval 50ms --record "$tmp/load.hr" --load 3s:5,3s:60,3s:5,3s:60,3s:5 \
+		--ready 127.0.0.1:$port --path '/work?kb=1024&ms=30' --cooldown 2s \
+		-- "$SVC" --listen 127.0.0.1:$port --release --release-ms 200 >/dev/null 2>"$tmp/err"; then
+		break
+	fi
+	grep -q 'Address already in use' "$tmp/err" && [ $attempt -lt 3 ] && continue
+	fail "run --load: $(cat "$tmp/err")"
+done
 "$HEADROOM" report "$tmp/load.hr" --json >"$tmp/load.json"
 "$HEADROOM" report "$tmp/load.hr" >"$tmp/load.txt"
 python3 - "$tmp/load.json" 2>"$tmp/why" <<'PY' || { cat "$tmp/load.txt"; fail "$(cat "$tmp/why")"; }
