@@ -1498,8 +1498,9 @@ static void summary_block(struct out *o, struct ctx *c, bool compact)
 		}
 		out_puts(o, "</dl>");
 	} else {
-		out_puts(o, "<p>Not answered: no analysis was attached (growing or stable, heap or allocator, a short "
-		            "spike or not).</p>");
+		out_puts(o, s ? "<p>Not answered: the recording holds too little for the analysis to judge.</p>"
+		              : "<p>Not answered: no analysis was attached (growing or stable, heap or allocator, a short "
+		                "spike or not).</p>");
 	}
 	out_puts(o, "</div><div class=\"card\" id=\"recommendation\"><b>Recommended resources</b>");
 	if (s && (s->limit_bytes > 0 || s->request_bytes > 0)) {
@@ -1509,7 +1510,8 @@ static void summary_block(struct out *o, struct ctx *c, bool compact)
 		out_printf(o, "<pre><code>resources:\n  requests:\n    memory: %s\n  limits:\n    memory: %s</code></pre>",
 		           s->request_bytes > 0 ? b : "?", s->limit_bytes > 0 ? a : "?");
 	} else {
-		out_puts(o, "<p>No recommendation: no analysis was attached.</p>");
+		out_puts(o, s ? "<p>No recommendation: the recording holds no peak to size a limit on.</p>"
+		              : "<p>No recommendation: no analysis was attached.</p>");
 	}
 	if (s && s->recommendation) {
 		out_puts(o, "<p>");

@@ -5,6 +5,8 @@
  *   html_tool record SCENARIO NSAMPLES REC      writes the scenario as a real recording (record.c)
  *   html_tool render REC OUT.html               reads a recording (record_open) and writes its report
  *   html_tool render-compare REC_A REC_B OUT.html
+ *   html_tool report REC OUT.html               with the analysis: html_report_file(), as the CLI
+ *   html_tool report-compare REC_A REC_B OUT.html
  *
  * SCENARIO builds a recording in memory shaped like a real service run: full (heap, load,
  * cgroup, ready and exit), noheap, noload, nocgroup, single (one sample), oom (killed under its
@@ -18,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
 #include "html.h"
 #include "util.h"
 
@@ -277,8 +277,8 @@ static int synth_record(const struct synth *s, const char *path)
 		for (int c = 0; c < rec->ncols; c++)
 			f[idx[c]] = rec->col[c][i];
 		record_push_sample(r, &smp);
-		if (i % 6000 == 5999)
-			usleep((RECORD_FLUSH_MS + 100) * 1000);   /* let the writer drain: a full batch drops rows */
+		if (i % 4096 == 4095)
+			record_sync(r);   /* let the writer drain: a full batch drops rows */
 	}
 	for (size_t i = 0; i < rec->nevents; i++)
 		record_push_event(r, rec->events[i].t_ns, rec->events[i].kind, rec->events[i].value, rec->events[i].detail);
@@ -322,6 +322,18 @@ int main(int argc, char **argv)
 		recording_free(rec);
 		if (r < 0)
 			fprintf(stderr, "html_tool: writing %s: %s\n", argv[3], strerror(-r));
+		return r < 0;
+	}
+	if (argc == 4 && strcmp(argv[1], "report") == 0) {
+		int r = html_report_file(argv[2], argv[3]);
+		if (r < 0)
+			fprintf(stderr, "html_tool: report of %s: %s\n", argv[2], record_strerror(r));
+		return r < 0;
+	}
+	if (argc == 5 && strcmp(argv[1], "report-compare") == 0) {
+		int r = html_compare_files(argv[2], argv[3], argv[4]);
+		if (r < 0)
+			fprintf(stderr, "html_tool: compare: %s\n", record_strerror(r));
 		return r < 0;
 	}
 	if (argc == 5 && strcmp(argv[1], "render-compare") == 0) {
@@ -384,6 +396,6 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "usage: html_tool synth (full|leak|noheap|noload|nocgroup|single|oom|empty) NSAMPLES OUT "
 	                "[--summary] | compare NSAMPLES OUT | record SCENARIO NSAMPLES REC | render REC OUT | "
-	                "render-compare REC_A REC_B OUT\n");
+	                "render-compare REC_A REC_B OUT | report REC OUT | report-compare REC_A REC_B OUT\n");
 	return 2;
 }
