@@ -175,6 +175,44 @@ if [ -x "$BUILD/demo-c-svc" ]; then
 	lacks real-load 'No load was driven'
 fi
 
+# with the analysis, as the CLI writes it (html_report_file): the verdict, the checklist and the
+# recommendation on the page are the ones `headroom report --json` gives for the same recording
+analysed() { # analysed NAME REC
+	local name=$1 rec=$2
+	"$TOOL" report "$rec" "$tmp/$name.html"
+	browse "$name" "$tmp/$name.html" --dump-dom >"$tmp/$name.dom"
+	no_console_errors "$name"
+	no_page_requests "$name"
+	"$HEADROOM" report "$rec" --json >"$tmp/$name.json"
+	local verdict limit request
+	verdict=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["trend"]["verdict"])' "$tmp/$name.json")
+	limit=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["recommendation"]["limit"])' "$tmp/$name.json")
+	request=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["recommendation"]["request"])' "$tmp/$name.json")
+	contains "$name" 'data-ready="1"' "class=\"verdict t-$verdict\"" "limit $limit · request $request" \
+		"memory: $limit" "memory: $request" 'Growing or stable?' 'Heap or allocator?' 'Did a short spike do it?' \
+		'Does memory track traffic?' 'recommended limit '
+	lacks "$name" 'No analysis was attached' 'Not answered'
+}
+"$TOOL" record full 3000 "$tmp/an-full.db" >/dev/null
+analysed an-full "$tmp/an-full.db"
+contains an-full 'class="band b-load"' '>stage 0<' 'Neither stands out'
+analysed an-real "$tmp/real.db"
+contains an-real 'Unknown: no heap figures' 'Not known: no load was driven'
+[ -s "$tmp/real-load.db" ] && analysed an-load "$tmp/real-load.db" && contains an-load '>stage 1<'
+"$TOOL" record leak 3000 "$tmp/an-leak.db" >/dev/null
+analysed an-leak "$tmp/an-leak.db"
+contains an-leak 'class="verdict t-growing"' 'The heap: live bytes grow with RSS'
+"$TOOL" record empty 0 "$tmp/an-empty.db" >/dev/null
+"$TOOL" report "$tmp/an-empty.db" "$tmp/an-empty.html"
+browse an-empty "$tmp/an-empty.html" --dump-dom >"$tmp/an-empty.dom"
+no_console_errors an-empty
+contains an-empty 'No memory samples were recorded' 'No samples at all'
+"$TOOL" report-compare "$tmp/an-full.db" "$tmp/an-leak.db" "$tmp/an-cmp.html"
+browse an-cmp "$tmp/an-cmp.html" --dump-dom >"$tmp/an-cmp.dom"
+no_console_errors an-cmp
+no_page_requests an-cmp
+contains an-cmp 'data-ready="1"' 'class="verdict t-growing"' 'A: recommended' 'B: recommended' 'id="chart-compare"'
+
 # compare view
 "$TOOL" compare 3000 "$tmp/cmp.html"
 browse cmp "$tmp/cmp.html" --dump-dom >"$tmp/cmp.dom"
