@@ -611,6 +611,9 @@ static int chart_render(struct out *o, struct chart *ch)
 		                                                                                          : "other";
 		out_printf(o, "<rect class=\"band b-%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>", cls, x0,
 		           g.y0, x1 - x0, g.ph);
+		if (i > 0)   /* consecutive load stages share a shade: the edge tells them apart */
+			out_printf(o, "<line class=\"bandedge\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", x0, x0,
+			           g.y0, g.y0 + g.ph);
 		if (x1 - x0 > 36) {
 			out_printf(o, "<text class=\"bandl\" x=\"%.1f\" y=\"%.1f\">", x0 + 4, g.y0 - 6);
 			out_esc(o, b->name);
@@ -794,7 +797,7 @@ static const char css[] =
 	"circle.pm{fill:var(--peak);stroke:var(--bg);stroke-width:1.5}text.pml{fill:var(--peak);font-weight:700}"
 	"circle.dot{fill:currentColor}.band{stroke:none;fill:var(--band-after)}.b-startup{fill:var(--band-startup)}"
 	".b-steady{fill:var(--band-steady)}.b-load{fill:var(--band-load)}.b-after-load{fill:var(--band-after)}"
-	"text.bandl{font-weight:600}.cursor{stroke:var(--fg);stroke-width:.8}"
+	"text.bandl{font-weight:600}.bandedge{stroke:var(--line);stroke-width:1}.cursor{stroke:var(--fg);stroke-width:.8}"
 	".tip{position:absolute;top:4px;pointer-events:none;background:var(--bg);border:1px solid var(--line);"
 	"border-radius:4px;padding:6px 8px;font-size:12px;box-shadow:0 2px 6px rgba(0,0,0,.2);white-space:nowrap}"
 	".tip b{display:block}.bar rect{stroke:var(--bg);stroke-width:1}.bar text{fill:#fff;font-size:12px;"
