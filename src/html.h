@@ -86,8 +86,8 @@ struct html_words {
  * phases of an analysis into w->sum. Valid while a (phase names) and w live. */
 void html_words_from_analysis(struct html_words *w, const struct analysis *a, const struct sizing *s);
 
-/* What `headroom report FILE --html OUT` and `run --html OUT` call: open the recording (every
- * column), analyse it, size it (default options) and write the report. Errors: record_open()'s
+/* What `headroom report FILE --html OUT` and `run --html OUT` call: open the recording (the
+ * columns of analyze_columns and html_columns), analyse it, size it (default options) and write the report. Errors: record_open()'s
  * (message: record_strerror), -ENOMEM, or the errno of writing OUT. A recording without samples
  * still gets a report that says so. */
 int html_report_file(const char *rec_path, const char *out_path);

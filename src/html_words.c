@@ -220,11 +220,29 @@ void html_words_from_analysis(struct html_words *w, const struct analysis *a, co
 	w->sum.nphases = np;
 }
 
-/* Opens with every column: the report draws more than the analysis reads. */
+/* What the analysis reads and what the page draws, once each: loading a column of a million
+ * samples costs about as much as analysing it, so only these are loaded. */
+static void columns_union(const char **cols, size_t max)
+{
+	size_t n = 0;
+	const char *const *lists[2] = {analyze_columns, html_columns};
+	for (int l = 0; l < 2; l++)
+		for (const char *const *c = lists[l]; *c && n + 1 < max; c++) {
+			bool dup = false;
+			for (size_t k = 0; k < n && !dup; k++)
+				dup = strcmp(cols[k], *c) == 0;
+			if (!dup)
+				cols[n++] = *c;
+		}
+	cols[n] = NULL;
+}
+
 static int analyse_file(const char *path, struct recording **ret_rec, struct analysis *a, struct sizing *s,
                         bool *ret_sized)
 {
-	int r = record_open(path, NULL, ret_rec);
+	const char *cols[64];
+	columns_union(cols, sizeof(cols) / sizeof(cols[0]));
+	int r = record_open(path, cols, ret_rec);
 	if (r < 0)
 		return r;
 	r = analyze_recording(*ret_rec, NULL, a);
