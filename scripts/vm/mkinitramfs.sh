@@ -55,6 +55,8 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs tmpfs /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 echo +memory > /sys/fs/cgroup/cgroup.subtree_control
+# a newline first: the console line may still hold the firmware's "Booting from ROM.."
+echo
 echo "HR-BOOT $(uname -r) $(cut -d' ' -f1 /proc/uptime)"
 cd /tmp
 sh /test.sh

@@ -42,7 +42,8 @@ set +e
 # stdin from /dev/null: qemu's stdio console must not take the caller's terminal
 timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m "$mem" \
   -nographic -nic none -no-reboot -kernel "$kernel" -initrd "$initrd" \
-  -append "console=ttyS0 quiet loglevel=0 panic=-1 $append" </dev/null 2>&1 | tr -d '\r' | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g' > "$log"
+  -append "console=ttyS0 quiet loglevel=0 panic=-1 $append" </dev/null 2>&1 |
+  tr -d '\r' | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/^.*\(HR-BOOT \)/\1/' > "$log"
 qrc=${PIPESTATUS[0]}
 set -e
 t1=$(date +%s.%N)

@@ -1,0 +1,83 @@
+# Runs inside the VM (busybox sh, after guest-v2-manual.sh): the static headroom on a real
+# cgroup v2 memory controller. Prints HR-PASS/HR-FAIL/HR-INFO lines for run-vm.sh; copies the
+# recordings and outputs out as the blob "headroom" so the host can query them with sqlite3.
+cg=/sys/fs/cgroup
+pass() { echo "HR-PASS $*"; }
+fail() { echo "HR-FAIL $*"; }
+info() { echo "HR-INFO $*"; }
+out=/tmp/hr
+mkdir -p $out
+
+# the cgroup tree as a sorted list of directories, to see what a run leaves behind
+tree() { find $cg -mindepth 1 -type d | sort; }
+# a number from the JSON object on stdout: json_num FILE SECTION KEY (SECTION "" = top level)
+json_num() {
+  tr -d '\n' < "$1" | sed -nE "s/.*\"$2\": *\{[^}]*\"$3\": *(-?[0-9.]+|null|true|false).*/\1/p"
+}
+json_top() { tr -d '\n' < "$1" | sed -nE "s/.*\"$2\": *(-?[0-9.]+|null|true|false).*/\1/p"; }
+# within PCT percent: within A B PCT (integers)
+within() { [ $(($1 * 100)) -ge $(($2 * (100 - $3))) ] && [ $(($1 * 100)) -le $(($2 * (100 + $3))) ]; }
+v612=0
+major=$(uname -r | cut -d. -f1) minor=$(uname -r | cut -d. -f2)
+{ [ "$major" -gt 6 ] || { [ "$major" = 6 ] && [ "$minor" -ge 12 ]; }; } && v612=1
+
+headroom --version >/dev/null 2>&1 || { fail headroom-runs "headroom --version failed: $(headroom --version 2>&1)"; exit 1; }
+info "$(headroom --version)"
+if headroom run -- true 2>&1 | grep -q 'being built'; then
+  info "headroom run is not built yet: headroom checks skipped"
+  exit 0
+fi
+
+# 1. run --limit 32Mi with a 100 MiB toucher: OOM kill, exit 137, said in plain words
+before=$(tree)
+headroom run --limit 32Mi --quiet --json --record $out/oom.db -- toucher 100 > $out/oom.json 2> $out/oom.err
+rc=$?
+info "oom: exit $rc; stderr: $(tr '\n' '|' < $out/oom.err)"
+info "oom: json: $(tr -d '\n' < $out/oom.json)"
+[ $rc = 137 ] && pass hr-oom-exit "exit 137" || fail hr-oom-exit "exit $rc, want 137"
+grep -qi 'oom' $out/oom.err $out/oom.json && pass hr-oom-said "$(grep -ih 'oom' $out/oom.err | head -1)" ||
+  fail hr-oom-said "no OOM in the output"
+[ "$(json_num $out/oom.json exit oom_killed)" = true ] && pass hr-oom-json "exit.oom_killed true" ||
+  fail hr-oom-json "exit.oom_killed=$(json_num $out/oom.json exit oom_killed), want true"
+[ "$(json_num $out/oom.json cgroup oom_kills)" = 1 ] && pass hr-oom-kills "cgroup.oom_kills 1" ||
+  fail hr-oom-kills "cgroup.oom_kills=$(json_num $out/oom.json cgroup oom_kills), want 1"
+lim=$(json_top $out/oom.json limit_bytes)
+[ "$lim" = 33554432 ] && pass hr-oom-limit "limit_bytes 33554432" || fail hr-oom-limit "limit_bytes=$lim, want 33554432"
+[ "$(tree)" = "$before" ] && pass hr-oom-cgroup-removed ||
+  fail hr-oom-cgroup-removed "left behind: $(tree | grep -vxF "$before" | tr '\n' ' ')"
+head -c 16 $out/oom.db 2>/dev/null | grep -q 'SQLite format 3' && pass hr-oom-recording ||
+  fail hr-oom-recording "$out/oom.db is not an SQLite file"
+
+# 2. a 5 ms spike of +200 MiB between 1 s samples: the recorded peaks within 2 % of VmHWM
+before=$(tree)
+headroom run --interval 1s --quiet --json --record $out/spike.db -- \
+  toucher --wait-ms 1300 --spike 200 --spike-ms 5 --hold-ms 1300 --report 16 > $out/spike.json 2> $out/spike.err
+rc=$?
+info "spike: exit $rc; stderr: $(tr '\n' '|' < $out/spike.err)"
+# the toucher's own line goes to the same stdout as headroom's JSON
+hwm=$(sed -n 's/.*toucher: vmhwm_bytes=\([0-9]*\).*/\1/p' $out/spike.json)
+grep -v '^toucher:' $out/spike.json > $out/spike.only.json
+info "spike: toucher VmHWM $hwm; json: $(tr -d '\n' < $out/spike.only.json)"
+[ $rc = 0 ] && pass hr-spike-exit || fail hr-spike-exit "exit $rc, want 0"
+rss=$(json_num $out/spike.only.json rss peak_bytes)
+use=$(json_num $out/spike.only.json cgroup usage_peak_bytes)
+[ -n "$hwm" ] && [ -n "$rss" ] && [ "$rss" != null ] && within "$rss" "$hwm" 2 &&
+  pass hr-spike-rss-peak "rss.peak_bytes=$rss VmHWM=$hwm" ||
+  fail hr-spike-rss-peak "rss.peak_bytes=$rss VmHWM=$hwm, want within 2 %"
+[ -n "$hwm" ] && [ -n "$use" ] && [ "$use" != null ] && within "$use" "$hwm" 2 &&
+  pass hr-spike-cgroup-peak "cgroup.usage_peak_bytes=$use VmHWM=$hwm" ||
+  fail hr-spike-cgroup-peak "cgroup.usage_peak_bytes=$use VmHWM=$hwm, want within 2 %"
+if [ $v612 = 1 ]; then
+  grep -qi 'since' $out/spike.err && fail hr-peak-reset "6.12 can reset memory.peak, yet: $(grep -i since $out/spike.err)" ||
+    pass hr-peak-reset "no since-start note on $(uname -r)"
+else
+  grep -qi 'since' $out/spike.err && pass hr-peak-since-start "$(grep -i since $out/spike.err | head -1)" ||
+    fail hr-peak-since-start "6.1 cannot reset memory.peak: want a note that cgroup peaks are since-start"
+fi
+[ "$(tree)" = "$before" ] && pass hr-spike-cgroup-removed ||
+  fail hr-spike-cgroup-removed "left behind: $(tree | grep -vxF "$before" | tr '\n' ' ')"
+
+echo HR-BLOB-BEGIN headroom
+tar czf - -C $out . | base64
+echo HR-BLOB-END
+exit 0
