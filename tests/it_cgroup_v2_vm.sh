@@ -45,7 +45,8 @@ sh /bin/guest-v2-headroom.sh; h=$?
 GUEST
 bash "$SRC/scripts/vm/mkinitramfs.sh" "$work/initrd.gz" "$work/test.sh" \
   "$hr" "$progs/toucher" "$progs/peakfd" \
-  "$SRC/tests/vm/guest-v2-manual.sh" "$SRC/tests/vm/guest-v2-headroom.sh" || { echo "FAIL: mkinitramfs"; exit 1; }
+  "$SRC/tests/vm/guest-v2-manual.sh" "$SRC/tests/vm/guest-v2-headroom.sh" \
+  $(bash "$SRC/scripts/vm/loop-modules.sh" <<< "$kernels") || { echo "FAIL: mkinitramfs"; exit 1; }
 
 rc=0
 while read -r series kernel; do

@@ -10,8 +10,9 @@ kernels=$(bash "$src/scripts/vm/fetch-kernels.sh" "$@")
 bdir=$(bash "$src/scripts/vm/build-static.sh" "$src")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# shellcheck disable=SC2046
 bash "$src/scripts/vm/mkinitramfs.sh" "$work/initrd.gz" "$src/tests/vm/guest-v2-manual.sh" \
-  "$bdir/tests/progs/toucher" "$bdir/tests/progs/peakfd"
+  "$bdir/tests/progs/toucher" "$bdir/tests/progs/peakfd" $(bash "$src/scripts/vm/loop-modules.sh" <<< "$kernels")
 while read -r series kernel; do
   bash "$src/scripts/vm/run-vm.sh" --append hr_capture=1 --log "$work/console-$series.log" \
     --blobs "$work/blobs-$series" "$kernel" "$work/initrd.gz"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fetches Debian's cloud kernels 6.1 and 6.12 (the versions the archive's meta-packages point
-# at now) without installing them: apt-get download + dpkg -x, keeping only boot/vmlinuz-*.
-# Cached, so a second run downloads nothing. Prints one line per kernel: "SERIES PATH".
+# at now) without installing them: apt-get download + dpkg -x, keeping only boot/vmlinuz-*
+# and the loop module (loop-VERSION.ko beside it: the VM mounts an ext2 image through it to
+# have real page cache). Cached, so a second run downloads nothing. Prints one line per
+# kernel: "SERIES PATH".
 #   HEADROOM_VM_CACHE  cache directory (default /var/cache/headroom-vm, or build/vm-cache
 #                      under the source tree when that is not writable)
 #   SERIES...          which kernels (default: 6.1 6.12)
@@ -50,13 +52,19 @@ fetch_one() {
   if [ -n "$pkg" ]; then
     ver=${pkg#linux-image-}
     kernel="$cache/vmlinuz-$ver"
-    if [ -s "$kernel" ]; then printf '%s %s\n' "$series" "$kernel"; return 0; fi
+    if [ -s "$kernel" ] && [ -s "$cache/loop-$ver.ko" ]; then printf '%s %s\n' "$series" "$kernel"; return 0; fi
     tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
     # apt-get download writes to the current directory; _apt needs to write there
     chmod 755 "$tmp"
     if ( cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/err" ) ||
        { apt-get update -q >/dev/null 2>&1 && ( cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/err" ); }; then
       dpkg -x "$tmp"/*.deb "$tmp/x"
+      loop=$(find "$tmp/x/lib/modules" -name 'loop.ko*' | head -1)
+      case "$loop" in
+        *.xz)  xz -dc "$loop" > "$cache/loop-$ver.ko" ;;
+        *.zst) zstd -qdc "$loop" > "$cache/loop-$ver.ko" ;;
+        ?*)    cp "$loop" "$cache/loop-$ver.ko" ;;
+      esac
       cp "$tmp/x/boot/vmlinuz-$ver" "$kernel.part" && mv "$kernel.part" "$kernel"
       rm -rf "$tmp"
       printf '%s %s\n' "$series" "$kernel"

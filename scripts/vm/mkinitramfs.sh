@@ -4,6 +4,8 @@
 # root's children, runs /test.sh and powers off, plus the given programs in /bin.
 #   mkinitramfs.sh OUT.cpio.gz TEST_SCRIPT [PROGRAM...]
 # Programs should be static; a dynamic one gets its libraries (from ldd) copied beside it.
+# A PROGRAM named loop-<kernel release>.ko goes to /lib/modules/ instead, and /init loads the
+# one matching the running kernel (fetch-kernels.sh keeps them beside the kernels).
 # Programs are stripped in the image (debug info only makes the archive slow to load).
 # The console protocol /init speaks (read by run-vm.sh):
 #   HR-BOOT <uname -r> <uptime s>   /init started (uptime = kernel boot time)
@@ -33,6 +35,9 @@ chmod 755 "$root/test.sh"
 
 for prog in "$@"; do
   name=$(basename "$prog")
+  case "$name" in
+    loop-*.ko) mkdir -p "$root/lib/modules"; cp "$prog" "$root/lib/modules/$name"; continue ;;
+  esac
   cp "$prog" "$root/bin/$name"
   strip "$root/bin/$name" 2>/dev/null || true
   chmod 755 "$root/bin/$name"
@@ -55,6 +60,7 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs tmpfs /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 echo +memory > /sys/fs/cgroup/cgroup.subtree_control
+[ -f /lib/modules/loop-$(uname -r).ko ] && insmod /lib/modules/loop-$(uname -r).ko
 # a newline first: the console line may still hold the firmware's "Booting from ROM.."
 echo
 echo "HR-BOOT $(uname -r) $(cut -d' ' -f1 /proc/uptime)"

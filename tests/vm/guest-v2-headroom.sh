@@ -77,6 +77,29 @@ fi
 [ "$(tree)" = "$before" ] && pass hr-spike-cgroup-removed ||
   fail hr-spike-cgroup-removed "left behind: $(tree | grep -vxF "$before" | tr '\n' ' ')"
 
+# 3. page cache (an ext2 mount on a loop device, see guest-v2-manual.sh): the working set
+# (usage - inactive_file) stays below the usage peak by about the 8 MiB the command wrote
+if grep -q ' /mnt ' /proc/mounts; then
+  before=$(tree)
+  headroom run --interval 100ms --quiet --json --record $out/cache.db -- \
+    sh -c 'dd if=/dev/zero of=/mnt/hr-cache bs=1M count=8 2>/dev/null; sync; exec toucher --hold-ms 1500 16' \
+    > $out/cache.json 2> $out/cache.err
+  rc=$?
+  rm -f /mnt/hr-cache
+  info "cache: exit $rc; stderr: $(tr '\n' '|' < $out/cache.err); json: $(tr -d '\n' < $out/cache.json)"
+  use=$(json_num $out/cache.json cgroup usage_peak_bytes)
+  ws=$(json_num $out/cache.json cgroup working_set_peak_bytes)
+  MIB=1048576
+  if [ $rc = 0 ] && [ -n "$use" ] && [ -n "$ws" ] && [ "$use" != null ] && [ "$ws" != null ] &&
+     [ "$use" -ge $((24 * MIB)) ] && [ "$ws" -ge $((16 * MIB)) ] && [ "$ws" -le $((use - 6 * MIB)) ]; then
+    pass hr-working-set "usage_peak=$use working_set_peak=$ws"
+  else
+    fail hr-working-set "exit $rc usage_peak=$use working_set_peak=$ws; want usage >= 24 MiB, working set >= 16 MiB and >= 6 MiB below usage"
+  fi
+  [ "$(tree)" = "$before" ] && pass hr-cache-cgroup-removed ||
+    fail hr-cache-cgroup-removed "left behind: $(tree | grep -vxF "$before" | tr '\n' ' ')"
+fi
+
 echo HR-BLOB-BEGIN headroom
 tar czf - -C $out . | base64
 echo HR-BLOB-END
