@@ -51,7 +51,7 @@ head -c 16 $out/oom.db 2>/dev/null | grep -q 'SQLite format 3' && pass hr-oom-re
 # 2. a 5 ms spike of +200 MiB between 1 s samples: the recorded peaks within 2 % of VmHWM
 before=$(tree)
 headroom run --interval 1s --quiet --json --record $out/spike.db -- \
-  toucher --wait-ms 1300 --spike 200 --spike-ms 5 --hold-ms 1300 --report 16 > $out/spike.json 2> $out/spike.err
+  toucher --wait-ms 1300 --spike 200 --spike-ms 5 --hold-ms 2500 --report 16 > $out/spike.json 2> $out/spike.err
 rc=$?
 info "spike: exit $rc; stderr: $(tr '\n' '|' < $out/spike.err)"
 # the toucher's own line goes to the same stdout as headroom's JSON
@@ -99,6 +99,22 @@ if grep -q ' /mnt ' /proc/mounts; then
   [ "$(tree)" = "$before" ] && pass hr-cache-cgroup-removed ||
     fail hr-cache-cgroup-removed "left behind: $(tree | grep -vxF "$before" | tr '\n' ' ')"
 fi
+
+# 4. headroom started from inside a non-root cgroup that holds processes (a login session, a
+# container's main process): that cgroup cannot enable +memory for children (no internal
+# processes), so headroom must find another place, and leave nothing behind
+mkdir $cg/outer
+before=$(tree)
+sh -c "echo \$\$ > $cg/outer/cgroup.procs; exec headroom run --limit 32Mi --quiet --json -- toucher 100" \
+  > $out/nested.json 2> $out/nested.err
+rc=$?
+info "nested: exit $rc; stderr: $(tr '\n' '|' < $out/nested.err)"
+[ $rc = 137 ] && [ "$(json_num $out/nested.json cgroup oom_kills)" = 1 ] &&
+  pass hr-nested-oom "exit 137, cgroup.oom_kills 1 from inside $cg/outer" ||
+  fail hr-nested-oom "exit $rc, cgroup.oom_kills=$(json_num $out/nested.json cgroup oom_kills); want 137 and 1"
+[ "$(tree)" = "$before" ] && pass hr-nested-cgroup-removed ||
+  fail hr-nested-cgroup-removed "left behind: $(tree | grep -vxF "$before" | tr '\n' ' ')"
+rmdir $cg/outer
 
 echo HR-BLOB-BEGIN headroom
 tar czf - -C $out . | base64
