@@ -6,9 +6,13 @@
  * Maps BASE_MiB of anonymous memory and writes every page (one MiB every --step-ms, default 0),
  * waits --wait-ms, then, with --spike, maps and writes SPIKE MiB more, keeps it --spike-ms and
  * unmaps it, then holds the base --hold-ms and exits 0. With --report it prints, just before
- * exiting, its own VmHWM and VmRSS from /proc/self/status as
- *   toucher: vmhwm_bytes=N vmrss_bytes=N base_bytes=N spike_bytes=N
- * so a test can compare a recorded peak with the one the kernel saw. Under a memory limit too
+ * exiting, its own VmHWM and VmRSS from /proc/self/status, and the true peak RSS: VmRSS read
+ * at the top of the base and of the spike (RSS only grows while pages are touched), as
+ *   toucher: peak_rss_bytes=N vmhwm_bytes=N vmrss_bytes=N base_bytes=N spike_bytes=N spike_touch_ms=N
+ * so a test can compare a recorded peak with the real one even when a sampler resets VmHWM
+ * (headroom writes clear_refs every interval, so VmHWM at exit is only the last interval's
+ * peak). spike_touch_ms is how long writing the spike took (the spike's rise, slow under
+ * emulation). Under a memory limit too
  * small for BASE it is killed by the OOM killer while touching (exit status 137 to a shell).
  * Each megabyte is written page by page so the RSS grows exactly as the pages are touched;
  * MAP_POPULATE is avoided so the growth is visible to a sampler.
@@ -118,19 +122,33 @@ int main(int argc, char **argv)
 	if (base < 0)
 		usage();
 
+	long long hwm, rss, peak_rss = 0, touch_ms = 0;
 	char *b = touch_mib(base, step_ms);
+	if (report) {
+		read_status(&hwm, &rss);
+		peak_rss = rss;
+	}
 	sleep_ms(wait_ms);
 	if (spike > 0) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		char *s = touch_mib(spike, 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (report) {
+			read_status(&hwm, &rss);
+			if (rss > peak_rss)
+				peak_rss = rss;
+		}
 		sleep_ms(spike_ms);
 		munmap(s, (size_t)spike * MIB);
+		touch_ms = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000LL;
 	}
 	sleep_ms(hold_ms);
 	if (report) {
-		long long hwm, rss;
 		read_status(&hwm, &rss);
-		printf("toucher: vmhwm_bytes=%lld vmrss_bytes=%lld base_bytes=%lld spike_bytes=%lld\n",
-		       hwm, rss, (long long)base * (long long)MIB, (long long)spike * (long long)MIB);
+		printf("toucher: peak_rss_bytes=%lld vmhwm_bytes=%lld vmrss_bytes=%lld base_bytes=%lld spike_bytes=%lld "
+		       "spike_touch_ms=%lld\n",
+		       peak_rss, hwm, rss, (long long)base * (long long)MIB, (long long)spike * (long long)MIB, touch_ms);
 		fflush(stdout);
 	}
 	if (b)

@@ -28,15 +28,22 @@ if headroom run -- true 2>&1 | grep -q 'being built'; then
   exit 0
 fi
 
-# 1. run --limit 32Mi with a 100 MiB toucher: OOM kill, exit 137, said in plain words
+# 1. run --limit 32Mi with a 100 MiB toucher: OOM kill, exit 137, said in plain words (the
+# summary, stdout not being a terminal), and the same in --json
 before=$(tree)
-headroom run --limit 32Mi --quiet --json --record $out/oom.db -- toucher 100 > $out/oom.json 2> $out/oom.err
+headroom run --limit 32Mi --record $out/oom.db -- toucher 100 > $out/oom.txt 2> $out/oom.err
 rc=$?
-info "oom: exit $rc; stderr: $(tr '\n' '|' < $out/oom.err)"
-info "oom: json: $(tr -d '\n' < $out/oom.json)"
+info "oom: exit $rc; stdout: $(tr '\n' '|' < $out/oom.txt) stderr: $(tr '\n' '|' < $out/oom.err)"
 [ $rc = 137 ] && pass hr-oom-exit "exit 137" || fail hr-oom-exit "exit $rc, want 137"
-grep -qi 'oom' $out/oom.err $out/oom.json && pass hr-oom-said "$(grep -ih 'oom' $out/oom.err | head -1)" ||
-  fail hr-oom-said "no OOM in the output"
+# -w: the word OOM, not the "oom" in "headroom"
+grep -qiw oom $out/oom.txt $out/oom.err && pass hr-oom-said "$(grep -hiw oom $out/oom.txt $out/oom.err | head -1)" ||
+  fail hr-oom-said "no OOM in the summary"
+head -c 16 $out/oom.db 2>/dev/null | grep -q 'SQLite format 3' && pass hr-oom-recording ||
+  fail hr-oom-recording "$out/oom.db is not an SQLite file"
+headroom run --limit 32Mi --quiet --json --record $out/oom-json.db -- toucher 100 > $out/oom.json 2> $out/oom-json.err
+rc=$?
+info "oom --json: exit $rc; json: $(tr -d '\n' < $out/oom.json)"
+[ $rc = 137 ] && pass hr-oom-json-exit "exit 137" || fail hr-oom-json-exit "exit $rc, want 137"
 [ "$(json_num $out/oom.json exit oom_killed)" = true ] && pass hr-oom-json "exit.oom_killed true" ||
   fail hr-oom-json "exit.oom_killed=$(json_num $out/oom.json exit oom_killed), want true"
 [ "$(json_num $out/oom.json cgroup oom_kills)" = 1 ] && pass hr-oom-kills "cgroup.oom_kills 1" ||
@@ -45,28 +52,27 @@ lim=$(json_top $out/oom.json limit_bytes)
 [ "$lim" = 33554432 ] && pass hr-oom-limit "limit_bytes 33554432" || fail hr-oom-limit "limit_bytes=$lim, want 33554432"
 [ "$(tree)" = "$before" ] && pass hr-oom-cgroup-removed ||
   fail hr-oom-cgroup-removed "left behind: $(tree | grep -vxF "$before" | tr '\n' ' ')"
-head -c 16 $out/oom.db 2>/dev/null | grep -q 'SQLite format 3' && pass hr-oom-recording ||
-  fail hr-oom-recording "$out/oom.db is not an SQLite file"
 
-# 2. a 5 ms spike of +200 MiB between 1 s samples: the recorded peaks within 2 % of VmHWM
+# 2. a 5 ms spike of +200 MiB between 1 s samples: the recorded peaks within 2 % of the true peak RSS
 before=$(tree)
 headroom run --interval 1s --quiet --json --record $out/spike.db -- \
   toucher --wait-ms 1300 --spike 200 --spike-ms 5 --hold-ms 2500 --report 16 > $out/spike.json 2> $out/spike.err
 rc=$?
 info "spike: exit $rc; stderr: $(tr '\n' '|' < $out/spike.err)"
-# the toucher's own line goes to the same stdout as headroom's JSON
-hwm=$(sed -n 's/.*toucher: vmhwm_bytes=\([0-9]*\).*/\1/p' $out/spike.json)
+# the toucher's own line goes to the same stdout as headroom's JSON; its peak_rss_bytes is
+# the truth (its VmHWM at exit is not: headroom resets VmHWM every interval)
+hwm=$(sed -n 's/.*toucher: peak_rss_bytes=\([0-9]*\).*/\1/p' $out/spike.json)
 grep -v '^toucher:' $out/spike.json > $out/spike.only.json
-info "spike: toucher VmHWM $hwm; json: $(tr -d '\n' < $out/spike.only.json)"
+info "spike: $(grep '^toucher:' $out/spike.json); json: $(tr -d '\n' < $out/spike.only.json)"
 [ $rc = 0 ] && pass hr-spike-exit || fail hr-spike-exit "exit $rc, want 0"
 rss=$(json_num $out/spike.only.json rss peak_bytes)
 use=$(json_num $out/spike.only.json cgroup usage_peak_bytes)
 [ -n "$hwm" ] && [ -n "$rss" ] && [ "$rss" != null ] && within "$rss" "$hwm" 2 &&
-  pass hr-spike-rss-peak "rss.peak_bytes=$rss VmHWM=$hwm" ||
-  fail hr-spike-rss-peak "rss.peak_bytes=$rss VmHWM=$hwm, want within 2 %"
+  pass hr-spike-rss-peak "rss.peak_bytes=$rss true peak RSS=$hwm" ||
+  fail hr-spike-rss-peak "rss.peak_bytes=$rss true peak RSS=$hwm, want within 2 %"
 [ -n "$hwm" ] && [ -n "$use" ] && [ "$use" != null ] && within "$use" "$hwm" 2 &&
-  pass hr-spike-cgroup-peak "cgroup.usage_peak_bytes=$use VmHWM=$hwm" ||
-  fail hr-spike-cgroup-peak "cgroup.usage_peak_bytes=$use VmHWM=$hwm, want within 2 %"
+  pass hr-spike-cgroup-peak "cgroup.usage_peak_bytes=$use true peak RSS=$hwm" ||
+  fail hr-spike-cgroup-peak "cgroup.usage_peak_bytes=$use true peak RSS=$hwm, want within 2 %"
 if [ $v612 = 1 ]; then
   grep -qi 'since' $out/spike.err && fail hr-peak-reset "6.12 can reset memory.peak, yet: $(grep -i since $out/spike.err)" ||
     pass hr-peak-reset "no since-start note on $(uname -r)"
@@ -112,8 +118,13 @@ info "nested: exit $rc; stderr: $(tr '\n' '|' < $out/nested.err)"
 [ $rc = 137 ] && [ "$(json_num $out/nested.json cgroup oom_kills)" = 1 ] &&
   pass hr-nested-oom "exit 137, cgroup.oom_kills 1 from inside $cg/outer" ||
   fail hr-nested-oom "exit $rc, cgroup.oom_kills=$(json_num $out/nested.json cgroup oom_kills); want 137 and 1"
-[ "$(tree)" = "$before" ] && pass hr-nested-cgroup-removed ||
-  fail hr-nested-cgroup-removed "left behind: $(tree | grep -vxF "$before" | tr '\n' ' ')"
+left=$(tree | grep -vxF "$before")
+# headroom may keep an empty parent of its own (e.g. /sys/fs/cgroup/headroom) to delegate from:
+# said, not failed; a per-run cgroup left behind fails
+extra=$(echo "$left" | grep -v "^$cg/headroom\$")
+[ -n "$left" ] && [ -z "$extra" ] && info "nested: headroom left its empty parent $left"
+[ -z "$extra" ] && pass hr-nested-cgroup-removed || fail hr-nested-cgroup-removed "left behind: $(echo $extra)"
+[ -d $cg/headroom ] && [ -z "$(find $cg/headroom -mindepth 1 -type d)" ] && rmdir $cg/headroom
 rmdir $cg/outer
 
 echo HR-BLOB-BEGIN headroom
