@@ -9,7 +9,8 @@
 #     since-start note on 6.1, and no cgroup left behind
 # Skips (77) only when qemu/busybox/cpio or the kernels cannot be installed (no network to
 # Debian's mirror). About 10-12 s per kernel with a warm cache.
-# Env: SRC (source dir), HEADROOM (a dynamic fallback when the static build fails),
+# Env: SRC (source dir), HEADROOM (a dynamic fallback when the static build fails, or always
+#      with HEADROOM_VM_DYNAMIC=1: its libraries and the loader are copied into the VM),
 #      HEADROOM_VM_KERNELS ("6.1 6.12" by default), HEADROOM_VM_KEEP=DIR keeps logs/blobs there.
 set -uo pipefail
 SRC=${SRC:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -23,11 +24,12 @@ fi
 kernels=$(bash "$SRC/scripts/vm/fetch-kernels.sh" ${HEADROOM_VM_KERNELS:-6.1 6.12}) ||
   skip "cannot fetch Debian's cloud kernels (no network to Debian's mirror?)"
 
-if bdir=$(bash "$SRC/scripts/vm/build-static.sh" "$SRC"); then
+if [ "${HEADROOM_VM_DYNAMIC:-0}" != 1 ] && bdir=$(bash "$SRC/scripts/vm/build-static.sh" "$SRC"); then
   hr=$bdir/headroom
 else
   # e.g. a module that needs libcurl/libmicrohttpd and is not compiled out under HEADROOM_NO_HTTP
-  echo "NOTE: the static build failed (above); using ${HEADROOM:-?} with its libraries copied in" >&2
+  [ "${HEADROOM_VM_DYNAMIC:-0}" = 1 ] || echo "NOTE: the static build failed (above)" >&2
+  echo "NOTE: using ${HEADROOM:-?} with its libraries copied in" >&2
   [ -n "${HEADROOM:-}" ] && [ -x "$HEADROOM" ] || { echo "FAIL: no static build and no HEADROOM"; exit 1; }
   hr=$HEADROOM
   bdir=""

@@ -52,7 +52,7 @@ fetch_one() {
   if [ -n "$pkg" ]; then
     ver=${pkg#linux-image-}
     kernel="$cache/vmlinuz-$ver"
-    if [ -s "$kernel" ] && [ -s "$cache/loop-$ver.ko" ]; then printf '%s %s\n' "$series" "$kernel"; return 0; fi
+    if [ -s "$kernel" ] && { [ -s "$cache/loop-$ver.ko" ] || [ -e "$cache/loop-$ver.none" ]; }; then printf '%s %s\n' "$series" "$kernel"; return 0; fi
     tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
     # apt-get download writes to the current directory; _apt needs to write there
     chmod 755 "$tmp"
@@ -60,11 +60,13 @@ fetch_one() {
        { apt-get update -q >/dev/null 2>&1 && ( cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/err" ); }; then
       dpkg -x "$tmp"/*.deb "$tmp/x"
       loop=$(find "$tmp/x/lib/modules" -name 'loop.ko*' | head -1)
+      # optional: without it the VM has no page cache to show, nothing else is lost
       case "$loop" in
-        *.xz)  xz -dc "$loop" > "$cache/loop-$ver.ko" ;;
-        *.zst) zstd -qdc "$loop" > "$cache/loop-$ver.ko" ;;
+        *.xz)  xz -dc "$loop" > "$cache/loop-$ver.ko" 2>/dev/null || rm -f "$cache/loop-$ver.ko" ;;
+        *.zst) zstd -qdc "$loop" > "$cache/loop-$ver.ko" 2>/dev/null || rm -f "$cache/loop-$ver.ko" ;;
         ?*)    cp "$loop" "$cache/loop-$ver.ko" ;;
       esac
+      [ -s "$cache/loop-$ver.ko" ] || touch "$cache/loop-$ver.none"
       cp "$tmp/x/boot/vmlinuz-$ver" "$kernel.part" && mv "$kernel.part" "$kernel"
       rm -rf "$tmp"
       printf '%s %s\n' "$series" "$kernel"
