@@ -1,5 +1,7 @@
 # Runs inside the VM (busybox sh, after guest-v2-manual.sh): the static headroom on a real
-# cgroup v2 memory controller. Prints HR-PASS/HR-FAIL/HR-INFO lines for run-vm.sh; copies the
+# cgroup v2 memory controller: run --limit with an OOM kill, the true peak of a short spike
+# between 1 s samples, working set with page cache, a run started inside a busy non-root
+# cgroup, attach --cgroup; no cgroup of headroom's left behind. Prints HR-PASS/HR-FAIL/HR-INFO lines for run-vm.sh; copies the
 # recordings and outputs out as the blob "headroom" so the host can query them with sqlite3.
 cg=/sys/fs/cgroup
 pass() { echo "HR-PASS $*"; }
@@ -126,6 +128,31 @@ extra=$(echo "$left" | grep -v "^$cg/headroom\$")
 [ -z "$extra" ] && pass hr-nested-cgroup-removed || fail hr-nested-cgroup-removed "left behind: $(echo $extra)"
 [ -d $cg/headroom ] && [ -z "$(find $cg/headroom -mindepth 1 -type d)" ] && rmdir $cg/headroom
 rmdir $cg/outer
+
+# 5. attach --cgroup to a v2 cgroup headroom did not make: the spike's true peak, and the
+# cgroup is still there afterwards (not headroom's to remove)
+mkdir $cg/svc
+sh -c "echo \$\$ > $cg/svc/cgroup.procs
+       exec toucher --wait-ms 1300 --spike 100 --spike-ms 5 --hold-ms 800 --report 16" > $out/attach.toucher &
+tpid=$!
+usleep 200000
+headroom attach --cgroup $cg/svc --interval 1s --duration 4s --quiet --json --record $out/attach.db \
+  > $out/attach.json 2> $out/attach.err
+rc=$?
+wait $tpid
+truth=$(sed -n 's/.*peak_rss_bytes=\([0-9]*\).*/\1/p' $out/attach.toucher)
+info "attach: exit $rc; stderr: $(tr '\n' '|' < $out/attach.err); $(cat $out/attach.toucher); json: $(tr -d '\n' < $out/attach.json)"
+use=$(json_num $out/attach.json cgroup usage_peak_bytes)
+rss=$(json_num $out/attach.json rss peak_bytes)
+[ $rc = 0 ] && pass hr-attach-exit || fail hr-attach-exit "exit $rc, want 0"
+[ -n "$truth" ] && [ -n "$use" ] && [ "$use" != null ] && within "$use" "$truth" 2 &&
+  pass hr-attach-cgroup-peak "cgroup.usage_peak_bytes=$use true peak RSS=$truth" ||
+  fail hr-attach-cgroup-peak "cgroup.usage_peak_bytes=$use true peak RSS=$truth, want within 2 %"
+[ -n "$truth" ] && [ -n "$rss" ] && [ "$rss" != null ] && within "$rss" "$truth" 2 &&
+  pass hr-attach-rss-peak "rss.peak_bytes=$rss true peak RSS=$truth" ||
+  fail hr-attach-rss-peak "rss.peak_bytes=$rss true peak RSS=$truth, want within 2 %"
+[ -d $cg/svc ] && pass hr-attach-cgroup-kept || fail hr-attach-cgroup-kept "attach removed $cg/svc"
+rmdir $cg/svc 2>/dev/null
 
 echo HR-BLOB-BEGIN headroom
 tar czf - -C $out . | base64
