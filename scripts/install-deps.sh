@@ -6,7 +6,8 @@ set -euo pipefail
 # build + unit tests
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsqlite3-dev sqlite3 libjson-c-dev libcmocka-dev
-      libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev)
+      libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev
+      nginx-light)   # tests/it_load_nginx.sh: a real server for the load generator
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
   case "$group" in
