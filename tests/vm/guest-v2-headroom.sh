@@ -7,6 +7,7 @@ cg=/sys/fs/cgroup
 pass() { echo "HR-PASS $*"; }
 fail() { echo "HR-FAIL $*"; }
 info() { echo "HR-INFO $*"; }
+phase() { echo "HR-INFO t=$(cut -d' ' -f1 /proc/uptime)s $*"; }
 out=/tmp/hr
 mkdir -p $out
 
@@ -30,6 +31,7 @@ if headroom run -- true 2>&1 | grep -q 'being built'; then
   exit 0
 fi
 
+phase "1. run --limit"
 # 1. run --limit 32Mi with a 100 MiB toucher: OOM kill, exit 137, said in plain words (the
 # summary, stdout not being a terminal), and the same in --json
 before=$(tree)
@@ -55,10 +57,11 @@ lim=$(json_top $out/oom.json limit_bytes)
 [ "$(tree)" = "$before" ] && pass hr-oom-cgroup-removed ||
   fail hr-oom-cgroup-removed "left behind: $(tree | grep -vxF "$before" | tr '\n' ' ')"
 
+phase "2. a 5 ms spike"
 # 2. a 5 ms spike of +200 MiB between 1 s samples: the recorded peaks within 2 % of the true peak RSS
 before=$(tree)
 headroom run --interval 1s --quiet --json --record $out/spike.db -- \
-  toucher --wait-ms 1300 --spike 200 --spike-ms 5 --hold-ms 2500 --report 16 > $out/spike.json 2> $out/spike.err
+  toucher --wait-ms 1300 --spike 200 --spike-ms 5 --hold-ms 1500 --report 16 > $out/spike.json 2> $out/spike.err
 rc=$?
 info "spike: exit $rc; stderr: $(tr '\n' '|' < $out/spike.err)"
 # the toucher's own line goes to the same stdout as headroom's JSON; its peak_rss_bytes is
@@ -85,6 +88,7 @@ fi
 [ "$(tree)" = "$before" ] && pass hr-spike-cgroup-removed ||
   fail hr-spike-cgroup-removed "left behind: $(tree | grep -vxF "$before" | tr '\n' ' ')"
 
+phase "3. page cache"
 # 3. page cache (an ext2 mount on a loop device, see guest-v2-manual.sh): the working set
 # (usage - inactive_file) stays below the usage peak by about the 8 MiB the command wrote
 if grep -q ' /mnt ' /proc/mounts; then
@@ -108,6 +112,7 @@ if grep -q ' /mnt ' /proc/mounts; then
     fail hr-cache-cgroup-removed "left behind: $(tree | grep -vxF "$before" | tr '\n' ' ')"
 fi
 
+phase "4. headroom started"
 # 4. headroom started from inside a non-root cgroup that holds processes (a login session, a
 # container's main process): that cgroup cannot enable +memory for children (no internal
 # processes), so headroom must find another place, and leave nothing behind
@@ -126,6 +131,7 @@ info "nested: exit $rc; stderr: $(tr '\n' '|' < $out/nested.err)"
 [ -d $cg/headroom ] && [ -z "$(find $cg/headroom -mindepth 1 -type d)" ] && rmdir $cg/headroom
 rmdir $cg/outer
 
+phase "5. attach --cgroup"
 # 5. attach --cgroup to a v2 cgroup headroom did not make: the spike's true peak, and the
 # cgroup is still there afterwards (not headroom's to remove)
 mkdir $cg/svc
@@ -151,6 +157,7 @@ rss=$(json_num $out/attach.json rss peak_bytes)
 [ -d $cg/svc ] && pass hr-attach-cgroup-kept || fail hr-attach-cgroup-kept "attach removed $cg/svc"
 rmdir $cg/svc 2>/dev/null
 
+phase "done"
 echo HR-BLOB-BEGIN headroom
 tar czf - -C $out . | base64
 echo HR-BLOB-END

@@ -7,6 +7,7 @@ cg=/sys/fs/cgroup
 pass() { echo "HR-PASS $*"; }
 fail() { echo "HR-FAIL $*"; }
 info() { echo "HR-INFO $*"; }
+phase() { echo "HR-INFO t=$(cut -d' ' -f1 /proc/uptime)s $*"; }
 MIB=1048576
 
 # copies every readable file of cgroup dir $1 into $2 (write-only files are skipped)
@@ -35,6 +36,7 @@ else
   info "no loop device: the live cgroup has no page cache"
 fi
 
+phase "a cgroup with a process in it"
 # --- a cgroup with a process in it: 8 MiB of page cache written (when /mnt exists) and
 # 20 MiB of anonymous memory touched, held while the files are copied
 mkdir $cg/fx-live
@@ -63,6 +65,7 @@ wait $pid
 rm -f /mnt/cache
 rmdir $cg/fx-live && [ ! -d $cg/fx-live ] && pass live-rmdir || fail live-rmdir "$cg/fx-live still there"
 
+phase "OOM"
 # --- OOM: 100 MiB under memory.max=32M is killed, events say so, peak is the limit
 mkdir $cg/t-oom
 echo 32M > $cg/t-oom/memory.max
@@ -78,6 +81,7 @@ peak=$(cat $cg/t-oom/memory.peak)
 snapshot $cg/t-oom /tmp/fx/oom
 rmdir $cg/t-oom && [ ! -d $cg/t-oom ] && pass oom-rmdir || fail oom-rmdir "$cg/t-oom still there"
 
+phase "a 5 ms spike"
 # --- a 5 ms spike of +100 MiB over 16 MiB: memory.peak has it, within 2 % of the VmHWM
 mkdir $cg/t-spike
 out=$(sh -c "echo \$\$ > $cg/t-spike/cgroup.procs; exec toucher --wait-ms 300 --spike 100 --spike-ms 5 --hold-ms 300 --report 16")
@@ -92,6 +96,7 @@ else
   fail spike-peak "memory.peak=$peak VmHWM=$hwm, want within 2 %"
 fi
 
+phase "resetting memory.peak"
 # --- resetting memory.peak through one open file: works since 6.12, EINVAL before
 mkdir $cg/t-reset
 sh -c "echo \$\$ > $cg/t-reset/cgroup.procs; exec toucher --spike 64 --spike-ms 1 --hold-ms 20000 8" &
