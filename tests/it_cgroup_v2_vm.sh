@@ -60,19 +60,21 @@ check_spike_recording() {
   command -v sqlite3 >/dev/null || { echo "(no sqlite3 on the host: recording not checked)"; return 0; }
   hwm=$(sed -n 's/.*toucher: peak_rss_bytes=\([0-9]*\).*/\1/p' "$dir/spike.json")
   [ -n "$hwm" ] || { echo "FAIL $series recording: no toucher peak_rss_bytes line"; return 1; }
-  # max peak; the lowest peak of a sample at least 1 s after the sample holding the max
+  # max peak; the lowest peak of the samples after the last one holding the max (a sample
+  # taken at the top resets the peak to the top, so the next may hold it too: min, not next)
   q="with m as (select max(rss_peak) rp, max(cg_usage_peak) cp from samples),
           tr as (select min(t_ns) t from samples, m where rss_peak = m.rp),
           tc as (select min(t_ns) t from samples, m where cg_usage_peak = m.cp)
      select m.rp, m.cp,
-            (select min(rss_peak) from samples, tr where t_ns >= tr.t + 1000000000),
-            (select min(cg_usage_peak) from samples, tc where t_ns >= tc.t + 1000000000),
+            (select min(rss_peak) from samples, tr where t_ns > tr.t),
+            (select min(cg_usage_peak) from samples, tc where t_ns > tc.t),
             (select cg_peaks_exact from run), (select count(*) from samples),
             (select max(rss) from samples)
      from m"
   local row rp cp rafter cafter exact n rssmax
-  row=$(sqlite3 -separator ' ' "$db" "$q" 2>&1) || { echo "FAIL $series recording: $row"; return 1; }
-  read -r rp cp rafter cafter exact n rssmax <<< "$row"
+  # '|' keeps NULL (empty) columns in place, where read would merge blanks
+  row=$(sqlite3 -separator '|' "$db" "$q" 2>&1) || { echo "FAIL $series recording: $row"; return 1; }
+  IFS='|' read -r rp cp rafter cafter exact n rssmax <<< "$row"
   # the check means something only if no plain sample saw the top
   if [ -n "$rssmax" ] && [ $((rssmax * 100)) -ge $((hwm * 98)) ]; then
     echo "NOTE $series: a sample's plain RSS ($rssmax) caught the spike's top by chance"
