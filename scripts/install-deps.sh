@@ -11,8 +11,6 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
   case "$group" in
-    # qemu (TCG), a static busybox for the initramfs, cpio to pack it; the kernels are fetched
-    # by scripts/vm/fetch-kernels.sh (apt-get download, not installed)
     vm)    pkgs+=(qemu-system-x86 busybox-static cpio) ;;
     bench) pkgs+=(heaptrack libc-devtools wrk nginx-light libjemalloc2 libmimalloc2.0) ;;
     real)  pkgs+=(redis-server memcached nginx-light ripgrep prometheus libjemalloc2 libmimalloc2.0 wrk) ;;
