@@ -18,6 +18,8 @@ json_num() {
   tr -d '\n' < "$1" | sed -nE "s/.*\"$2\": *\{[^}]*\"$3\": *(-?[0-9.]+|null|true|false).*/\1/p"
 }
 json_top() { tr -d '\n' < "$1" | sed -nE "s/.*\"$2\": *(-?[0-9.]+|null|true|false).*/\1/p"; }
+# a killed process may leave its cgroup populated for a moment after it was reaped
+rmdir_retry() { i=0; until rmdir "$1" 2>/dev/null || [ $i -ge 40 ]; do usleep 50000; i=$((i + 1)); done; [ ! -d "$1" ]; }
 # within PCT percent: within A B PCT (integers)
 within() { [ $(($1 * 100)) -ge $(($2 * (100 - $3))) ] && [ $(($1 * 100)) -le $(($2 * (100 + $3))) ]; }
 v612=0
@@ -134,28 +136,31 @@ rmdir $cg/outer
 phase "5. attach --cgroup"
 # 5. attach --cgroup to a v2 cgroup headroom did not make: the spike's true peak, and the
 # cgroup is still there afterwards (not headroom's to remove)
+# attach follows the cgroup until it is removed (after the toucher ended), --duration bounds it
 mkdir $cg/svc
 sh -c "echo \$\$ > $cg/svc/cgroup.procs
        exec toucher --wait-ms 1300 --spike 100 --spike-ms 5 --hold-ms 800 --report 16" > $out/attach.toucher &
 tpid=$!
 usleep 200000
-headroom attach --cgroup $cg/svc --interval 1s --duration 4s --quiet --json --record $out/attach.db \
-  > $out/attach.json 2> $out/attach.err
-rc=$?
+headroom attach --cgroup $cg/svc --interval 1s --duration 60s --quiet --json --record $out/attach.db \
+  > $out/attach.json 2> $out/attach.err &
+apid=$!
 wait $tpid
+[ -d $cg/svc ] && pass hr-attach-cgroup-kept || fail hr-attach-cgroup-kept "attach removed $cg/svc"
+rmdir_retry $cg/svc
+wait $apid
+rc=$?
 truth=$(sed -n 's/.*peak_rss_bytes=\([0-9]*\).*/\1/p' $out/attach.toucher)
 info "attach: exit $rc; stderr: $(tr '\n' '|' < $out/attach.err); $(cat $out/attach.toucher); json: $(tr -d '\n' < $out/attach.json)"
 use=$(json_num $out/attach.json cgroup usage_peak_bytes)
 rss=$(json_num $out/attach.json rss peak_bytes)
-[ $rc = 0 ] && pass hr-attach-exit || fail hr-attach-exit "exit $rc, want 0"
+[ $rc = 0 ] && pass hr-attach-exit "ended with the cgroup" || fail hr-attach-exit "exit $rc, want 0"
 [ -n "$truth" ] && [ -n "$use" ] && [ "$use" != null ] && within "$use" "$truth" 2 &&
   pass hr-attach-cgroup-peak "cgroup.usage_peak_bytes=$use true peak RSS=$truth" ||
   fail hr-attach-cgroup-peak "cgroup.usage_peak_bytes=$use true peak RSS=$truth, want within 2 %"
 [ -n "$truth" ] && [ -n "$rss" ] && [ "$rss" != null ] && within "$rss" "$truth" 2 &&
   pass hr-attach-rss-peak "rss.peak_bytes=$rss true peak RSS=$truth" ||
   fail hr-attach-rss-peak "rss.peak_bytes=$rss true peak RSS=$truth, want within 2 %"
-[ -d $cg/svc ] && pass hr-attach-cgroup-kept || fail hr-attach-cgroup-kept "attach removed $cg/svc"
-rmdir $cg/svc 2>/dev/null
 
 phase "done"
 echo HR-BLOB-BEGIN headroom
