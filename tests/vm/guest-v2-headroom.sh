@@ -136,16 +136,20 @@ rmdir $cg/outer
 phase "5. attach --cgroup"
 # 5. attach --cgroup to a v2 cgroup headroom did not make: the spike's true peak, and the
 # cgroup is still there afterwards (not headroom's to remove)
-# attach follows the cgroup until it is removed (after the toucher ended), --duration bounds it
+# attach follows the cgroup until it is removed, --duration bounds it. attach can only know a
+# peak it read: the toucher lives on 1.5 s after its spike and the cgroup stays 1.2 s after the
+# toucher, so that samples (1 s apart) read VmHWM and memory.peak after the spike; what happens
+# in a target's last partial interval before it vanishes is lost to any sampler.
 mkdir $cg/svc
 sh -c "echo \$\$ > $cg/svc/cgroup.procs
-       exec toucher --wait-ms 1300 --spike 100 --spike-ms 5 --hold-ms 800 --report 16" > $out/attach.toucher &
+       exec toucher --wait-ms 1300 --spike 100 --spike-ms 5 --hold-ms 1500 --report 16" > $out/attach.toucher &
 tpid=$!
 usleep 200000
 headroom attach --cgroup $cg/svc --interval 1s --duration 60s --quiet --json --record $out/attach.db \
   > $out/attach.json 2> $out/attach.err &
 apid=$!
 wait $tpid
+usleep 1200000
 [ -d $cg/svc ] && pass hr-attach-cgroup-kept || fail hr-attach-cgroup-kept "attach removed $cg/svc"
 rmdir_retry $cg/svc
 wait $apid
