@@ -13,11 +13,13 @@ mkdir -p $out
 
 # the cgroup tree as a sorted list of directories, to see what a run leaves behind
 tree() { find $cg -mindepth 1 -type d | sort; }
-# a number from the JSON object on stdout: json_num FILE SECTION KEY (SECTION "" = top level)
+# a value in the first object named SECTION of the JSON on stdout: json_num FILE SECTION KEY
 json_num() {
-  tr -d '\n' < "$1" | sed -nE "s/.*\"$2\": *\{[^}]*\"$3\": *(-?[0-9.]+|null|true|false).*/\1/p"
+  tr -d '\n' < "$1" | grep -oE "\"$2\": *\{[^}]*\}" | head -1 |
+    grep -oE "\"$3\": *(-?[0-9.]+|null|true|false)" | head -1 | sed -E 's/.*: *//'
 }
-json_top() { tr -d '\n' < "$1" | sed -nE "s/.*\"$2\": *(-?[0-9.]+|null|true|false).*/\1/p"; }
+# a top-level key: its first occurrence (later objects, e.g. the recommendation, reuse names)
+json_top() { tr -d '\n' < "$1" | grep -oE "\"$2\": *(-?[0-9.]+|null|true|false)" | head -1 | sed -E 's/.*: *//'; }
 # a killed process may leave its cgroup populated for a moment after it was reaped
 rmdir_retry() { i=0; until rmdir "$1" 2>/dev/null || [ $i -ge 40 ]; do usleep 50000; i=$((i + 1)); done; [ ! -d "$1" ]; }
 # within PCT percent: within A B PCT (integers)
