@@ -56,6 +56,9 @@ info "oom --json: exit $rc; json: $(tr -d '\n' < $out/oom.json)"
   fail hr-oom-json "exit.oom_killed=$(json_num $out/oom.json exit oom_killed), want true"
 [ "$(json_num $out/oom.json cgroup oom_kills)" = 1 ] && pass hr-oom-kills "cgroup.oom_kills 1" ||
   fail hr-oom-kills "cgroup.oom_kills=$(json_num $out/oom.json cgroup oom_kills), want 1"
+hits=$(json_num $out/oom.json cgroup limit_hits)
+[ -n "$hits" ] && [ "$hits" != null ] && [ "$hits" -gt 0 ] && pass hr-oom-limit-hits "cgroup.limit_hits $hits (memory.events max)" ||
+  fail hr-oom-limit-hits "cgroup.limit_hits=$hits, want > 0 after an OOM kill"
 lim=$(json_top $out/oom.json limit_bytes)
 [ "$lim" = 33554432 ] && pass hr-oom-limit "limit_bytes 33554432" || fail hr-oom-limit "limit_bytes=$lim, want 33554432"
 [ "$(tree)" = "$before" ] && pass hr-oom-cgroup-removed ||
