@@ -356,7 +356,22 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 		else
 			a->basis = BASIS_CG_USAGE;
 		a->cg_oom_kills = last_known(column(rec, "cg_oom_kills"), n, NULL);
+		/* a kill usually lands after the last sample: the runner's final read of the counter
+		 * is in the events (one oom_kill event per increase, value = the increase) */
+		int64_t ev_kills = 0, ev_hits = 0;
+		for (size_t i = 0; i < rec->nevents; i++) {
+			if (rec->events[i].value <= 0)
+				continue;
+			if (strcmp(rec->events[i].kind, "oom_kill") == 0)
+				ev_kills += rec->events[i].value;
+			else if (strcmp(rec->events[i].kind, "limit_hit") == 0)
+				ev_hits += rec->events[i].value;
+		}
+		if (ev_kills > a->cg_oom_kills)
+			a->cg_oom_kills = ev_kills;
 		a->cg_limit_hits = last_known(column(rec, "cg_limit_hits"), n, NULL);
+		if (ev_hits > a->cg_limit_hits)
+			a->cg_limit_hits = ev_hits;
 	}
 	for (size_t i = 0; i < n; i++) {
 		switch (a->basis) {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,7 +314,15 @@ int record_create(const char *path, const struct run_info *info, struct record *
 		rc = prepare_inserts(r);
 	if (rc < 0)
 		goto fail;
-	if (pthread_create(&r->writer, NULL, writer_main, r) != 0) {
+	/* The writer starts with every signal blocked: a thread inherits its creator's mask, and a
+	 * caller that blocks SIGCHLD/SIGTERM later (to read them from a signalfd) would otherwise
+	 * lose them to this thread, whose default action for SIGCHLD is to discard it. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int prc = pthread_create(&r->writer, NULL, writer_main, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (prc != 0) {
 		rc = -EAGAIN;
 		goto fail;
 	}
