@@ -8,19 +8,24 @@
 #include "analyze.h"
 #include "cli.h"
 #include "record.h"
+#include "html.h"
 #include "report.h"
 
-#define COMPARE_USAGE "usage: headroom compare FILE_A FILE_B [--json]"
+#define COMPARE_USAGE "usage: headroom compare FILE_A FILE_B [--json] [--html OUT]"
 
 int cmd_compare(int argc, char **argv)
 {
 	bool json = false;
-	const char *files[2] = {NULL, NULL};
+	const char *files[2] = {NULL, NULL}, *html = NULL;
 	int nfiles = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			json = true;
-		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		else if (strcmp(argv[i], "--html") == 0) {
+			if (i + 1 >= argc)
+				return cli_fail(EXIT_USAGE, "compare: --html needs a file name (--html compare.html)");
+			html = argv[++i];
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			printf("%s\n", COMPARE_USAGE);
 			return 0;
 		} else if (argv[i][0] == '-' && argv[i][1])
@@ -61,6 +66,13 @@ int cmd_compare(int argc, char **argv)
 	for (int i = 0; i < 2; i++) {
 		free(a[i]);
 		recording_free(rec[i]);
+	}
+	if (code == 0 && html) {
+		int r = html_compare_files(files[0], files[1], html);
+		if (r < 0)
+			code = cli_fail(EXIT_FAIL, "compare: cannot write '%s': %s", html, record_strerror(r));
+		else if (!json)
+			printf("wrote %s\n", html);
 	}
 	return code;
 }

@@ -6,17 +6,22 @@
 
 #include "cli.h"
 #include "record.h"
+#include "html.h"
 #include "report.h"
 
-#define REPORT_USAGE "usage: headroom report FILE [--json]"
+#define REPORT_USAGE "usage: headroom report FILE [--json] [--html OUT]"
 
 int cmd_report(int argc, char **argv)
 {
 	bool json = false;
-	const char *file = NULL;
+	const char *file = NULL, *html = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
+		} else if (strcmp(argv[i], "--html") == 0) {
+			if (i + 1 >= argc)
+				return cli_fail(EXIT_USAGE, "report: --html needs a file name (--html report.html)");
+			html = argv[++i];
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			printf("%s\n", REPORT_USAGE);
 			return 0;
@@ -31,8 +36,18 @@ int cmd_report(int argc, char **argv)
 	}
 	if (!file)
 		return cli_fail(EXIT_USAGE, "report: no recording given; %s", REPORT_USAGE);
-	int r = report_file(stdout, file, json);
-	if (r < 0)
-		return cli_fail(EXIT_FAIL, "report: cannot read '%s': %s", file, record_strerror(r));
+	/* with --html alone the page is the output; --json or nothing else also prints */
+	if (!html || json) {
+		int r = report_file(stdout, file, json);
+		if (r < 0)
+			return cli_fail(EXIT_FAIL, "report: cannot read '%s': %s", file, record_strerror(r));
+	}
+	if (html) {
+		int r = html_report_file(file, html);
+		if (r < 0)
+			return cli_fail(EXIT_FAIL, "report: cannot write '%s' from '%s': %s", html, file, record_strerror(r));
+		if (!json)
+			printf("wrote %s\n", html);
+	}
 	return 0;
 }

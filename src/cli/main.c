@@ -14,12 +14,12 @@ struct command {
 static const struct command commands[] = {
 	{"run", cmd_run, "run [--limit SIZE] [--interval DUR] [--record FILE] [--duration DUR] [--grace DUR] [--no-heap] [--no-cgroup]\n"
 	                 "               [--ready ADDR [--ready-timeout DUR]] [--load SPEC [--path P]... [--connections N] [--rate N] [--cooldown DUR] [--load-url URL]]\n"
-	                 "               [--json] [--quiet] -- COMMAND [ARG...]"},
+	                 "               [--json] [--html OUT] [--quiet] -- COMMAND [ARG...]"},
 	{"load", cmd_load, "load URL (--stages SPEC | --profile steady|burst|ramp|soak) [--rate N] [--connections N] [--threads N] [--method M] [--path P]... [--header H]... [--body B] [--timeout DUR] [--max-requests N] [--json]"},
 	{"attach", cmd_attach, "attach (--pid PID | --cgroup PATH) [--interval DUR] [--duration DUR] [--record FILE] [--json] [--quiet]"},
-	{"report", cmd_report, "report FILE [--json]"},
+	{"report", cmd_report, "report FILE [--json] [--html OUT]"},
 	{"size", cmd_size, "size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] [--surge N] [--hpa-target PCT] [--format yaml|json|text] [--verify [--verify-margin] -- COMMAND [ARG...]]"},
-	{"compare", cmd_compare, "compare FILE_A FILE_B [--json]"},
+	{"compare", cmd_compare, "compare FILE_A FILE_B [--json] [--html OUT]"},
 };
 
 static void usage(FILE *f)

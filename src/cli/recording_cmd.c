@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "html.h"
 #include "live.h"
 #include "report.h"
 #include "util.h"
@@ -337,6 +338,13 @@ int recording_cmd_execute(struct recording_cmd *c)
 			cli_note("cannot read back '%s': %s", res.record_path, record_strerror(rr));
 		else if (!c->json)
 			printf("  recording     %s\n", res.record_path);
+	}
+	if (c->html_out) {
+		int hr = html_report_file(res.record_path, c->html_out);
+		if (hr < 0)
+			cli_note("cannot write the HTML report '%s': %s", c->html_out, record_strerror(hr));
+		else if (!c->json && !c->quiet)
+			printf("  html report   %s\n", c->html_out);
 	}
 	if (c->load_spec && !c->json && !c->quiet) {
 		const struct load_result *lr = &c->load.result;
