@@ -6,13 +6,14 @@ set -euo pipefail
 # build + unit tests
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsqlite3-dev sqlite3 libjson-c-dev libcmocka-dev
-      libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev)
+      libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev
+      prometheus curl)   # promtool and a real server for tests/it_export_prometheus.sh
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
   case "$group" in
     vm)    pkgs+=(qemu-system-x86 busybox-static cpio) ;;
-    bench) pkgs+=(heaptrack libc-devtools wrk nginx-light libjemalloc2 libmimalloc2.0) ;;
-    real)  pkgs+=(redis-server memcached nginx-light ripgrep prometheus libjemalloc2 libmimalloc2.0 wrk) ;;
+    bench) pkgs+=(heaptrack libc-devtools wrk nginx-light libjemalloc2 libmimalloc2.0 prometheus-node-exporter) ;;
+    real)  pkgs+=(redis-server memcached nginx-light ripgrep libjemalloc2 libmimalloc2.0 wrk) ;;
     # demo services (scripts/build-examples.sh): Debian's crates for an offline cargo build,
     # Go, curl for the tests. Debian's cargo (with rustc 1.63) only when no cargo is present:
     # the image's rustup cargo builds the same sources.

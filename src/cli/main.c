@@ -14,6 +14,9 @@ struct command {
 static const struct command commands[] = {
 	{"run", cmd_run, "run [--limit SIZE] [--interval DUR] [--record FILE] [--duration DUR] [--no-heap] [--json] [--quiet] -- COMMAND [ARG...]"},
 	{"attach", cmd_attach, "attach (--pid PID | --cgroup PATH) [--interval DUR] [--duration DUR] [--record FILE] [--json] [--quiet]"},
+	{"export", cmd_export, "export (--pid PID | --cgroup PATH | --cgroup-root PATH) [--listen ADDR] [--interval DUR] [--peak-window DUR]"},
+	/* temporary name until `size --prometheus` is dispatched here (see cmd_size_prometheus.c) */
+	{"size-prometheus", cmd_size_prometheus, "size-prometheus --prometheus URL [--selector SEL] [--window DUR] [--headroom PCT] [--format table|yaml|json]"},
 };
 
 static void usage(FILE *f)
