@@ -24,6 +24,7 @@
 
 #define SEC 1000000000LL
 #define SCAN_MAX_DEPTH 8
+#define NEVER_NS (100LL * 86400 * SEC)
 
 struct peak_slot {
 	int64_t t_ns, rss_peak, cg_peak;
@@ -171,6 +172,9 @@ static int target_new(struct exporter *e, pid_t pid, const char *cgroup, struct 
 		.cgroup_path = cgroup ? t->path : NULL,
 		.pids_from_cgroup = cgroup != NULL,
 		.interval_ns = e->cfg.interval_ns,
+		/* nothing exported needs smaps or smaps_rollup: read them (once) as rarely as possible */
+		.rollup_every_ns = NEVER_NS,
+		.smaps_every_ns = NEVER_NS,
 		.read_heap = e->cfg.read_heap,
 		.heap_ctx = e->cfg.heap_ctx,
 	};

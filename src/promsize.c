@@ -1,7 +1,9 @@
 #include "promsize.h"
 
 #include <ctype.h>
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
@@ -131,6 +133,48 @@ int promsize_parse_vector(const char *body, long http_status,
 
 /* ---- HTTP ---- */
 
+/* libcurl is opened only here, when a sizing actually talks to Prometheus: linked into the
+ * binary, its dependency tree (OpenSSL, Kerberos, LDAP, SSH, nghttp2) costs every headroom
+ * process ~3 MiB of resident library pages, the exporter included. */
+static struct {
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_cleanup)(CURL *);
+	char *(*easy_escape)(CURL *, const char *, int);
+	void (*free)(void *);
+	const char *(*easy_strerror)(CURLcode);
+} cu;
+
+static int curl_load(char *why, size_t whylen)
+{
+	static void *lib;
+	if (lib)
+		return 0;
+	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		snprintf(why, whylen, "cannot load libcurl (libcurl.so.4): %s; install libcurl4", dlerror());
+		return -ENOENT;
+	}
+	struct { const char *name; void **slot; } syms[] = {
+		{"curl_easy_init", (void **)&cu.easy_init}, {"curl_easy_setopt", (void **)&cu.easy_setopt},
+		{"curl_easy_perform", (void **)&cu.easy_perform}, {"curl_easy_getinfo", (void **)&cu.easy_getinfo},
+		{"curl_easy_cleanup", (void **)&cu.easy_cleanup}, {"curl_easy_escape", (void **)&cu.easy_escape},
+		{"curl_free", (void **)&cu.free}, {"curl_easy_strerror", (void **)&cu.easy_strerror},
+	};
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		*syms[i].slot = dlsym(h, syms[i].name);
+		if (!*syms[i].slot) {
+			snprintf(why, whylen, "libcurl.so.4 has no %s", syms[i].name);
+			dlclose(h);
+			return -ENOENT;
+		}
+	}
+	lib = h; /* kept for the life of the process */
+	return 0;
+}
+
 struct body {
 	char *p;
 	size_t len;
@@ -155,7 +199,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
 static int query(CURL *c, const struct promsize_options *o, const char *promql, struct body *b, long *status,
                  char *why, size_t whylen)
 {
-	char *esc = curl_easy_escape(c, promql, 0);
+	char *esc = cu.easy_escape(c, promql, 0);
 	if (!esc)
 		return -ENOMEM;
 	size_t ul = strlen(o->url);
@@ -164,26 +208,26 @@ static int query(CURL *c, const struct promsize_options *o, const char *promql, 
 	size_t len = ul + strlen(esc) + 64;
 	char *url = malloc(len);
 	if (!url) {
-		curl_free(esc);
+		cu.free(esc);
 		return -ENOMEM;
 	}
 	snprintf(url, len, "%.*s/api/v1/query?query=%s", (int)ul, o->url, esc);
-	curl_free(esc);
+	cu.free(esc);
 	free(b->p);
 	b->p = NULL;
 	b->len = 0;
 	char err[CURL_ERROR_SIZE] = "";
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-	CURLcode rc = curl_easy_perform(c);
+	cu.easy_setopt(c, CURLOPT_URL, url);
+	cu.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	cu.easy_setopt(c, CURLOPT_WRITEDATA, b);
+	cu.easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+	CURLcode rc = cu.easy_perform(c);
 	free(url);
 	if (rc != CURLE_OK) {
-		snprintf(why, whylen, "cannot reach Prometheus at %s: %s", o->url, err[0] ? err : curl_easy_strerror(rc));
+		snprintf(why, whylen, "cannot reach Prometheus at %s: %s", o->url, err[0] ? err : cu.easy_strerror(rc));
 		return -ECONNREFUSED;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	cu.easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	if (!b->p) {
 		snprintf(why, whylen, "Prometheus at %s answered HTTP %ld with an empty body", o->url, *status);
 		return -EPROTO;
@@ -264,17 +308,20 @@ int promsize_run(const struct promsize_options *o, struct promsize_result *ret, 
 		snprintf(why, whylen, "--prometheus '%s' is not an http:// or https:// URL", o->url);
 		return -EINVAL;
 	}
-	CURL *c = curl_easy_init();
+	int lrc = curl_load(why, whylen);
+	if (lrc < 0)
+		return lrc;
+	CURL *c = cu.easy_init();
 	if (!c) {
 		snprintf(why, whylen, "cannot initialise libcurl");
 		return -ENOMEM;
 	}
 	int64_t timeout_ms = (o->timeout_ns ? o->timeout_ns : 30 * 1000000000LL) / 1000000;
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < 5000 ? timeout_ms : 5000));
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "headroom/" HEADROOM_VERSION);
+	cu.easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < 5000 ? timeout_ms : 5000));
+	cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	cu.easy_setopt(c, CURLOPT_USERAGENT, "headroom/" HEADROOM_VERSION);
 
 	struct body b = {0};
 	long status = 0;
@@ -317,7 +364,7 @@ int promsize_run(const struct promsize_options *o, struct promsize_result *ret, 
 	rc = 0;
 out:
 	free(b.p);
-	curl_easy_cleanup(c);
+	cu.easy_cleanup(c);
 	if (rc < 0)
 		promsize_free(ret);
 	return rc;
