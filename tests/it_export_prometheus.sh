@@ -158,6 +158,12 @@ usage() { local d=$1 want=$2; shift 2
 usage "export without a target" "exactly one of" --listen 127.0.0.1:0
 usage "export with a bad address" "is not an address" --pid $$ --listen localhost
 usage "peak window shorter than the interval" "peak-window" --pid $$ --interval 2s --peak-window 1s
+# SIGTERM stops it cleanly (under ASan a leak would make this non-zero), and --duration ends it
+start_exporter stop.log --pid $$
+kill -TERM "$EPID"; set +e; wait "$EPID"; rc=$?; set -e
+expect_eq "SIGTERM stops the exporter with status 0" "$rc" 0
+set +e; timeout 10 "$HEADROOM" export --pid $$ --listen 127.0.0.1:0 --duration 300ms 2>/dev/null; rc=$?; set -e
+expect_eq "--duration ends the exporter with status 0" "$rc" 0
 set +e; e=$("$HEADROOM" export --pid 999999 --listen 127.0.0.1:0 2>&1); rc=$?; set -e
 expect_eq "export of a missing pid fails" "$rc" 1
 check "and says so" grep -q "no process with pid 999999" <<<"$e"
