@@ -40,9 +40,10 @@ fi
 sleep 1
 
 echo "== 1. RSS over $DUR at one scrape per second (headroom attach --interval 1s) =="
-( while sleep 1; do
-    curl -sf -o /dev/null "http://127.0.0.1:$EP/metrics" || true
-    [ -n "$node" ] && { curl -sf -o /dev/null "http://127.0.0.1:$NP/metrics" || true; }
+( while :; do   # one scrape of each per second, not one plus the scrapes' own time
+    curl -sf -o /dev/null "http://127.0.0.1:$EP/metrics" &
+    [ -n "$node" ] && curl -sf -o /dev/null "http://127.0.0.1:$NP/metrics" &
+    sleep 1
   done ) &
 PIDS+=("$!"); loop=$!
 "$HR" attach --pid "$hx" --duration "$DUR" --interval 1s --record "$T/headroom.db" --quiet &
