@@ -7,7 +7,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsqlite3-dev sqlite3 libjson-c-dev libcmocka-dev
       libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev
-      prometheus curl)   # promtool and a real server for tests/it_export_prometheus.sh
+      nginx-light         # tests/it_load_nginx.sh: a real server for the load generator
+      prometheus curl)    # promtool and a real server for tests/it_export_prometheus.sh
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
   case "$group" in

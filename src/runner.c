@@ -432,6 +432,7 @@ static int loop(struct runner *r, struct runner_result *res)
 					continue;
 				if (attach)
 					return 0;
+				res->stopped_by_request = true;
 				begin_stop(r, "the load is done");
 			} else if (fd == r->sfd) {
 				struct signalfd_siginfo si;

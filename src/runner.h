@@ -57,6 +57,7 @@ struct runner_result {
 	int exit_signal;             /* 0 when it exited */
 	bool oom_killed;
 	bool stopped_by_duration;    /* headroom ended it because --duration elapsed */
+	bool stopped_by_request;     /* headroom ended it on runner_request_stop (the load is done) */
 	bool stopped_by_user;        /* SIGINT/SIGTERM/SIGHUP reached headroom */
 	bool ready_timed_out;
 	int64_t duration_ns;

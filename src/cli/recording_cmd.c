@@ -13,7 +13,8 @@
 #include "util.h"
 
 enum { OPT_LIMIT = 256, OPT_INTERVAL, OPT_RECORD, OPT_DURATION, OPT_NO_HEAP, OPT_JSON, OPT_QUIET, OPT_PID,
-       OPT_CGROUP, OPT_NO_CGROUP, OPT_READY, OPT_READY_TIMEOUT, OPT_GRACE, OPT_HTML };
+       OPT_CGROUP, OPT_NO_CGROUP, OPT_READY, OPT_READY_TIMEOUT, OPT_GRACE, OPT_HTML, OPT_LOAD, OPT_LOAD_URL,
+       OPT_PATH, OPT_CONNECTIONS, OPT_RATE, OPT_COOLDOWN };
 
 static const struct option long_opts[] = {
 	{"limit", required_argument, NULL, OPT_LIMIT},
@@ -30,6 +31,12 @@ static const struct option long_opts[] = {
 	{"ready", required_argument, NULL, OPT_READY},
 	{"ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT},
 	{"html", required_argument, NULL, OPT_HTML},
+	{"load", required_argument, NULL, OPT_LOAD},
+	{"load-url", required_argument, NULL, OPT_LOAD_URL},
+	{"path", required_argument, NULL, OPT_PATH},
+	{"connections", required_argument, NULL, OPT_CONNECTIONS},
+	{"rate", required_argument, NULL, OPT_RATE},
+	{"cooldown", required_argument, NULL, OPT_COOLDOWN},
 	{NULL, 0, NULL, 0},
 };
 
@@ -43,11 +50,46 @@ static int parse_duration_opt(const char *name, const char *text, int64_t *ret)
 	return 0;
 }
 
+/* --load SPEC with --ready ADDR (the URL is http://ADDR/PATH) or --load-url URL (ready = its address). */
+static int configure_load(struct recording_cmd *c)
+{
+	char url[1100];
+	if (c->load_url) {
+		snprintf(url, sizeof(url), "%s", c->load_url);
+	} else if (c->ro.ready_addr) {
+		const char *a = c->ro.ready_addr;
+		snprintf(url, sizeof(url), "http://%s%s%s", a[0] == ':' ? "127.0.0.1" : "", a,
+			 c->npaths ? c->paths[0] : "/");
+	} else {
+		cli_fail(EXIT_USAGE, "--load needs to know where the service listens: --ready HOST:PORT or --load-url URL");
+		return -1;
+	}
+	char why[512];
+	if (runload_configure(&c->load, c->load_spec, url, c->connections, why, sizeof(why)) < 0) {
+		cli_fail(EXIT_USAGE, "%s", why);
+		return -1;
+	}
+	for (int i = 0; i < c->npaths; i++)
+		c->load.cfg.paths[i] = c->paths[i];
+	c->load.cfg.npaths = c->npaths;
+	c->load.cfg.rate = c->rate;
+	c->load.cfg.threads = 1;
+	c->load.cooldown_ns = c->cooldown_ns >= 0 ? c->cooldown_ns : 5000000000LL;
+	if (!c->ro.ready_addr) {
+		/* ready when the load's own target accepts connections */
+		static char ready[300];
+		snprintf(ready, sizeof(ready), "%s:%d", c->load.cfg.host, c->load.cfg.port);
+		c->ro.ready_addr = ready;
+	}
+	return 0;
+}
+
 int recording_cmd_parse(struct recording_cmd *c, int argc, char **argv, bool is_run)
 {
 	memset(c, 0, sizeof(*c));
 	c->ro.interval_ns = 100 * 1000000LL;
 	c->ro.heap_mode = "off";
+	c->cooldown_ns = -1;
 	optind = 1;
 	opterr = 0;
 	int opt;
@@ -122,6 +164,49 @@ int recording_cmd_parse(struct recording_cmd *c, int argc, char **argv, bool is_
 		case OPT_HTML:
 			c->html_out = optarg;
 			break;
+		case OPT_LOAD:
+			c->load_spec = optarg;
+			break;
+		case OPT_LOAD_URL:
+			c->load_url = optarg;
+			break;
+		case OPT_PATH:
+			if (c->npaths >= LOAD_PATHS_MAX) {
+				cli_fail(EXIT_USAGE, "--path: at most %d paths", LOAD_PATHS_MAX);
+				return -1;
+			}
+			if (optarg[0] != '/') {
+				cli_fail(EXIT_USAGE, "--path '%s' must start with / (e.g. /work?kb=64)", optarg);
+				return -1;
+			}
+			c->paths[c->npaths++] = optarg;
+			break;
+		case OPT_CONNECTIONS: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v <= 0 || v > LOAD_CONN_MAX) {
+				cli_fail(EXIT_USAGE, "--connections '%s' is not a count from 1 to %d", optarg, LOAD_CONN_MAX);
+				return -1;
+			}
+			c->connections = (int)v;
+			break;
+		}
+		case OPT_RATE: {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (*optarg == '\0' || *end != '\0' || !(v > 0)) {
+				cli_fail(EXIT_USAGE, "--rate '%s' is not a request rate above zero (requests per second)", optarg);
+				return -1;
+			}
+			c->rate = v;
+			break;
+		}
+		case OPT_COOLDOWN:
+			if (util_duration_parse(optarg, &c->cooldown_ns) < 0 || c->cooldown_ns < 0) {
+				cli_fail(EXIT_USAGE, "--cooldown '%s' is not a duration (accepted: 0s, 5s, 1m)", optarg);
+				return -1;
+			}
+			break;
 		case OPT_PID: {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -143,7 +228,9 @@ int recording_cmd_parse(struct recording_cmd *c, int argc, char **argv, bool is_
 				cli_fail(EXIT_USAGE, "unknown or incomplete option '%s' (see headroom --help)", argv[optind - 1]);
 			return -1;
 		}
-		if (!is_run && (opt == OPT_LIMIT || opt == OPT_NO_CGROUP || opt == OPT_READY || opt == OPT_GRACE)) {
+		if (!is_run && (opt == OPT_LIMIT || opt == OPT_NO_CGROUP || opt == OPT_READY || opt == OPT_GRACE ||
+				opt == OPT_LOAD || opt == OPT_LOAD_URL || opt == OPT_PATH || opt == OPT_CONNECTIONS ||
+				opt == OPT_RATE || opt == OPT_COOLDOWN)) {
 			cli_fail(EXIT_USAGE, "--%s is for 'headroom run', not attach", name);
 			return -1;
 		}
@@ -156,18 +243,54 @@ int recording_cmd_parse(struct recording_cmd *c, int argc, char **argv, bool is_
 		cli_fail(EXIT_USAGE, "--limit needs a cgroup: drop --no-cgroup");
 		return -1;
 	}
+	if (!c->load_spec && (c->load_url || c->npaths || c->connections || c->rate > 0)) {
+		cli_fail(EXIT_USAGE, "--load-url, --path, --connections and --rate go with --load SPEC");
+		return -1;
+	}
+	if (c->load_spec && configure_load(c) < 0)
+		return -1;
 	return optind;
 }
 
+struct hook_ctx {
+	struct live live;
+	struct recording_cmd *cmd;
+	struct record *rec;
+	int64_t t0;
+};
+
 static void on_sample(void *ctx, const struct sample *s, const struct run_info *info)
 {
-	live_update(ctx, s, info);
+	struct hook_ctx *h = ctx;
+	live_update(&h->live, s, info);
 }
 
 static void on_note(void *ctx, const char *msg)
 {
-	live_clear(ctx);
+	struct hook_ctx *h = ctx;
+	live_clear(&h->live);
 	cli_note("%s", msg);
+}
+
+static void on_start(void *ctx, struct runner *r, struct record *rec, int64_t t0_ns, pid_t pid)
+{
+	struct hook_ctx *h = ctx;
+	h->rec = rec;
+	h->t0 = t0_ns;
+}
+
+static void on_ready(void *ctx, struct runner *r, int64_t t_ns)
+{
+	struct hook_ctx *h = ctx;
+	if (h->cmd->load_spec && runload_start(&h->cmd->load, r, h->rec, h->t0) < 0)
+		on_note(ctx, "could not start the load thread");
+}
+
+static void on_stop(void *ctx, struct runner *r)
+{
+	struct hook_ctx *h = ctx;
+	if (h->cmd->load_spec)
+		runload_stop(&h->cmd->load);
 }
 
 static int exit_status(const struct recording_cmd *c, const struct runner_result *res)
@@ -178,7 +301,8 @@ static int exit_status(const struct recording_cmd *c, const struct runner_result
 		return EXIT_FAIL;
 	if (res->exit_signal) {
 		/* a stop that headroom itself asked for (--duration, the load is done) is success */
-		if (res->stopped_by_duration && res->exit_signal == SIGTERM && !res->oom_killed)
+		if ((res->stopped_by_duration || res->stopped_by_request) && res->exit_signal == SIGTERM &&
+		    !res->oom_killed)
 			return 0;
 		return 128 + res->exit_signal;
 	}
@@ -263,15 +387,18 @@ static void print_summary(const struct recording_cmd *c, const struct runner_res
 
 int recording_cmd_execute(struct recording_cmd *c)
 {
-	struct live live;
-	live_init(&live, stdout, !c->quiet && isatty(STDOUT_FILENO));
+	struct hook_ctx h = {.cmd = c};
+	live_init(&h.live, stdout, !c->quiet && isatty(STDOUT_FILENO));
 	c->ro.hooks.on_sample = on_sample;
 	c->ro.hooks.on_note = on_note;
-	c->ro.hooks.ctx = &live;
+	c->ro.hooks.on_start = on_start;
+	c->ro.hooks.on_ready = on_ready;
+	c->ro.hooks.on_stop = on_stop;
+	c->ro.hooks.ctx = &h;
 	struct runner_result res;
 	char why[512];
 	int rc = runner_run(&c->ro, &res, why, sizeof(why));
-	live_clear(&live);
+	live_clear(&h.live);
 	if (rc < 0) {
 		/* 127/126 for a command that could not be run, like a shell */
 		return cli_fail(res.exit_code > 0 ? res.exit_code : EXIT_FAIL, "%s", why);
@@ -281,5 +408,14 @@ int recording_cmd_execute(struct recording_cmd *c)
 			 c->ro.ready_addr);
 	if (!c->quiet || c->json)
 		print_summary(c, &res);
+	if (c->load_spec && !c->json && !c->quiet) {
+		const struct load_result *lr = &c->load.result;
+		if (c->load.rc < 0)
+			printf("  load          could not run: %s\n", strerror(-c->load.rc));
+		else
+			printf("  load          %lld requests, %.0f/s, p50 %.2f ms, p99 %.2f ms, max %.1f ms, %lld errors\n",
+			       (long long)lr->requests, lr->rps, lr->p50_us / 1e3, lr->p99_us / 1e3, lr->max_us / 1e3,
+			       (long long)lr->errors_total);
+	}
 	return exit_status(c, &res);
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "runload.h"
 #include "runner.h"
 
 struct recording_cmd {
@@ -11,6 +12,15 @@ struct recording_cmd {
 	bool json;
 	bool quiet;
 	const char *html_out;
+	/* --load */
+	const char *load_spec;
+	const char *load_url;
+	const char *paths[LOAD_PATHS_MAX];
+	int npaths;
+	int connections;
+	double rate;
+	int64_t cooldown_ns;
+	struct runload load;
 };
 
 /* Parses the options common to run and attach; returns the index of the first non-option
