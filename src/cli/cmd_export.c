@@ -11,7 +11,7 @@
 #include "export.h"
 #include "util.h"
 
-#define EXPORT_USAGE "export (--pid PID | --cgroup PATH | --cgroup-root PATH) [--listen ADDR] [--interval DUR] [--peak-window DUR] [--rescan DUR] [--duration DUR]"
+#define EXPORT_USAGE "export (--pid PID | --cgroup PATH | --cgroup-root PATH) [--listen ADDR] [--interval DUR] [--peak-window DUR] [--rescan DUR] [--timeout DUR] [--duration DUR]"
 
 enum { OPT_PID = 256, OPT_CGROUP, OPT_CGROUP_ROOT, OPT_LISTEN, OPT_INTERVAL, OPT_PEAK_WINDOW, OPT_RESCAN,
        OPT_DURATION, OPT_TIMEOUT };
