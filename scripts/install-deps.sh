@@ -8,6 +8,7 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsqlite3-dev sqlite3 libjson-c-dev libcmocka-dev
       libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev
       nginx-light         # tests/it_load_nginx.sh: a real server for the load generator
+      python3 python3-yaml  # tests/it_analyze_*.sh: JSON checks, the resources: YAML parsed
       prometheus curl)    # promtool and a real server for tests/it_export_prometheus.sh
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
@@ -20,7 +21,7 @@ for group in "$@"; do
     # the image's rustup cargo builds the same sources.
     demo)  pkgs+=(golang-go librust-hyper-dev librust-tokio-dev curl)
            command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || pkgs+=(cargo) ;;
-    browser) pkgs+=(chromium) ;;
+    browser) pkgs+=(chromium python3) ;;
     *) echo "install-deps.sh: unknown group '$group' (accepted: vm bench real demo browser)" >&2; exit 2 ;;
   esac
 done

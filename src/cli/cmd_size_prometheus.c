@@ -70,9 +70,10 @@ int cmd_size_prometheus(int argc, char **argv)
 				return cli_fail(EXIT_USAGE, "--headroom '%s' is not a percentage (accepted: 25%%, 0.25)", optarg);
 			break;
 		case OPT_FORMAT:
-			if (strcmp(optarg, "table") && strcmp(optarg, "yaml") && strcmp(optarg, "json"))
+			/* "text" too, as `size FILE...` calls its table */
+			if (strcmp(optarg, "table") && strcmp(optarg, "text") && strcmp(optarg, "yaml") && strcmp(optarg, "json"))
 				return cli_fail(EXIT_USAGE, "--format '%s' is not one of table, yaml, json", optarg);
-			format = optarg;
+			format = strcmp(optarg, "text") == 0 ? "table" : optarg;
 			break;
 		case OPT_TIMEOUT:
 			if (util_duration_parse(optarg, &o.timeout_ns) < 0 || o.timeout_ns <= 0)
