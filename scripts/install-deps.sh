@@ -7,14 +7,15 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsqlite3-dev sqlite3 libjson-c-dev libcmocka-dev
       libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev
-      nginx-light    # tests/it_load_nginx.sh: a real server for the load generator
-      python3 python3-yaml)   # tests/it_analyze_*.sh: JSON checks, the resources: YAML parsed
+      nginx-light         # tests/it_load_nginx.sh: a real server for the load generator
+      python3 python3-yaml  # tests/it_analyze_*.sh: JSON checks, the resources: YAML parsed
+      prometheus curl)    # promtool and a real server for tests/it_export_prometheus.sh
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
   case "$group" in
     vm)    pkgs+=(qemu-system-x86 busybox-static cpio) ;;
-    bench) pkgs+=(heaptrack libc-devtools wrk nginx-light libjemalloc2 libmimalloc2.0) ;;
-    real)  pkgs+=(redis-server memcached nginx-light ripgrep prometheus libjemalloc2 libmimalloc2.0 wrk) ;;
+    bench) pkgs+=(heaptrack libc-devtools wrk nginx-light libjemalloc2 libmimalloc2.0 prometheus-node-exporter) ;;
+    real)  pkgs+=(redis-server memcached nginx-light ripgrep libjemalloc2 libmimalloc2.0 wrk) ;;
     # demo services (scripts/build-examples.sh): Debian's crates for an offline cargo build,
     # Go, curl for the tests. Debian's cargo (with rustc 1.63) only when no cargo is present:
     # the image's rustup cargo builds the same sources.

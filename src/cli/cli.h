@@ -19,6 +19,8 @@ int cmd_compare(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+/* `headroom size --prometheus URL ...`: argv as for cmd_size (argv[0] = "size"). */
+int cmd_size_prometheus(int argc, char **argv);
 
 /* "headroom: <message>" on stderr; returns `code` so callers write `return cli_fail(2, ...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

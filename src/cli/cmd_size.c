@@ -61,6 +61,13 @@ static int run_verify(const struct sizing *s, char **command, bool margin, struc
 
 int cmd_size(int argc, char **argv)
 {
+	/* sizing a fleet from Prometheus instead of recordings: its own options and code path */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--prometheus") == 0 || strncmp(argv[i], "--prometheus=", 13) == 0)
+			return cmd_size_prometheus(argc, argv);
+	}
 	struct size_options opt;
 	size_options_init(&opt);
 	enum report_size_format fmt = REPORT_SIZE_YAML;

@@ -10,7 +10,6 @@ struct command {
 	const char *usage;
 };
 
-/* A subcommand not yet built is listed with fn == NULL so --help stays honest. */
 static const struct command commands[] = {
 	{"run", cmd_run, "run [--limit SIZE] [--interval DUR] [--record FILE] [--duration DUR] [--grace DUR] [--no-heap] [--no-cgroup]\n"
 	                 "               [--ready ADDR [--ready-timeout DUR]] [--load SPEC [--path P]... [--connections N] [--rate N] [--cooldown DUR] [--load-url URL]]\n"
@@ -18,8 +17,10 @@ static const struct command commands[] = {
 	{"load", cmd_load, "load URL (--stages SPEC | --profile steady|burst|ramp|soak) [--rate N] [--connections N] [--threads N] [--method M] [--path P]... [--header H]... [--body B] [--timeout DUR] [--max-requests N] [--json]"},
 	{"attach", cmd_attach, "attach (--pid PID | --cgroup PATH) [--interval DUR] [--duration DUR] [--record FILE] [--json] [--quiet]"},
 	{"report", cmd_report, "report FILE [--json] [--html OUT]"},
-	{"size", cmd_size, "size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] [--surge N] [--hpa-target PCT] [--format yaml|json|text] [--verify [--verify-margin] -- COMMAND [ARG...]]"},
+	{"size", cmd_size, "size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] [--surge N] [--hpa-target PCT] [--format yaml|json|text] [--verify [--verify-margin] -- COMMAND [ARG...]]\n"
+	                   "  headroom size --prometheus URL [--selector SEL] [--window DUR] [--headroom PCT] [--format table|yaml|json]"},
 	{"compare", cmd_compare, "compare FILE_A FILE_B [--json] [--html OUT]"},
+	{"export", cmd_export, "export (--pid PID | --cgroup PATH | --cgroup-root PATH) [--listen ADDR] [--interval DUR] [--peak-window DUR] [--rescan DUR] [--timeout DUR] [--duration DUR]"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,748 @@
+#include "export.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sampler.h"
+#include "util.h"
+
+#define SEC 1000000000LL
+#define SCAN_MAX_DEPTH 8
+#define NEVER_NS (100LL * 86400 * SEC)
+
+struct peak_slot {
+	int64_t t_ns, rss_peak, cg_peak;
+};
+
+struct target {
+	char path[1024];             /* the cgroup, for EXPORT_CGROUP*; "" for a pid */
+	char labels[1100];           /* `cgroup="..."` or `pid="..."`, escaped */
+	struct sampler s;
+	struct sample last;
+	bool have_last;              /* a sample after the priming one */
+	bool seen;                   /* found by the current rescan */
+	struct peak_slot ring[EXPORT_RING_MAX];
+	int ring_head, ring_n, ring_cap;
+};
+
+/* A growing text buffer: grows to the largest exposition seen, then never allocates again. */
+struct textbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+struct exporter {
+	struct export_config cfg;
+	struct target **targets;
+	int ntargets, cap_targets;
+	struct MHD_Daemon *mhd;
+	int port;
+
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t lock;        /* guards stop, the published text and the counters below */
+	pthread_cond_t wake;
+	bool stop;
+	struct textbuf building, published;
+	uint64_t samples, rescans;
+	int64_t sample_ns_total, last_sample_ns;
+	atomic_uint_fast64_t scrapes;
+};
+
+/* ---- text ---- */
+
+static void tb_printf(struct textbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_printf(struct textbuf *b, const char *fmt, ...)
+{
+	if (b->oom)
+		return;
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 8192;
+		while (cap < b->len + (size_t)n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+int export_escape_label(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+	for (const char *c = in; *c; c++) {
+		const char *rep = NULL;
+		char one[2] = {*c, 0};
+		if (*c == '\\')
+			rep = "\\\\";
+		else if (*c == '"')
+			rep = "\\\"";
+		else if (*c == '\n')
+			rep = "\\n";
+		else
+			rep = one;
+		size_t rl = strlen(rep);
+		if (o + rl + 1 > len)
+			return -ENOSPC;
+		memcpy(out + o, rep, rl);
+		o += rl;
+	}
+	if (o + 1 > len)
+		return -ENOSPC;
+	out[o] = 0;
+	return (int)o;
+}
+
+/* ---- targets ---- */
+
+static int64_t window_max(const struct target *t, int64_t now, int64_t window, bool cg)
+{
+	int64_t m = HR_UNKNOWN;
+	for (int i = 0; i < t->ring_n; i++) {
+		const struct peak_slot *p = &t->ring[(t->ring_head - 1 - i + t->ring_cap) % t->ring_cap];
+		if (p->t_ns <= now - window)
+			break;
+		int64_t v = cg ? p->cg_peak : p->rss_peak;
+		if (v > m)
+			m = v;
+	}
+	return m;
+}
+
+static void ring_push(struct target *t, const struct sample *s)
+{
+	struct peak_slot *p = &t->ring[t->ring_head];
+	p->t_ns = s->t_ns;
+	p->rss_peak = s->rss_peak;
+	p->cg_peak = s->cg_usage_peak;
+	t->ring_head = (t->ring_head + 1) % t->ring_cap;
+	if (t->ring_n < t->ring_cap)
+		t->ring_n++;
+}
+
+static int target_new(struct exporter *e, pid_t pid, const char *cgroup, struct target **ret)
+{
+	struct target *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	char esc[1040];
+	if (cgroup) {
+		snprintf(t->path, sizeof(t->path), "%s", cgroup);
+		if (export_escape_label(cgroup, esc, sizeof(esc)) < 0) {
+			free(t);
+			return -ENAMETOOLONG;
+		}
+		snprintf(t->labels, sizeof(t->labels), "cgroup=\"%s\"", esc);
+	} else {
+		snprintf(t->labels, sizeof(t->labels), "pid=\"%d\"", (int)pid);
+	}
+	struct sampler_config sc = {
+		.proc_root = e->cfg.proc_root,
+		.root_pid = pid,
+		.cgroup_path = cgroup ? t->path : NULL,
+		.pids_from_cgroup = cgroup != NULL,
+		.interval_ns = e->cfg.interval_ns,
+		/* nothing exported needs smaps or smaps_rollup: read them (once) as rarely as possible */
+		.rollup_every_ns = NEVER_NS,
+		.smaps_every_ns = NEVER_NS,
+		.read_heap = e->cfg.read_heap,
+		.heap_ctx = e->cfg.heap_ctx,
+	};
+	int rc = sampler_init(&t->s, &sc);
+	if (rc < 0) {
+		free(t);
+		return rc;
+	}
+	int64_t ratio = (e->cfg.peak_window_ns + e->cfg.interval_ns - 1) / e->cfg.interval_ns;
+	t->ring_cap = (int)(ratio + 1 > EXPORT_RING_MAX ? EXPORT_RING_MAX : ratio + 1);
+	/* Priming sample: its VmHWM is the peak since the process started, not of an interval in the
+	 * window; it resets the peaks so the next sample's are exact. */
+	sampler_take(&t->s, util_now_ns(), &t->last);
+	*ret = t;
+	return 0;
+}
+
+static void target_free(struct target *t)
+{
+	if (!t)
+		return;
+	sampler_destroy(&t->s);
+	free(t);
+}
+
+static int targets_add(struct exporter *e, struct target *t)
+{
+	if (e->ntargets == e->cap_targets) {
+		int cap = e->cap_targets ? e->cap_targets * 2 : 8;
+		struct target **n = realloc(e->targets, (size_t)cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		e->targets = n;
+		e->cap_targets = cap;
+	}
+	e->targets[e->ntargets++] = t;
+	return 0;
+}
+
+static void targets_remove(struct exporter *e, int i)
+{
+	target_free(e->targets[i]);
+	/* keep the order stable: series come out in the order cgroups were found */
+	memmove(&e->targets[i], &e->targets[i + 1], (size_t)(e->ntargets - i - 1) * sizeof(e->targets[0]));
+	e->ntargets--;
+}
+
+/* ---- cgroup discovery ---- */
+
+static int scan_dir(char *path, size_t plen, size_t cap, int depth, void (*fn)(void *, const char *), void *ctx)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	int count = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		size_t nl = strlen(de->d_name);
+		if (plen + 1 + nl + sizeof("/cgroup.procs") > cap)
+			continue;
+		path[plen] = '/';
+		memcpy(path + plen + 1, de->d_name, nl + 1);
+		size_t sub = plen + 1 + nl;
+		char procs[32];
+		strcpy(path + sub, "/cgroup.procs");
+		ssize_t n = util_read_file(path, procs, sizeof(procs));
+		path[sub] = 0;
+		/* -EFBIG: more pids than fit in the probe buffer, so certainly not empty */
+		if (n > 0 || n == -EFBIG) {
+			fn(ctx, path);
+			count++;
+		}
+		if (depth > 1) {
+			int rc = scan_dir(path, sub, cap, depth - 1, fn, ctx);
+			if (rc > 0)
+				count += rc;
+		}
+		path[plen] = 0;
+	}
+	closedir(d);
+	return count;
+}
+
+int export_scan_cgroups(const char *root, int max_depth, void (*fn)(void *ctx, const char *path), void *ctx)
+{
+	char path[1024];
+	size_t len = strlen(root);
+	while (len > 1 && root[len - 1] == '/')
+		len--;
+	if (len >= sizeof(path) - 64)
+		return -ENAMETOOLONG;
+	memcpy(path, root, len);
+	path[len] = 0;
+	return scan_dir(path, len, sizeof(path), max_depth, fn, ctx);
+}
+
+static void rescan_found(void *ctx, const char *path)
+{
+	struct exporter *e = ctx;
+	for (int i = 0; i < e->ntargets; i++)
+		if (strcmp(e->targets[i]->path, path) == 0) {
+			e->targets[i]->seen = true;
+			return;
+		}
+	struct target *t;
+	if (target_new(e, 0, path, &t) < 0)
+		return; /* gone again already, or not a memory cgroup: the next rescan retries */
+	t->seen = true;
+	if (targets_add(e, t) < 0)
+		target_free(t);
+}
+
+static void rescan(struct exporter *e)
+{
+	for (int i = 0; i < e->ntargets; i++)
+		e->targets[i]->seen = false;
+	export_scan_cgroups(e->cfg.cgroup, SCAN_MAX_DEPTH, rescan_found, e);
+	for (int i = e->ntargets - 1; i >= 0; i--)
+		if (!e->targets[i]->seen)
+			targets_remove(e, i);
+	e->rescans++;
+}
+
+/* ---- rendering ---- */
+
+enum fam_kind { GAUGE, COUNTER };
+
+struct family {
+	const char *name, *help;
+	enum fam_kind kind;
+	int field;
+};
+
+enum { F_RSS, F_RSS_PEAK, F_HEAP_LIVE, F_CG_USAGE, F_CG_PEAK, F_CG_WS, F_CG_LIMIT, F_OOM, F_LIMIT_HITS,
+       F_PROCS, F_PEAK_EXACT, F_CG_PEAK_EXACT };
+
+static const struct family families[] = {
+	{"headroom_rss_bytes", "Resident set size of the target's processes, summed (VmRSS).", GAUGE, F_RSS},
+	{"headroom_rss_peak_bytes", "Exact peak of the summed RSS over the last peak window (VmHWM reset every sampling interval, so spikes between scrapes count).", GAUGE, F_RSS_PEAK},
+	{"headroom_heap_live_bytes", "Heap bytes handed out and not freed, from headroom's allocator shim.", GAUGE, F_HEAP_LIVE},
+	{"headroom_cgroup_usage_bytes", "Memory cgroup usage (v2 memory.current, v1 memory.usage_in_bytes).", GAUGE, F_CG_USAGE},
+	{"headroom_cgroup_usage_peak_bytes", "Exact peak of the memory cgroup usage over the last peak window.", GAUGE, F_CG_PEAK},
+	{"headroom_cgroup_working_set_bytes", "Memory cgroup usage minus inactive file pages (the kubelet's working set).", GAUGE, F_CG_WS},
+	{"headroom_cgroup_limit_bytes", "Memory cgroup limit; absent when unlimited.", GAUGE, F_CG_LIMIT},
+	{"headroom_oom_kills_total", "Processes killed by the OOM killer in the cgroup.", COUNTER, F_OOM},
+	{"headroom_cgroup_limit_hits_total", "Times the cgroup usage hit its limit (v2 memory.events max, v1 failcnt).", COUNTER, F_LIMIT_HITS},
+	{"headroom_processes", "Processes in the target.", GAUGE, F_PROCS},
+	{"headroom_rss_peak_exact", "1 when headroom_rss_peak_bytes is an exact interval peak, 0 when VmHWM could not be reset (peak since process start).", GAUGE, F_PEAK_EXACT},
+	{"headroom_cgroup_usage_peak_exact", "1 when headroom_cgroup_usage_peak_bytes is an exact interval peak, 0 when the kernel cannot reset the cgroup peak (v2 before 6.12: peak since creation).", GAUGE, F_CG_PEAK_EXACT},
+};
+
+static int64_t target_value(const struct exporter *e, const struct target *t, int field, int64_t now)
+{
+	const struct sample *s = &t->last;
+	switch (field) {
+	case F_RSS: return s->nprocs > 0 ? s->rss : HR_UNKNOWN;
+	case F_RSS_PEAK: return s->nprocs > 0 ? window_max(t, now, e->cfg.peak_window_ns, false) : HR_UNKNOWN;
+	case F_HEAP_LIVE: return s->heap_live;
+	case F_CG_USAGE: return s->cg_usage;
+	case F_CG_PEAK: return s->cg_usage == HR_UNKNOWN ? HR_UNKNOWN : window_max(t, now, e->cfg.peak_window_ns, true);
+	case F_CG_WS: return s->cg_working_set;
+	case F_CG_LIMIT: return s->cg_limit;
+	case F_OOM: return s->cg_oom_kills;
+	case F_LIMIT_HITS: return s->cg_limit_hits;
+	case F_PROCS: return s->nprocs;
+	case F_PEAK_EXACT:
+		return s->nprocs > 0 ? ((t->s.warnings & SAMPLER_WARN_HWM_RESET) ? 0 : 1) : HR_UNKNOWN;
+	case F_CG_PEAK_EXACT:
+		return s->cg_usage == HR_UNKNOWN ? HR_UNKNOWN : (t->s.warnings & SAMPLER_WARN_CG_PEAK) ? 0 : 1;
+	}
+	return HR_UNKNOWN;
+}
+
+static void render(struct exporter *e, struct textbuf *b, int64_t now)
+{
+	b->len = 0;
+	b->oom = false;
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+		const struct family *fam = &families[f];
+		bool header = false;
+		for (int i = 0; i < e->ntargets; i++) {
+			const struct target *t = e->targets[i];
+			if (!t->have_last)
+				continue;
+			int64_t v = target_value(e, t, fam->field, now);
+			if (v == HR_UNKNOWN)
+				continue;
+			/* families without a single series are left out entirely (e.g. the heap without the shim) */
+			if (!header) {
+				tb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name,
+				          fam->kind == GAUGE ? "gauge" : "counter");
+				header = true;
+			}
+			tb_printf(b, "%s{%s} %" PRId64 "\n", fam->name, t->labels, v);
+		}
+	}
+	tb_printf(b, "# HELP headroom_peak_window_seconds The sliding window of the *_peak_bytes metrics.\n"
+	             "# TYPE headroom_peak_window_seconds gauge\nheadroom_peak_window_seconds %g\n",
+	          (double)e->cfg.peak_window_ns / 1e9);
+	tb_printf(b, "# HELP headroom_exporter_targets Targets (processes trees or cgroups) being sampled.\n"
+	             "# TYPE headroom_exporter_targets gauge\nheadroom_exporter_targets %d\n", e->ntargets);
+}
+
+/* ---- sampling thread ---- */
+
+static void sample_all(struct exporter *e)
+{
+	int64_t t0 = util_now_ns();
+	for (int i = e->ntargets - 1; i >= 0; i--) {
+		struct target *t = e->targets[i];
+		struct sample s;
+		sampler_take(&t->s, util_now_ns(), &s);
+		/* a cgroup that was removed: drop its series rather than export stale figures */
+		if (t->path[0] && s.cg_usage == HR_UNKNOWN && access(t->path, F_OK) != 0) {
+			targets_remove(e, i);
+			continue;
+		}
+		t->last = s;
+		t->have_last = true;
+		ring_push(t, &s);
+	}
+	int64_t now = util_now_ns();
+	render(e, &e->building, now);
+	int64_t dt = util_now_ns() - t0;
+	pthread_mutex_lock(&e->lock);
+	if (!e->building.oom) {
+		struct textbuf tmp = e->published;
+		e->published = e->building;
+		e->building = tmp;
+	}
+	e->samples++;
+	e->sample_ns_total += dt;
+	e->last_sample_ns = dt;
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void *sample_loop(void *arg)
+{
+	struct exporter *e = arg;
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	int64_t next_rescan = util_now_ns() + e->cfg.rescan_ns;
+	pthread_mutex_lock(&e->lock);
+	while (!e->stop) {
+		pthread_mutex_unlock(&e->lock);
+		if (e->cfg.mode == EXPORT_CGROUP_ROOT && util_now_ns() >= next_rescan) {
+			rescan(e);
+			next_rescan = util_now_ns() + e->cfg.rescan_ns;
+		}
+		sample_all(e);
+		int64_t ns = (int64_t)next.tv_nsec + e->cfg.interval_ns;
+		next.tv_sec += ns / SEC;
+		next.tv_nsec = ns % SEC;
+		/* after a stall (suspend, a huge tree), start again from now instead of catching up */
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > next.tv_sec + 1)
+			next = now;
+		pthread_mutex_lock(&e->lock);
+		while (!e->stop) {
+			if (pthread_cond_timedwait(&e->wake, &e->lock, &next) == ETIMEDOUT)
+				break;
+		}
+	}
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
+/* ---- HTTP ---- */
+
+char *export_render(struct exporter *e, size_t *ret_len)
+{
+	uint64_t scrapes = atomic_load(&e->scrapes);
+	pthread_mutex_lock(&e->lock);
+	size_t cap = e->published.len + 2048;
+	char *out = malloc(cap);
+	if (!out) {
+		pthread_mutex_unlock(&e->lock);
+		return NULL;
+	}
+	memcpy(out, e->published.p ? e->published.p : "", e->published.len);
+	size_t len = e->published.len;
+	int n = snprintf(out + len, cap - len,
+	                 "# HELP headroom_exporter_scrapes_total Scrapes of /metrics served.\n"
+	                 "# TYPE headroom_exporter_scrapes_total counter\nheadroom_exporter_scrapes_total %" PRIu64 "\n"
+	                 "# HELP headroom_exporter_samples_total Sampling passes over all targets.\n"
+	                 "# TYPE headroom_exporter_samples_total counter\nheadroom_exporter_samples_total %" PRIu64 "\n"
+	                 "# HELP headroom_exporter_sample_duration_seconds Duration of the last sampling pass.\n"
+	                 "# TYPE headroom_exporter_sample_duration_seconds gauge\nheadroom_exporter_sample_duration_seconds %.9f\n"
+	                 "# HELP headroom_exporter_sample_seconds_total Time spent sampling, summed over passes.\n"
+	                 "# TYPE headroom_exporter_sample_seconds_total counter\nheadroom_exporter_sample_seconds_total %.9f\n"
+	                 "# HELP headroom_exporter_cgroup_rescans_total Walks of the cgroup root looking for containers.\n"
+	                 "# TYPE headroom_exporter_cgroup_rescans_total counter\nheadroom_exporter_cgroup_rescans_total %" PRIu64 "\n",
+	                 scrapes, e->samples, (double)e->last_sample_ns / 1e9, (double)e->sample_ns_total / 1e9,
+	                 e->rescans);
+	pthread_mutex_unlock(&e->lock);
+	if (n > 0 && (size_t)n < cap - len)
+		len += (size_t)n;
+	out[len] = 0;
+	*ret_len = len;
+	return out;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *text)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct exporter *e = cls;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
+	if (strcmp(url, "/") == 0)
+		return reply(c, MHD_HTTP_OK, "headroom exporter: metrics at /metrics\n");
+	if (strcmp(url, "/metrics") != 0)
+		return reply(c, MHD_HTTP_NOT_FOUND, "not found: metrics at /metrics\n");
+	atomic_fetch_add(&e->scrapes, 1);
+	size_t len;
+	char *text = export_render(e, &len);
+	if (!text)
+		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* "HOST:PORT", "[V6]:PORT" or ":PORT" (all interfaces, because the user said so). Numeric hosts
+ * only: an exporter must not depend on DNS to start. */
+static int parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	char host[128];
+	const char *port;
+	if (text[0] == '[') {
+		const char *end = strchr(text, ']');
+		if (!end || end[1] != ':' || (size_t)(end - text - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, text + 1, (size_t)(end - text - 1));
+		host[end - text - 1] = 0;
+		port = end + 2;
+	} else {
+		const char *colon = strrchr(text, ':');
+		if (!colon || (size_t)(colon - text) >= sizeof(host) || strchr(text, ':') != colon)
+			return -EINVAL;
+		memcpy(host, text, (size_t)(colon - text));
+		host[colon - text] = 0;
+		port = colon + 1;
+	}
+	char *end;
+	errno = 0;
+	long p = strtol(port, &end, 10);
+	if (!*port || *end || errno || p < 0 || p > 65535)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (!host[0]) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_ANY);
+		in->sin_port = htons((uint16_t)p);
+		*sl = sizeof(*in);
+		return 0;
+	}
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)p);
+		*sl = sizeof(*in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)p);
+		*sl = sizeof(*in6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Bind ourselves so a taken port is reported as such (libmicrohttpd only says it failed). */
+static int bind_listen(const struct sockaddr_storage *ss, socklen_t sl, char *why, size_t whylen)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, sl) < 0 || listen(fd, 512) < 0) {
+		int err = -errno;
+		snprintf(why, whylen, "cannot listen: %s", strerror(-err));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int export_port(const struct exporter *e)
+{
+	return e->port;
+}
+
+static void free_exporter(struct exporter *e)
+{
+	for (int i = 0; i < e->ntargets; i++)
+		target_free(e->targets[i]);
+	free(e->targets);
+	free(e->building.p);
+	free(e->published.p);
+	pthread_cond_destroy(&e->wake);
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+}
+
+int export_start(struct exporter **ret, const struct export_config *cfg, char *why, size_t whylen)
+{
+	*ret = NULL;
+	snprintf(why, whylen, "cannot start the exporter");
+	struct exporter *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->cfg = *cfg;
+	if (!e->cfg.listen)
+		e->cfg.listen = "127.0.0.1:9464";
+	if (!e->cfg.interval_ns)
+		e->cfg.interval_ns = SEC;
+	if (!e->cfg.peak_window_ns)
+		e->cfg.peak_window_ns = 15 * SEC;
+	if (!e->cfg.rescan_ns)
+		e->cfg.rescan_ns = 10 * SEC;
+	if (!e->cfg.timeout_s)
+		e->cfg.timeout_s = 10;
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&e->scrapes, 0);
+
+	int rc = 0;
+	if (e->cfg.interval_ns <= 0 || e->cfg.peak_window_ns < e->cfg.interval_ns ||
+	    e->cfg.peak_window_ns / e->cfg.interval_ns >= EXPORT_RING_MAX) {
+		snprintf(why, whylen, "the peak window must be at least one interval and at most %d intervals",
+		         EXPORT_RING_MAX - 1);
+		rc = -EINVAL;
+		goto fail;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (parse_listen(e->cfg.listen, &ss, &sl) < 0) {
+		snprintf(why, whylen, "--listen '%s' is not an address (accepted: 127.0.0.1:9464, [::1]:9464, 0.0.0.0:9464)",
+		         e->cfg.listen);
+		rc = -EINVAL;
+		goto fail;
+	}
+
+	struct target *t = NULL;
+	switch (e->cfg.mode) {
+	case EXPORT_PID:
+		rc = target_new(e, e->cfg.pid, NULL, &t);
+		if (rc == -ESRCH || rc == -ENOENT)
+			snprintf(why, whylen, "no process with pid %d", (int)e->cfg.pid);
+		else if (rc < 0)
+			snprintf(why, whylen, "cannot read process %d: %s", (int)e->cfg.pid, strerror(-rc));
+		break;
+	case EXPORT_CGROUP:
+		rc = target_new(e, 0, e->cfg.cgroup, &t);
+		if (rc < 0)
+			snprintf(why, whylen, "'%s' is not a memory cgroup (%s)", e->cfg.cgroup, strerror(-rc));
+		break;
+	case EXPORT_CGROUP_ROOT: {
+		struct stat st;
+		if (stat(e->cfg.cgroup, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			snprintf(why, whylen, "cgroup root '%s' is not a directory", e->cfg.cgroup);
+			rc = -ENOTDIR;
+		} else {
+			rescan(e);
+		}
+		break;
+	}
+	}
+	if (rc < 0)
+		goto fail;
+	if (t && (rc = targets_add(e, t)) < 0) {
+		target_free(t);
+		goto fail;
+	}
+	sample_all(e);
+
+	int lfd = bind_listen(&ss, sl, why, whylen);
+	if (lfd < 0) {
+		rc = lfd;
+		goto fail;
+	}
+	/* Epoll mode with one internal thread: a scrape is a memcpy of text rendered by the sampling
+	 * thread, so a single event loop serves hundreds of connections without a thread (and a
+	 * stack) per connection or per pool slot, and a client that sends nothing holds a socket,
+	 * not a thread, until the timeout closes it. The per-connection pool is 36 KiB, above the
+	 * 32 KiB up to which libmicrohttpd takes pools from malloc: bigger ones are their own mmap,
+	 * returned to the kernel when the connection closes. Measured: after 100 concurrent
+	 * clients for 4 s, RSS stays at +0.1 MiB instead of +1.1 MiB kept by the malloc arena. */
+	e->mhd = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, handle, e,
+	                          MHD_OPTION_LISTEN_SOCKET, lfd,
+	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)e->cfg.timeout_s,
+	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(36 * 1024),
+	                          MHD_OPTION_END);
+	if (!e->mhd) {
+		close(lfd);
+		snprintf(why, whylen, "libmicrohttpd could not start on %s", e->cfg.listen);
+		rc = -EIO;
+		goto fail;
+	}
+	struct sockaddr_storage bound;
+	socklen_t bl = sizeof(bound);
+	if (getsockname(lfd, (struct sockaddr *)&bound, &bl) == 0)
+		e->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+		                                           : ((struct sockaddr_in *)&bound)->sin_port);
+	rc = -pthread_create(&e->thread, NULL, sample_loop, e);
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot start the sampling thread");
+		MHD_stop_daemon(e->mhd);
+		goto fail;
+	}
+	e->thread_started = true;
+	*ret = e;
+	return 0;
+fail:
+	free_exporter(e);
+	return rc;
+}
+
+void export_stop(struct exporter *e)
+{
+	if (!e)
+		return;
+	if (e->thread_started) {
+		pthread_mutex_lock(&e->lock);
+		e->stop = true;
+		pthread_cond_signal(&e->wake);
+		pthread_mutex_unlock(&e->lock);
+		pthread_join(e->thread, NULL);
+	}
+	if (e->mhd) {
+		MHD_stop_daemon(e->mhd); /* closes the listening socket it was given too */
+	}
+	free_exporter(e);
+}

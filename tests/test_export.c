@@ -1,0 +1,304 @@
+/* export and promsize: label escaping, cgroup discovery, the sliding peak window against this
+ * very process, and parsing of real Prometheus API answers (tests/fixtures/prometheus). */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "export.h"
+#include "promsize.h"
+#include "util.h"
+
+static void escape_label_values(void **state)
+{
+	(void)state;
+	char out[64];
+	assert_int_equal(export_escape_label("/sys/fs/cgroup/a", out, sizeof(out)), 16);
+	assert_string_equal(out, "/sys/fs/cgroup/a");
+	assert_true(export_escape_label("a\"b\\c\nd", out, sizeof(out)) > 0);
+	assert_string_equal(out, "a\\\"b\\\\c\\nd");
+	assert_int_equal(export_escape_label("0123456789", out, 10), -ENOSPC);
+	assert_int_equal(export_escape_label("\"\"\"\"", out, 8), -ENOSPC);
+}
+
+/* ---- cgroup discovery on a directory tree shaped like kubepods ---- */
+
+static void mk(const char *root, const char *rel, const char *procs)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	assert_int_equal(mkdir(p, 0755), 0);
+	if (procs) {
+		snprintf(p, sizeof(p), "%s/%s/cgroup.procs", root, rel);
+		FILE *f = fopen(p, "we");
+		assert_non_null(f);
+		fputs(procs, f);
+		assert_int_equal(fclose(f), 0);
+	}
+}
+
+struct found {
+	char paths[8][512];
+	int n;
+};
+
+static void on_found(void *ctx, const char *path)
+{
+	struct found *f = ctx;
+	if (f->n < 8)
+		snprintf(f->paths[f->n++], 512, "%s", path);
+}
+
+static bool has(const struct found *f, const char *root, const char *rel)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	for (int i = 0; i < f->n; i++)
+		if (strcmp(f->paths[i], p) == 0)
+			return true;
+	return false;
+}
+
+static void scan_finds_cgroups_with_processes(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/headroom-test-scan.XXXXXX";
+	assert_non_null(mkdtemp(root));
+	mk(root, "burstable", "");
+	mk(root, "burstable/pod1", "");
+	mk(root, "burstable/pod1/ctr-a", "101\n102\n");
+	mk(root, "burstable/pod1/ctr-b", "");                 /* exited container: no processes */
+	mk(root, "burstable/pod1/pause", "7\n");
+	char many[400] = "";
+	for (int i = 0; i < 50; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%d\n", 1000 + i);
+	mk(root, "besteffort", "");
+	mk(root, "besteffort/pod2", "");
+	mk(root, "besteffort/pod2/ctr-c", many);              /* more pids than the probe buffer */
+	mk(root, "plain-dir", NULL);                          /* no cgroup.procs at all */
+	struct found f = {0};
+	char slash[64];
+	snprintf(slash, sizeof(slash), "%s//", root);         /* trailing slashes are tolerated */
+	int n = export_scan_cgroups(slash, 8, on_found, &f);
+	assert_int_equal(n, 3);
+	assert_int_equal(f.n, 3);
+	assert_true(has(&f, root, "burstable/pod1/ctr-a"));
+	assert_true(has(&f, root, "burstable/pod1/pause"));
+	assert_true(has(&f, root, "besteffort/pod2/ctr-c"));
+	/* depth limit: nothing at depth 3 is reached with 2 */
+	struct found g = {0};
+	assert_int_equal(export_scan_cgroups(root, 2, on_found, &g), 0);
+	assert_int_equal(export_scan_cgroups("/nonexistent/headroom", 8, on_found, &g), -ENOENT);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* ---- the exporter against this process ---- */
+
+static int64_t metric(const char *text, const char *name)
+{
+	char key[128];
+	snprintf(key, sizeof(key), "\n%s{", name);
+	const char *p = strstr(text, key);
+	if (!p)
+		return -1;
+	p = strchr(p, '}');
+	return p ? strtoll(p + 2, NULL, 10) : -1;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+static void peak_window_slides(void **state)
+{
+	(void)state;
+	struct export_config cfg = {
+		.mode = EXPORT_PID, .pid = getpid(), .listen = "127.0.0.1:0",
+		.interval_ns = 20 * 1000000LL, .peak_window_ns = 200 * 1000000LL,
+	};
+	struct exporter *e;
+	char why[256];
+	assert_int_equal(export_start(&e, &cfg, why, sizeof(why)), 0);
+	assert_true(export_port(e) > 0);
+	sleep_ms(60);
+	size_t len;
+	char *t = export_render(e, &len);
+	assert_non_null(t);
+	assert_int_equal(strlen(t), len);
+	int64_t base = metric(t, "headroom_rss_bytes");
+	assert_true(base > 0);
+	bool exact = metric(t, "headroom_rss_peak_exact") == 1;
+	/* a pid target has no cgroup and no heap shim: those families are left out, not zero */
+	assert_null(strstr(t, "headroom_oom_kills_total"));
+	assert_null(strstr(t, "headroom_heap_live_bytes"));
+	assert_non_null(strstr(t, "# TYPE headroom_rss_peak_bytes gauge\n"));
+	free(t);
+
+	/* a 48 MiB spike, freed before the next sample */
+	size_t spike = 48u << 20;
+	char *m = mmap(NULL, spike, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(m != MAP_FAILED);
+	memset(m, 1, spike);
+	munmap(m, spike);
+	sleep_ms(60);
+	t = export_render(e, &len);
+	int64_t peak = metric(t, "headroom_rss_peak_bytes");
+	free(t);
+	assert_true(peak >= base + (int64_t)spike - (4 << 20));
+	if (exact) {
+		/* the window slides: once 200 ms of samples have passed the spike is out of it (polled:
+		 * on a loaded machine the sampling thread may run late) */
+		int64_t later = -1;
+		for (int i = 0; i < 40; i++) {
+			sleep_ms(100);
+			t = export_render(e, &len);
+			later = metric(t, "headroom_rss_peak_bytes");
+			free(t);
+			if (i >= 3 && later > 0 && later < base + (int64_t)spike / 2)
+				break;
+		}
+		if (!(later > 0 && later < base + (int64_t)spike / 2))
+			fail_msg("peak %lld did not fall back below %lld (base %lld)", (long long)later,
+			         (long long)(base + (int64_t)spike / 2), (long long)base);
+	}
+	export_stop(e);
+}
+
+static void start_rejects_bad_config(void **state)
+{
+	(void)state;
+	struct exporter *e = (struct exporter *)1;
+	char why[256];
+	struct export_config cfg = {.mode = EXPORT_PID, .pid = getpid(), .listen = "localhost:9464"};
+	assert_int_equal(export_start(&e, &cfg, why, sizeof(why)), -EINVAL);
+	assert_null(e);
+	assert_non_null(strstr(why, "not an address"));
+	cfg.listen = "127.0.0.1:0";
+	cfg.interval_ns = 1000000000LL;
+	cfg.peak_window_ns = 500000000LL;
+	assert_int_equal(export_start(&e, &cfg, why, sizeof(why)), -EINVAL);
+	cfg.peak_window_ns = 0;
+	cfg.pid = 0x3ffffff0;
+	assert_int_equal(export_start(&e, &cfg, why, sizeof(why)), -ESRCH);
+	assert_non_null(strstr(why, "no process"));
+	cfg.mode = EXPORT_CGROUP;
+	cfg.cgroup = "/tmp";
+	assert_true(export_start(&e, &cfg, why, sizeof(why)) < 0);
+	assert_non_null(strstr(why, "not a memory cgroup"));
+	cfg.mode = EXPORT_CGROUP_ROOT;
+	cfg.cgroup = "/nonexistent";
+	assert_int_equal(export_start(&e, &cfg, why, sizeof(why)), -ENOTDIR);
+	/* a port in use is named as such */
+	cfg.mode = EXPORT_PID;
+	cfg.pid = getpid();
+	struct exporter *first;
+	assert_int_equal(export_start(&first, &cfg, why, sizeof(why)), 0);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", export_port(first));
+	cfg.listen = addr;
+	assert_int_equal(export_start(&e, &cfg, why, sizeof(why)), -EADDRINUSE);
+	assert_non_null(strstr(why, "in use"));
+	export_stop(first);
+	export_stop(NULL);
+}
+
+/* ---- Prometheus answers ---- */
+
+struct got {
+	char labels[4][1024], names[4][256];
+	double ts[4], v[4];
+	int n;
+};
+
+static void on_series(void *ctx, const char *labels, const char *name, double ts, double value)
+{
+	struct got *g = ctx;
+	if (g->n >= 4)
+		return;
+	snprintf(g->labels[g->n], 1024, "%s", labels);
+	snprintf(g->names[g->n], 256, "%s", name);
+	g->ts[g->n] = ts;
+	g->v[g->n++] = value;
+}
+
+static char *fixture(const char *name)
+{
+	static char buf[8192];
+	char path[512];
+	snprintf(path, sizeof(path), "%s/prometheus/%s", FIXTURES, name);
+	assert_true(util_read_file(path, buf, sizeof(buf)) > 0);
+	return buf;
+}
+
+static void parse_prometheus_answers(void **state)
+{
+	(void)state;
+	char why[256];
+	struct got g = {0};
+	assert_int_equal(promsize_parse_vector(fixture("vector.json"), 200, on_series, &g, why, sizeof(why)), 1);
+	assert_string_equal(g.labels[0], "instance=\"127.0.0.1:44331\",job=\"headroom\",pid=\"30910\"");
+	assert_string_equal(g.names[0], "pid 30910");
+	assert_true(g.v[0] == 1695744.0);
+	assert_true(g.ts[0] > 1795316291.0 && g.ts[0] < 1795316292.0);
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(promsize_parse_vector(fixture("cadvisor-vector.json"), 200, on_series, &g, why, sizeof(why)), 2);
+	assert_string_equal(g.names[0], "shop/cart-7d9f/cart");
+	assert_true(g.v[0] == 268435456.0);
+	assert_string_equal(g.names[1], "shop/web-1/web");
+
+	assert_int_equal(promsize_parse_vector(fixture("empty.json"), 200, on_series, &g, why, sizeof(why)), 0);
+	assert_int_equal(promsize_parse_vector(fixture("error.json"), 400, on_series, &g, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "bad_data"));
+	assert_non_null(strstr(why, "missing closing"));
+	assert_int_equal(promsize_parse_vector(fixture("no-query.json"), 400, on_series, &g, why, sizeof(why)), -EINVAL);
+	assert_int_equal(promsize_parse_vector(fixture("matrix.json"), 200, on_series, &g, why, sizeof(why)), -EPROTO);
+	assert_int_equal(promsize_parse_vector("<html>502 Bad Gateway</html>", 502, on_series, &g, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "HTTP 502"));
+	assert_non_null(strstr(why, "<html>502"));
+	assert_int_equal(promsize_parse_vector("[1,2]", 200, on_series, &g, why, sizeof(why)), -EPROTO);
+	assert_int_equal(promsize_parse_vector("", 200, on_series, &g, why, sizeof(why)), -EPROTO);
+}
+
+static void unreachable_prometheus_is_said(void **state)
+{
+	(void)state;
+	struct promsize_options o = {.url = "http://127.0.0.1:1", .window_ns = 3600 * 1000000000LL,
+	                             .timeout_ns = 2000000000LL};
+	struct promsize_result r;
+	char why[512];
+	int rc = promsize_run(&o, &r, why, sizeof(why));
+	assert_int_equal(rc, -ECONNREFUSED);
+	assert_non_null(strstr(why, "cannot reach Prometheus at http://127.0.0.1:1"));
+	assert_null(r.rows);
+	o.url = "ftp://127.0.0.1/";
+	assert_int_equal(promsize_run(&o, &r, why, sizeof(why)), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(escape_label_values),
+		cmocka_unit_test(scan_finds_cgroups_with_processes),
+		cmocka_unit_test(peak_window_slides),
+		cmocka_unit_test(start_rejects_bad_config),
+		cmocka_unit_test(parse_prometheus_answers),
+		cmocka_unit_test(unreachable_prometheus_is_said),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
