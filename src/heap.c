@@ -133,6 +133,9 @@ struct entry {
 	struct heap_seg *seg;
 	int64_t requested_ns;     /* when we last raised the request */
 	int64_t last_live;        /* live bytes at the previous read: the start of this interval */
+	int64_t exe_checked_ns;   /* when we last compared the process's image with the segment's */
+	uint32_t generation;      /* of the segment when last checked */
+	bool stale;               /* the process exec'd an image without the shim */
 	bool used;                /* seen in the current read */
 };
 
@@ -337,6 +340,24 @@ static void seg_sum(struct entry *e, struct heap_totals *t, int64_t now, bool *b
 		add(&t->held, system > live ? system - live : 0);
 }
 
+/* After an exec without the shim (LD_PRELOAD removed) the segment of the previous image stays:
+ * same pid, same name, figures frozen. The image it was made by tells. Checked twice a second
+ * and whenever the segment was re-initialised. */
+static bool seg_stale(struct entry *e, int64_t now)
+{
+	uint32_t gen = LOAD(&e->seg->generation);
+	if (gen == e->generation && now - e->exe_checked_ns < 500000000LL)
+		return e->stale;
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)e->pid);
+	if (stat(path, &st) == 0 && LOAD(&e->seg->exe_ino) != 0)
+		e->stale = st.st_ino != LOAD(&e->seg->exe_ino) || st.st_dev != LOAD(&e->seg->exe_dev);
+	e->generation = gen;
+	e->exe_checked_ns = now;
+	return e->stale;
+}
+
 int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap_totals *ret)
 {
 	totals_clear(ret, npids);
@@ -392,6 +413,12 @@ int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap
 		if (v == 0) {
 			pending++;   /* being re-initialised by an exec this instant */
 			ret->nmissing++;
+			continue;
+		}
+		if (seg_stale(e, now)) {
+			ret->nmissing++;
+			if (!first_missing)
+				first_missing = pids[i];
 			continue;
 		}
 		seg_sum(e, ret, now, &bypassed);

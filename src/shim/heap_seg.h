@@ -78,7 +78,7 @@ struct heap_seg {
 	uint32_t hiwater;        /* slots [0, hiwater) have ever been claimed */
 	uint32_t pad0;
 	int64_t init_ns;         /* CLOCK_MONOTONIC at (re)initialisation */
-	uint64_t pad1[2];
+	uint64_t exe_dev, exe_ino; /* the image that made it: an exec without the shim leaves it stale */
 	/* line 1: the reader's request */
 	uint64_t request __attribute__((aligned(64)));
 	/* line 2+: the shim's answer */

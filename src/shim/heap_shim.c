@@ -199,6 +199,11 @@ static struct heap_seg *seg_create(void)
 	s->nslots = HEAP_SEG_SLOTS;
 	s->generation = gen;
 	s->init_ns = now_ns();
+	struct stat exe;
+	if (stat("/proc/self/exe", &exe) == 0) {
+		s->exe_dev = exe.st_dev;
+		s->exe_ino = exe.st_ino;
+	}
 	const char *mode = env_get(HEAP_ENV_MODE);
 	s->mode = mode && strcmp(mode, "count") == 0 ? HEAP_SEG_COUNT : HEAP_SEG_STATS;
 	s->allocator = g_allocator;

@@ -1,5 +1,6 @@
 /* heap_frag: memory held by the allocator, not a leak. Allocates TOTAL bytes (default 400 MiB) in
- * BLOCK-byte blocks (default 512), frees 15 of every 16, prints "ready live=L total=T", holds.
+ * BLOCK-byte blocks (default 512), frees 15 of every 16, prints "ready live=L total=T" (L: usable
+ * bytes still allocated, the array of pointers included), holds.
  * The live heap is then ~1/16 of TOTAL while RSS stays near TOTAL: glibc cannot return pages
  * that still hold one live block in every 16, nor trim a heap whose top is in use.
  * usage: heap_frag [TOTAL [BLOCK [SECONDS]]] */
@@ -23,7 +24,7 @@ int main(int argc, char **argv)
 			return 1;
 		memset(v[i], 1, (size_t)block);
 	}
-	long long live = 0;
+	long long live = (long long)malloc_usable_size(v);
 	for (long i = 0; i < n; i++) {
 		if (i % 16 != 15) {
 			free(v[i]);
