@@ -282,14 +282,10 @@ static void seg_sum(struct entry *e, struct heap_totals *t, int64_t now, bool *b
 	} else {
 		t->nunanswered++;
 	}
-	/* ask again: at most every HEAP_STATS_INTERVAL_NS, and not while an answer is pending
-	 * unless it has been pending for a second (the process may be idle) */
-	uint64_t req = LOAD(&s->request);
-	bool pending = req != LOAD(&s->published);
-	if (now - e->requested_ns >= HEAP_STATS_INTERVAL_NS &&
-	    (!pending || now - e->requested_ns >= 1000000000LL)) {
-		if (!pending)
-			__atomic_store_n(&s->request, req + 1, __ATOMIC_RELEASE);
+	/* ask again at most every HEAP_STATS_INTERVAL_NS; a request stays raised until a malloc or
+	 * free in the process answers it (an idle process keeps its last answer) */
+	if (LOAD(&s->request) == 0 && now - e->requested_ns >= HEAP_STATS_INTERVAL_NS) {
+		__atomic_store_n(&s->request, LOAD(&s->published) + 1, __ATOMIC_RELEASE);
 		e->requested_ns = now;
 	}
 

@@ -79,7 +79,8 @@ struct heap_seg {
 	uint32_t pad0;
 	int64_t init_ns;         /* CLOCK_MONOTONIC at (re)initialisation */
 	uint64_t exe_dev, exe_ino; /* the image that made it: an exec without the shim leaves it stale */
-	/* line 1: the reader's request */
+	/* line 1: the reader's request: non-zero asks for allocator figures; the shim answers
+	 * (published = request) and puts it back to 0. Only the reader makes it non-zero. */
 	uint64_t request __attribute__((aligned(64)));
 	/* line 2+: the shim's answer */
 	uint64_t published __attribute__((aligned(64)));   /* = the request answered */

@@ -59,10 +59,15 @@ static int (*fn_mallctl)(const char *, void *, size_t *, void *, size_t);
 static void (*fn_mi_process_info)(size_t *, size_t *, size_t *, size_t *, size_t *, size_t *,
 				  size_t *, size_t *);
 
-static int g_ready;                 /* real_* resolved (acquire/release) */
+/* What every call looks at first, one load: where to go. */
+enum { ST_INIT = 0,      /* real functions not resolved yet */
+       ST_FORWARD = 1,   /* no segment (no run id, /dev/shm full): only forward */
+       ST_STATS = 2,     /* forward, answer requests */
+       ST_COUNT = 3 };   /* count every call too */
+static int g_state;
 static int g_init_lock;             /* one thread resolves, the others wait */
 static struct heap_seg *g_seg;      /* NULL: forward only */
-static bool g_count;                /* count mode and a segment to count into */
+static bool g_je_counters;          /* count mode over jemalloc: read its per-thread counters */
 static bool g_seg_tried;            /* made (or failed to make) the segment with a real environment */
 static uint32_t g_allocator;
 static pthread_key_t g_key;
@@ -249,7 +254,7 @@ static __attribute__((noinline)) void publish(struct heap_seg *s)
 {
 	uint64_t req = __atomic_load_n(&s->request, __ATOMIC_ACQUIRE);
 	uint32_t idle = 0;
-	if (req == LOAD(&s->published) ||
+	if (req == 0 ||
 	    !__atomic_compare_exchange_n(&s->busy, &idle, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return;
 	uint64_t st[HS_NSTATS] = {0};
@@ -292,13 +297,15 @@ static __attribute__((noinline)) void publish(struct heap_seg *s)
 		STORE(&s->stats[i], st[i]);
 	STORE(&s->published_ns, now_ns());
 	__atomic_store_n(&s->published, req, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->request, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 }
 
-static inline void on_call(void)
+/* the only thing stats mode adds to a call: one load of a line the reader writes rarely */
+static inline void poll_request(void)
 {
 	struct heap_seg *s = g_seg;
-	if (s && unlikely(LOAD(&s->request) != LOAD(&s->published)))
+	if (unlikely(LOAD(&s->request)))
 		publish(s);
 }
 
@@ -350,7 +357,7 @@ static __attribute__((noinline)) struct heap_seg_slot *slot_claim(int64_t delta)
 	if (got) {
 		STORE(&got->tid, (uint32_t)syscall(SYS_gettid));
 		tls.mark = HEAP_PEAK_STEP;
-		if (g_allocator == HEAP_ALLOC_JEMALLOC && fn_mallctl) {
+		if (g_je_counters) {
 			uint64_t *a = NULL, *d = NULL;
 			size_t sz = sizeof(a);
 			if (fn_mallctl("thread.allocatedp", &a, &sz, NULL, 0) == 0 &&
@@ -399,7 +406,7 @@ static inline void count(int64_t delta, uint64_t na, uint64_t nf)
 		return;
 	}
 	int64_t live;
-	if (tls.je_alloc)
+	if (g_je_counters && tls.je_alloc)
 		live = (int64_t)(je_live_now() - tls.je_base);
 	else
 		live = sl->live_bytes + delta;
@@ -417,7 +424,7 @@ static inline void count(int64_t delta, uint64_t na, uint64_t nf)
 /* the size a block accounts for; with jemalloc's own counters none is needed */
 static inline int64_t usable(void *p)
 {
-	if (tls.je_alloc && tls.slot)
+	if (g_je_counters && tls.je_alloc && tls.slot)
 		return 0;
 	return (int64_t)real_usable(p);
 }
@@ -437,20 +444,22 @@ static void seg_setup(void)
 		return;
 	g_seg_tried = true;
 	struct heap_seg *s = seg_create();
-	g_count = s && s->mode == HEAP_SEG_COUNT;
 	__atomic_store_n(&g_seg, s, __ATOMIC_RELEASE);
+	g_je_counters = s && s->mode == HEAP_SEG_COUNT && g_allocator == HEAP_ALLOC_JEMALLOC;
+	__atomic_store_n(&g_state, !s ? ST_FORWARD : s->mode == HEAP_SEG_COUNT ? ST_COUNT : ST_STATS,
+			 __ATOMIC_RELEASE);
 }
 
 static __attribute__((noinline)) int init_slow(void)
 {
-	if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != ST_INIT)
 		return 0;
 	if (tls.in_init)
 		return -1;
 	int expected = 0;
 	if (!__atomic_compare_exchange_n(&g_init_lock, &expected, 1, false, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED)) {
-		while (!__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == ST_INIT)
 			sched_yield();
 		return 0;
 	}
@@ -484,15 +493,12 @@ static __attribute__((noinline)) int init_slow(void)
 	}
 	g_key_ok = pthread_key_create(&g_key, thread_gone) == 0;
 	pthread_atfork(NULL, NULL, atfork_child);
-	seg_setup();
 	tls.in_init = false;
-	__atomic_store_n(&g_ready, 1, __ATOMIC_RELEASE);
+	if (environ)
+		seg_setup();   /* sets g_state */
+	else
+		__atomic_store_n(&g_state, ST_FORWARD, __ATOMIC_RELEASE);   /* the constructor retries */
 	return 0;
-}
-
-static inline bool ready(void)
-{
-	return likely(__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE)) || init_slow() == 0;
 }
 
 /* The child of fork keeps the parent's heap but must count into its own segment: it starts
@@ -513,6 +519,7 @@ static void atfork_child(void)
 			frees += LOAD(&old->slots[i].frees);
 		}
 	}
+	__atomic_store_n(&g_state, ST_FORWARD, __ATOMIC_RELEASE);
 	__atomic_store_n(&g_seg, NULL, __ATOMIC_RELEASE);
 	tls.slot = NULL;
 	tls.je_alloc = tls.je_dealloc = NULL;
@@ -531,7 +538,7 @@ static void atfork_child(void)
 
 __attribute__((constructor)) static void shim_init(void)
 {
-	if (ready())
+	if (init_slow() == 0)
 		seg_setup();   /* the first malloc may have come before the environment existed */
 }
 
@@ -542,75 +549,129 @@ __attribute__((destructor)) static void shim_fini(void)
 	seg_unlink(g_seg);
 }
 
-/* --- the interposed functions ------------------------------------------------------------ */
+/* --- the interposed functions ------------------------------------------------------------
+ * Each: stats mode inline (one state load, one request load, a tail call); count mode in a
+ * separate function (tail-called); everything else (first calls, bootstrap) out of line. */
+#define STATS_FAST(call)                                  \
+	do {                                              \
+		if (likely(LOAD(&g_state) == ST_STATS)) { \
+			poll_request();                   \
+			return call;                      \
+		}                                         \
+	} while (0)
+
+static __attribute__((noinline)) void *malloc_slow(size_t n)
+{
+	int st = LOAD(&g_state);
+	if (st == ST_FORWARD)
+		return real_malloc(n);
+	if (st == ST_COUNT) {
+		void *p = real_malloc(n);
+		if (p)
+			count(usable(p), 1, 0);
+		poll_request();
+		return p;
+	}
+	if (init_slow() != 0)
+		return boot_alloc(n, 16);
+	return malloc(n);
+}
+
 EXPORT void *malloc(size_t n)
 {
-	if (unlikely(!ready()))
-		return boot_alloc(n, 16);
-	void *p = real_malloc(n);
-	if (g_count && p)
-		count(usable(p), 1, 0);
-	on_call();
-	return p;
+	STATS_FAST(real_malloc(n));
+	return malloc_slow(n);
+}
+
+static __attribute__((noinline)) void free_slow(void *p)
+{
+	int st = LOAD(&g_state);
+	if (!p || is_boot(p))
+		return;
+	if (st == ST_COUNT) {
+		int64_t n = usable(p);
+		real_free(p);
+		count(-n, 0, 1);
+		poll_request();
+		return;
+	}
+	if (st == ST_INIT && init_slow() != 0)
+		return;   /* not from the bootstrap buffer and no allocator yet: cannot happen */
+	real_free(p);
 }
 
 EXPORT void free(void *p)
 {
-	if (!p || unlikely(is_boot(p)))
+	if (likely(LOAD(&g_state) == ST_STATS) && likely(!is_boot(p))) {
+		poll_request();
+		real_free(p);
 		return;
-	if (unlikely(!ready()))
-		return;   /* not ours and no allocator to give it to: cannot happen */
-	if (g_count) {
-		int64_t n = usable(p);
-		real_free(p);
-		count(-n, 0, 1);
-	} else {
-		real_free(p);
 	}
-	on_call();
+	free_slow(p);
+}
+
+static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m)
+{
+	int st = LOAD(&g_state);
+	if (st == ST_FORWARD)
+		return real_calloc(n, m);
+	if (st == ST_COUNT) {
+		void *p = real_calloc(n, m);
+		if (p)
+			count(usable(p), 1, 0);
+		poll_request();
+		return p;
+	}
+	if (init_slow() != 0) {
+		if (m && n > SIZE_MAX / m)
+			return NULL;
+		return boot_alloc(n * m, 16);   /* static storage: zero */
+	}
+	return calloc(n, m);
 }
 
 EXPORT void *calloc(size_t n, size_t m)
 {
-	if (unlikely(!ready())) {
-		if (m && n > SIZE_MAX / m)
-			return NULL;
-		return boot_alloc(n * m, 16);
-	}
-	void *p = real_calloc(n, m);
-	if (g_count && p)
-		count(usable(p), 1, 0);
-	on_call();
-	return p;
+	STATS_FAST(real_calloc(n, m));
+	return calloc_slow(n, m);
 }
 
-EXPORT void *realloc(void *p, size_t n)
+static __attribute__((noinline)) void *realloc_slow(void *p, size_t n)
 {
-	if (unlikely(!ready()) || unlikely(is_boot(p))) {
-		if (!p)
-			return boot_alloc(n, 16);
-		if (!is_boot(p))
-			return NULL;
-		void *q = g_ready ? malloc(n) : boot_alloc(n, 16);
+	int st = LOAD(&g_state);
+	if (unlikely(is_boot(p))) {
+		/* a block from the bootstrap buffer moves to the real allocator */
+		void *q = st == ST_INIT && init_slow() != 0 ? boot_alloc(n, 16) : malloc(n);
 		if (q) {
 			size_t old = boot_size(p);
 			memcpy(q, p, old < n ? old : n);
 		}
 		return q;
 	}
-	if (!g_count) {
-		void *q = real_realloc(p, n);
-		on_call();
-		return q;
+	if (st == ST_INIT) {
+		if (init_slow() != 0)
+			return p ? NULL : boot_alloc(n, 16);
+		return realloc(p, n);
 	}
+	if (st != ST_COUNT)
+		return real_realloc(p, n);
 	int64_t old = p ? usable(p) : 0;
 	void *q = real_realloc(p, n);
 	if (q)
 		count(usable(q) - old, 1, p ? 1 : 0);
 	else if (p && n == 0)
 		count(-old, 0, 1);   /* glibc frees and returns NULL */
-	on_call();
+	poll_request();
 	return q;
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+	if (likely(LOAD(&g_state) == ST_STATS) && likely(!is_boot(p))) {
+		poll_request();
+		return real_realloc(p, n);
+	}
+	return realloc_slow(p, n);
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t m)
@@ -622,54 +683,69 @@ EXPORT void *reallocarray(void *p, size_t n, size_t m)
 	return realloc(p, n * m);
 }
 
-static inline void *aligned_done(void *p)
+/* the aligned family is rare: one out-of-line path for all */
+enum { AL_POSIX, AL_ALIGNED, AL_MEMALIGN, AL_VALLOC, AL_PVALLOC };
+
+static void *aligned_any(int kind, size_t align, size_t n, int *ret_rc)
 {
-	if (g_count && p)
+	int st = LOAD(&g_state);
+	if (st == ST_INIT && init_slow() != 0) {
+		if (kind == AL_VALLOC || kind == AL_PVALLOC)
+			align = 4096;
+		void *p = boot_alloc(kind == AL_PVALLOC ? (n + 4095) & ~(size_t)4095 : n, align);
+		*ret_rc = p ? 0 : ENOMEM;
+		return p;
+	}
+	void *p = NULL;
+	*ret_rc = 0;
+	switch (kind) {
+	case AL_POSIX: *ret_rc = real_posix_memalign(&p, align, n); break;
+	case AL_ALIGNED: p = real_aligned_alloc(align, n); break;
+	case AL_MEMALIGN: p = real_memalign(align, n); break;
+	case AL_VALLOC: p = real_valloc(n); break;
+	case AL_PVALLOC:
+		p = real_pvalloc ? real_pvalloc(n) : real_valloc((n + 4095) & ~(size_t)4095);
+		break;
+	}
+	st = LOAD(&g_state);
+	if (st == ST_COUNT && p)
 		count(usable(p), 1, 0);
-	on_call();
+	if (st == ST_COUNT || st == ST_STATS)
+		poll_request();
 	return p;
 }
 
 EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 {
-	if (unlikely(!ready())) {
-		void *p = boot_alloc(n, align);
-		if (!p)
-			return ENOMEM;
+	int rc;
+	void *p = aligned_any(AL_POSIX, align, n, &rc);
+	if (rc == 0)
 		*ret = p;
-		return 0;
-	}
-	int rc = real_posix_memalign(ret, align, n);
-	aligned_done(rc == 0 ? *ret : NULL);
 	return rc;
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-	if (unlikely(!ready()))
-		return boot_alloc(n, align);
-	return aligned_done(real_aligned_alloc(align, n));
+	int rc;
+	return aligned_any(AL_ALIGNED, align, n, &rc);
 }
 
 EXPORT void *memalign(size_t align, size_t n)
 {
-	if (unlikely(!ready()))
-		return boot_alloc(n, align);
-	return aligned_done(real_memalign(align, n));
+	int rc;
+	return aligned_any(AL_MEMALIGN, align, n, &rc);
 }
 
 EXPORT void *valloc(size_t n)
 {
-	if (unlikely(!ready()))
-		return boot_alloc(n, 4096);
-	return aligned_done(real_valloc(n));
+	int rc;
+	return aligned_any(AL_VALLOC, 4096, n, &rc);
 }
 
 EXPORT void *pvalloc(size_t n)
 {
-	if (unlikely(!ready()))
-		return boot_alloc((n + 4095) & ~(size_t)4095, 4096);
-	return aligned_done(real_pvalloc ? real_pvalloc(n) : real_valloc((n + 4095) & ~(size_t)4095));
+	int rc;
+	return aligned_any(AL_PVALLOC, 4096, n, &rc);
 }
 
 EXPORT size_t malloc_usable_size(void *p)
@@ -678,7 +754,7 @@ EXPORT size_t malloc_usable_size(void *p)
 		return 0;
 	if (is_boot(p))
 		return boot_size(p);
-	if (unlikely(!ready()))
+	if (unlikely(LOAD(&g_state) == ST_INIT) && init_slow() != 0)
 		return 0;
 	return real_usable(p);
 }
