@@ -67,7 +67,9 @@ enum { ST_INIT = 0,      /* real functions not resolved yet */
 static int g_state;
 static int g_init_lock;             /* one thread resolves, the others wait */
 static struct heap_seg *g_seg;      /* NULL: forward only */
+static struct heap_seg *g_stats_seg; /* = g_seg in stats mode, else NULL: the fast path's one load */
 static bool g_je_counters;          /* count mode over jemalloc: read its per-thread counters */
+static bool g_glibc_hdr;            /* glibc's chunk header gives the usable size (checked at init) */
 static bool g_seg_tried;            /* made (or failed to make) the segment with a real environment */
 static uint32_t g_allocator;
 static pthread_key_t g_key;
@@ -75,7 +77,7 @@ static bool g_key_ok;
 
 struct tstate {
 	struct heap_seg_slot *slot;
-	int64_t mark;          /* recheck the process peak when this slot's live bytes exceed it */
+	int64_t base;          /* live bytes at the last peak check: check again HEAP_PEAK_STEP above */
 	bool in_init;          /* this thread is resolving the real functions: use the bootstrap buffer */
 	bool dead;             /* the thread's slot was handed back: count into `retired` */
 	bool claiming;
@@ -356,7 +358,7 @@ static __attribute__((noinline)) struct heap_seg_slot *slot_claim(int64_t delta)
 	}
 	if (got) {
 		STORE(&got->tid, (uint32_t)syscall(SYS_gettid));
-		tls.mark = HEAP_PEAK_STEP;
+		tls.base = 0;
 		if (g_je_counters) {
 			uint64_t *a = NULL, *d = NULL;
 			size_t sz = sizeof(a);
@@ -377,7 +379,7 @@ static __attribute__((noinline)) struct heap_seg_slot *slot_claim(int64_t delta)
 	return got;
 }
 
-static __attribute__((noinline)) void peak_check(struct heap_seg *s, int64_t mine)
+static __attribute__((noinline)) void peak_check(struct heap_seg *s)
 {
 	int64_t sum = LOAD(&s->retired.live_bytes);
 	uint32_t hw = LOAD(&s->hiwater);
@@ -387,14 +389,35 @@ static __attribute__((noinline)) void peak_check(struct heap_seg *s, int64_t min
 	while (sum > cur && !__atomic_compare_exchange_n(&s->peak, &cur, sum, false, __ATOMIC_RELAXED,
 							 __ATOMIC_RELAXED))
 		;
-	tls.mark = mine + HEAP_PEAK_STEP;
 }
 
-/* delta: change of live bytes; na, nf: allocations and frees */
-static inline void count(int64_t delta, uint64_t na, uint64_t nf)
+/* This thread's live bytes moved more than HEAP_PEAK_STEP from the last check: up, sum every
+ * slot into the process peak; down, only follow. So each thread's unchecked growth stays under
+ * 2 x HEAP_PEAK_STEP, the bound on how far the peak can be missed per thread (docs/heap.md). */
+static __attribute__((noinline)) void count_edge(int64_t live)
+{
+	if (live > tls.base)
+		peak_check(g_seg);
+	tls.base = live;
+}
+
+static inline void count_slot(struct heap_seg_slot *sl, int64_t live, bool alloc)
+{
+	STORE(&sl->live_bytes, live);
+	if (alloc)
+		STORE(&sl->allocs, sl->allocs + 1);
+	else
+		STORE(&sl->frees, sl->frees + 1);
+	if (unlikely((uint64_t)(live - tls.base + HEAP_PEAK_STEP) > 2 * HEAP_PEAK_STEP))
+		count_edge(live);
+}
+
+/* Any change: delta bytes, na allocations, nf frees. Claims the thread's slot on its first call;
+ * without one (a thread past the slots or exiting) counts into `retired` with atomics. */
+static __attribute__((noinline)) void count_any(int64_t delta, uint64_t na, uint64_t nf)
 {
 	struct heap_seg_slot *sl = tls.slot;
-	if (unlikely(!sl) && !(sl = slot_claim(delta))) {
+	if (!sl && !(sl = slot_claim(delta))) {
 		struct heap_seg *s = g_seg;
 		if (!s)
 			return;
@@ -411,22 +434,74 @@ static inline void count(int64_t delta, uint64_t na, uint64_t nf)
 	else
 		live = sl->live_bytes + delta;
 	STORE(&sl->live_bytes, live);
-	if (na)
-		STORE(&sl->allocs, sl->allocs + na);
-	if (nf)
-		STORE(&sl->frees, sl->frees + nf);
-	if (unlikely(live > tls.mark))
-		peak_check(g_seg, live);
-	else if (unlikely(live + HEAP_PEAK_STEP < tls.mark))
-		tls.mark = live + HEAP_PEAK_STEP;
+	STORE(&sl->allocs, sl->allocs + na);
+	STORE(&sl->frees, sl->frees + nf);
+	if ((uint64_t)(live - tls.base + HEAP_PEAK_STEP) > 2 * HEAP_PEAK_STEP)
+		count_edge(live);
 }
 
-/* the size a block accounts for; with jemalloc's own counters none is needed */
+/* glibc's malloc_usable_size without the call: the size word in front of the chunk, less its
+ * header (16 bytes for an mmapped chunk, 8 otherwise). Used only when init found it to agree. */
+static inline int64_t glibc_usable(void *p)
+{
+	size_t h = ((size_t *)p)[-1];
+	return (int64_t)((h & ~(size_t)7) - ((h & 2) ? 16 : 8));
+}
+
+/* the size a block accounts for */
 static inline int64_t usable(void *p)
 {
-	if (g_je_counters && tls.je_alloc && tls.slot)
-		return 0;
-	return (int64_t)real_usable(p);
+	return likely(g_glibc_hdr) ? glibc_usable(p) : (int64_t)real_usable(p);
+}
+
+static inline void count_alloc(void *p)
+{
+	struct heap_seg_slot *sl = tls.slot;
+	if (g_je_counters) {
+		if (likely(sl && tls.je_alloc))
+			count_slot(sl, (int64_t)(je_live_now() - tls.je_base), true);
+		else
+			count_any((int64_t)real_usable(p), 1, 0);
+		return;
+	}
+	int64_t n = usable(p);
+	if (likely(sl))
+		count_slot(sl, sl->live_bytes + n, true);
+	else
+		count_any(n, 1, 0);
+}
+
+/* frees p and counts it */
+static inline void free_counted(void *p)
+{
+	struct heap_seg_slot *sl = tls.slot;
+	if (g_je_counters && likely(sl && tls.je_alloc)) {
+		real_free(p);
+		count_slot(sl, (int64_t)(je_live_now() - tls.je_base), false);
+		return;
+	}
+	int64_t n = g_je_counters ? (int64_t)real_usable(p) : usable(p);
+	real_free(p);
+	if (likely(sl))
+		count_slot(sl, sl->live_bytes - n, false);
+	else
+		count_any(-n, 0, 1);
+}
+
+/* does glibc_usable() agree with malloc_usable_size here? small, large, mmapped, aligned */
+static bool glibc_hdr_agrees(void)
+{
+	static const size_t sizes[] = {1, 24, 1000, 5000, 200000, 3 << 20};
+	bool ok = true;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]) && ok; i++) {
+		void *p = real_malloc(sizes[i]);
+		void *q = real_memalign(4096, sizes[i]);
+		ok = p && q && glibc_usable(p) == (int64_t)real_usable(p) &&
+		     glibc_usable(q) == (int64_t)real_usable(q);
+		real_free(p);
+		real_free(q);
+	}
+	return ok;
 }
 
 /* --- initialisation ---------------------------------------------------------------------- */
@@ -446,6 +521,8 @@ static void seg_setup(void)
 	struct heap_seg *s = seg_create();
 	__atomic_store_n(&g_seg, s, __ATOMIC_RELEASE);
 	g_je_counters = s && s->mode == HEAP_SEG_COUNT && g_allocator == HEAP_ALLOC_JEMALLOC;
+	g_glibc_hdr = s && s->mode == HEAP_SEG_COUNT && g_allocator == HEAP_ALLOC_GLIBC && glibc_hdr_agrees();
+	__atomic_store_n(&g_stats_seg, s && s->mode == HEAP_SEG_STATS ? s : NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&g_state, !s ? ST_FORWARD : s->mode == HEAP_SEG_COUNT ? ST_COUNT : ST_STATS,
 			 __ATOMIC_RELEASE);
 }
@@ -520,8 +597,10 @@ static void atfork_child(void)
 		}
 	}
 	__atomic_store_n(&g_state, ST_FORWARD, __ATOMIC_RELEASE);
+	__atomic_store_n(&g_stats_seg, NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&g_seg, NULL, __ATOMIC_RELEASE);
 	tls.slot = NULL;
+	tls.base = 0;
 	tls.je_alloc = tls.je_dealloc = NULL;
 	if (old)
 		munmap(old, sizeof(*old));
@@ -550,28 +629,28 @@ __attribute__((destructor)) static void shim_fini(void)
 }
 
 /* --- the interposed functions ------------------------------------------------------------
- * Each: stats mode inline (one state load, one request load, a tail call); count mode in a
- * separate function (tail-called); everything else (first calls, bootstrap) out of line. */
-#define STATS_FAST(call)                                  \
-	do {                                              \
-		if (likely(LOAD(&g_state) == ST_STATS)) { \
-			poll_request();                   \
-			return call;                      \
-		}                                         \
-	} while (0)
+ * Stats mode inline: one load of g_stats_seg, one of its request word, a tail call. Everything
+ * else (count mode, a pending request, first calls, bootstrap blocks) out of line. */
+static inline bool stats_fast(void)
+{
+	struct heap_seg *s = LOAD(&g_stats_seg);
+	return likely(s != NULL) && likely(LOAD(&s->request) == 0);
+}
 
-static __attribute__((noinline)) void *malloc_slow(size_t n)
+static __attribute__((noinline)) void *malloc_other(size_t n)
 {
 	int st = LOAD(&g_state);
-	if (st == ST_FORWARD)
-		return real_malloc(n);
-	if (st == ST_COUNT) {
+	if (likely(st == ST_COUNT)) {
 		void *p = real_malloc(n);
-		if (p)
-			count(usable(p), 1, 0);
+		if (likely(p != NULL))
+			count_alloc(p);
 		poll_request();
 		return p;
 	}
+	if (st == ST_STATS)
+		poll_request();
+	if (st == ST_STATS || st == ST_FORWARD)
+		return real_malloc(n);
 	if (init_slow() != 0)
 		return boot_alloc(n, 16);
 	return malloc(n);
@@ -579,22 +658,23 @@ static __attribute__((noinline)) void *malloc_slow(size_t n)
 
 EXPORT void *malloc(size_t n)
 {
-	STATS_FAST(real_malloc(n));
-	return malloc_slow(n);
+	if (stats_fast())
+		return real_malloc(n);
+	return malloc_other(n);
 }
 
-static __attribute__((noinline)) void free_slow(void *p)
+static __attribute__((noinline)) void free_other(void *p)
 {
-	int st = LOAD(&g_state);
 	if (!p || is_boot(p))
 		return;
-	if (st == ST_COUNT) {
-		int64_t n = usable(p);
-		real_free(p);
-		count(-n, 0, 1);
+	int st = LOAD(&g_state);
+	if (likely(st == ST_COUNT)) {
+		free_counted(p);
 		poll_request();
 		return;
 	}
+	if (st == ST_STATS)
+		poll_request();
 	if (st == ST_INIT && init_slow() != 0)
 		return;   /* not from the bootstrap buffer and no allocator yet: cannot happen */
 	real_free(p);
@@ -602,26 +682,27 @@ static __attribute__((noinline)) void free_slow(void *p)
 
 EXPORT void free(void *p)
 {
-	if (likely(LOAD(&g_state) == ST_STATS) && likely(!is_boot(p))) {
-		poll_request();
+	if (stats_fast() && likely(!is_boot(p))) {
 		real_free(p);
 		return;
 	}
-	free_slow(p);
+	free_other(p);
 }
 
-static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m)
+static __attribute__((noinline)) void *calloc_other(size_t n, size_t m)
 {
 	int st = LOAD(&g_state);
-	if (st == ST_FORWARD)
-		return real_calloc(n, m);
 	if (st == ST_COUNT) {
 		void *p = real_calloc(n, m);
 		if (p)
-			count(usable(p), 1, 0);
+			count_alloc(p);
 		poll_request();
 		return p;
 	}
+	if (st == ST_STATS)
+		poll_request();
+	if (st == ST_STATS || st == ST_FORWARD)
+		return real_calloc(n, m);
 	if (init_slow() != 0) {
 		if (m && n > SIZE_MAX / m)
 			return NULL;
@@ -632,11 +713,12 @@ static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m)
 
 EXPORT void *calloc(size_t n, size_t m)
 {
-	STATS_FAST(real_calloc(n, m));
-	return calloc_slow(n, m);
+	if (stats_fast())
+		return real_calloc(n, m);
+	return calloc_other(n, m);
 }
 
-static __attribute__((noinline)) void *realloc_slow(void *p, size_t n)
+static __attribute__((noinline)) void *realloc_other(void *p, size_t n)
 {
 	int st = LOAD(&g_state);
 	if (unlikely(is_boot(p))) {
@@ -653,25 +735,25 @@ static __attribute__((noinline)) void *realloc_slow(void *p, size_t n)
 			return p ? NULL : boot_alloc(n, 16);
 		return realloc(p, n);
 	}
+	if (st == ST_STATS)
+		poll_request();
 	if (st != ST_COUNT)
 		return real_realloc(p, n);
-	int64_t old = p ? usable(p) : 0;
+	int64_t old = !p ? 0 : g_je_counters ? (int64_t)real_usable(p) : usable(p);
 	void *q = real_realloc(p, n);
 	if (q)
-		count(usable(q) - old, 1, p ? 1 : 0);
+		count_any((g_je_counters ? (int64_t)real_usable(q) : usable(q)) - old, 1, p ? 1 : 0);
 	else if (p && n == 0)
-		count(-old, 0, 1);   /* glibc frees and returns NULL */
+		count_any(-old, 0, 1);   /* glibc frees and returns NULL */
 	poll_request();
 	return q;
 }
 
 EXPORT void *realloc(void *p, size_t n)
 {
-	if (likely(LOAD(&g_state) == ST_STATS) && likely(!is_boot(p))) {
-		poll_request();
+	if (stats_fast() && likely(!is_boot(p)))
 		return real_realloc(p, n);
-	}
-	return realloc_slow(p, n);
+	return realloc_other(p, n);
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t m)
@@ -709,7 +791,7 @@ static void *aligned_any(int kind, size_t align, size_t n, int *ret_rc)
 	}
 	st = LOAD(&g_state);
 	if (st == ST_COUNT && p)
-		count(usable(p), 1, 0);
+		count_alloc(p);
 	if (st == ST_COUNT || st == ST_STATS)
 		poll_request();
 	return p;
