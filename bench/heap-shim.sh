@@ -2,8 +2,9 @@
 # The heap shim's cost, side by side: malloc_bench (tests/progs/malloc_bench.c: mixed sizes,
 # free+malloc over a ring, 1/16 realloc) run bare, under the shim's stats and count modes, under
 # heaptrack and under glibc's libmemusage.so, over glibc and over jemalloc, at 1 and 2 threads.
-# Prints the best wall time of REPS interleaved runs (the machine is shared: the minimum is the
-# least disturbed run) and the ratio to bare; then callgrind instruction counts (noise-free,
+# Prints the best CPU time (all threads, as the benchmark measured it) of REPS interleaved runs
+# (the machine is shared: CPU time leaves out the waits for a core, the minimum is the least
+# disturbed run) and the ratio to bare; then callgrind instruction counts (noise-free,
 # but blind to cache effects: an instruction that hits L1 costs less than a malloc's miss).
 #
 # usage: bench/heap-shim.sh [BUILD_DIR]      env: OPS (per thread, default 2000000), REPS (5),
@@ -30,9 +31,9 @@ run() {
 	bare)  env ${pre:+LD_PRELOAD=$pre} "$BENCH" "$threads" "$OPS" ;;
 	stats) env LD_PRELOAD="$SHIM${pre:+ $pre}" HEADROOM_HEAP_RUN=$RUN HEADROOM_HEAP_MODE=stats "$BENCH" "$threads" "$OPS" ;;
 	count) env LD_PRELOAD="$SHIM${pre:+ $pre}" HEADROOM_HEAP_RUN=$RUN HEADROOM_HEAP_MODE=count "$BENCH" "$threads" "$OPS" ;;
-	heaptrack) env ${pre:+LD_PRELOAD=$pre} heaptrack -o "$TMP/ht" "$BENCH" "$threads" "$OPS" 2>/dev/null | grep -E '^[0-9.]+ [0-9]+$' ;;
+	heaptrack) env ${pre:+LD_PRELOAD=$pre} heaptrack -o "$TMP/ht" "$BENCH" "$threads" "$OPS" 2>/dev/null | grep -E '^[0-9.]+ [0-9]+ [0-9.]+$' ;;
 	memusage) env LD_PRELOAD="$MEMUSAGE${pre:+ $pre}" MEMUSAGE_OUTPUT="$TMP/mu" "$BENCH" "$threads" "$OPS" 2>/dev/null ;;
-	esac | awk 'NR==1 {print $1}'
+	esac | awk 'NR==1 {print $3}'
 }
 
 configs=(bare stats count)
@@ -43,7 +44,7 @@ fi
 allocs=(glibc)
 [ -f "$JE" ] && allocs+=(jemalloc)
 
-printf '%-9s %-8s %-10s %9s %7s\n' threads malloc config best_s ratio
+printf '%-9s %-8s %-10s %9s %7s\n' threads malloc config cpu_s ratio
 for threads in 1 2; do
 	for alloc in "${allocs[@]}"; do
 		declare -A best=()

@@ -513,6 +513,8 @@ static bool same_object(void *a, void *b)
 	return a && b && dladdr(a, &ia) && dladdr(b, &ib) && ia.dli_fbase == ib.dli_fbase;
 }
 
+static void route(void);
+
 static void seg_setup(void)
 {
 	if (g_seg_tried || !environ)
@@ -525,6 +527,7 @@ static void seg_setup(void)
 	__atomic_store_n(&g_stats_seg, s && s->mode == HEAP_SEG_STATS ? s : NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&g_state, !s ? ST_FORWARD : s->mode == HEAP_SEG_COUNT ? ST_COUNT : ST_STATS,
 			 __ATOMIC_RELEASE);
+	route();
 }
 
 static __attribute__((noinline)) int init_slow(void)
@@ -573,8 +576,10 @@ static __attribute__((noinline)) int init_slow(void)
 	tls.in_init = false;
 	if (environ)
 		seg_setup();   /* sets g_state */
-	else
+	else {
 		__atomic_store_n(&g_state, ST_FORWARD, __ATOMIC_RELEASE);   /* the constructor retries */
+		route();
+	}
 	return 0;
 }
 
@@ -598,6 +603,7 @@ static void atfork_child(void)
 	}
 	__atomic_store_n(&g_state, ST_FORWARD, __ATOMIC_RELEASE);
 	__atomic_store_n(&g_stats_seg, NULL, __ATOMIC_RELEASE);
+	route();
 	__atomic_store_n(&g_seg, NULL, __ATOMIC_RELEASE);
 	tls.slot = NULL;
 	tls.base = 0;
@@ -629,55 +635,127 @@ __attribute__((destructor)) static void shim_fini(void)
 }
 
 /* --- the interposed functions ------------------------------------------------------------
- * Stats mode inline: one load of g_stats_seg, one of its request word, a tail call. Everything
- * else (count mode, a pending request, first calls, bootstrap blocks) out of line. */
+ * malloc and free, the hot pair: stats mode inline (one load of g_stats_seg, one of its request
+ * word, a tail call); anything else is one indirect tail call to the handler that init chose for
+ * the mode and allocator, so a count-mode call never tests which mode it is in. The rest of the
+ * family goes through one out-of-line path that switches on g_state. */
 static inline bool stats_fast(void)
 {
 	struct heap_seg *s = LOAD(&g_stats_seg);
 	return likely(s != NULL) && likely(LOAD(&s->request) == 0);
 }
 
-static __attribute__((noinline)) void *malloc_other(size_t n)
+static void *malloc_init(size_t n);
+static void free_init(void *p);
+static void *(*g_malloc_other)(size_t) = malloc_init;
+static void (*g_free_other)(void *) = free_init;
+
+static void *malloc_init(size_t n)
 {
-	int st = LOAD(&g_state);
-	if (likely(st == ST_COUNT)) {
-		void *p = real_malloc(n);
-		if (likely(p != NULL))
-			count_alloc(p);
-		poll_request();
-		return p;
-	}
-	if (st == ST_STATS)
-		poll_request();
-	if (st == ST_STATS || st == ST_FORWARD)
-		return real_malloc(n);
 	if (init_slow() != 0)
 		return boot_alloc(n, 16);
 	return malloc(n);
+}
+
+static void free_init(void *p)
+{
+	if (!p || is_boot(p) || init_slow() != 0)
+		return;   /* not from the bootstrap buffer and no allocator yet: cannot happen */
+	free(p);
+}
+
+static void *malloc_pending(size_t n)   /* stats mode, a request is pending */
+{
+	poll_request();
+	return real_malloc(n);
+}
+
+static void free_stats(void *p)
+{
+	if (unlikely(is_boot(p)))
+		return;
+	poll_request();
+	real_free(p);
+}
+
+static void free_forward(void *p)
+{
+	if (unlikely(is_boot(p)))
+		return;
+	real_free(p);
+}
+
+static void *malloc_count_glibc(size_t n)
+{
+	void *p = real_malloc(n);
+	struct heap_seg_slot *sl = tls.slot;
+	if (likely(p && sl)) {
+		count_slot(sl, sl->live_bytes + glibc_usable(p), true);
+		poll_request();
+		return p;
+	}
+	if (p)
+		count_alloc(p);
+	return p;
+}
+
+static void free_count_glibc(void *p)
+{
+	if (unlikely(!p) || unlikely(is_boot(p)))
+		return;
+	struct heap_seg_slot *sl = tls.slot;
+	int64_t n = glibc_usable(p);
+	real_free(p);
+	if (likely(sl))
+		count_slot(sl, sl->live_bytes - n, false);
+	else
+		count_any(-n, 0, 1);
+	poll_request();
+}
+
+/* count mode over jemalloc, or over an allocator whose usable size we must ask for */
+static void *malloc_count(size_t n)
+{
+	void *p = real_malloc(n);
+	if (likely(p != NULL))
+		count_alloc(p);
+	poll_request();
+	return p;
+}
+
+static void free_count(void *p)
+{
+	if (unlikely(!p) || unlikely(is_boot(p)))
+		return;
+	free_counted(p);
+	poll_request();
+}
+
+/* after init, fork or a failed segment: route malloc and free for the new state */
+static void route(void)
+{
+	int st = LOAD(&g_state);
+	void *(*m)(size_t) = real_malloc;
+	void (*f)(void *) = free_forward;
+	if (st == ST_STATS) {
+		m = malloc_pending;
+		f = free_stats;
+	} else if (st == ST_COUNT && g_glibc_hdr) {
+		m = malloc_count_glibc;
+		f = free_count_glibc;
+	} else if (st == ST_COUNT) {
+		m = malloc_count;
+		f = free_count;
+	}
+	__atomic_store_n(&g_malloc_other, m, __ATOMIC_RELEASE);
+	__atomic_store_n(&g_free_other, f, __ATOMIC_RELEASE);
 }
 
 EXPORT void *malloc(size_t n)
 {
 	if (stats_fast())
 		return real_malloc(n);
-	return malloc_other(n);
-}
-
-static __attribute__((noinline)) void free_other(void *p)
-{
-	if (!p || is_boot(p))
-		return;
-	int st = LOAD(&g_state);
-	if (likely(st == ST_COUNT)) {
-		free_counted(p);
-		poll_request();
-		return;
-	}
-	if (st == ST_STATS)
-		poll_request();
-	if (st == ST_INIT && init_slow() != 0)
-		return;   /* not from the bootstrap buffer and no allocator yet: cannot happen */
-	real_free(p);
+	return LOAD(&g_malloc_other)(n);
 }
 
 EXPORT void free(void *p)
@@ -686,7 +764,7 @@ EXPORT void free(void *p)
 		real_free(p);
 		return;
 	}
-	free_other(p);
+	LOAD(&g_free_other)(p);
 }
 
 static __attribute__((noinline)) void *calloc_other(size_t n, size_t m)
