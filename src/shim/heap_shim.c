@@ -331,6 +331,15 @@ static void thread_gone(void *unused)
 	__atomic_store_n(&sl->state, 0, __ATOMIC_RELEASE);
 }
 
+static uint64_t je_zero;
+
+static bool je_counters_work(void)
+{
+	uint64_t *a = NULL;
+	size_t sz = sizeof(a);
+	return fn_mallctl && fn_mallctl("thread.allocatedp", &a, &sz, NULL, 0) == 0 && a;
+}
+
 static uint64_t je_live_now(void)
 {
 	return *tls.je_alloc - *tls.je_dealloc;
@@ -362,12 +371,12 @@ static __attribute__((noinline)) struct heap_seg_slot *slot_claim(int64_t delta)
 		if (g_je_counters) {
 			uint64_t *a = NULL, *d = NULL;
 			size_t sz = sizeof(a);
-			if (fn_mallctl("thread.allocatedp", &a, &sz, NULL, 0) == 0 &&
-			    fn_mallctl("thread.deallocatedp", &d, &sz, NULL, 0) == 0 && a && d) {
-				tls.je_alloc = a;
-				tls.je_dealloc = d;
-				tls.je_base = *a - *d - (uint64_t)delta;   /* the call being counted is in already */
-			}
+			if (fn_mallctl("thread.allocatedp", &a, &sz, NULL, 0) != 0 ||
+			    fn_mallctl("thread.deallocatedp", &d, &sz, NULL, 0) != 0 || !a || !d)
+				a = d = &je_zero;   /* cannot happen once init saw them work: count nothing */
+			tls.je_alloc = a;
+			tls.je_dealloc = d;
+			tls.je_base = *a - *d - (uint64_t)delta;   /* the call being counted is in already */
 		}
 		tls.slot = got;
 		/* the destructor runs only for a non-NULL value; this may allocate (keys past the
@@ -445,7 +454,8 @@ static __attribute__((noinline)) void count_any(int64_t delta, uint64_t na, uint
 static inline int64_t glibc_usable(void *p)
 {
 	size_t h = ((size_t *)p)[-1];
-	return (int64_t)((h & ~(size_t)7) - ((h & 2) ? 16 : 8));
+	int64_t n = (int64_t)(h & ~(size_t)7) - 8;
+	return unlikely(h & 2) ? n - 8 : n;
 }
 
 /* the size a block accounts for */
@@ -522,7 +532,8 @@ static void seg_setup(void)
 	g_seg_tried = true;
 	struct heap_seg *s = seg_create();
 	__atomic_store_n(&g_seg, s, __ATOMIC_RELEASE);
-	g_je_counters = s && s->mode == HEAP_SEG_COUNT && g_allocator == HEAP_ALLOC_JEMALLOC;
+	g_je_counters = s && s->mode == HEAP_SEG_COUNT && g_allocator == HEAP_ALLOC_JEMALLOC &&
+			je_counters_work();
 	g_glibc_hdr = s && s->mode == HEAP_SEG_COUNT && g_allocator == HEAP_ALLOC_GLIBC && glibc_hdr_agrees();
 	__atomic_store_n(&g_stats_seg, s && s->mode == HEAP_SEG_STATS ? s : NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&g_state, !s ? ST_FORWARD : s->mode == HEAP_SEG_COUNT ? ST_COUNT : ST_STATS,
@@ -703,17 +714,53 @@ static void free_count_glibc(void *p)
 {
 	if (unlikely(!p) || unlikely(is_boot(p)))
 		return;
+	/* counted before it happens, so that the free is a tail call: the reader cannot tell */
 	struct heap_seg_slot *sl = tls.slot;
 	int64_t n = glibc_usable(p);
-	real_free(p);
 	if (likely(sl))
 		count_slot(sl, sl->live_bytes - n, false);
 	else
 		count_any(-n, 0, 1);
 	poll_request();
+	real_free(p);
 }
 
-/* count mode over jemalloc, or over an allocator whose usable size we must ask for */
+/* count mode over jemalloc: its own per-thread byte counters, no size lookup (a radix-tree walk
+ * in jemalloc). The free cannot be a tail call: the counters move inside it. */
+static inline int64_t je_live(void)
+{
+	return (int64_t)(*tls.je_alloc - *tls.je_dealloc - tls.je_base);
+}
+
+static void *malloc_count_je(size_t n)
+{
+	void *p = real_malloc(n);
+	struct heap_seg_slot *sl = tls.slot;
+	if (likely(sl != NULL)) {
+		count_slot(sl, je_live(), true);
+		poll_request();
+		return p;
+	}
+	if (p)
+		count_alloc(p);
+	return p;
+}
+
+static void free_count_je(void *p)
+{
+	if (unlikely(!p) || unlikely(is_boot(p)))
+		return;
+	struct heap_seg_slot *sl = tls.slot;
+	if (likely(sl != NULL)) {
+		real_free(p);
+		count_slot(sl, je_live(), false);
+		poll_request();
+		return;
+	}
+	free_counted(p);
+}
+
+/* count mode over an allocator whose usable size we must ask for */
 static void *malloc_count(size_t n)
 {
 	void *p = real_malloc(n);
@@ -743,6 +790,9 @@ static void route(void)
 	} else if (st == ST_COUNT && g_glibc_hdr) {
 		m = malloc_count_glibc;
 		f = free_count_glibc;
+	} else if (st == ST_COUNT && g_je_counters) {
+		m = malloc_count_je;
+		f = free_count_je;
 	} else if (st == ST_COUNT) {
 		m = malloc_count;
 		f = free_count;
