@@ -6,12 +6,14 @@ set -euo pipefail
 # build + unit tests
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsqlite3-dev sqlite3 libjson-c-dev libcmocka-dev
-      libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev)
+      libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev
+      # the heap shim's tests: allocators underneath, a static program, real programs under it
+      libjemalloc2 libmimalloc2.0 busybox-static python3 curl ripgrep redis-server nginx-light)
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
   case "$group" in
     vm)    pkgs+=(qemu-system-x86 busybox-static cpio) ;;
-    bench) pkgs+=(heaptrack libc-devtools wrk nginx-light libjemalloc2 libmimalloc2.0) ;;
+    bench) pkgs+=(heaptrack libc-devtools valgrind wrk nginx-light libjemalloc2 libmimalloc2.0) ;;
     real)  pkgs+=(redis-server memcached nginx-light ripgrep prometheus libjemalloc2 libmimalloc2.0 wrk) ;;
     demo)  pkgs+=(cargo golang-go librust-hyper-dev librust-tokio-dev) ;;
     browser) pkgs+=(chromium) ;;
