@@ -489,7 +489,7 @@ void heap_cleanup(const char *run_id)
 	if (strcmp(rd.run, run_id) == 0)
 		reader_reset("");
 	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "%s%s-", HEAP_SEG_PREFIX + 1, run_id);
+	snprintf(prefix, sizeof(prefix), "%s%s-", &HEAP_SEG_PREFIX[1], run_id);   /* without the leading slash */
 	DIR *d = opendir("/dev/shm");
 	if (!d)
 		return;

@@ -9,6 +9,7 @@ set -uo pipefail
 
 BUILD=${BUILD:-build}
 SHIM=$(realpath "$BUILD/libheadroom-heap.so")
+[ -f "$SHIM" ] || { echo "FAIL: no $SHIM: build first"; exit 1; }
 JE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 MI=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2
 T=$(mktemp -d)
