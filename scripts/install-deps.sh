@@ -7,15 +7,20 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsqlite3-dev sqlite3 libjson-c-dev libcmocka-dev
       libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev
+      nginx-light   # tests/it_load_nginx.sh: a real server for the load generator
       # the heap shim's tests: allocators underneath, a static program, real programs under it
-      libjemalloc2 libmimalloc2.0 busybox-static python3 curl ripgrep redis-server nginx-light)
+      libjemalloc2 libmimalloc2.0 busybox-static python3 curl ripgrep redis-server)
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
   case "$group" in
     vm)    pkgs+=(qemu-system-x86 busybox-static cpio) ;;
     bench) pkgs+=(heaptrack libc-devtools valgrind wrk nginx-light libjemalloc2 libmimalloc2.0) ;;
     real)  pkgs+=(redis-server memcached nginx-light ripgrep prometheus libjemalloc2 libmimalloc2.0 wrk) ;;
-    demo)  pkgs+=(cargo golang-go librust-hyper-dev librust-tokio-dev) ;;
+    # demo services (scripts/build-examples.sh): Debian's crates for an offline cargo build,
+    # Go, curl for the tests. Debian's cargo (with rustc 1.63) only when no cargo is present:
+    # the image's rustup cargo builds the same sources.
+    demo)  pkgs+=(golang-go librust-hyper-dev librust-tokio-dev curl)
+           command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || pkgs+=(cargo) ;;
     browser) pkgs+=(chromium) ;;
     *) echo "install-deps.sh: unknown group '$group' (accepted: vm bench real demo browser)" >&2; exit 2 ;;
   esac
@@ -39,7 +44,9 @@ export DEBIAN_FRONTEND=noninteractive
 if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
   apt-get update -q >/dev/null
 fi
-if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; then
-  apt-get update -q >/dev/null   # stale lists: refresh once and try again
-  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+# other sessions may be installing at the same time: wait for the dpkg lock instead of failing
+apt() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+if ! apt install -y -q --no-install-recommends "${missing[@]}" >/dev/null; then
+  apt update -q >/dev/null   # stale lists: refresh once and try again
+  apt install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# headroom load vs wrk on the same loopback server, same connections, threads and duration.
+#
+#   bench/load-vs-wrk.sh [BUILD]        env: DUR=8 REPS=3 CONFIGS="50x1 200x2 10x1"
+#                                        C_DEMO="cmd with {port}" C_DEMO_PATH=/health (optional)
+#
+# Starts nginx (Debian nginx-light) on a free loopback port with every path under a temp dir,
+# then the same against the C demo service (BUILD/examples/demo-c-svc, path /health) when it is
+# built, or against C_DEMO.
+# Each configuration runs REPS times, alternating which tool goes first; the table shows the
+# medians (each column on its own): requests/s of each and their ratio (headroom / wrk, target >= 1.0), latency
+# percentiles side by side, and each tool's CPU seconds and max RSS (/usr/bin/time -v), and CPU
+# microseconds per request (the figure least disturbed by other work on a shared machine).
+# Not part of ctest: it takes about 2 * REPS * DUR seconds per configuration and server.
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-$SRC/build}
+HEADROOM=${HEADROOM:-$BUILD/headroom}
+DUR=${DUR:-8}
+REPS=${REPS:-3}
+CONFIGS=${CONFIGS:-"50x1 200x2 10x1"}
+bash "$SRC/scripts/install-deps.sh" bench
+[ -x "$HEADROOM" ] || { echo "build headroom first (make build)" >&2; exit 1; }
+command -v wrk > /dev/null || { echo "wrk missing" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "/usr/bin/time missing (apt-get install time)" >&2; exit 1; }
+
+dir=$(mktemp -d)
+chmod 755 "$dir"
+srvpid=
+cleanup() { [ -n "$srvpid" ] && kill "$srvpid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() { for _ in $(seq 200); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+start_nginx() {
+  mkdir -p "$dir/html" "$dir/logs" "$dir/tmp"
+  python3 -c "print('x' * 600)" > "$dir/html/index.html"
+  port=$(free_port)
+  cat > "$dir/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi; uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
+  server { listen 127.0.0.1:$port; root $dir/html; }
+}
+CONF
+  nginx -p "$dir" -c "$dir/nginx.conf" 2> "$dir/logs/start.log" &
+  srvpid=$!
+  wait_port "$port" || { echo "nginx did not start: $(cat "$dir/logs/start.log")" >&2; exit 1; }
+  url="http://127.0.0.1:$port/"
+}
+
+# time -v figures: CPU seconds (user+sys) and max RSS in KiB
+tv() { awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} /Maximum resident/ {r=$2} END {printf "%.2f %d\n", u+s, r}' "$1"; }
+
+run_wrk() { # conns threads -> "rps p50us p90us p99us cpu rsskb"
+  /usr/bin/time -v -o "$dir/time" wrk -t "$2" -c "$1" -d "${DUR}s" --latency "$url" > "$dir/wrk.out" 2>&1
+  python3 - "$dir/wrk.out" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+def us(s):
+    m = re.match(r'([\d.]+)(us|ms|s)', s)
+    v, u = float(m.group(1)), m.group(2)
+    return v * {'us': 1, 'ms': 1e3, 's': 1e6}[u]
+rps = float(re.search(r'Requests/sec:\s+([\d.]+)', t).group(1))
+lat = {p: us(v) for p, v in re.findall(r'^\s+(50|90|99)%\s+(\S+)', t, re.M)}
+mx = us(re.search(r'Latency\s+\S+\s+\S+\s+(\S+)', t).group(1))
+err = re.search(r'Non-2xx or 3xx responses: (\d+)', t)
+sock = re.search(r'Socket errors: (.*)', t)
+print(f"{rps:.0f} {lat['50']:.0f} {lat['90']:.0f} {lat['99']:.0f} {mx:.0f}", end=' ')
+PY
+  tv "$dir/time"
+}
+
+run_headroom() {
+  /usr/bin/time -v -o "$dir/time" "$HEADROOM" load "$url" --stages "${DUR}s:$1" --threads "$2" --json > "$dir/hr.json"
+  python3 - "$dir/hr.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+l = d['latency_us']
+assert d['errors']['total'] == 0, d['errors']
+print(f"{d['rps']:.0f} {l['p50']} {l['p90']} {l['p99']} {l['max']}", end=' ')
+PY
+  tv "$dir/time"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+col() { awk -v c="$1" '{print $c}' "$2" | median; }
+
+bench_server() { # name
+  echo
+  echo "== $1 at $url  (${DUR}s per run, median of $REPS, $(nproc) cores shared with the server)"
+  printf "%-10s %9s %9s %6s | %-28s | %-28s | %-16s | %-16s | %s\n" conns×thr "wrk rps" "hr rps" ratio \
+    "wrk p50/p90/p99/max (us)" "headroom p50/p90/p99/max (us)" "wrk cpu s / RSS" "hr cpu s / RSS" \
+    "cpu us/request wrk / hr"
+  for cfg in $CONFIGS; do
+    c=${cfg%x*}; t=${cfg#*x}
+    : > "$dir/w"; : > "$dir/h"; : > "$dir/ratio"
+    for r in $(seq "$REPS"); do
+      if [ $((r % 2)) -eq 1 ]; then w=$(run_wrk "$c" "$t"); h=$(run_headroom "$c" "$t")
+      else h=$(run_headroom "$c" "$t"); w=$(run_wrk "$c" "$t"); fi
+      w="$w $(echo "$w" | awk -v d="$DUR" '{printf "%.1f", $6 * 1e6 / ($1 * d)}')"
+      h="$h $(echo "$h" | awk -v d="$DUR" '{printf "%.1f", $6 * 1e6 / ($1 * d)}')"
+      echo "$w" >> "$dir/w"; echo "$h" >> "$dir/h"
+      awk -v a="${h%% *}" -v b="${w%% *}" 'BEGIN {printf "%.3f\n", a/b}' >> "$dir/ratio"
+      echo "   run $r: wrk [$w]  headroom [$h]  ratio $(tail -1 "$dir/ratio")" >&2
+    done
+    printf "%-10s %9s %9s %6s | %-28s | %-28s | %-16s | %-16s | %s\n" "${c}×${t}" \
+      "$(col 1 "$dir/w")" "$(col 1 "$dir/h")" "$(median < "$dir/ratio")" \
+      "$(col 2 "$dir/w")/$(col 3 "$dir/w")/$(col 4 "$dir/w")/$(col 5 "$dir/w")" \
+      "$(col 2 "$dir/h")/$(col 3 "$dir/h")/$(col 4 "$dir/h")/$(col 5 "$dir/h")" \
+      "$(col 6 "$dir/w") / $(( $(col 7 "$dir/w") / 1024 ))Mi" "$(col 6 "$dir/h") / $(( $(col 7 "$dir/h") / 1024 ))Mi" \
+      "$(col 8 "$dir/w") / $(col 8 "$dir/h")"
+  done
+}
+
+start_nginx
+bench_server nginx
+kill "$srvpid"; wait "$srvpid" 2>/dev/null || true; srvpid=
+
+# the C demo service (examples/c-svc, built by scripts/build-examples.sh or by CMake), or any
+# service given as C_DEMO="cmd ... {port}" with C_DEMO_PATH
+if [ -z "${C_DEMO:-}" ]; then
+  for cand in "$BUILD/examples/demo-c-svc" "$BUILD/demo-c-svc"; do
+    [ -x "$cand" ] && C_DEMO="$cand --listen 127.0.0.1:{port}" && break
+  done
+fi
+if [ -n "${C_DEMO:-}" ]; then
+  port=$(free_port)
+  ${C_DEMO//\{port\}/$port} > "$dir/demo.log" 2>&1 &
+  srvpid=$!
+  wait_port "$port" || { echo "C demo did not start: $(cat "$dir/demo.log")" >&2; exit 1; }
+  url="http://127.0.0.1:$port${C_DEMO_PATH:-/health}"
+  bench_server "C demo"
+else
+  echo
+  echo "(no C demo service found: set C_DEMO='path/to/binary --port {port}' to add it)"
+fi

@@ -1,0 +1,3 @@
+module headroom/demo-go-svc
+
+go 1.19

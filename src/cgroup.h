@@ -1,0 +1,34 @@
+/* cgroup: create a memory cgroup for a run (v2 preferred, v1 fallback), set its limit, move the
+ * child in, and remove it afterwards — on every path, and sweeping leftovers of a headroom that
+ * was killed itself.
+ *
+ * Reading the cgroup's figures is probe's job (probe_cgroup_*); this module only manages its life.
+ * Errors are negative errno values; `why` receives one line for the user when creation fails
+ * (not root, no delegation, no memory controller), so the caller can run without a cgroup.
+ */
+#ifndef HEADROOM_CGROUP_H
+#define HEADROOM_CGROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct cgroup_run {
+	int version;          /* 1 or 2 */
+	char path[1024];      /* the directory we created */
+	bool created;
+};
+
+/* Where the memory controller lives for this process: version and the directory of our own
+ * memory cgroup. -ENOENT when there is no memory controller. */
+int cgroup_find_own(int *ret_version, char *ret_dir, size_t len);
+/* mkdir headroom-<pid> below our own memory cgroup (v2: enabling +memory for children first).
+ * limit_bytes <= 0 means no limit. Removes empty leftovers of dead headroom processes first. */
+int cgroup_create(struct cgroup_run *ret, int64_t limit_bytes, char *why, size_t len);
+/* Move `pid` (0 = the caller) into the cgroup. Async-signal-safe: callable between fork and exec. */
+int cgroup_enter(const struct cgroup_run *cg, pid_t pid);
+/* Kill whatever is left inside, wait for it to empty, rmdir. Idempotent. */
+int cgroup_remove(struct cgroup_run *cg);
+
+#endif

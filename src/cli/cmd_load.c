@@ -1,0 +1,382 @@
+/* headroom load: drive staged HTTP load at a loopback URL and print what came back. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "load.h"
+#include "util.h"
+
+#define LOAD_USAGE                                                                                  \
+	"headroom load URL (--stages SPEC | --profile steady|burst|ramp|soak) [--rate N] "            \
+	"[--connections N] [--threads N] [--method M] [--path P]... [--header H]... [--body B] "      \
+	"[--timeout DUR] [--max-requests N] [--json]"
+
+static volatile int load_stop;
+static volatile sig_atomic_t load_signal;
+
+static void on_signal(int sig)
+{
+	load_signal = sig;
+	load_stop = 1;
+}
+
+struct progress {
+	bool tty;
+	int nstages;
+	int64_t total_ns;
+};
+
+static char *fmt_us(int64_t us, char *buf, size_t len)
+{
+	if (us < 1000)
+		snprintf(buf, len, "%lldus", (long long)us);
+	else if (us < 1000000)
+		snprintf(buf, len, "%.2fms", (double)us / 1e3);
+	else
+		snprintf(buf, len, "%.2fs", (double)us / 1e6);
+	return buf;
+}
+
+static void on_second(void *ctx, const struct load_row *row)
+{
+	struct progress *p = ctx;
+	if (!p->tty)
+		return;
+	char a[32], b[32];
+	fprintf(stderr, "\r\033[K%5.0fs/%.0fs  stage %lld/%d  conns %lld  %lld req/s  inflight %lld  p50 %s  p99 %s  errors %lld",
+		(double)row->t_ns / 1e9, (double)p->total_ns / 1e9, (long long)row->stage + 1, p->nstages,
+		(long long)row->connections, (long long)row->requests, (long long)row->inflight,
+		fmt_us(row->p50_us, a, sizeof(a)), fmt_us(row->p99_us, b, sizeof(b)), (long long)row->errors);
+	fflush(stderr);
+}
+
+static int parse_count(const char *text, int64_t min, int64_t max, int64_t *ret)
+{
+	const char *p = text;
+	uint64_t v;
+	if (util_parse_u64(&p, &v) < 0 || *p || (int64_t)v < min || v > (uint64_t)max)
+		return -EINVAL;
+	*ret = (int64_t)v;
+	return 0;
+}
+
+static void stages_text(const struct load_stage *st, int n, char *buf, size_t len)
+{
+	size_t off = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < n && off < len; i++) {
+		char d[32];
+		util_duration_format(st[i].duration_ns, d, sizeof(d));
+		off += (size_t)snprintf(buf + off, len - off, "%s%s:%s%d", i ? "," : "", d, st[i].ramp ? "~" : "",
+					st[i].connections);
+	}
+}
+
+static void put_json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void print_json(const struct load_config *c, const struct load_result *r, const char *stages)
+{
+	printf("{\"url\": ");
+	put_json_str(c->url);
+	printf(", \"stages\": \"%s\", \"mode\": \"%s\", \"rate\": %.3f, \"threads\": %d, "
+	       "\"max_connections\": %d, \"duration_s\": %.3f, \"sent\": %lld, \"requests\": %lld, "
+	       "\"rps\": %.1f, \"status\": {\"2xx\": %lld, \"3xx\": %lld, \"4xx\": %lld, \"5xx\": %lld}, "
+	       "\"latency_us\": {\"p50\": %lld, \"p90\": %lld, \"p99\": %lld, \"p99_9\": %lld, \"max\": %lld, \"mean\": %lld}, "
+	       "\"errors\": {\"total\": %lld",
+	       stages, c->rate > 0 ? "open" : "closed", c->rate, r->threads, r->max_connections,
+	       (double)r->duration_ns / 1e9, (long long)r->sent, (long long)r->requests, r->rps,
+	       (long long)r->status_class[2], (long long)r->status_class[3], (long long)r->status_class[4],
+	       (long long)r->status_class[5], (long long)r->p50_us, (long long)r->p90_us, (long long)r->p99_us,
+	       (long long)r->p999_us, (long long)r->max_us, (long long)r->mean_us, (long long)r->errors_total);
+	for (int k = 0; k < LOAD_ERR_KINDS; k++)
+		printf(", \"%s\": %lld", load_error_name(k), (long long)r->errors[k]);
+	printf("}, \"unfinished\": %lld, \"connections_opened\": %lld, \"bytes_read\": %lld, "
+	       "\"ended_by\": \"%s\"}\n",
+	       (long long)r->unfinished, (long long)r->connects, (long long)r->bytes_read,
+	       r->aborted ? "errors" : r->stopped ? "signal" : r->capped ? "max-requests" : "stages");
+}
+
+static void print_text(const struct load_config *c, const struct load_result *r, const char *stages)
+{
+	char d[32], a[32], b[32], e[32], f[32], g[32], h[32];
+	printf("target       %s\n", c->url);
+	printf("stages       %s (%s), %s loop", stages,
+	       util_duration_format(load_stages_duration(c->stages, c->nstages), d, sizeof(d)),
+	       c->rate > 0 ? "open" : "closed");
+	if (c->rate > 0)
+		printf(" at %.0f req/s at the largest stage", c->rate);
+	printf(", %d thread%s\n", r->threads, r->threads == 1 ? "" : "s");
+	printf("requests     %lld in %.2fs = %.1f/s  (2xx %lld, 3xx %lld, 4xx %lld, 5xx %lld)%s\n",
+	       (long long)r->requests, (double)r->duration_ns / 1e9, r->rps, (long long)r->status_class[2],
+	       (long long)r->status_class[3], (long long)r->status_class[4], (long long)r->status_class[5],
+	       r->capped ? "  [stopped at --max-requests]" : r->stopped ? "  [interrupted]" : "");
+	printf("latency      p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s)%s\n",
+	       fmt_us(r->p50_us, a, sizeof(a)), fmt_us(r->p90_us, b, sizeof(b)), fmt_us(r->p99_us, e, sizeof(e)),
+	       fmt_us(r->p999_us, f, sizeof(f)), fmt_us(r->max_us, g, sizeof(g)), fmt_us(r->mean_us, h, sizeof(h)),
+	       c->rate > 0 ? ", from the intended send time" : "");
+	printf("errors       %lld  (", (long long)r->errors_total);
+	for (int k = 0; k < LOAD_ERR_KINDS; k++)
+		printf("%s%s %lld", k ? ", " : "", load_error_name(k), (long long)r->errors[k]);
+	printf(")\n");
+	printf("connections  %d at most, %lld opened, %lld requests unfinished at the end\n", r->max_connections,
+	       (long long)r->connects, (long long)r->unfinished);
+}
+
+static int url_fail(const char *url, int rc)
+{
+	switch (rc) {
+	case -EPROTONOSUPPORT:
+		if (strncasecmp(url, "https://", 8) == 0)
+			return cli_fail(EXIT_USAGE, "https:// is not supported yet: use http:// to a loopback port ('%s')", url);
+		return cli_fail(EXIT_USAGE, "'%s': only http:// URLs are supported", url);
+	case -EADDRNOTAVAIL:
+		return cli_fail(EXIT_USAGE,
+				"'%s' is not a loopback target: headroom load only sends to 127.0.0.0/8, ::1 or localhost", url);
+	case -ENOENT:
+		return cli_fail(EXIT_FAIL, "'%s': localhost does not resolve to a loopback address", url);
+	default:
+		return cli_fail(EXIT_USAGE, "'%s' is not a URL; accepted: http://HOST[:PORT][/PATH] with HOST 127.x.x.x, [::1] or localhost", url);
+	}
+}
+
+int cmd_load(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"stages", required_argument, NULL, 's'},
+		{"profile", required_argument, NULL, 'P'},
+		{"rate", required_argument, NULL, 'r'},
+		{"connections", required_argument, NULL, 'c'},
+		{"threads", required_argument, NULL, 't'},
+		{"method", required_argument, NULL, 'm'},
+		{"path", required_argument, NULL, 'p'},
+		{"header", required_argument, NULL, 'H'},
+		{"body", required_argument, NULL, 'b'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"max-requests", required_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct load_config *c = calloc(1, sizeof(*c));
+	if (!c)
+		return cli_fail(EXIT_FAIL, "out of memory");
+	load_config_init(c);
+	const char *stages = NULL, *profile = NULL;
+	int64_t connections = 0, v;
+	bool json = false;
+	int rc = EXIT_USAGE;
+	int opt;
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			stages = optarg;
+			break;
+		case 'P':
+			profile = optarg;
+			break;
+		case 'r': {
+			char *end;
+			c->rate = strtod(optarg, &end);
+			if (*end || end == optarg || !(c->rate > 0) || !isfinite(c->rate) || c->rate > 1e8) {
+				cli_fail(EXIT_USAGE, "--rate '%s': requests per second, a number > 0 (e.g. --rate 5000)", optarg);
+				goto out;
+			}
+			break;
+		}
+		case 'c':
+			if (parse_count(optarg, 1, LOAD_CONN_MAX / 8, &connections) < 0) {
+				cli_fail(EXIT_USAGE, "--connections '%s': a whole number from 1 to %d", optarg, LOAD_CONN_MAX / 8);
+				goto out;
+			}
+			break;
+		case 't':
+			if (parse_count(optarg, 1, LOAD_THREADS_MAX, &v) < 0) {
+				cli_fail(EXIT_USAGE, "--threads '%s': a whole number from 1 to %d", optarg, LOAD_THREADS_MAX);
+				goto out;
+			}
+			c->threads = (int)v;
+			break;
+		case 'm':
+			if (!*optarg || strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_") != strlen(optarg)) {
+				cli_fail(EXIT_USAGE, "--method '%s': an HTTP method such as GET, POST, HEAD", optarg);
+				goto out;
+			}
+			c->method = optarg;
+			break;
+		case 'p':
+			if (c->npaths >= LOAD_PATHS_MAX) {
+				cli_fail(EXIT_USAGE, "more than %d --path options", LOAD_PATHS_MAX);
+				goto out;
+			}
+			if (optarg[0] != '/' || strpbrk(optarg, " \t\r\n")) {
+				cli_fail(EXIT_USAGE, "--path '%s': a path starting with '/', without spaces (e.g. /api?size=1k)", optarg);
+				goto out;
+			}
+			c->paths[c->npaths++] = optarg;
+			break;
+		case 'H':
+			if (c->nheaders >= LOAD_HEADERS_MAX) {
+				cli_fail(EXIT_USAGE, "more than %d --header options", LOAD_HEADERS_MAX);
+				goto out;
+			}
+			if (!strchr(optarg, ':') || optarg[0] == ':' || strpbrk(optarg, "\r\n")) {
+				cli_fail(EXIT_USAGE, "--header '%s': accepted form 'Name: value'", optarg);
+				goto out;
+			}
+			c->headers[c->nheaders++] = optarg;
+			break;
+		case 'b':
+			c->body = optarg;
+			c->body_len = strlen(optarg);
+			break;
+		case 'T':
+			if (util_duration_parse(optarg, &c->timeout_ns) < 0 || c->timeout_ns <= 0) {
+				cli_fail(EXIT_USAGE, "--timeout '%s': a duration > 0 such as 500ms, 5s", optarg);
+				goto out;
+			}
+			break;
+		case 'n':
+			if (parse_count(optarg, 1, INT64_MAX / 2, &c->max_requests) < 0) {
+				cli_fail(EXIT_USAGE, "--max-requests '%s': a whole number > 0", optarg);
+				goto out;
+			}
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			printf("usage: %s\n", LOAD_USAGE);
+			rc = 0;
+			goto out;
+		default:
+			cli_fail(EXIT_USAGE, "unknown or incomplete option '%s'; usage: %s", argv[optind - 1], LOAD_USAGE);
+			goto out;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_fail(EXIT_USAGE, optind >= argc ? "missing URL; usage: %s" : "one URL only; usage: %s", LOAD_USAGE);
+		goto out;
+	}
+	const char *url = argv[optind];
+	int r = load_config_parse_url(c, url);
+	if (r < 0) {
+		rc = url_fail(url, r);
+		goto out;
+	}
+	if (!!stages == !!profile) {
+		cli_fail(EXIT_USAGE, "give one of --stages SPEC (e.g. 10s:50,5s:400,20s:50) or --profile steady|burst|ramp|soak");
+		goto out;
+	}
+	if (stages) {
+		if (connections) {
+			cli_fail(EXIT_USAGE, "--connections scales a --profile; with --stages put the connections in each stage (10s:50)");
+			goto out;
+		}
+		r = load_stages_parse(stages, c->stages, LOAD_STAGES_MAX, &c->nstages);
+		if (r < 0) {
+			char why[512];
+			load_stages_explain(stages, why, sizeof(why));
+			cli_fail(EXIT_USAGE, "%s", why);
+			goto out;
+		}
+		if (load_stages_max_connections(c->stages, c->nstages) == 0) {
+			cli_fail(EXIT_USAGE, "--stages '%s' never opens a connection; accepted: %s", stages, load_stages_form);
+			goto out;
+		}
+	} else {
+		r = load_profile_stages(profile, (int)connections, c->stages, LOAD_STAGES_MAX, &c->nstages);
+		if (r < 0) {
+			cli_fail(EXIT_USAGE, "--profile '%s': accepted steady, burst, ramp, soak (see docs/load.md)", profile);
+			goto out;
+		}
+	}
+	int maxc = load_stages_max_connections(c->stages, c->nstages);
+	int threads = c->threads < maxc ? c->threads : maxc;
+	long allowed = 0;
+	r = load_check_nofile(maxc, threads, &allowed);
+	if (r == -EMFILE) {
+		struct rlimit rl;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		cli_fail(EXIT_USAGE,
+			 "%d connections need more file descriptors than RLIMIT_NOFILE allows (hard limit %llu: at most %ld "
+			 "connections); lower the connections or raise the limit (ulimit -Hn)",
+			 maxc, (unsigned long long)rl.rlim_max, allowed > 0 ? allowed : 0);
+		goto out;
+	}
+	c->fail_fast = true;
+
+	struct progress prog = {.tty = isatty(STDERR_FILENO) == 1, .nstages = c->nstages,
+				.total_ns = load_stages_duration(c->stages, c->nstages)};
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	struct sigaction old_int, old_term;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	struct load_result res;
+	memset(&res, 0, sizeof(res));
+	r = load_run(c, &load_stop, on_second, NULL, &prog, &res);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (prog.tty)
+		fprintf(stderr, "\r\033[K");
+	char addr[300];
+	snprintf(addr, sizeof(addr), "%s", c->host);
+	switch (r) {
+	case 0:
+		break;
+	case -ECONNREFUSED:
+		rc = cli_fail(EXIT_FAIL, "connection refused by %s: is the service listening there? (%s)", addr, c->url);
+		goto out;
+	case -ETIMEDOUT:
+		rc = cli_fail(EXIT_FAIL, "%s did not accept a connection within %s (%s)", addr, "3s", c->url);
+		goto out;
+	case -EPROTO:
+		rc = cli_fail(EXIT_FAIL,
+			      "%s does not answer HTTP/1.x: %lld unparseable responses and none valid in the first second",
+			      c->url, (long long)res.errors[LOAD_ERR_PARSE]);
+		goto out;
+	case -EMFILE:
+		rc = cli_fail(EXIT_FAIL, "out of file descriptors (RLIMIT_NOFILE)");
+		goto out;
+	default:
+		if (res.aborted)
+			rc = cli_fail(EXIT_FAIL, "%s: every request failed in the first second (%s: %s)", c->url,
+				      load_error_name(res.first_error_kind), strerror(-r));
+		else if (r == -EINVAL || r == -ENOMEM)
+			rc = cli_fail(EXIT_FAIL, "load on %s failed: %s", c->url, strerror(-r));
+		else
+			rc = cli_fail(EXIT_FAIL, "cannot connect to %s: %s (%s)", addr, strerror(-r), c->url);
+		goto out;
+	}
+	char st[1024];
+	stages_text(c->stages, c->nstages, st, sizeof(st));
+	if (json)
+		print_json(c, &res, st);
+	else
+		print_text(c, &res, st);
+	rc = res.stopped && load_signal ? 128 + load_signal : 0;   /* like a shell's interrupted command */
+out:
+	free(c);
+	return rc;
+}

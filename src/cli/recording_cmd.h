@@ -1,0 +1,32 @@
+/* The part `run` and `attach` share: options, the live line, the end summary. */
+#ifndef HEADROOM_CLI_RECORDING_CMD_H
+#define HEADROOM_CLI_RECORDING_CMD_H
+
+#include <stdbool.h>
+
+#include "runload.h"
+#include "runner.h"
+
+struct recording_cmd {
+	struct runner_options ro;
+	bool json;
+	bool quiet;
+	const char *html_out;
+	/* --load */
+	const char *load_spec;
+	const char *load_url;
+	const char *paths[LOAD_PATHS_MAX];
+	int npaths;
+	int connections;
+	double rate;
+	int64_t cooldown_ns;
+	struct runload load;
+};
+
+/* Parses the options common to run and attach; returns the index of the first non-option
+ * argument, or -1 after printing a usage error. */
+int recording_cmd_parse(struct recording_cmd *c, int argc, char **argv, bool is_run);
+/* Runs, prints the summary; returns the process exit code. */
+int recording_cmd_execute(struct recording_cmd *c);
+
+#endif

@@ -1,0 +1,632 @@
+#include "record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Column names in the order of struct sample's fields (all int64_t). */
+const char *const record_sample_columns[] = {
+	"t_ns", "nprocs", "threads", "rss", "rss_anon", "rss_file", "rss_shmem", "swap", "rss_peak", "pss",
+	"map_anon", "map_stacks", "map_code", "map_files", "map_shmem", "map_other",
+	"cg_usage", "cg_usage_peak", "cg_limit", "cg_working_set", "cg_inactive_file", "cg_active_file",
+	"cg_anon", "cg_file", "cg_shmem", "cg_oom_kills", "cg_limit_hits",
+	"heap_live", "heap_held", "heap_mmapped", "heap_allocs", "heap_frees", "heap_live_peak", NULL,
+};
+#define NCOLS ((int)(sizeof(struct sample) / sizeof(int64_t)))
+_Static_assert(sizeof(record_sample_columns) / sizeof(record_sample_columns[0]) ==
+		       sizeof(struct sample) / sizeof(int64_t) + 1,
+	       "record_sample_columns must name every field of struct sample");
+
+#define EVENTS_MAX 256
+#define LOADS_MAX 64
+
+struct batch {
+	struct sample *samples;
+	size_t nsamples;
+	struct record_event events[EVENTS_MAX];
+	size_t nevents;
+	struct load_row loads[LOADS_MAX];
+	size_t nloads;
+};
+
+struct record {
+	sqlite3 *db;
+	sqlite3_stmt *ins_sample, *ins_event, *ins_load;
+	pthread_t writer;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stopping;
+	bool writer_started;
+	struct batch filling;   /* pushes go here, under lock */
+	struct batch writing;   /* the writer thread's, outside the lock */
+	int64_t dropped;
+	int write_error;        /* first SQLite error of the writer, as -errno-ish */
+};
+
+static const char *schema_sql =
+	"CREATE TABLE run ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1), mode TEXT NOT NULL, command TEXT NOT NULL, pid INTEGER,"
+	" limit_bytes INTEGER, interval_ns INTEGER NOT NULL, cgroup_version INTEGER NOT NULL,"
+	" cgroup_path TEXT, rss_peaks_exact INTEGER NOT NULL, cg_peaks_exact INTEGER NOT NULL,"
+	" heap_mode TEXT, heap_status TEXT, kernel TEXT, host TEXT, headroom_version TEXT,"
+	" schema_version INTEGER NOT NULL, started_wall_ns INTEGER NOT NULL, duration_ns INTEGER,"
+	" exit_code INTEGER, exit_signal INTEGER, oom_killed INTEGER, finished INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE events (t_ns INTEGER NOT NULL, kind TEXT NOT NULL, value INTEGER, detail TEXT);"
+	"CREATE TABLE load (t_ns INTEGER NOT NULL, stage INTEGER, connections INTEGER, requests INTEGER,"
+	" inflight INTEGER, errors INTEGER, p50_us INTEGER, p99_us INTEGER, max_us INTEGER);";
+
+static int sqlite_err(int rc)
+{
+	switch (rc) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_CANTOPEN:
+		return -EACCES;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		return -EPROTO;
+	default:
+		return -EIO;
+	}
+}
+
+const char *record_strerror(int err)
+{
+	switch (err) {
+	case -EEXIST:
+		return "the file exists (headroom never overwrites a recording: choose another --record path)";
+	case -ENOENT:
+		return "no such file";
+	case -EACCES:
+		return "permission denied or the directory does not exist";
+	case -EPROTO:
+		return "not a headroom recording, or the file is corrupt";
+	case -EPROTONOSUPPORT:
+		return "the recording was made by a newer headroom (newer schema): upgrade headroom to read it";
+	case -ENOSPC:
+		return "disk full";
+	case -ENOMEM:
+		return "out of memory";
+	case -ENODATA:
+		return "the recording has no run information (it was cut short before its first write)";
+	default:
+		return strerror(-err);
+	}
+}
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+	return sqlite_err(sqlite3_exec(db, sql, NULL, NULL, NULL));
+}
+
+static void bind_i64_or_null(sqlite3_stmt *st, int idx, int64_t v)
+{
+	if (v == HR_UNKNOWN)
+		sqlite3_bind_null(st, idx);
+	else
+		sqlite3_bind_int64(st, idx, v);
+}
+
+static int write_batch(struct record *r, struct batch *b)
+{
+	if (b->nsamples == 0 && b->nevents == 0 && b->nloads == 0)
+		return 0;
+	int rc = exec_sql(r->db, "BEGIN");
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < b->nsamples && rc == 0; i++) {
+		const int64_t *f = (const int64_t *)&b->samples[i];
+		for (int c = 0; c < NCOLS; c++)
+			bind_i64_or_null(r->ins_sample, c + 1, f[c]);
+		rc = sqlite_err(sqlite3_step(r->ins_sample));
+		sqlite3_reset(r->ins_sample);
+	}
+	for (size_t i = 0; i < b->nevents && rc == 0; i++) {
+		const struct record_event *e = &b->events[i];
+		sqlite3_bind_int64(r->ins_event, 1, e->t_ns);
+		sqlite3_bind_text(r->ins_event, 2, e->kind, -1, SQLITE_STATIC);
+		bind_i64_or_null(r->ins_event, 3, e->value);
+		if (e->detail[0])
+			sqlite3_bind_text(r->ins_event, 4, e->detail, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(r->ins_event, 4);
+		rc = sqlite_err(sqlite3_step(r->ins_event));
+		sqlite3_reset(r->ins_event);
+	}
+	for (size_t i = 0; i < b->nloads && rc == 0; i++) {
+		const int64_t *f = (const int64_t *)&b->loads[i];
+		for (int c = 0; c < (int)(sizeof(struct load_row) / sizeof(int64_t)); c++)
+			bind_i64_or_null(r->ins_load, c + 1, f[c]);
+		rc = sqlite_err(sqlite3_step(r->ins_load));
+		sqlite3_reset(r->ins_load);
+	}
+	int rc2 = exec_sql(r->db, rc == 0 ? "COMMIT" : "ROLLBACK");
+	b->nsamples = b->nevents = b->nloads = 0;
+	return rc ? rc : rc2;
+}
+
+static void *writer_main(void *arg)
+{
+	struct record *r = arg;
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		bool stop = r->stopping;
+		if (!stop) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += RECORD_FLUSH_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec += 1;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+			stop = r->stopping;
+		}
+		/* swap buffers: the pushers continue into the empty one while we write */
+		struct batch tmp = r->writing;
+		r->writing = r->filling;
+		r->filling = tmp;
+		pthread_mutex_unlock(&r->lock);
+		int rc = write_batch(r, &r->writing);
+		pthread_mutex_lock(&r->lock);
+		if (rc < 0 && r->write_error == 0)
+			r->write_error = rc;
+		if (stop)
+			break;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+static int prepare_inserts(struct record *r)
+{
+	char sql[2048];
+	size_t off = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO samples VALUES (");
+	for (int c = 0; c < NCOLS; c++)
+		off += (size_t)snprintf(sql + off, sizeof(sql) - off, c ? ",?" : "?");
+	snprintf(sql + off, sizeof(sql) - off, ")");
+	int rc = sqlite3_prepare_v2(r->db, sql, -1, &r->ins_sample, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(r->db, "INSERT INTO events VALUES (?,?,?,?)", -1, &r->ins_event, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(r->db, "INSERT INTO load VALUES (?,?,?,?,?,?,?,?,?)", -1, &r->ins_load, NULL);
+	return sqlite_err(rc);
+}
+
+static int write_run_row(sqlite3 *db, const struct run_info *in, bool insert)
+{
+	const char *sql = insert
+		? "INSERT INTO run (id, mode, command, pid, limit_bytes, interval_ns, cgroup_version, cgroup_path,"
+		  " rss_peaks_exact, cg_peaks_exact, heap_mode, heap_status, kernel, host, headroom_version,"
+		  " schema_version, started_wall_ns, finished) VALUES (1,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,0)"
+		: "UPDATE run SET mode=?1, command=?2, pid=?3, limit_bytes=?4, interval_ns=?5, cgroup_version=?6,"
+		  " cgroup_path=?7, rss_peaks_exact=?8, cg_peaks_exact=?9, heap_mode=?10, heap_status=?11,"
+		  " duration_ns=?17, exit_code=?18, exit_signal=?19, oom_killed=?20, finished=1 WHERE id=1";
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sqlite_err(rc);
+	sqlite3_bind_text(st, 1, in->mode, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, in->command, -1, SQLITE_STATIC);
+	bind_i64_or_null(st, 3, in->pid);
+	bind_i64_or_null(st, 4, in->limit_bytes);
+	sqlite3_bind_int64(st, 5, in->interval_ns);
+	sqlite3_bind_int(st, 6, in->cgroup_version);
+	sqlite3_bind_text(st, 7, in->cgroup_path, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, in->rss_peaks_exact);
+	sqlite3_bind_int(st, 9, in->cg_peaks_exact);
+	sqlite3_bind_text(st, 10, in->heap_mode, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, in->heap_status, -1, SQLITE_STATIC);
+	if (insert) {
+		sqlite3_bind_text(st, 12, in->kernel, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 13, in->host, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 14, in->version, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 15, RECORD_SCHEMA_VERSION);
+		sqlite3_bind_int64(st, 16, in->started_wall_ns);
+	} else {
+		sqlite3_bind_int64(st, 17, in->duration_ns);
+		if (in->exit_code >= 0)
+			sqlite3_bind_int(st, 18, in->exit_code);
+		else
+			sqlite3_bind_null(st, 18);
+		sqlite3_bind_int(st, 19, in->exit_signal);
+		sqlite3_bind_int(st, 20, in->oom_killed);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return sqlite_err(rc);
+}
+
+static void record_free(struct record *r)
+{
+	if (!r)
+		return;
+	sqlite3_finalize(r->ins_sample);
+	sqlite3_finalize(r->ins_event);
+	sqlite3_finalize(r->ins_load);
+	if (r->db)
+		sqlite3_close(r->db);
+	free(r->filling.samples);
+	free(r->writing.samples);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->wake);
+	free(r);
+}
+
+int record_create(const char *path, const struct run_info *info, struct record **ret)
+{
+	/* O_EXCL: never overwrite a recording, and fail early on an unwritable directory */
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+
+	struct record *r = calloc(1, sizeof(*r));
+	if (!r) {
+		unlink(path);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->wake, NULL);
+	r->filling.samples = malloc(RECORD_BATCH_MAX * sizeof(struct sample));
+	r->writing.samples = malloc(RECORD_BATCH_MAX * sizeof(struct sample));
+	int rc = -ENOMEM;
+	if (!r->filling.samples || !r->writing.samples)
+		goto fail;
+	rc = sqlite_err(sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE, NULL));
+	if (rc < 0)
+		goto fail;
+	sqlite3_busy_timeout(r->db, 2000);
+	char sql[4096];
+	size_t off = (size_t)snprintf(sql, sizeof(sql), "%s CREATE TABLE samples (", schema_sql);
+	for (int c = 0; c < NCOLS; c++)
+		off += (size_t)snprintf(sql + off, sizeof(sql) - off, "%s%s INTEGER%s", c ? ", " : "",
+					record_sample_columns[c], c == 0 ? " NOT NULL" : "");
+	snprintf(sql + off, sizeof(sql) - off, "); PRAGMA user_version = %d;", RECORD_SCHEMA_VERSION);
+	rc = exec_sql(r->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+	if (rc == 0)
+		rc = exec_sql(r->db, sql);
+	if (rc == 0)
+		rc = write_run_row(r->db, info, true);
+	if (rc == 0)
+		rc = prepare_inserts(r);
+	if (rc < 0)
+		goto fail;
+	if (pthread_create(&r->writer, NULL, writer_main, r) != 0) {
+		rc = -EAGAIN;
+		goto fail;
+	}
+	r->writer_started = true;
+	*ret = r;
+	return 0;
+fail:
+	record_free(r);
+	unlink(path);
+	return rc;
+}
+
+void record_push_sample(struct record *r, const struct sample *s)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->filling.nsamples < RECORD_BATCH_MAX)
+		r->filling.samples[r->filling.nsamples++] = *s;
+	else
+		r->dropped++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void record_push_event(struct record *r, int64_t t_ns, const char *kind, int64_t value, const char *detail)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->filling.nevents < EVENTS_MAX) {
+		struct record_event *e = &r->filling.events[r->filling.nevents++];
+		e->t_ns = t_ns;
+		snprintf(e->kind, sizeof(e->kind), "%s", kind);
+		e->value = value;
+		snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : "");
+	} else {
+		r->dropped++;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+void record_push_load(struct record *r, const struct load_row *row)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->filling.nloads < LOADS_MAX)
+		r->filling.loads[r->filling.nloads++] = *row;
+	else
+		r->dropped++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+int64_t record_dropped(const struct record *r)
+{
+	return r->dropped;
+}
+
+static void stop_writer(struct record *r)
+{
+	if (!r->writer_started)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stopping = true;
+	pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->writer, NULL);
+	r->writer_started = false;
+	/* whatever was pushed after the writer's last swap */
+	int rc = write_batch(r, &r->filling);
+	if (rc < 0 && r->write_error == 0)
+		r->write_error = rc;
+}
+
+int record_finish(struct record *r, const struct run_info *end)
+{
+	if (r->dropped > 0) {
+		char d[64];
+		snprintf(d, sizeof(d), "%lld rows dropped: the disk could not keep up", (long long)r->dropped);
+		record_push_event(r, end->duration_ns, "dropped", r->dropped, d);
+	}
+	stop_writer(r);
+	int rc = r->write_error;
+	int rc2 = write_run_row(r->db, end, false);
+	if (rc == 0)
+		rc = rc2;
+	/* fold the WAL back so a single file can be copied or attached to a ticket */
+	sqlite3_wal_checkpoint_v2(r->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	exec_sql(r->db, "PRAGMA journal_mode = DELETE");
+	record_free(r);
+	return rc;
+}
+
+void record_abandon(struct record *r)
+{
+	stop_writer(r);
+	record_free(r);
+}
+
+/* ---- reading ---- */
+
+static void copy_text(char *dst, size_t len, const unsigned char *src)
+{
+	snprintf(dst, len, "%s", src ? (const char *)src : "");
+}
+
+static int64_t col_i64(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? HR_UNKNOWN : sqlite3_column_int64(st, i);
+}
+
+static int read_run(sqlite3 *db, struct run_info *run)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db,
+		"SELECT mode, command, pid, limit_bytes, interval_ns, cgroup_version, cgroup_path,"
+		" rss_peaks_exact, cg_peaks_exact, heap_mode, heap_status, kernel, host, headroom_version,"
+		" started_wall_ns, duration_ns, exit_code, exit_signal, oom_killed, finished FROM run WHERE id = 1",
+		-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return -EPROTO;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return rc == SQLITE_DONE ? -ENODATA : sqlite_err(rc);
+	}
+	copy_text(run->mode, sizeof(run->mode), sqlite3_column_text(st, 0));
+	copy_text(run->command, sizeof(run->command), sqlite3_column_text(st, 1));
+	run->pid = col_i64(st, 2);
+	run->limit_bytes = col_i64(st, 3);
+	run->interval_ns = col_i64(st, 4);
+	run->cgroup_version = sqlite3_column_int(st, 5);
+	copy_text(run->cgroup_path, sizeof(run->cgroup_path), sqlite3_column_text(st, 6));
+	run->rss_peaks_exact = sqlite3_column_int(st, 7);
+	run->cg_peaks_exact = sqlite3_column_int(st, 8);
+	copy_text(run->heap_mode, sizeof(run->heap_mode), sqlite3_column_text(st, 9));
+	copy_text(run->heap_status, sizeof(run->heap_status), sqlite3_column_text(st, 10));
+	copy_text(run->kernel, sizeof(run->kernel), sqlite3_column_text(st, 11));
+	copy_text(run->host, sizeof(run->host), sqlite3_column_text(st, 12));
+	copy_text(run->version, sizeof(run->version), sqlite3_column_text(st, 13));
+	run->started_wall_ns = col_i64(st, 14);
+	run->duration_ns = col_i64(st, 15);
+	run->exit_code = sqlite3_column_type(st, 16) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 16);
+	run->exit_signal = sqlite3_column_int(st, 17);
+	run->oom_killed = sqlite3_column_int(st, 18);
+	run->finished = sqlite3_column_int(st, 19);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int read_events(sqlite3 *db, struct recording *rec)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &st, NULL) != SQLITE_OK)
+		return -EPROTO;
+	size_t n = sqlite3_step(st) == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	rec->events = calloc(n ? n : 1, sizeof(*rec->events));
+	if (!rec->events)
+		return -ENOMEM;
+	if (sqlite3_prepare_v2(db, "SELECT t_ns, kind, value, detail FROM events ORDER BY t_ns, rowid", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -EPROTO;
+	while (rec->nevents < n && sqlite3_step(st) == SQLITE_ROW) {
+		struct record_event *e = &rec->events[rec->nevents++];
+		e->t_ns = col_i64(st, 0);
+		copy_text(e->kind, sizeof(e->kind), sqlite3_column_text(st, 1));
+		e->value = col_i64(st, 2);
+		copy_text(e->detail, sizeof(e->detail), sqlite3_column_text(st, 3));
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int read_load(sqlite3 *db, struct recording *rec)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM load", -1, &st, NULL) != SQLITE_OK)
+		return -EPROTO;
+	size_t n = sqlite3_step(st) == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	rec->load = calloc(n ? n : 1, sizeof(*rec->load));
+	if (!rec->load)
+		return -ENOMEM;
+	if (sqlite3_prepare_v2(db, "SELECT * FROM load ORDER BY t_ns", -1, &st, NULL) != SQLITE_OK)
+		return -EPROTO;
+	while (rec->nload < n && sqlite3_step(st) == SQLITE_ROW) {
+		int64_t *f = (int64_t *)&rec->load[rec->nload++];
+		for (int c = 0; c < (int)(sizeof(struct load_row) / sizeof(int64_t)); c++)
+			f[c] = col_i64(st, c);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int column_index(const char *name)
+{
+	for (int c = 0; c < NCOLS; c++)
+		if (strcmp(record_sample_columns[c], name) == 0)
+			return c;
+	return -1;
+}
+
+static int read_samples(sqlite3 *db, const char *const *columns, struct recording *rec)
+{
+	int idx[64];
+	int n = 0;
+	if (!columns) {
+		for (int c = 1; c < NCOLS; c++)
+			idx[n++] = c;
+	} else {
+		for (int i = 0; columns[i] && n < 63; i++) {
+			int c = column_index(columns[i]);
+			if (c < 0)
+				return -EINVAL;
+			if (c > 0)
+				idx[n++] = c;
+		}
+	}
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM samples", -1, &st, NULL) != SQLITE_OK)
+		return -EPROTO;
+	size_t count = sqlite3_step(st) == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+
+	char sql[2048];
+	size_t off = (size_t)snprintf(sql, sizeof(sql), "SELECT t_ns");
+	for (int i = 0; i < n; i++)
+		off += (size_t)snprintf(sql + off, sizeof(sql) - off, ", %s", record_sample_columns[idx[i]]);
+	snprintf(sql + off, sizeof(sql) - off, " FROM samples ORDER BY rowid");
+
+	rec->t_ns = malloc((count ? count : 1) * sizeof(int64_t));
+	if (!rec->t_ns)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		rec->col[i] = malloc((count ? count : 1) * sizeof(int64_t));
+		if (!rec->col[i])
+			return -ENOMEM;
+		rec->col_name[i] = record_sample_columns[idx[i]];
+		rec->ncols = i + 1;
+	}
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -EPROTO;
+	size_t k = 0;
+	int rc;
+	while (k < count && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rec->t_ns[k] = sqlite3_column_int64(st, 0);
+		for (int i = 0; i < n; i++)
+			rec->col[i][k] = col_i64(st, i + 1);
+		k++;
+	}
+	sqlite3_finalize(st);
+	rec->nsamples = k;
+	return 0;
+}
+
+int record_open(const char *path, const char *const *columns, struct recording **ret)
+{
+	struct stat sb;
+	if (stat(path, &sb) < 0)
+		return -errno;
+	if (!S_ISREG(sb.st_mode))
+		return -EPROTO;
+	struct recording *rec = calloc(1, sizeof(*rec));
+	if (!rec)
+		return -ENOMEM;
+	snprintf(rec->path, sizeof(rec->path), "%s", path);
+	sqlite3 *db = NULL;
+	int rc = sqlite_err(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL));
+	if (rc < 0)
+		goto out;
+	sqlite3_busy_timeout(db, 2000);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+		rc = -EPROTO;
+		goto out;
+	}
+	int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (version > RECORD_SCHEMA_VERSION) {
+		rc = -EPROTONOSUPPORT;
+		goto out;
+	}
+	if (version < 1) {
+		rc = -EPROTO;
+		goto out;
+	}
+	rc = read_run(db, &rec->run);
+	if (rc == 0)
+		rc = read_events(db, rec);
+	if (rc == 0)
+		rc = read_load(db, rec);
+	if (rc == 0)
+		rc = read_samples(db, columns, rec);
+	if (rc == 0 && !rec->run.finished && rec->nsamples > 0)
+		rec->run.duration_ns = rec->t_ns[rec->nsamples - 1];
+out:
+	if (db)
+		sqlite3_close(db);
+	if (rc < 0) {
+		recording_free(rec);
+		return rc;
+	}
+	*ret = rec;
+	return 0;
+}
+
+const int64_t *recording_column(const struct recording *rec, const char *name)
+{
+	if (strcmp(name, "t_ns") == 0)
+		return rec->t_ns;
+	for (int i = 0; i < rec->ncols; i++)
+		if (strcmp(rec->col_name[i], name) == 0)
+			return rec->col[i];
+	return NULL;
+}
+
+void recording_free(struct recording *rec)
+{
+	if (!rec)
+		return;
+	free(rec->events);
+	free(rec->load);
+	free(rec->t_ns);
+	for (int i = 0; i < rec->ncols; i++)
+		free(rec->col[i]);
+	free(rec);
+}

@@ -1,0 +1,181 @@
+/* record: a recording written in batches reads back exactly; bad files are named as such. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "record.h"
+
+static char dir[256];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/hr-test-record-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static void fill_info(struct run_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	snprintf(info->mode, sizeof(info->mode), "run");
+	snprintf(info->command, sizeof(info->command), "[\"./svc\",\"--port\",\"8080\"]");
+	info->pid = 4242;
+	info->limit_bytes = 256LL << 20;
+	info->interval_ns = 10000000;
+	info->cgroup_version = 1;
+	snprintf(info->cgroup_path, sizeof(info->cgroup_path), "/sys/fs/cgroup/memory/x");
+	info->rss_peaks_exact = true;
+	snprintf(info->heap_mode, sizeof(info->heap_mode), "off");
+	snprintf(info->kernel, sizeof(info->kernel), "6.18");
+	info->started_wall_ns = 1700000000000000000LL;
+}
+
+static void roundtrip(void **state)
+{
+	(void)state;
+	char path[300];
+	snprintf(path, sizeof(path), "%s/a.db", dir);
+	struct run_info info;
+	fill_info(&info);
+	struct record *r;
+	assert_int_equal(record_create(path, &info, &r), 0);
+	for (int i = 0; i < 20000; i++) {
+		struct sample s;
+		sample_clear(&s);
+		s.t_ns = (int64_t)i * 1000000;
+		s.rss = 1000 + i;
+		s.rss_peak = 2000 + i;
+		if (i % 100 == 0)
+			s.map_stacks = i;
+		record_push_sample(r, &s);
+		if (i % 5000 == 0)
+			usleep(300000); /* let the writer flush so no batch overflows */
+	}
+	record_push_event(r, 5, "start", 4242, NULL);
+	record_push_event(r, 99, "exit", 0, "exited with status 0");
+	struct load_row row = {.t_ns = 1000000000, .stage = 1, .connections = 50, .requests = 900,
+			       .inflight = 50, .errors = 2, .p50_us = 300, .p99_us = 2000, .max_us = 9000};
+	record_push_load(r, &row);
+	assert_int_equal(record_dropped(r), 0);
+	info.duration_ns = 20000000000LL;
+	info.exit_code = 0;
+	assert_int_equal(record_finish(r, &info), 0);
+
+	/* never overwrite */
+	assert_int_equal(record_create(path, &info, &r), -EEXIST);
+
+	struct recording *rec;
+	const char *cols[] = {"rss", "rss_peak", "map_stacks", NULL};
+	assert_int_equal(record_open(path, cols, &rec), 0);
+	assert_int_equal(rec->nsamples, 20000);
+	const int64_t *rss = recording_column(rec, "rss");
+	const int64_t *stacks = recording_column(rec, "map_stacks");
+	assert_non_null(rss);
+	assert_null(recording_column(rec, "cg_usage"));
+	assert_int_equal(rss[12345], 1000 + 12345);
+	assert_int_equal(rec->t_ns[19999], 19999LL * 1000000);
+	assert_int_equal(stacks[200], 200);
+	assert_int_equal(stacks[201], HR_UNKNOWN);
+	assert_int_equal(rec->nevents, 2);
+	assert_string_equal(rec->events[0].kind, "start");
+	assert_string_equal(rec->events[1].detail, "exited with status 0");
+	assert_int_equal(rec->nload, 1);
+	assert_int_equal(rec->load[0].p99_us, 2000);
+	assert_true(rec->run.finished);
+	assert_int_equal(rec->run.limit_bytes, 256LL << 20);
+	assert_int_equal(rec->run.exit_code, 0);
+	assert_string_equal(rec->run.command, "[\"./svc\",\"--port\",\"8080\"]");
+	recording_free(rec);
+}
+
+static void abandoned_recording_keeps_flushed_rows(void **state)
+{
+	(void)state;
+	char path[300];
+	snprintf(path, sizeof(path), "%s/b.db", dir);
+	struct run_info info;
+	fill_info(&info);
+	struct record *r;
+	assert_int_equal(record_create(path, &info, &r), 0);
+	for (int i = 0; i < 100; i++) {
+		struct sample s;
+		sample_clear(&s);
+		s.t_ns = (int64_t)i * 10000000;
+		s.rss = 5;
+		record_push_sample(r, &s);
+	}
+	usleep((RECORD_FLUSH_MS + 200) * 1000);
+	/* what a SIGKILL leaves: flushed rows, run row not finished */
+	struct recording *rec;
+	assert_int_equal(record_open(path, NULL, &rec), 0);
+	assert_int_equal(rec->nsamples, 100);
+	assert_false(rec->run.finished);
+	assert_int_equal(rec->run.duration_ns, 99LL * 10000000);
+	recording_free(rec);
+	record_abandon(r);
+}
+
+static void bad_files(void **state)
+{
+	(void)state;
+	char path[300];
+	struct recording *rec;
+	snprintf(path, sizeof(path), "%s/missing.db", dir);
+	assert_int_equal(record_open(path, NULL, &rec), -ENOENT);
+
+	snprintf(path, sizeof(path), "%s/garbage.db", dir);
+	FILE *f = fopen(path, "w");
+	for (int i = 0; i < 200; i++)
+		fputs("this is not sqlite at all\n", f);
+	fclose(f);
+	assert_int_equal(record_open(path, NULL, &rec), -EPROTO);
+
+	/* a valid SQLite file that is not ours */
+	snprintf(path, sizeof(path), "%s/other.db", dir);
+	sqlite3 *db;
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "CREATE TABLE t (x); INSERT INTO t VALUES (1);", NULL, NULL, NULL);
+	sqlite3_close(db);
+	assert_int_equal(record_open(path, NULL, &rec), -EPROTO);
+
+	/* from a newer headroom */
+	snprintf(path, sizeof(path), "%s/newer.db", dir);
+	struct run_info info;
+	fill_info(&info);
+	struct record *r;
+	assert_int_equal(record_create(path, &info, &r), 0);
+	assert_int_equal(record_finish(r, &info), 0);
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+	sqlite3_close(db);
+	assert_int_equal(record_open(path, NULL, &rec), -EPROTONOSUPPORT);
+
+	/* an unwritable place */
+	assert_int_equal(record_create("/nonexistent-dir/x.db", &info, &r), -ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(roundtrip),
+		cmocka_unit_test(abandoned_recording_keeps_flushed_rows),
+		cmocka_unit_test(bad_files),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
