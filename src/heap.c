@@ -716,3 +716,123 @@ void heap_diagnose_pid(pid_t pid, char *reason, size_t len)
 	say(reason, len, "the program does not call the C library's malloc (static binary, Go or a "
 			 "bundled allocator)");
 }
+
+/* --- a run's heap ------------------------------------------------------------------------ */
+static void run_status(struct heap_run *h, int state, const char *text)
+{
+	if (h->state != state || strcmp(h->status, text) != 0)
+		h->noted = false;
+	h->state = state;
+	snprintf(h->status, sizeof(h->status), "%s", text);
+}
+
+int heap_run_prepare(struct heap_run *h, const char *mode, const char *exe, const char *shim)
+{
+	memset(h, 0, sizeof(*h));
+	snprintf(h->mode, sizeof(h->mode), "off");
+	run_status(h, HEAP_RUN_OFF, "off");
+	h->noted = true;   /* off by request: nothing to say */
+	if (!mode || strcmp(mode, "off") == 0)
+		return mode ? 0 : -EINVAL;
+	if (strcmp(mode, "stats") != 0 && strcmp(mode, "count") != 0)
+		return -EINVAL;
+	snprintf(h->mode, sizeof(h->mode), "%s", mode);
+	char why[200] = "";
+	if (exe && heap_probe_binary(exe, why, sizeof(why)) == -ENOTSUP) {
+		run_status(h, HEAP_RUN_UNAVAILABLE, why);
+		return 0;
+	}
+	if (!shim)
+		shim = heap_shim_default_path();
+	int rc = shim ? heap_env_prepare(shim, mode, h->run_id, sizeof(h->run_id)) : -ENOENT;
+	if (rc == -ENOENT)
+		run_status(h, HEAP_RUN_UNAVAILABLE, "libheadroom-heap.so was not found next to headroom "
+						    "or in /usr/local/lib/headroom, /usr/lib/headroom");
+	else if (rc < 0)
+		run_status(h, HEAP_RUN_UNAVAILABLE, "the heap shim could not be set up (its path has a "
+						    "space or colon, or the environment is full)");
+	else {
+		h->injected = true;
+		run_status(h, HEAP_RUN_PENDING, "pending");
+		h->noted = true;
+	}
+	return 0;
+}
+
+void heap_run_forked(struct heap_run *h)
+{
+	if (h->injected)
+		heap_env_restore();
+}
+
+void heap_run_read(void *ctx, const pid_t *pids, int npids, struct sample *s)
+{
+	struct heap_run *h = ctx;
+	if (!h->injected)
+		return;
+	int rc = heap_tree_read(h->run_id, pids, npids, &h->last);
+	h->reads++;
+	if (rc == 0) {
+		heap_totals_to_sample(&h->last, s);
+		run_status(h, HEAP_RUN_AVAILABLE, "available");
+	} else if (rc == -EAGAIN) {
+		if (h->state != HEAP_RUN_AVAILABLE)
+			run_status(h, HEAP_RUN_PENDING, "pending");
+		h->noted = true;
+	} else {
+		run_status(h, HEAP_RUN_UNAVAILABLE, h->last.reason[0] ? h->last.reason : "no heap segment could be read");
+	}
+}
+
+const char *heap_run_note(struct heap_run *h, char *buf, size_t len)
+{
+	if (h->noted)
+		return NULL;
+	h->noted = true;
+	if (h->state == HEAP_RUN_AVAILABLE)
+		snprintf(buf, len, "heap: measured by the shim (%s, %s mode)", heap_allocator_name(h->last.allocator),
+			 h->mode);
+	else if (h->state == HEAP_RUN_UNAVAILABLE)
+		snprintf(buf, len, "heap unavailable: %s; recording RSS only", h->status);
+	else
+		return NULL;
+	return buf;
+}
+
+void heap_run_finish(struct heap_run *h)
+{
+	if (h->injected && h->run_id[0])
+		heap_cleanup(h->run_id);
+}
+
+/* --- breakdown --------------------------------------------------------------------------- */
+static int64_t known(int64_t v)
+{
+	return v == HR_UNKNOWN || v < 0 ? 0 : v;
+}
+
+int heap_breakdown_from_sample(const struct sample *s, struct heap_breakdown *ret)
+{
+	if (s->map_anon == HR_UNKNOWN)
+		return -ENODATA;
+	struct heap_breakdown b;
+	int64_t anon = known(s->map_anon);
+	b.stacks = known(s->map_stacks);
+	b.code = known(s->map_code);
+	b.mapped_files = known(s->map_files);
+	b.shmem = known(s->map_shmem);
+	b.heap = b.allocator = HR_UNKNOWN;
+	int64_t rest = anon;
+	if (s->heap_live != HR_UNKNOWN) {
+		b.heap = s->heap_live < rest ? s->heap_live : rest;
+		rest -= b.heap;
+		if (s->heap_held != HR_UNKNOWN) {
+			b.allocator = s->heap_held < rest ? s->heap_held : rest;
+			rest -= b.allocator;
+		}
+	}
+	b.other = rest + known(s->map_other);
+	b.rss = anon + b.stacks + b.code + b.mapped_files + b.shmem + known(s->map_other);
+	*ret = b;
+	return 0;
+}

@@ -12,6 +12,7 @@
 #ifndef HEADROOM_HEAP_H
 #define HEADROOM_HEAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -78,5 +79,52 @@ void heap_diagnose_pid(pid_t pid, char *reason, size_t len);
 void heap_cleanup(const char *run_id);
 
 const char *heap_allocator_name(int allocator);   /* "glibc", "jemalloc", "mimalloc", "unknown", "mixed" */
+
+/* --- a run's heap, for the runner and the sampler ----------------------------------------
+ * heap_run_prepare() before the fork (probe the program, set the environment), heap_run_forked()
+ * in the parent once the child exists, heap_run_read() as the sampler's read_heap hook (ctx = the
+ * struct heap_run), heap_run_note() after each sample for a message to show once, and
+ * heap_run_finish() at the end (removes the segments). `status` is what run_info.heap_status
+ * stores: "available", "off", "pending" (no segment yet), or the reason heap is unavailable. */
+enum heap_run_state { HEAP_RUN_OFF, HEAP_RUN_PENDING, HEAP_RUN_AVAILABLE, HEAP_RUN_UNAVAILABLE };
+
+struct heap_run {
+	char mode[8];             /* "stats", "count" or "off" */
+	char run_id[40];
+	int state;                /* enum heap_run_state */
+	char status[256];
+	bool noted;               /* heap_run_note() has reported the current status */
+	bool injected;            /* LD_PRELOAD was set for the child */
+	struct heap_totals last;  /* the last read */
+	int64_t reads;
+};
+
+/* mode: "stats", "count" or "off"; exe: the program's resolved path (NULL: not probed); shim:
+ * NULL for heap_shim_default_path(). Always leaves h usable; returns 0, or -EINVAL for a bad
+ * mode. A program the shim cannot measure is not an error: state UNAVAILABLE, status says why,
+ * nothing is injected. */
+int heap_run_prepare(struct heap_run *h, const char *mode, const char *exe, const char *shim);
+void heap_run_forked(struct heap_run *h);
+void heap_run_read(void *ctx, const pid_t *pids, int npids, struct sample *s);
+/* The status once each time it changes to available or unavailable ("heap: available (glibc,
+ * count mode)", "heap unavailable: ..."); NULL otherwise. */
+const char *heap_run_note(struct heap_run *h, char *buf, size_t len);
+void heap_run_finish(struct heap_run *h);
+
+/* --- RSS split into parts that add up to it -----------------------------------------------
+ * From a sample that has the smaps figures (map_*): the live heap and the allocator-held memory
+ * are carved out of private anonymous memory (each at most what is there: a live block never
+ * touched is not resident), stacks, code, mapped files and shared memory come from smaps, and
+ * "other" is the rest of anonymous memory plus [vdso] and the like. The parts add up to `rss`,
+ * the smaps total (which can differ from the status RSS of the same instant by a few pages).
+ * Without heap figures, heap and allocator are HR_UNKNOWN and anonymous memory is in other.
+ * -ENODATA when the sample has no smaps figures. */
+struct heap_breakdown {
+	int64_t rss;
+	int64_t heap;             /* live heap */
+	int64_t allocator;        /* held by the allocator, not handed out */
+	int64_t stacks, code, mapped_files, shmem, other;
+};
+int heap_breakdown_from_sample(const struct sample *s, struct heap_breakdown *ret);
 
 #endif

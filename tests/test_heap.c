@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "heap.h"
+#include "sampler.h"
 #include "util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -271,20 +272,25 @@ static void test_peak_count(void **state)
 	struct child c;
 	assert_int_equal(child_start(&c, "count", NULL, NULL, argv), 0);
 	struct heap_totals t;
-	int64_t best = 0, lowest_live = INT64_MAX;
+	int64_t lowest_live = INT64_MAX;
+	int intervals = 0, seen = 0;
 	for (int i = 0; i < 12; i++) {
-		sleep_ms(250);   /* every interval holds at least two spikes */
+		sleep_ms(400);   /* every interval holds about four spikes, when the machine lets it run */
 		assert_int_equal(heap_tree_read(c.run, &c.pid, 1, &t), 0);
 		if (i == 0)
 			continue;   /* the first interval starts before the program did */
+		intervals++;
 		if (t.live < lowest_live)
 			lowest_live = t.live;
-		if (t.live_peak > best)
-			best = t.live_peak;
-		/* every interval saw a spike of 50 MiB over 50 MiB (minus one HEAP_PEAK_STEP) */
-		assert_true(t.live_peak >= (100LL << 20) - HEAP_PEAK_STEP - (1 << 20));
+		/* a spike of 50 MiB over 50 MiB, seen to within one HEAP_PEAK_STEP or two */
+		if (t.live_peak >= (100LL << 20) - 2 * HEAP_PEAK_STEP - (1 << 20))
+			seen++;
 		assert_true(t.live_peak <= (100LL << 20) + (2 << 20));
 	}
+	/* a starved machine may deschedule the program for a whole interval now and then */
+	if (seen < intervals * 3 / 4)
+		print_error("the spike was seen in %d of %d intervals\n", seen, intervals);
+	assert_true(seen >= intervals * 3 / 4);
 	assert_true(lowest_live < (60LL << 20));   /* the spike itself is not what live shows */
 	child_stop(&c);
 }
@@ -321,7 +327,7 @@ static void test_fork_exec(void **state)
 static int wait_verdict(const char *run, pid_t pid, struct heap_totals *t)
 {
 	int rc = -EAGAIN;
-	for (int i = 0; i < 60 && rc == -EAGAIN; i++) {
+	for (int i = 0; i < 200 && rc == -EAGAIN; i++) {
 		rc = heap_tree_read(run, &pid, 1, t);
 		if (rc == -EAGAIN)
 			sleep_ms(50);
@@ -398,13 +404,15 @@ static void test_preload_removed(void **state)
 	heap_env_restore();
 	struct heap_totals t;
 	int rc = -EAGAIN;
-	for (int i = 0; i < 60; i++) {
+	for (int i = 0; i < 200; i++) {
 		rc = heap_tree_read(run, &pid, 1, &t);
 		if (rc == -ENOTSUP)
 			break;
 		sleep_ms(50);
 	}
 	assert_int_equal(rc, -ENOTSUP);
+	if (!strstr(t.reason, "LD_PRELOAD"))
+		print_error("reason: %s\n", t.reason);
 	assert_non_null(strstr(t.reason, "LD_PRELOAD"));
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -525,6 +533,130 @@ static void test_full_devshm(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* Samples a child with the real sampler and the heap_run hook until the allocator has answered,
+ * then takes one sample with a fresh sampler, whose first sample always reads smaps (later ones
+ * are spaced out to keep smaps under 1 % of the time: seconds for a 400 MiB process). */
+static int sample_child(pid_t pid, struct heap_run *h, struct sample *out)
+{
+	struct sampler sm;
+	struct sampler_config cfg = {.proc_root = "/proc", .root_pid = pid, .interval_ns = 100000000LL,
+				     .read_heap = heap_run_read, .heap_ctx = h};
+	int rc = sampler_init(&sm, &cfg);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < 100; i++) {
+		sleep_ms(100);
+		rc = sampler_take(&sm, i, out);
+		if (rc == 0 && i > 3 && out->heap_live != HR_UNKNOWN && h->last.nunanswered == 0)
+			break;
+	}
+	sampler_destroy(&sm);
+	if (rc < 0)
+		return rc;
+	sleep_ms(150);
+	rc = sampler_init(&sm, &cfg);
+	if (rc == 0) {
+		rc = sampler_take(&sm, 0, out);
+		sampler_destroy(&sm);
+	}
+	return rc;
+}
+
+/* the run adapter with the real sampler; the fragmentation program's breakdown: small heap,
+ * large allocator-held, parts that add up to RSS */
+static void test_run_breakdown_frag(void **state)
+{
+	SKIP_IF_SANITIZED();
+	char prog[PATH_MAX];
+	prog_path(prog, sizeof(prog), "heap_frag");
+	struct heap_run h;
+	assert_int_equal(heap_run_prepare(&h, "stats", prog, shim), 0);
+	assert_int_equal(h.state, HEAP_RUN_PENDING);
+	int pfd[2];
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		execl(prog, prog, "419430400", "512", "20", (char *)NULL);
+		_exit(127);
+	}
+	heap_run_forked(&h);
+	assert_null(getenv("LD_PRELOAD"));
+	close(pfd[1]);
+	FILE *out = fdopen(pfd[0], "r");
+	char line[256];
+	assert_non_null(fgets(line, sizeof(line), out));
+	struct sample s;
+	sample_clear(&s);
+	assert_int_equal(sample_child(pid, &h, &s), 0);
+	char note[300];
+	assert_int_equal(h.state, HEAP_RUN_AVAILABLE);
+	assert_non_null(heap_run_note(&h, note, sizeof(note)));
+	assert_non_null(strstr(note, "glibc"));
+	assert_null(heap_run_note(&h, note, sizeof(note)));   /* once */
+	struct heap_breakdown b;
+	assert_int_equal(heap_breakdown_from_sample(&s, &b), 0);
+	assert_int_equal(b.heap + b.allocator + b.stacks + b.code + b.mapped_files + b.shmem + b.other, b.rss);
+	assert_near(b.heap, field(line, "live"), 0.05, "breakdown: live heap");
+	assert_true(b.allocator > 300LL << 20);
+	assert_true(b.rss > 350LL << 20);
+	assert_near(b.rss, s.rss, 0.05, "breakdown total vs status RSS");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fclose(out);
+	heap_run_finish(&h);
+}
+
+/* 16 threads x 1 MiB of touched stack: the smaps classifier's stacks within 10 % */
+static void test_breakdown_stacks(void **state)
+{
+	char prog[PATH_MAX];
+	prog_path(prog, sizeof(prog), "stacks16");
+	char *argv[] = {prog, "16", "1048576", "20", NULL};
+	struct child c;
+	assert_int_equal(child_start(&c, NULL, NULL, NULL, argv), 0);
+	struct heap_run h;
+	assert_int_equal(heap_run_prepare(&h, "off", NULL, NULL), 0);
+	assert_null(heap_run_note(&h, (char[64]){0}, 64));
+	struct sampler sm;
+	struct sampler_config cfg = {.proc_root = "/proc", .root_pid = c.pid, .interval_ns = 100000000LL,
+				     .smaps_every_ns = 1};
+	assert_int_equal(sampler_init(&sm, &cfg), 0);
+	struct sample s;
+	assert_int_equal(sampler_take(&sm, 0, &s), 0);
+	sampler_destroy(&sm);
+	struct heap_breakdown b;
+	assert_int_equal(heap_breakdown_from_sample(&s, &b), 0);
+	assert_int_equal(b.heap, HR_UNKNOWN);
+	assert_int_equal(b.allocator, HR_UNKNOWN);
+	/* the threads' stacks, plus the main thread's few pages */
+	assert_near(b.stacks, 16LL << 20, 0.10, "stacks");
+	assert_int_equal(b.stacks + b.code + b.mapped_files + b.shmem + b.other, b.rss);
+	child_stop(&c);
+}
+
+static void test_run_unavailable(void **state)
+{
+	struct heap_run h;
+	char note[300];
+	const char *bb = access("/usr/bin/busybox", X_OK) == 0 ? "/usr/bin/busybox" : "/sbin/ldconfig";
+	assert_int_equal(heap_run_prepare(&h, "count", bb, shim), 0);
+	assert_int_equal(h.state, HEAP_RUN_UNAVAILABLE);
+	assert_false(h.injected);
+	assert_null(getenv(HEAP_ENV_RUN));
+	assert_non_null(heap_run_note(&h, note, sizeof(note)));
+	assert_non_null(strstr(note, "heap unavailable: a statically linked program"));
+	assert_int_equal(heap_run_prepare(&h, "sideways", NULL, shim), -EINVAL);
+	assert_int_equal(heap_run_prepare(&h, "stats", "/bin/sh", "/nonexistent/libheadroom-heap.so"), 0);
+	assert_int_equal(h.state, HEAP_RUN_UNAVAILABLE);
+	assert_non_null(strstr(h.status, "not found"));
+	struct sample s;
+	sample_clear(&s);
+	s.map_anon = HR_UNKNOWN;
+	struct heap_breakdown b;
+	assert_int_equal(heap_breakdown_from_sample(&s, &b), -ENODATA);
+}
+
 static void test_env_prepare(void **state)
 {
 	char run[40];
@@ -579,6 +711,9 @@ int main(void)
 		cmocka_unit_test(test_preload_removed),
 		cmocka_unit_test(test_setuid),
 		cmocka_unit_test(test_full_devshm),
+		cmocka_unit_test(test_run_breakdown_frag),
+		cmocka_unit_test(test_breakdown_stacks),
+		cmocka_unit_test(test_run_unavailable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
