@@ -41,9 +41,8 @@ record() {  # record NAME BINARY: one recording, same load, same limit
   port=$(free_port)
   rm -f "$OUT/$name.db"
   echo "== $name: $(basename "$bin") under '$LOAD' on 127.0.0.1:$port$PATH_Q, limit $LIMIT"
-  # --load's exact form is issue 5 item 2's; this is the one place to adjust.
   "$HEADROOM" run --quiet --limit "$LIMIT" --record "$OUT/$name.db" \
-    --ready "127.0.0.1:$port" --load "http://127.0.0.1:$port$PATH_Q $LOAD" \
+    --ready "127.0.0.1:$port" --load "$LOAD" --path "$PATH_Q" \
     -- "$bin" --listen "127.0.0.1:$port" || true   # ended by headroom after the load: not an error
 }
 
