@@ -737,7 +737,21 @@ int heap_run_prepare(struct heap_run *h, const char *mode, const char *exe, cons
 	if (strcmp(mode, "stats") != 0 && strcmp(mode, "count") != 0)
 		return -EINVAL;
 	snprintf(h->mode, sizeof(h->mode), "%s", mode);
-	char why[200] = "";
+	char why[200] = "", found[PATH_MAX];
+	if (exe && !strchr(exe, '/')) {
+		/* execvp's search: the program that will run is what to probe */
+		const char *path = getenv("PATH");
+		const char *p = path ? path : "/usr/local/bin:/usr/bin:/bin";
+		const char *hit = NULL;
+		while (*p && !hit) {
+			size_t n = strcspn(p, ":");
+			snprintf(found, sizeof(found), "%.*s/%s", (int)n, n ? p : ".", exe);
+			if (access(found, X_OK) == 0)
+				hit = found;
+			p += n + (p[n] == ':');
+		}
+		exe = hit;
+	}
 	if (exe && heap_probe_binary(exe, why, sizeof(why)) == -ENOTSUP) {
 		run_status(h, HEAP_RUN_UNAVAILABLE, why);
 		return 0;
@@ -774,7 +788,9 @@ void heap_run_read(void *ctx, const pid_t *pids, int npids, struct sample *s)
 	h->reads++;
 	if (rc == 0) {
 		heap_totals_to_sample(&h->last, s);
-		run_status(h, HEAP_RUN_AVAILABLE, "available");
+		char st[64];
+		snprintf(st, sizeof(st), "available: %s, %s mode", heap_allocator_name(h->last.allocator), h->mode);
+		run_status(h, HEAP_RUN_AVAILABLE, st);
 	} else if (rc == -EAGAIN) {
 		if (h->state != HEAP_RUN_AVAILABLE)
 			run_status(h, HEAP_RUN_PENDING, "pending");
@@ -790,8 +806,7 @@ const char *heap_run_note(struct heap_run *h, char *buf, size_t len)
 		return NULL;
 	h->noted = true;
 	if (h->state == HEAP_RUN_AVAILABLE)
-		snprintf(buf, len, "heap: measured by the shim (%s, %s mode)", heap_allocator_name(h->last.allocator),
-			 h->mode);
+		snprintf(buf, len, "heap: %s", h->status);
 	else if (h->state == HEAP_RUN_UNAVAILABLE)
 		snprintf(buf, len, "heap unavailable: %s; recording RSS only", h->status);
 	else

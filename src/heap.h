@@ -85,7 +85,8 @@ const char *heap_allocator_name(int allocator);   /* "glibc", "jemalloc", "mimal
  * in the parent once the child exists, heap_run_read() as the sampler's read_heap hook (ctx = the
  * struct heap_run), heap_run_note() after each sample for a message to show once, and
  * heap_run_finish() at the end (removes the segments). `status` is what run_info.heap_status
- * stores: "available", "off", "pending" (no segment yet), or the reason heap is unavailable. */
+ * stores: "available: <allocator>, <mode> mode", "off", "pending" (no segment yet), or the reason
+ * heap is unavailable. */
 enum heap_run_state { HEAP_RUN_OFF, HEAP_RUN_PENDING, HEAP_RUN_AVAILABLE, HEAP_RUN_UNAVAILABLE };
 
 struct heap_run {
@@ -99,15 +100,16 @@ struct heap_run {
 	int64_t reads;
 };
 
-/* mode: "stats", "count" or "off"; exe: the program's resolved path (NULL: not probed); shim:
+/* mode: "stats", "count" or "off"; exe: the program (argv[0], searched in PATH like execvp;
+ * NULL: not probed); shim:
  * NULL for heap_shim_default_path(). Always leaves h usable; returns 0, or -EINVAL for a bad
  * mode. A program the shim cannot measure is not an error: state UNAVAILABLE, status says why,
  * nothing is injected. */
 int heap_run_prepare(struct heap_run *h, const char *mode, const char *exe, const char *shim);
 void heap_run_forked(struct heap_run *h);
 void heap_run_read(void *ctx, const pid_t *pids, int npids, struct sample *s);
-/* The status once each time it changes to available or unavailable ("heap: available (glibc,
- * count mode)", "heap unavailable: ..."); NULL otherwise. */
+/* The status once each time it changes to available or unavailable ("heap: available: glibc,
+ * count mode", "heap unavailable: ..."); NULL otherwise. */
 const char *heap_run_note(struct heap_run *h, char *buf, size_t len);
 void heap_run_finish(struct heap_run *h);
 

@@ -591,6 +591,7 @@ static void test_run_breakdown_frag(void **state)
 	assert_int_equal(sample_child(pid, &h, &s), 0);
 	char note[300];
 	assert_int_equal(h.state, HEAP_RUN_AVAILABLE);
+	assert_string_equal(h.status, "available: glibc, stats mode");
 	assert_non_null(heap_run_note(&h, note, sizeof(note)));
 	assert_non_null(strstr(note, "glibc"));
 	assert_null(heap_run_note(&h, note, sizeof(note)));   /* once */
@@ -647,6 +648,9 @@ static void test_run_unavailable(void **state)
 	assert_non_null(heap_run_note(&h, note, sizeof(note)));
 	assert_non_null(strstr(note, "heap unavailable: a statically linked program"));
 	assert_int_equal(heap_run_prepare(&h, "sideways", NULL, shim), -EINVAL);
+	assert_int_equal(heap_run_prepare(&h, "count", "busybox", shim), 0);   /* found in PATH */
+	if (access("/usr/bin/busybox", X_OK) == 0)
+		assert_int_equal(h.state, HEAP_RUN_UNAVAILABLE);
 	assert_int_equal(heap_run_prepare(&h, "stats", "/bin/sh", "/nonexistent/libheadroom-heap.so"), 0);
 	assert_int_equal(h.state, HEAP_RUN_UNAVAILABLE);
 	assert_non_null(strstr(h.status, "not found"));
