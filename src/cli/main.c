@@ -12,11 +12,12 @@ struct command {
 
 /* A subcommand not yet built is listed with fn == NULL so --help stays honest. */
 static const struct command commands[] = {
-	{"run", cmd_run, "run [--limit SIZE] [--interval DUR] [--record FILE] [--duration DUR] [--grace DUR] [--no-heap] [--no-cgroup]\n"
+	{"run", cmd_run, "run [--limit SIZE] [--interval DUR] [--record FILE] [--duration DUR] [--grace DUR] [--heap stats|count|off] [--no-heap] [--no-cgroup]\n"
 	                 "               [--ready ADDR [--ready-timeout DUR]] [--load SPEC [--path P]... [--connections N] [--rate N] [--cooldown DUR] [--load-url URL]]\n"
 	                 "               [--json] [--quiet] -- COMMAND [ARG...]"},
 	{"load", cmd_load, "load URL (--stages SPEC | --profile steady|burst|ramp|soak) [--rate N] [--connections N] [--threads N] [--method M] [--path P]... [--header H]... [--body B] [--timeout DUR] [--max-requests N] [--json]"},
 	{"attach", cmd_attach, "attach (--pid PID | --cgroup PATH) [--interval DUR] [--duration DUR] [--record FILE] [--json] [--quiet]"},
+	{"explain", cmd_explain, "explain FILE"},
 };
 
 static void usage(FILE *f)
