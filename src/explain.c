@@ -7,7 +7,7 @@
 
 const char *const explain_columns[] = {
 	"rss", "rss_peak", "map_anon", "map_stacks", "map_code", "map_files", "map_shmem", "map_other",
-	"heap_live", "heap_held", "heap_mmapped", "heap_live_peak", NULL,
+	"heap_live", "heap_held", "heap_mmapped", "heap_live_peak", "heap_allocs", NULL,
 };
 
 static void take_max(int64_t *m, int64_t v)
@@ -18,7 +18,7 @@ static void take_max(int64_t *m, int64_t v)
 
 int explain_compute(const struct recording *rec, struct explain *ret)
 {
-	const int64_t *c[12];
+	const int64_t *c[13];
 	for (int i = 0; explain_columns[i]; i++)
 		if (!(c[i] = recording_column(rec, explain_columns[i])))
 			return -EINVAL;
@@ -28,7 +28,7 @@ int explain_compute(const struct recording *rec, struct explain *ret)
 	e.duration_ns = rec->run.duration_ns;
 	e.nsamples = rec->nsamples;
 	e.rss_peak = e.rss_final = e.live_peak = e.live_final = e.held_final = e.held_peak = HR_UNKNOWN;
-	e.live_first_half = e.live_second_half = HR_UNKNOWN;
+	e.live_first_half = e.live_second_half = e.allocations = HR_UNKNOWN;
 	snprintf(e.heap_status, sizeof(e.heap_status), "%s", rec->run.heap_status);
 	/* "available: glibc, stats mode" */
 	if (strncmp(rec->run.heap_status, "available", 9) == 0) {
@@ -45,6 +45,7 @@ int explain_compute(const struct recording *rec, struct explain *ret)
 		take_max(&e.live_peak, live[i]);
 		take_max(&e.live_peak, live_peak[i]);
 		take_max(&e.held_peak, held[i]);
+		take_max(&e.allocations, c[12][i]);
 		take_max(i < half ? &e.live_first_half : &e.live_second_half, live[i]);
 		if (live[i] != HR_UNKNOWN) {
 			e.heap_available = true;

@@ -37,6 +37,7 @@ struct explain {
 	char allocator[16];                /* "glibc", "jemalloc", "mimalloc", "" when unknown */
 	char heap_status[256];             /* from the run row: why heap is unavailable */
 	int64_t live_peak, live_final, held_final, held_peak;
+	int64_t allocations;               /* count mode: cumulative allocations at the end */
 	bool have_breakdown;               /* a sample with the smaps parts */
 	int64_t breakdown_t_ns;
 	struct heap_breakdown parts;       /* at the last sample that had the smaps parts */

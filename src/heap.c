@@ -136,6 +136,7 @@ struct entry {
 	int64_t exe_checked_ns;   /* when we last compared the process's image with the segment's */
 	uint32_t generation;      /* of the segment when last checked */
 	bool stale;               /* the process exec'd an image without the shim */
+	int bad_reads;            /* consecutive reads with an invalid header */
 	bool used;                /* seen in the current read */
 };
 
@@ -194,8 +195,9 @@ static int entry_open(pid_t pid, struct entry **ret)
 		return -errno;
 	struct stat st;
 	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(struct heap_seg)) {
+		/* the shim is between shm_open and ftruncate: look again next time */
 		close(fd);
-		return -EPROTO;
+		return -ENOENT;
 	}
 	void *m = mmap(NULL, sizeof(struct heap_seg), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED) {
@@ -400,13 +402,15 @@ int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap
 		}
 		e->used = true;
 		int v = seg_check(e->seg, pids[i]);
-		if (v < 0) {
+		/* an exec re-initialises the header in place: invalid for an instant is not corrupt */
+		e->bad_reads = v < 0 ? e->bad_reads + 1 : 0;
+		if (v < 0 && e->bad_reads >= HEAP_CORRUPT_READS) {
 			corrupt++;
 			bad_pid = pids[i];
 			ret->nmissing++;
 			continue;
 		}
-		if (v == 0) {
+		if (v <= 0) {
 			pending++;   /* being re-initialised by an exec this instant */
 			ret->nmissing++;
 			continue;

@@ -24,6 +24,7 @@
 #define HEAP_GRACE_READS 10              /* reads without any segment before "not interposable" */
 #define HEAP_GRACE_NS 1000000000LL       /* ... and at least this long after the first read */
 #define HEAP_STATS_INTERVAL_NS 100000000LL /* at most this often ask for allocator figures */
+#define HEAP_CORRUPT_READS 3             /* consecutive reads of a bad header before "corrupt" */
 
 struct heap_totals {
 	int nprocs;               /* pids asked about */
@@ -62,7 +63,8 @@ const char *heap_shim_default_path(void);
  * read (ret->reason then names any that were not), -EAGAIN when no segment exists yet (the
  * child has not exec'd), -ENOTSUP when none appeared within the grace period or the program's
  * malloc bypasses the shim (reason says why), -EPROTO when the only segments are corrupt,
- * -EINVAL for a bad run id. */
+ * -EINVAL for a bad run id. A header that is invalid for fewer than HEAP_CORRUPT_READS reads in
+ * a row is taken for an exec re-initialising it (the process is left out of that read). */
 int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap_totals *ret);
 /* Heap figures of a read into the heap_* fields of a sample (HR_UNKNOWN where not measured). */
 void heap_totals_to_sample(const struct heap_totals *t, struct sample *s);

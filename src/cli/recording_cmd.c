@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "explain.h"
 #include "live.h"
 #include "util.h"
 
@@ -328,6 +330,61 @@ static int exit_status(const struct recording_cmd *c, const struct runner_result
 	return res->exit_code >= 0 ? res->exit_code : EXIT_FAIL;
 }
 
+/* The heap and the parts of RSS: "heap" and "breakdown" of --json, or two lines of text. */
+static void print_heap(const char *path, bool json)
+{
+	struct recording *rec;
+	struct explain e;
+	bool ok = record_open(path, explain_columns, &rec) == 0;
+	if (ok) {
+		ok = explain_compute(rec, &e) == 0;
+		recording_free(rec);
+	}
+	char g[32];
+#define J(v) ((v) == HR_UNKNOWN ? "null" : (snprintf(g, sizeof(g), "%lld", (long long)(v)), g))
+	if (json) {
+		if (!ok) {
+			printf(", \"heap\": null, \"breakdown\": null");
+			return;
+		}
+		json_object *st = json_object_new_string(e.heap_status);
+		printf(", \"heap\": {\"available\": %s, \"status\": %s", e.heap_available ? "true" : "false",
+		       json_object_to_json_string(st));
+		json_object_put(st);
+		printf(", \"live_peak_bytes\": %s", J(e.live_peak));
+		printf(", \"live_final_bytes\": %s", J(e.live_final));
+		printf(", \"allocator_final_bytes\": %s", J(e.held_final));
+		printf(", \"allocations\": %s}", J(e.allocations));
+		if (!e.have_breakdown) {
+			printf(", \"breakdown\": null");
+			return;
+		}
+		const struct heap_breakdown *p = &e.parts;
+		printf(", \"breakdown\": {\"rss_bytes\": %s", J(p->rss));
+		printf(", \"heap_bytes\": %s", J(p->heap));
+		printf(", \"allocator_bytes\": %s", J(p->allocator));
+		printf(", \"stacks_bytes\": %s", J(p->stacks));
+		printf(", \"code_bytes\": %s", J(p->code));
+		printf(", \"mapped_files_bytes\": %s", J(p->mapped_files));
+		printf(", \"shmem_bytes\": %s", J(p->shmem));
+		printf(", \"other_bytes\": %s}", J(p->other));
+		return;
+	}
+#undef J
+	if (!ok)
+		return;
+	char a[32], b[32], d[32];
+	if (e.heap_available)
+		printf("  live heap     %s at the end (peak %s), allocator holds %s more (%s)\n",
+		       util_size_format(e.live_final, a, sizeof(a)), util_size_format(e.live_peak, b, sizeof(b)),
+		       util_size_format(e.held_final, d, sizeof(d)), e.heap_status);
+	else if (strcmp(e.heap_status, "off") != 0)
+		printf("  heap          unavailable: %s\n", e.heap_status);
+	if (e.held_dominates)
+		printf("  note          %d%% of RSS is held by the allocator, not a leak: headroom explain %s\n",
+		       (int)(e.held_ratio * 100 + 0.5), path);
+}
+
 /* Until the analysis module lands: the figures straight from the recording. */
 static void print_summary(const struct recording_cmd *c, const struct runner_result *res)
 {
@@ -377,7 +434,7 @@ static void print_summary(const struct recording_cmd *c, const struct runner_res
 #define J(v) ((v) == HR_UNKNOWN ? "null" : (snprintf(g, sizeof(g), "%lld", (long long)(v)), g))
 		printf(", \"rss\": {\"peak_bytes\": %s", J(peak));
 		printf(", \"startup_peak_bytes\": null, \"steady_p50_bytes\": null, \"final_bytes\": %s}", J(final));
-		printf(", \"heap\": null, \"breakdown\": null");
+		print_heap(res->record_path, true);
 		printf(", \"cgroup\": {\"usage_peak_bytes\": %s", J(cpeak));
 		printf(", \"working_set_peak_bytes\": %s", J(wpeak));
 		printf(", \"oom_kills\": %lld}", (long long)res->oom_kills);
@@ -399,6 +456,7 @@ static void print_summary(const struct recording_cmd *c, const struct runner_res
 		if (res->oom_killed)
 			printf("  OOM KILLED    the kernel killed the command: its cgroup reached the limit of %s (peak %s)\n",
 			       util_size_format(c->ro.limit_bytes, a, sizeof(a)), util_size_format(cpeak, e, sizeof(e)));
+		print_heap(res->record_path, false);
 		printf("  recording     %s\n", res->record_path);
 	}
 	recording_free(rec);
