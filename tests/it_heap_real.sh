@@ -24,6 +24,15 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# a loopback port nobody listens on
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 12000))   # below the ephemeral range (32768-): no outgoing socket holds it
+		(exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
+	done
+	echo $p
+}
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # under MODE [PRELOAD_AFTER] -- CMD...: runs CMD with the shim (MODE "bare": without)
@@ -99,28 +108,28 @@ fi
 same "bash pipelines" "" -- bash -c 'for i in $(seq 1 200); do echo "$i $((i * i))"; done | sort -k2 -n | tail -3; x=$(ls /usr/bin | wc -l); echo "bin ${x:+counted}"; exit 7'
 same "fork and exec" "" -- bash -o pipefail -c "'$BUILD/tests/progs/forkexec' 0.3 | tr -d 0-9"
 
-# redis-server under redis-benchmark: the benchmark and the server's answers are the same
+# redis-server under redis-benchmark: the benchmark succeeds, the server answers and exits cleanly
 if have redis-server && have redis-benchmark && have redis-cli; then
-	port=$((20000 + RANDOM % 20000))
 	for mode in bare stats count; do
+		port=$(free_port)
 		ran=$((ran + 1))
 		start $mode -- redis-server --bind 127.0.0.1 --port $port --save '' --appendonly no \
 			--daemonize no --logfile "$T/redis.log" &
 		pid=$!
 		echo $pid >"$T/redis.pid"
-		for _ in $(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+		for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
 		[ $mode != bare ] && ! has_segment $pid && fail "redis ($mode): no heap segment for pid $pid"
 		timeout 60 redis-benchmark -h 127.0.0.1 -p $port -n 20000 -c 10 -q -t set,get,lpush,lpop >/dev/null
 		rc=$?
 		redis-cli -p $port set k v >/dev/null
-		answer=$(redis-cli -p $port get k; redis-cli -p $port dbsize)
-		[ $mode = bare ] && want_answer=$answer
+		answer=$(redis-cli -p $port get k)
 		redis-cli -p $port shutdown nosave >/dev/null 2>&1
 		wait $pid
 		st=$?
 		rm -f "$T/redis.pid"
-		if [ $rc -ne 0 ] || [ $st -ne 0 ] || [ "$answer" != "$want_answer" ]; then
+		if [ $rc -ne 0 ] || [ $st -ne 0 ] || [ "$answer" != v ]; then
 			fail "redis ($mode): benchmark $rc, server exit $st, answers '$answer'"
+			tail -3 "$T/redis.log"
 		fi
 	done
 	echo "ok: redis-server under redis-benchmark -n 20000"
@@ -128,7 +137,7 @@ fi
 
 # nginx under a bounded load: 300 requests, the same bodies, a clean exit
 if [ -x /usr/sbin/nginx ] && have curl; then
-	port=$((20000 + RANDOM % 20000))
+	port=$(free_port)
 	chmod 755 "$T"   # the workers run as nobody
 	mkdir -p "$T/nginx/html" "$T/nginx/tmp"
 	head -c 100000 /usr/share/common-licenses/GPL-3 >"$T/nginx/html/index.html" 2>/dev/null || seq 20000 >"$T/nginx/html/index.html"
