@@ -49,3 +49,7 @@ peak=$(awk '/VmHWM/ {print $2}' /proc/$hp/status)
 wait $hp
 echo "  VmRSS kB every 5 s:$series"
 echo "  VmHWM: $((peak / 1024)) MiB ($peak kB)  (target: <= 8 MiB and flat)"
+
+echo
+echo "== 4. analysis of a 1,000,000-sample recording (target: < 1 s) =="
+bash "$(dirname "$0")/analyze-1m.sh" "$BUILD"

@@ -7,9 +7,10 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsqlite3-dev sqlite3 libjson-c-dev libcmocka-dev
       libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev
-      nginx-light   # tests/it_load_nginx.sh: a real server for the load generator
+      nginx-light    # tests/it_load_nginx.sh: a real server for the load generator
+      python3 python3-yaml   # tests/it_analyze_*.sh: JSON checks, the resources: YAML parsed
       # the heap shim's tests: allocators underneath, a static program, real programs under it
-      libjemalloc2 libmimalloc2.0 busybox-static python3 curl ripgrep redis-server)
+      libjemalloc2 libmimalloc2.0 busybox-static curl ripgrep redis-server)
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
   case "$group" in

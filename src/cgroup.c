@@ -201,9 +201,20 @@ int cgroup_create(struct cgroup_run *ret, int64_t limit_bytes, char *why, size_t
 		if (find_mount(2, mnt, sizeof(mnt)) == 0 && strcmp(mnt, own) != 0) {
 			char root_dir[1100];
 			snprintf(root_dir, sizeof(root_dir), "%s/headroom", mnt);
-			mkdir(root_dir, 0755);
-			if (write_at(mnt, "cgroup.subtree_control", "+memory") == 0)
+			for (int attempt = 0; attempt < 3; attempt++) {
+				if (mkdir(root_dir, 0755) < 0 && errno != EEXIST)
+					break;
+				if (write_at(mnt, "cgroup.subtree_control", "+memory") < 0)
+					break;
 				rc = try_create(ret, root_dir, version, limit_bytes);
+				/* -ENOENT: another run removed the empty parent between our mkdir and ours */
+				if (rc != -ENOENT)
+					break;
+			}
+			if (rc == 0)
+				snprintf(ret->parent, sizeof(ret->parent), "%s", root_dir);
+			else
+				rmdir(root_dir); /* fails (EBUSY) while another run uses it */
 		}
 	}
 	if (rc < 0) {
@@ -266,6 +277,10 @@ int cgroup_remove(struct cgroup_run *cg)
 	for (int attempt = 0; attempt < 200; attempt++) {
 		if (rmdir(cg->path) == 0 || errno == ENOENT) {
 			cg->created = false;
+			/* nothing of ours left behind; EBUSY while another run still uses the parent */
+			if (cg->parent[0])
+				rmdir(cg->parent);
+			cg->parent[0] = '\0';
 			return 0;
 		}
 		if (errno != EBUSY)

@@ -18,6 +18,9 @@ struct cgroup_run {
 	int version;          /* 1 or 2 */
 	char path[1024];      /* the directory we created */
 	bool created;
+	/* v2, when our own cgroup cannot delegate: the parent we made for it (<root>/headroom),
+	 * removed with the run's cgroup once no other run uses it; "" when none */
+	char parent[1024];
 };
 
 /* Where the memory controller lives for this process: version and the directory of our own

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,8 @@ struct record {
 	pthread_t writer;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t written_cond;
+	uint64_t written;       /* batches the writer has finished */
 	bool stopping;
 	bool writer_started;
 	struct batch filling;   /* pushes go here, under lock */
@@ -186,6 +189,8 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&r->lock);
 		if (rc < 0 && r->write_error == 0)
 			r->write_error = rc;
+		r->written++;
+		pthread_cond_broadcast(&r->written_cond);
 		if (stop)
 			break;
 	}
@@ -265,6 +270,7 @@ static void record_free(struct record *r)
 	free(r->writing.samples);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->wake);
+	pthread_cond_destroy(&r->written_cond);
 	free(r);
 }
 
@@ -283,6 +289,7 @@ int record_create(const char *path, const struct run_info *info, struct record *
 	}
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->wake, NULL);
+	pthread_cond_init(&r->written_cond, NULL);
 	r->filling.samples = malloc(RECORD_BATCH_MAX * sizeof(struct sample));
 	r->writing.samples = malloc(RECORD_BATCH_MAX * sizeof(struct sample));
 	int rc = -ENOMEM;
@@ -307,7 +314,15 @@ int record_create(const char *path, const struct run_info *info, struct record *
 		rc = prepare_inserts(r);
 	if (rc < 0)
 		goto fail;
-	if (pthread_create(&r->writer, NULL, writer_main, r) != 0) {
+	/* The writer starts with every signal blocked: a thread inherits its creator's mask, and a
+	 * caller that blocks SIGCHLD/SIGTERM later (to read them from a signalfd) would otherwise
+	 * lose them to this thread, whose default action for SIGCHLD is to discard it. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int prc = pthread_create(&r->writer, NULL, writer_main, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (prc != 0) {
 		rc = -EAGAIN;
 		goto fail;
 	}
@@ -352,6 +367,18 @@ void record_push_load(struct record *r, const struct load_row *row)
 		r->filling.loads[r->filling.nloads++] = *row;
 	else
 		r->dropped++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void record_sync(struct record *r)
+{
+	pthread_mutex_lock(&r->lock);
+	/* the batch being written now may predate our rows: wait for the one after it */
+	uint64_t want = r->written + 2;
+	while (r->writer_started && r->written < want) {
+		pthread_cond_signal(&r->wake);
+		pthread_cond_wait(&r->written_cond, &r->lock);
+	}
 	pthread_mutex_unlock(&r->lock);
 }
 

@@ -73,6 +73,8 @@ void record_push_sample(struct record *r, const struct sample *s);
 void record_push_event(struct record *r, int64_t t_ns, const char *kind, int64_t value, const char *detail);
 void record_push_load(struct record *r, const struct load_row *row);
 int64_t record_dropped(const struct record *r);
+/* Block until every row pushed before the call is committed (tests; a clean checkpoint). */
+void record_sync(struct record *r);
 /* Flush, stop the writer, store the end of the run and close. Frees r. */
 int record_finish(struct record *r, const struct run_info *end);
 /* Close without marking the run finished (tests of a headroom that died). Frees r. */

@@ -633,6 +633,9 @@ int runner_run(const struct runner_options *opt, struct runner_result *res, char
 	if (res->oom_kills > r.last_oom_kills)
 		push_event(&r, "oom_kill", res->oom_kills - r.last_oom_kills, "the kernel's OOM killer ended a process in the cgroup");
 	res->oom_killed = res->oom_kills > 0;
+	/* the hits of the last interval (an OOM run hits the limit until the kill) */
+	if (cs.limit_hits != HR_UNKNOWN && cs.limit_hits > r.last_limit_hits)
+		push_event(&r, "limit_hit", cs.limit_hits - r.last_limit_hits, "usage reached the limit");
 	res->duration_ns = util_now_ns() - r.t0;
 	r.info.duration_ns = res->duration_ns;
 	r.info.exit_code = res->exit_code;

@@ -2,7 +2,9 @@
 # headroom run --load: a real service (the C demo), staged load once it is ready, all recorded.
 . "$(dirname "$0")/lib.sh"
 cd "$T"
-SVC="$BUILD/demo-c-svc"
+# the plain -O2 build: under ASan, freed memory sits in quarantine and would not follow the load
+EXAMPLES_OUT="$BUILD/examples" bash "$SRC/scripts/build-examples.sh" c >/dev/null
+SVC="$BUILD/examples/demo-c-svc"
 [ -x "$SVC" ] || { echo "skip: $SVC not built"; exit 77; }
 port=$((20000 + RANDOM % 20000))
 

@@ -17,6 +17,9 @@ static const struct command commands[] = {
 	                 "               [--json] [--quiet] -- COMMAND [ARG...]"},
 	{"load", cmd_load, "load URL (--stages SPEC | --profile steady|burst|ramp|soak) [--rate N] [--connections N] [--threads N] [--method M] [--path P]... [--header H]... [--body B] [--timeout DUR] [--max-requests N] [--json]"},
 	{"attach", cmd_attach, "attach (--pid PID | --cgroup PATH) [--interval DUR] [--duration DUR] [--record FILE] [--json] [--quiet]"},
+	{"report", cmd_report, "report FILE [--json]"},
+	{"size", cmd_size, "size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] [--surge N] [--hpa-target PCT] [--format yaml|json|text] [--verify [--verify-margin] -- COMMAND [ARG...]]"},
+	{"compare", cmd_compare, "compare FILE_A FILE_B [--json]"},
 	{"explain", cmd_explain, "explain FILE"},
 };
 

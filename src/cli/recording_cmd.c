@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +9,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "explain.h"
 #include "live.h"
+#include "report.h"
 #include "util.h"
 
 enum { OPT_LIMIT = 256, OPT_INTERVAL, OPT_RECORD, OPT_DURATION, OPT_NO_HEAP, OPT_JSON, OPT_QUIET, OPT_PID,
@@ -330,138 +329,6 @@ static int exit_status(const struct recording_cmd *c, const struct runner_result
 	return res->exit_code >= 0 ? res->exit_code : EXIT_FAIL;
 }
 
-/* The heap and the parts of RSS: "heap" and "breakdown" of --json, or two lines of text. */
-static void print_heap(const char *path, bool json)
-{
-	struct recording *rec;
-	struct explain e;
-	bool ok = record_open(path, explain_columns, &rec) == 0;
-	if (ok) {
-		ok = explain_compute(rec, &e) == 0;
-		recording_free(rec);
-	}
-	char g[32];
-#define J(v) ((v) == HR_UNKNOWN ? "null" : (snprintf(g, sizeof(g), "%lld", (long long)(v)), g))
-	if (json) {
-		if (!ok) {
-			printf(", \"heap\": null, \"breakdown\": null");
-			return;
-		}
-		json_object *st = json_object_new_string(e.heap_status);
-		printf(", \"heap\": {\"available\": %s, \"status\": %s", e.heap_available ? "true" : "false",
-		       json_object_to_json_string(st));
-		json_object_put(st);
-		printf(", \"live_peak_bytes\": %s", J(e.live_peak));
-		printf(", \"live_final_bytes\": %s", J(e.live_final));
-		printf(", \"allocator_final_bytes\": %s", J(e.held_final));
-		printf(", \"allocations\": %s}", J(e.allocations));
-		if (!e.have_breakdown) {
-			printf(", \"breakdown\": null");
-			return;
-		}
-		const struct heap_breakdown *p = &e.parts;
-		printf(", \"breakdown\": {\"rss_bytes\": %s", J(p->rss));
-		printf(", \"heap_bytes\": %s", J(p->heap));
-		printf(", \"allocator_bytes\": %s", J(p->allocator));
-		printf(", \"stacks_bytes\": %s", J(p->stacks));
-		printf(", \"code_bytes\": %s", J(p->code));
-		printf(", \"mapped_files_bytes\": %s", J(p->mapped_files));
-		printf(", \"shmem_bytes\": %s", J(p->shmem));
-		printf(", \"other_bytes\": %s}", J(p->other));
-		return;
-	}
-#undef J
-	if (!ok)
-		return;
-	char a[32], b[32], d[32];
-	if (e.heap_available)
-		printf("  live heap     %s at the end (peak %s), allocator holds %s more (%s)\n",
-		       util_size_format(e.live_final, a, sizeof(a)), util_size_format(e.live_peak, b, sizeof(b)),
-		       util_size_format(e.held_final, d, sizeof(d)), e.heap_status);
-	else if (strcmp(e.heap_status, "off") != 0)
-		printf("  heap          unavailable: %s\n", e.heap_status);
-	if (e.held_dominates)
-		printf("  note          %d%% of RSS is held by the allocator, not a leak: headroom explain %s\n",
-		       (int)(e.held_ratio * 100 + 0.5), path);
-}
-
-/* Until the analysis module lands: the figures straight from the recording. */
-static void print_summary(const struct recording_cmd *c, const struct runner_result *res)
-{
-	struct recording *rec;
-	const char *cols[] = {"rss", "rss_peak", "cg_usage", "cg_usage_peak", "cg_working_set", NULL};
-	int rc = record_open(res->record_path, cols, &rec);
-	if (rc < 0) {
-		cli_note("cannot read back '%s': %s", res->record_path, record_strerror(rc));
-		return;
-	}
-	const int64_t *rss = recording_column(rec, "rss"), *pk = recording_column(rec, "rss_peak");
-	const int64_t *cu = recording_column(rec, "cg_usage_peak"), *ws = recording_column(rec, "cg_working_set");
-	int64_t peak = HR_UNKNOWN, final = HR_UNKNOWN, cpeak = HR_UNKNOWN, wpeak = HR_UNKNOWN;
-	for (size_t i = 0; i < rec->nsamples; i++) {
-		if (pk[i] > peak)
-			peak = pk[i];
-		if (rss[i] > peak)
-			peak = rss[i];
-		if (rss[i] != HR_UNKNOWN)
-			final = rss[i];
-		if (cu[i] > cpeak)
-			cpeak = cu[i];
-		if (ws[i] > wpeak)
-			wpeak = ws[i];
-	}
-	char a[32], b[32], d[32], e[32], f[32], g[32];
-	if (c->json) {
-		printf("{\"command\": %s, \"exit\": {\"code\": ", rec->run.command);
-		if (res->exit_signal || res->exit_code < 0)
-			printf("null");
-		else
-			printf("%d", res->exit_code);
-		printf(", \"signal\": ");
-		if (res->exit_signal)
-			printf("%d", res->exit_signal);
-		else
-			printf("null");
-		printf(", \"oom_killed\": %s}, \"duration_s\": %.3f, \"samples\": %zu, \"interval_ms\": %.3f, "
-		       "\"limit_bytes\": ",
-		       res->oom_killed ? "true" : "false", res->duration_ns / 1e9, rec->nsamples,
-		       c->ro.interval_ns / 1e6);
-		if (c->ro.limit_bytes > 0)
-			printf("%lld", (long long)c->ro.limit_bytes);
-		else
-			printf("null");
-		printf(", \"recording\": \"%s\"", res->record_path);
-#define J(v) ((v) == HR_UNKNOWN ? "null" : (snprintf(g, sizeof(g), "%lld", (long long)(v)), g))
-		printf(", \"rss\": {\"peak_bytes\": %s", J(peak));
-		printf(", \"startup_peak_bytes\": null, \"steady_p50_bytes\": null, \"final_bytes\": %s}", J(final));
-		print_heap(res->record_path, true);
-		printf(", \"cgroup\": {\"usage_peak_bytes\": %s", J(cpeak));
-		printf(", \"working_set_peak_bytes\": %s", J(wpeak));
-		printf(", \"oom_kills\": %lld}", (long long)res->oom_kills);
-		printf(", \"trend\": null, \"blind_spot\": null, \"recommendation\": null}\n");
-#undef J
-	} else {
-		printf("headroom: %s %s after %s, %zu samples\n", rec->run.mode, rec->run.command,
-		       util_duration_format(res->duration_ns, a, sizeof(a)), rec->nsamples);
-		printf("  peak RSS      %s%s\n", util_size_format(peak, b, sizeof(b)),
-		       rec->run.rss_peaks_exact ? " (exact: interval peaks)" : " (since start)");
-		printf("  final RSS     %s\n", util_size_format(final, d, sizeof(d)));
-		if (rec->run.cgroup_version) {
-			printf("  cgroup v%d     usage peak %s, working set peak %s", rec->run.cgroup_version,
-			       util_size_format(cpeak, e, sizeof(e)), util_size_format(wpeak, f, sizeof(f)));
-			if (c->ro.limit_bytes > 0)
-				printf(", limit %s", util_size_format(c->ro.limit_bytes, a, sizeof(a)));
-			printf("\n");
-		}
-		if (res->oom_killed)
-			printf("  OOM KILLED    the kernel killed the command: its cgroup reached the limit of %s (peak %s)\n",
-			       util_size_format(c->ro.limit_bytes, a, sizeof(a)), util_size_format(cpeak, e, sizeof(e)));
-		print_heap(res->record_path, false);
-		printf("  recording     %s\n", res->record_path);
-	}
-	recording_free(rec);
-}
-
 int recording_cmd_execute(struct recording_cmd *c)
 {
 	struct hook_ctx h = {.cmd = c};
@@ -494,8 +361,13 @@ int recording_cmd_execute(struct recording_cmd *c)
 	if (res.ready_timed_out)
 		cli_note("%s did not accept connections in time (--ready-timeout): the command was stopped",
 			 c->ro.ready_addr);
-	if (!c->quiet || c->json)
-		print_summary(c, &res);
+	if (!c->quiet || c->json) {
+		int rr = report_file(stdout, res.record_path, c->json);
+		if (rr < 0)
+			cli_note("cannot read back '%s': %s", res.record_path, record_strerror(rr));
+		else if (!c->json)
+			printf("  recording     %s\n", res.record_path);
+	}
 	if (c->load_spec && !c->json && !c->quiet) {
 		const struct load_result *lr = &c->load.result;
 		if (c->load.rc < 0)

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Boots KERNEL with INITRD in QEMU (software emulation: KVM does not work on these hosts),
+# captures the serial console and parses the markers /init and /test.sh print.
+#   run-vm.sh [--timeout S] [--mem MiB] [--log FILE] [--blobs DIR] [--append ARGS] KERNEL INITRD
+# --append adds kernel arguments; name=value ones reach /init and /test.sh as environment.
+# Markers (one per line on the console):
+#   HR-BOOT <release> <uptime>   /init started; uptime is the guest's boot time in seconds
+#   HR-PASS <name> [detail]      a check passed
+#   HR-FAIL <name> [detail]      a check failed
+#   HR-INFO <text>               for the log only
+#   HR-BLOB-BEGIN <name> / base64 lines / HR-BLOB-END
+#                                a base64 .tar.gz, unpacked into --blobs DIR/<name>/
+#   HR-END rc=N                  /test.sh exited with N
+# Prints the markers and a summary line
+#   run-vm: <release>: P passed, F failed; boot B s (guest), wall W s
+# Exit 0 when HR-END rc=0 came and no check failed; 1 when a check failed or rc != 0;
+# 124 when the VM hung or died before HR-END (the console log is printed then).
+set -euo pipefail
+
+timeout_s=60 mem=512 log="" blobs="" append=""
+while [ $# -gt 2 ]; do
+  case "$1" in
+    --timeout) timeout_s=$2; shift 2 ;;
+    --mem)     mem=$2; shift 2 ;;
+    --log)     log=$2; shift 2 ;;
+    --blobs)   blobs=$2; shift 2 ;;
+    --append)  append=$2; shift 2 ;;
+    *) echo "usage: run-vm.sh [--timeout S] [--mem MiB] [--log FILE] [--blobs DIR] [--append ARGS] KERNEL INITRD" >&2; exit 2 ;;
+  esac
+done
+if [ $# -ne 2 ]; then
+  echo "usage: run-vm.sh [--timeout S] [--mem MiB] [--log FILE] [--blobs DIR] [--append ARGS] KERNEL INITRD" >&2
+  exit 2
+fi
+kernel=$1 initrd=$2
+tmplog=""
+if [ -z "$log" ]; then tmplog=$(mktemp); log=$tmplog; fi
+trap '[ -n "$tmplog" ] && rm -f "$tmplog"' EXIT
+
+t0=$(date +%s.%N)
+set +e
+# stdin from /dev/null: qemu's stdio console must not take the caller's terminal
+timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m "$mem" \
+  -nographic -nic none -no-reboot -kernel "$kernel" -initrd "$initrd" \
+  -append "console=ttyS0 quiet loglevel=0 panic=-1 $append" </dev/null 2>&1 |
+  tr -d '\r' | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/^.*\(HR-BOOT \)/\1/' > "$log"
+qrc=${PIPESTATUS[0]}
+set -e
+t1=$(date +%s.%N)
+wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
+
+grep -E '^HR-(BOOT|PASS|FAIL|INFO|END)' "$log" || true
+
+if [ -n "$blobs" ]; then
+  mkdir -p "$blobs"
+  awk -v dir="$blobs" '
+    /^HR-BLOB-BEGIN /{name=$2; file=dir "/" name ".b64"; printf "" > file; inblob=1; next}
+    /^HR-BLOB-END/{inblob=0; close(file); next}
+    inblob{print >> file}' "$log"
+  for b64 in "$blobs"/*.b64; do
+    [ -e "$b64" ] || continue
+    name=$(basename "$b64" .b64)
+    rm -rf "${blobs:?}/$name"; mkdir -p "$blobs/$name"
+    base64 -d "$b64" | tar xzf - -C "$blobs/$name"
+    rm -f "$b64"
+  done
+fi
+
+release=$(awk '/^HR-BOOT /{print $2; exit}' "$log")
+boot=$(awk '/^HR-BOOT /{print $3; exit}' "$log")
+passed=$(grep -c '^HR-PASS ' "$log" || true)
+failed=$(grep -c '^HR-FAIL ' "$log" || true)
+end=$(sed -n 's/^HR-END rc=\([0-9]*\).*/\1/p' "$log" | tail -1)
+if [ -z "$end" ]; then
+  why="no HR-END"
+  [ "$qrc" = 124 ] && why="timed out after ${timeout_s}s"
+  echo "run-vm: ${release:-$(basename "$kernel")}: VM did not finish ($why, qemu status $qrc); console:" >&2
+  tail -40 "$log" >&2
+  exit 124
+fi
+echo "run-vm: $release: $passed passed, $failed failed; boot ${boot}s (guest), wall ${wall}s"
+[ "$end" = 0 ] && [ "$failed" = 0 ] && exit 0
+exit 1

@@ -1,0 +1,197 @@
+/* headroom size FILE... : Kubernetes memory requests and limits from recordings, with the KRR and
+ * VPA anchors and autoscaling advice. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analyze.h"
+#include "cli.h"
+#include "record.h"
+#include "report.h"
+#include "size.h"
+#include "util.h"
+#include "verify.h"
+
+#define SIZE_USAGE "usage: headroom size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] " \
+	"[--surge N] [--hpa-target PCT] [--format yaml|json|text] [--verify [--verify-margin] -- COMMAND [ARG...]]"
+
+static int parse_count(const char *opt, const char *text, int *ret)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+	if (!*text || *end || v < 1 || v > 100000)
+		return cli_fail(EXIT_USAGE, "size: %s takes a whole number of pods from 1 to 100000, not '%s'; %s", opt,
+				text, SIZE_USAGE);
+	*ret = (int)v;
+	return 0;
+}
+
+/* Replay under the limit, and with margin under 0.9 × the true peak, each into a fresh recording. */
+static int run_verify(const struct sizing *s, char **command, bool margin, struct verify_result *v, size_t *nv)
+{
+	char self[4096];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0)
+		return cli_fail(EXIT_FAIL, "size: --verify: cannot find the headroom binary (/proc/self/exe)");
+	self[len] = '\0';
+	char dir[] = "/tmp/headroom-verify-XXXXXX";
+	if (!mkdtemp(dir))
+		return cli_fail(EXIT_FAIL, "size: --verify: cannot create a directory in /tmp: %s", strerror(errno));
+	int code = 0;
+	const int64_t limits[2] = {s->limit_bytes, s->true_peak * 9 / 10 / 4096 * 4096};
+	for (int k = 0; k < (margin ? 2 : 1) && code == 0; k++) {
+		char path[64];
+		snprintf(path, sizeof(path), "%s/verify-%d.hr", dir, k);
+		cli_note("verify: running the command under %lldMi%s", (long long)(limits[k] >> 20),
+			 k ? " (0.9 × the true peak: expected to be OOM-killed)" : " (the recommended limit)");
+		int r = verify_run(self, limits[k], command, path, &v[k]);
+		if (r < 0)
+			code = cli_fail(EXIT_FAIL, "size: --verify: the replay under %lld bytes failed: %s", (long long)limits[k],
+					r == -ENOENT ? "`headroom run` wrote no recording" : record_strerror(r));
+		else
+			*nv = (size_t)k + 1;
+		unlink(path);
+	}
+	rmdir(dir);
+	return code;
+}
+
+int cmd_size(int argc, char **argv)
+{
+	struct size_options opt;
+	size_options_init(&opt);
+	enum report_size_format fmt = REPORT_SIZE_YAML;
+	const char **files = calloc((size_t)argc, sizeof(*files));
+	if (!files)
+		return cli_fail(EXIT_FAIL, "size: out of memory");
+	size_t nfiles = 0;
+	int code = 0;
+	bool verify = false, margin = false;
+	char **command = NULL;
+	for (int i = 1; i < argc && code == 0; i++) {
+		const char *arg = argv[i];
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+		bool takes = strcmp(arg, "--headroom") == 0 || strcmp(arg, "--qos") == 0 || strcmp(arg, "--replicas") == 0 ||
+			     strcmp(arg, "--surge") == 0 || strcmp(arg, "--hpa-target") == 0 || strcmp(arg, "--format") == 0;
+		if (takes && !val) {
+			code = cli_fail(EXIT_USAGE, "size: %s needs a value; %s", arg, SIZE_USAGE);
+			break;
+		}
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+			printf("%s\n", SIZE_USAGE);
+			free(files);
+			return 0;
+		} else if (strcmp(arg, "--headroom") == 0) {
+			double f;
+			if (util_percent_parse(val, &f) < 0)
+				code = cli_fail(EXIT_USAGE, "size: --headroom takes a percentage like 25%% or 0.25, not '%s'", val);
+			else if (f < 0 || f > SIZE_HEADROOM_MAX)
+				code = cli_fail(EXIT_USAGE, "size: --headroom %s is outside 0%%..200%%: a limit below the peak "
+						"is an OOM kill, above 3× the peak is waste; typical is 20%%..30%%", val);
+			opt.headroom = f;
+			i++;
+		} else if (strcmp(arg, "--qos") == 0) {
+			if (strcmp(val, "guaranteed") == 0)
+				opt.qos_guaranteed = true;
+			else if (strcmp(val, "burstable") == 0)
+				opt.qos_guaranteed = false;
+			else
+				code = cli_fail(EXIT_USAGE, "size: --qos takes 'guaranteed' or 'burstable', not '%s'", val);
+			i++;
+		} else if (strcmp(arg, "--replicas") == 0) {
+			code = parse_count(arg, val, &opt.replicas);
+			i++;
+		} else if (strcmp(arg, "--surge") == 0) {
+			code = parse_count(arg, val, &opt.surge);
+			i++;
+		} else if (strcmp(arg, "--hpa-target") == 0) {
+			double f;
+			if (util_percent_parse(val, &f) < 0 || f <= 0 || f > 1)
+				code = cli_fail(EXIT_USAGE, "size: --hpa-target takes a utilisation from 1%% to 100%%, not '%s'", val);
+			opt.hpa_target = f;
+			i++;
+		} else if (strcmp(arg, "--format") == 0) {
+			if (strcmp(val, "yaml") == 0)
+				fmt = REPORT_SIZE_YAML;
+			else if (strcmp(val, "json") == 0)
+				fmt = REPORT_SIZE_JSON;
+			else if (strcmp(val, "text") == 0)
+				fmt = REPORT_SIZE_TEXT;
+			else
+				code = cli_fail(EXIT_USAGE, "size: --format takes yaml, json or text, not '%s'", val);
+			i++;
+		} else if (strcmp(arg, "--json") == 0) {
+			fmt = REPORT_SIZE_JSON;
+		} else if (strcmp(arg, "--verify") == 0) {
+			verify = true;
+		} else if (strcmp(arg, "--verify-margin") == 0) {
+			verify = margin = true;
+		} else if (strcmp(arg, "--") == 0) {
+			command = argv + i + 1;
+			break;
+		} else if (arg[0] == '-' && arg[1]) {
+			code = cli_fail(EXIT_USAGE, "size: unknown option '%s'; %s", arg, SIZE_USAGE);
+		} else {
+			files[nfiles++] = arg;
+		}
+	}
+	if (code == 0 && nfiles == 0)
+		code = cli_fail(EXIT_USAGE, "size: no recording given; %s", SIZE_USAGE);
+	if (code == 0 && verify && (!command || !command[0]))
+		code = cli_fail(EXIT_USAGE, "size: --verify replays a command: add '-- COMMAND [ARG...]'; %s", SIZE_USAGE);
+	if (code == 0 && !verify && command)
+		code = cli_fail(EXIT_USAGE, "size: a command after '--' is only for --verify; %s", SIZE_USAGE);
+	if (code != 0) {
+		free(files);
+		return code;
+	}
+
+	struct recording **rec = calloc(nfiles, sizeof(*rec));
+	struct analysis **a = calloc(nfiles, sizeof(*a));
+	if (!rec || !a)
+		code = cli_fail(EXIT_FAIL, "size: out of memory");
+	for (size_t i = 0; code == 0 && i < nfiles; i++) {
+		int r = record_open(files[i], analyze_columns, &rec[i]);
+		if (r < 0) {
+			code = cli_fail(EXIT_FAIL, "size: cannot read '%s': %s", files[i], record_strerror(r));
+			break;
+		}
+		a[i] = malloc(sizeof(*a[i]));
+		if (!a[i]) {
+			code = cli_fail(EXIT_FAIL, "size: out of memory");
+			break;
+		}
+		r = analyze_recording(rec[i], NULL, a[i]);
+		if (r == -ENODATA)
+			code = cli_fail(EXIT_FAIL, "size: '%s' has no memory samples: nothing to size from (record for "
+					"longer than one interval)", files[i]);
+		else if (r < 0)
+			code = cli_fail(EXIT_FAIL, "size: cannot analyse '%s': %s", files[i], strerror(-r));
+	}
+	if (code == 0) {
+		struct sizing s;
+		int r = size_recommend((const struct analysis *const *)a, nfiles, &opt, &s);
+		struct verify_result v[2];
+		size_t nv = 0;
+		if (r < 0)
+			code = cli_fail(EXIT_FAIL, "size: cannot size: %s", strerror(-r));
+		if (code == 0 && verify)
+			code = run_verify(&s, command, margin, v, &nv);
+		if (code == 0 && report_print_sizing(stdout, &s, files, (const struct analysis *const *)a, fmt, v, nv) < 0)
+			code = cli_fail(EXIT_FAIL, "size: cannot write the output");
+		/* a limit that did not hold is a failure scripts must see */
+		if (code == 0 && nv > 0 && v[0].oom_killed)
+			code = EXIT_FAIL;
+	}
+	for (size_t i = 0; rec && a && i < nfiles; i++) {
+		free(a[i]);
+		recording_free(rec[i]);
+	}
+	free(rec);
+	free(a);
+	free(files);
+	return code;
+}

@@ -1,0 +1,395 @@
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats.h"
+
+/* Wirth's selection: O(n) expected, in place; stops on equal keys, so duplicates cost nothing. */
+static double select_kth(double *a, size_t n, size_t k)
+{
+	ptrdiff_t l = 0, r = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
+	while (l < r) {
+		double pivot = a[kk];
+		ptrdiff_t i = l, j = r;
+		do {
+			while (a[i] < pivot)
+				i++;
+			while (pivot < a[j])
+				j--;
+			if (i <= j) {
+				double tmp = a[i];
+				a[i] = a[j];
+				a[j] = tmp;
+				i++;
+				j--;
+			}
+		} while (i <= j);
+		if (j < kk)
+			l = i;
+		if (kk < i)
+			r = j;
+	}
+	return a[kk];
+}
+
+double stats_quantile_inplace(double *x, size_t n, double q)
+{
+	if (n == 0)
+		return NAN;
+	if (q <= 0) q = 0;
+	if (q >= 1) q = 1;
+	double h = (double)(n - 1) * q;
+	size_t k = (size_t)floor(h);
+	double lo = select_kth(x, n, k);
+	if (k + 1 >= n || h == (double)k)
+		return lo;
+	/* after selecting k, every element above index k is >= lo: the next order statistic is their minimum */
+	double hi = x[k + 1];
+	for (size_t i = k + 2; i < n; i++)
+		if (x[i] < hi)
+			hi = x[i];
+	return lo + (h - (double)k) * (hi - lo);
+}
+
+int stats_quantile(const double *x, size_t n, double q, double *ret)
+{
+	if (!x || !ret || q < 0 || q > 1)
+		return -EINVAL;
+	if (n == 0)
+		return -ENODATA;
+	double *c = malloc(n * sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, x, n * sizeof(*c));
+	*ret = stats_quantile_inplace(c, n, q);
+	free(c);
+	return 0;
+}
+
+int stats_decimate(const double *t, const double *x, size_t n, size_t m, double *ret_t, double *ret_x,
+		   size_t *ret_m)
+{
+	if (!t || !x || !ret_t || !ret_x || !ret_m || m == 0)
+		return -EINVAL;
+	if (n <= m) {
+		memcpy(ret_t, t, n * sizeof(*t));
+		memcpy(ret_x, x, n * sizeof(*x));
+		*ret_m = n;
+		return 0;
+	}
+	for (size_t b = 0; b < m; b++) {
+		size_t from = n * b / m, to = n * (b + 1) / m;
+		double st = 0, sx = 0;
+		for (size_t i = from; i < to; i++) {
+			st += t[i];
+			sx += x[i];
+		}
+		ret_t[b] = st / (double)(to - from);
+		ret_x[b] = sx / (double)(to - from);
+	}
+	*ret_m = m;
+	return 0;
+}
+
+int stats_theil_sen(const double *t, const double *x, size_t n, double *ret_slope, double *ret_intercept)
+{
+	if (!t || !x || !ret_slope)
+		return -EINVAL;
+	if (n < 3)
+		return -ENODATA;
+	size_t cap = n < STATS_PAIRWISE_MAX ? n : STATS_PAIRWISE_MAX;
+	double *dt = malloc(cap * sizeof(double)), *dx = malloc(cap * sizeof(double));
+	size_t npairs = cap * (cap - 1) / 2;
+	double *slopes = malloc((npairs > cap ? npairs : cap) * sizeof(double));
+	int r = -ENOMEM;
+	if (!dt || !dx || !slopes)
+		goto out;
+	size_t m;
+	r = stats_decimate(t, x, n, cap, dt, dx, &m);
+	if (r < 0)
+		goto out;
+	size_t k = 0;
+	for (size_t i = 0; i < m; i++)
+		for (size_t j = i + 1; j < m; j++)
+			if (dt[j] != dt[i])
+				slopes[k++] = (dx[j] - dx[i]) / (dt[j] - dt[i]);
+	if (k == 0) {
+		r = -ENODATA;
+		goto out;
+	}
+	double slope = stats_quantile_inplace(slopes, k, 0.5);
+	for (size_t i = 0; i < m; i++)
+		slopes[i] = dx[i] - slope * dt[i];
+	double intercept = stats_quantile_inplace(slopes, m, 0.5);
+	*ret_slope = slope;
+	if (ret_intercept)
+		*ret_intercept = intercept;
+	r = 0;
+out:
+	free(dt);
+	free(dx);
+	free(slopes);
+	return r;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+int stats_mann_kendall(const double *t, const double *x, size_t n, struct stats_mk *ret)
+{
+	if (!t || !x || !ret)
+		return -EINVAL;
+	if (n < 4)
+		return -ENODATA;
+	size_t cap = n < STATS_PAIRWISE_MAX ? n : STATS_PAIRWISE_MAX;
+	double *dt = malloc(cap * sizeof(double)), *dx = malloc(cap * sizeof(double));
+	double *sorted = malloc(cap * sizeof(double));
+	int r = -ENOMEM;
+	if (!dt || !dx || !sorted)
+		goto out;
+	size_t m;
+	r = stats_decimate(t, x, n, cap, dt, dx, &m);
+	if (r < 0)
+		goto out;
+	double s = 0;
+	for (size_t i = 0; i < m; i++)
+		for (size_t j = i + 1; j < m; j++)
+			s += (dx[j] > dx[i]) - (dx[j] < dx[i]);
+	/* ties correction: each group of t equal values removes t(t-1)(2t+5) from the variance */
+	memcpy(sorted, dx, m * sizeof(double));
+	qsort(sorted, m, sizeof(double), cmp_double);
+	double ties = 0;
+	for (size_t i = 0; i < m;) {
+		size_t j = i;
+		while (j < m && sorted[j] == sorted[i])
+			j++;
+		double g = (double)(j - i);
+		if (g > 1)
+			ties += g * (g - 1) * (2 * g + 5);
+		i = j;
+	}
+	double dm = (double)m;
+	double var = (dm * (dm - 1) * (2 * dm + 5) - ties) / 18.0;
+	double z = 0;
+	if (var > 0) {
+		if (s > 0)
+			z = (s - 1) / sqrt(var);
+		else if (s < 0)
+			z = (s + 1) / sqrt(var);
+	}
+	ret->s = s;
+	ret->var = var;
+	ret->z = z;
+	ret->p = var > 0 ? erfc(fabs(z) / sqrt(2.0)) : 1.0;
+	ret->tau = s / (dm * (dm - 1) / 2);
+	ret->n = m;
+	r = 0;
+out:
+	free(dt);
+	free(dx);
+	free(sorted);
+	return r;
+}
+
+int stats_stabilization(const double *t, const double *x, size_t n, double band_frac, double band_min,
+			double *ret_t)
+{
+	if (!t || !x || !ret_t || band_frac < 0 || band_min < 0)
+		return -EINVAL;
+	if (n < 8)
+		return -ENODATA;
+	size_t q = n / 4;
+	double level;
+	int r = stats_quantile(x + (n - q), q, 0.5, &level);
+	if (r < 0)
+		return r;
+	double band = fmax(band_frac * fabs(level), band_min);
+	/* a process that frees its memory while shutting down leaves a few low points at the very
+	 * end: a short trailing excursion (at most 5 % of the points, or 2) does not unsettle it */
+	size_t end = n, trail_max = n / 20 > 2 ? n / 20 : 2;
+	while (end > 0 && fabs(x[end - 1] - level) > band && n - end < trail_max)
+		end--;
+	if (end > 0 && fabs(x[end - 1] - level) > band)
+		end = n; /* a long excursion: it is the end of the series, not a shutdown */
+	n = end;
+	/* Walk back from the end while the tail holds at most 5 % of its points outside the band;
+	 * the first few tail points are too few for a fraction, so only a point outside fails them. */
+	size_t out = 0, settled = n;
+	const size_t warmup = n / 20 > 4 ? n / 20 : 4;
+	for (size_t k = n; k-- > 0;) {
+		int outside = fabs(x[k] - level) > band;
+		out += outside;
+		size_t len = n - k;
+		if (len <= warmup ? outside != 0 && out * 20 > warmup : out * 20 > len)
+			break;
+		if (!outside)
+			settled = k;
+	}
+	if (settled == n || (n - settled) * 5 < n)
+		return -ENODATA;
+	*ret_t = t[settled];
+	return 0;
+}
+
+size_t stats_count_drops(const double *x, size_t n, double thr)
+{
+	if (!x || n < 2 || !(thr > 0))
+		return 0;
+	size_t drops = 0;
+	double lo = x[0], hi = x[0];
+	int armed = 0; /* a rise of thr since the last trough: the next fall of thr counts */
+	for (size_t i = 1; i < n; i++) {
+		if (!armed) {
+			if (x[i] < lo)
+				lo = x[i];
+			if (x[i] - lo >= thr) {
+				armed = 1;
+				hi = x[i];
+			}
+		} else {
+			if (x[i] > hi)
+				hi = x[i];
+			if (hi - x[i] >= thr) {
+				drops++;
+				armed = 0;
+				lo = x[i];
+			}
+		}
+	}
+	return drops;
+}
+
+size_t stats_count_runs_above(const double *x, size_t n, double level)
+{
+	size_t runs = 0;
+	int in = 0;
+	for (size_t i = 0; i < n; i++) {
+		int above = x[i] > level;
+		if (above && !in)
+			runs++;
+		in = above;
+	}
+	return runs;
+}
+
+double stats_fraction_above(const double *x, size_t n, double level)
+{
+	if (n == 0)
+		return 0;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += x[i] > level;
+	return (double)k / (double)n;
+}
+
+double stats_pearson(const double *x, const double *y, size_t n)
+{
+	if (!x || !y || n < 3)
+		return NAN;
+	double mx = 0, my = 0;
+	for (size_t i = 0; i < n; i++) {
+		mx += x[i];
+		my += y[i];
+	}
+	mx /= (double)n;
+	my /= (double)n;
+	double sxy = 0, sxx = 0, syy = 0;
+	for (size_t i = 0; i < n; i++) {
+		double a = x[i] - mx, b = y[i] - my;
+		sxy += a * b;
+		sxx += a * a;
+		syy += b * b;
+	}
+	if (sxx <= 0 || syy <= 0)
+		return NAN;
+	return sxy / sqrt(sxx * syy);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+int stats_blind_spot(const int64_t *t_ns, const int64_t *x, size_t n, int64_t scrape_ns, struct stats_blind *ret)
+{
+	if (!t_ns || !x || !ret || scrape_ns <= 0)
+		return -EINVAL;
+	if (n == 0)
+		return -ENODATA;
+	/* median spacing, from a bounded subsample of gaps */
+	int64_t spacing = scrape_ns;
+	if (n >= 2) {
+		size_t ng = n - 1 < 4096 ? n - 1 : 4096;
+		int64_t *gaps = malloc(ng * sizeof(*gaps));
+		if (!gaps)
+			return -ENOMEM;
+		for (size_t g = 0; g < ng; g++) {
+			size_t i = (n - 1) * g / ng;
+			gaps[g] = t_ns[i + 1] - t_ns[i];
+		}
+		qsort(gaps, ng, sizeof(*gaps), cmp_i64);
+		spacing = gaps[ng / 2];
+		free(gaps);
+	}
+	if (spacing <= 0)
+		spacing = 1;
+	/* phase points every half spacing (so every sample is read at some phase), at most 2^20 */
+	int64_t nphase = scrape_ns / (spacing / 2 > 0 ? spacing / 2 : 1);
+	if (nphase < 1)
+		nphase = 1;
+	if (nphase > (1 << 20))
+		nphase = 1 << 20;
+	double w = (double)scrape_ns / (double)nphase;
+	int64_t *best = malloc((size_t)nphase * sizeof(*best));
+	if (!best)
+		return -ENOMEM;
+	for (int64_t p = 0; p < nphase; p++)
+		best[p] = INT64_MIN;
+	int any = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* the scrapes that read sample i are those in [t_i, t_{i+1}) */
+		int64_t a = t_ns[i];
+		int64_t b = i + 1 < n ? t_ns[i + 1] : a + spacing;
+		if (b <= a)
+			continue;
+		if (x[i] < 0)
+			continue; /* unknown: the scraper sees a gap */
+		any = 1;
+		int64_t amod = a % scrape_ns;
+		int64_t k = (int64_t)ceil((double)amod / w);
+		int64_t covered = 0;
+		for (;; k++, covered++) {
+			double offset = (double)k * w - (double)amod;
+			if (offset >= (double)(b - a) || covered >= nphase)
+				break;
+			int64_t p = k % nphase;
+			if (x[i] > best[p])
+				best[p] = x[i];
+		}
+	}
+	if (!any) {
+		free(best);
+		return -ENODATA;
+	}
+	int64_t hi = INT64_MIN, lo = INT64_MAX;
+	for (int64_t p = 0; p < nphase; p++) {
+		if (best[p] == INT64_MIN)
+			continue;
+		if (best[p] > hi)
+			hi = best[p];
+		if (best[p] < lo)
+			lo = best[p];
+	}
+	free(best);
+	ret->best = hi;
+	ret->worst = lo;
+	int64_t span = t_ns[n - 1] - t_ns[0];
+	ret->scrapes = (size_t)(span / scrape_ns);
+	return 0;
+}

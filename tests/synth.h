@@ -1,0 +1,104 @@
+/* synth: builds a struct recording in memory from series of known shape, for the analysis tests
+ * (no SQLite involved). Every column of analyze_columns is allocated and set to HR_UNKNOWN;
+ * tests fill what their scenario has. Header-only: each test binary includes it once. */
+#ifndef HEADROOM_TEST_SYNTH_H
+#define HEADROOM_TEST_SYNTH_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze.h"
+#include "record.h"
+
+#define SYN_MiB (1024LL * 1024LL)
+
+static inline struct recording *synth_new(size_t n, int64_t interval_ns)
+{
+	struct recording *rec = calloc(1, sizeof(*rec));
+	rec->nsamples = n;
+	rec->t_ns = malloc((n ? n : 1) * sizeof(int64_t));
+	for (size_t i = 0; i < n; i++)
+		rec->t_ns[i] = (int64_t)i * interval_ns;
+	for (int c = 0; analyze_columns[c]; c++) {
+		rec->col_name[c] = analyze_columns[c];
+		rec->col[c] = malloc((n ? n : 1) * sizeof(int64_t));
+		for (size_t i = 0; i < n; i++)
+			rec->col[c][i] = HR_UNKNOWN;
+		rec->ncols = c + 1;
+	}
+	snprintf(rec->run.mode, sizeof(rec->run.mode), "run");
+	snprintf(rec->run.command, sizeof(rec->run.command), "[\"synth\"]");
+	rec->run.pid = 1234;
+	rec->run.limit_bytes = HR_UNKNOWN;
+	rec->run.interval_ns = interval_ns;
+	rec->run.rss_peaks_exact = true;
+	rec->run.cg_peaks_exact = true;
+	snprintf(rec->run.heap_mode, sizeof(rec->run.heap_mode), "off");
+	snprintf(rec->run.heap_status, sizeof(rec->run.heap_status), "disabled (--no-heap)");
+	rec->run.duration_ns = n ? rec->t_ns[n - 1] : 0;
+	rec->run.exit_code = 0;
+	rec->run.finished = true;
+	return rec;
+}
+
+static inline int64_t *synth_col(struct recording *rec, const char *name)
+{
+	for (int c = 0; c < rec->ncols; c++)
+		if (strcmp(rec->col_name[c], name) == 0)
+			return rec->col[c];
+	abort();
+}
+
+static inline void synth_event(struct recording *rec, int64_t t_ns, const char *kind, int64_t value)
+{
+	rec->events = realloc(rec->events, (rec->nevents + 1) * sizeof(*rec->events));
+	struct record_event *e = &rec->events[rec->nevents++];
+	memset(e, 0, sizeof(*e));
+	e->t_ns = t_ns;
+	snprintf(e->kind, sizeof(e->kind), "%s", kind);
+	e->value = value;
+}
+
+static inline void synth_load(struct recording *rec, int64_t t_ns, int64_t stage, int64_t conns)
+{
+	rec->load = realloc(rec->load, (rec->nload + 1) * sizeof(*rec->load));
+	struct load_row *l = &rec->load[rec->nload++];
+	memset(l, 0, sizeof(*l));
+	l->t_ns = t_ns;
+	l->stage = stage;
+	l->connections = conns;
+	l->requests = conns * 100;
+}
+
+static inline void synth_free(struct recording *rec)
+{
+	if (!rec)
+		return;
+	for (int c = 0; c < rec->ncols; c++)
+		free(rec->col[c]);
+	free(rec->t_ns);
+	free(rec->events);
+	free(rec->load);
+	free(rec);
+}
+
+/* deterministic noise */
+static uint64_t synth_rng = 0x9E3779B97F4A7C15ULL;
+static inline double synth_gauss(void)
+{
+	double u[2];
+	for (int k = 0; k < 2; k++) {
+		synth_rng ^= synth_rng >> 12;
+		synth_rng ^= synth_rng << 25;
+		synth_rng ^= synth_rng >> 27;
+		u[k] = (double)((synth_rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+	}
+	if (u[0] < 1e-12)
+		u[0] = 1e-12;
+	return sqrt(-2 * log(u[0])) * cos(2 * M_PI * u[1]);
+}
+
+#endif
