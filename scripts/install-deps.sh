@@ -9,12 +9,14 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev
       nginx-light         # tests/it_load_nginx.sh: a real server for the load generator
       python3 python3-yaml  # tests/it_analyze_*.sh: JSON checks, the resources: YAML parsed
-      prometheus curl)    # promtool and a real server for tests/it_export_prometheus.sh
+      prometheus curl     # promtool and a real server for tests/it_export_prometheus.sh
+      # the heap shim's tests: allocators underneath, a static program, real programs under it
+      libjemalloc2 libmimalloc2.0 busybox-static ripgrep redis-server)
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
   case "$group" in
     vm)    pkgs+=(qemu-system-x86 busybox-static cpio) ;;
-    bench) pkgs+=(heaptrack libc-devtools wrk nginx-light libjemalloc2 libmimalloc2.0 prometheus-node-exporter) ;;
+    bench) pkgs+=(heaptrack libc-devtools valgrind wrk nginx-light libjemalloc2 libmimalloc2.0 prometheus-node-exporter) ;;
     real)  pkgs+=(redis-server memcached nginx-light ripgrep libjemalloc2 libmimalloc2.0 wrk) ;;
     # demo services (scripts/build-examples.sh): Debian's crates for an offline cargo build,
     # Go, curl for the tests. Debian's cargo (with rustc 1.63) only when no cargo is present:

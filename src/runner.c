@@ -645,6 +645,9 @@ int runner_run(const struct runner_options *opt, struct runner_result *res, char
 out_record:
 	sampler_destroy(&r.sampler);
 	if (r.rec) {
+		/* the heap status may have changed during the run (available, or why not) */
+		snprintf(r.info.heap_status, sizeof(r.info.heap_status), "%s",
+			 opt->heap_status ? opt->heap_status : "not recorded");
 		int frc = rc < 0 ? (record_abandon(r.rec), 0) : record_finish(r.rec, &r.info);
 		if (frc < 0 && rc == 0) {
 			snprintf(why, len, "the recording '%s' could not be completed: %s", res->record_path,

@@ -11,7 +11,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"run", cmd_run, "run [--limit SIZE] [--interval DUR] [--record FILE] [--duration DUR] [--grace DUR] [--no-heap] [--no-cgroup]\n"
+	{"run", cmd_run, "run [--limit SIZE] [--interval DUR] [--record FILE] [--duration DUR] [--grace DUR] [--heap stats|count|off] [--no-heap] [--no-cgroup]\n"
 	                 "               [--ready ADDR [--ready-timeout DUR]] [--load SPEC [--path P]... [--connections N] [--rate N] [--cooldown DUR] [--load-url URL]]\n"
 	                 "               [--json] [--html OUT] [--quiet] -- COMMAND [ARG...]"},
 	{"load", cmd_load, "load URL (--stages SPEC | --profile steady|burst|ramp|soak) [--rate N] [--connections N] [--threads N] [--method M] [--path P]... [--header H]... [--body B] [--timeout DUR] [--max-requests N] [--json]"},
@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{"size", cmd_size, "size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] [--surge N] [--hpa-target PCT] [--format yaml|json|text] [--verify [--verify-margin] -- COMMAND [ARG...]]\n"
 	                   "  headroom size --prometheus URL [--selector SEL] [--window DUR] [--headroom PCT] [--format table|yaml|json]"},
 	{"compare", cmd_compare, "compare FILE_A FILE_B [--json] [--html OUT]"},
+	{"explain", cmd_explain, "explain FILE"},
 	{"export", cmd_export, "export (--pid PID | --cgroup PATH | --cgroup-root PATH) [--listen ADDR] [--interval DUR] [--peak-window DUR] [--rescan DUR] [--timeout DUR] [--duration DUR]"},
 };
 

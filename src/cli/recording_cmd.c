@@ -16,7 +16,7 @@
 
 enum { OPT_LIMIT = 256, OPT_INTERVAL, OPT_RECORD, OPT_DURATION, OPT_NO_HEAP, OPT_JSON, OPT_QUIET, OPT_PID,
        OPT_CGROUP, OPT_NO_CGROUP, OPT_READY, OPT_READY_TIMEOUT, OPT_GRACE, OPT_HTML, OPT_LOAD, OPT_LOAD_URL,
-       OPT_PATH, OPT_CONNECTIONS, OPT_RATE, OPT_COOLDOWN };
+       OPT_PATH, OPT_CONNECTIONS, OPT_RATE, OPT_COOLDOWN, OPT_HEAP };
 
 static const struct option long_opts[] = {
 	{"limit", required_argument, NULL, OPT_LIMIT},
@@ -25,6 +25,7 @@ static const struct option long_opts[] = {
 	{"duration", required_argument, NULL, OPT_DURATION},
 	{"grace", required_argument, NULL, OPT_GRACE},
 	{"no-heap", no_argument, NULL, OPT_NO_HEAP},
+	{"heap", required_argument, NULL, OPT_HEAP},
 	{"no-cgroup", no_argument, NULL, OPT_NO_CGROUP},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"quiet", no_argument, NULL, OPT_QUIET},
@@ -91,6 +92,7 @@ int recording_cmd_parse(struct recording_cmd *c, int argc, char **argv, bool is_
 	memset(c, 0, sizeof(*c));
 	c->ro.interval_ns = 100 * 1000000LL;
 	c->ro.heap_mode = "off";
+	c->heap_mode = is_run ? "stats" : "off";
 	c->cooldown_ns = -1;
 	optind = 1;
 	opterr = 0;
@@ -149,7 +151,14 @@ int recording_cmd_parse(struct recording_cmd *c, int argc, char **argv, bool is_
 				return -1;
 			break;
 		case OPT_NO_HEAP:
-			c->ro.heap_mode = "off";
+			c->heap_mode = "off";
+			break;
+		case OPT_HEAP:
+			if (strcmp(optarg, "stats") != 0 && strcmp(optarg, "count") != 0 && strcmp(optarg, "off") != 0) {
+				cli_fail(EXIT_USAGE, "--heap '%s' is not a heap mode (accepted: stats, count, off)", optarg);
+				return -1;
+			}
+			c->heap_mode = optarg;
 			break;
 		case OPT_NO_CGROUP:
 			c->ro.no_cgroup = true;
@@ -230,7 +239,7 @@ int recording_cmd_parse(struct recording_cmd *c, int argc, char **argv, bool is_
 				cli_fail(EXIT_USAGE, "unknown or incomplete option '%s' (see headroom --help)", argv[optind - 1]);
 			return -1;
 		}
-		if (!is_run && (opt == OPT_LIMIT || opt == OPT_NO_CGROUP || opt == OPT_READY || opt == OPT_GRACE ||
+		if (!is_run && (opt == OPT_LIMIT || opt == OPT_HEAP || opt == OPT_NO_CGROUP || opt == OPT_READY || opt == OPT_GRACE ||
 				opt == OPT_LOAD || opt == OPT_LOAD_URL || opt == OPT_PATH || opt == OPT_CONNECTIONS ||
 				opt == OPT_RATE || opt == OPT_COOLDOWN)) {
 			cli_fail(EXIT_USAGE, "--%s is for 'headroom run', not attach", name);
@@ -261,17 +270,27 @@ struct hook_ctx {
 	int64_t t0;
 };
 
-static void on_sample(void *ctx, const struct sample *s, const struct run_info *info)
-{
-	struct hook_ctx *h = ctx;
-	live_update(&h->live, s, info);
-}
-
 static void on_note(void *ctx, const char *msg)
 {
 	struct hook_ctx *h = ctx;
 	live_clear(&h->live);
 	cli_note("%s", msg);
+}
+
+static void on_sample(void *ctx, const struct sample *s, const struct run_info *info)
+{
+	struct hook_ctx *h = ctx;
+	live_update(&h->live, s, info);
+	char buf[320];
+	const char *note = heap_run_note(&h->cmd->heap, buf, sizeof(buf));
+	if (note && h->cmd->heap.state == HEAP_RUN_UNAVAILABLE)
+		on_note(ctx, note);
+}
+
+static void read_heap(void *ctx, const pid_t *pids, int npids, struct sample *s)
+{
+	struct hook_ctx *h = ctx;
+	heap_run_read(&h->cmd->heap, pids, npids, s);
 }
 
 static void on_start(void *ctx, struct runner *r, struct record *rec, int64_t t0_ns, pid_t pid)
@@ -321,9 +340,20 @@ int recording_cmd_execute(struct recording_cmd *c)
 	c->ro.hooks.on_ready = on_ready;
 	c->ro.hooks.on_stop = on_stop;
 	c->ro.hooks.ctx = &h;
+	/* the heap shim: LD_PRELOAD in our environment for the command to inherit, until it ran */
+	heap_run_prepare(&c->heap, c->ro.argv ? c->heap_mode : "off", c->ro.argv ? c->ro.argv[0] : NULL, NULL);
+	c->ro.heap_mode = c->heap.mode;
+	c->ro.heap_status = c->heap.status;
+	if (c->heap.injected)
+		c->ro.hooks.read_heap = read_heap;
+	char note[320];
+	if (heap_run_note(&c->heap, note, sizeof(note)))
+		cli_note("%s", note);
 	struct runner_result res;
 	char why[512];
 	int rc = runner_run(&c->ro, &res, why, sizeof(why));
+	heap_run_forked(&c->heap);
+	heap_run_finish(&c->heap);
 	live_clear(&h.live);
 	if (rc < 0) {
 		/* 127/126 for a command that could not be run, like a shell */

@@ -4,11 +4,14 @@
 
 #include <stdbool.h>
 
+#include "heap.h"
 #include "runload.h"
 #include "runner.h"
 
 struct recording_cmd {
 	struct runner_options ro;
+	const char *heap_mode;       /* --heap MODE / --no-heap: "stats" (run's default), "count", "off" */
+	struct heap_run heap;        /* the heap shim for this run */
 	bool json;
 	bool quiet;
 	const char *html_out;

@@ -1,0 +1,134 @@
+/* heap: headroom's side of the heap shim — preparing a child's environment for it, reading the
+ * shared-memory segments it writes, telling in advance (and after the fact) why a program
+ * cannot be measured, and removing the segments at the end of a run.
+ *
+ * Reading never makes a syscall into the target: each process's segment is mapped once and kept
+ * in a small table (HEAP_READER_MAX processes); a read is a few loads plus one fstat per
+ * process (to notice a segment that was truncated under us). Not thread-safe: one sampler
+ * thread reads. Errors are negative errno values with a one-line reason where one helps; a
+ * missing, vanished or corrupt segment is a reason, never a crash.
+ * Layout of the segment: shim/heap_seg.h. What the figures mean per allocator: docs/heap.md.
+ */
+#ifndef HEADROOM_HEAP_H
+#define HEADROOM_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sample.h"
+#include "shim/heap_seg.h"
+
+#define HEAP_READER_MAX 256              /* processes of one tree mapped at once */
+#define HEAP_GRACE_READS 10              /* reads without any segment before "not interposable" */
+#define HEAP_GRACE_NS 1000000000LL       /* ... and at least this long after the first read */
+#define HEAP_STATS_INTERVAL_NS 100000000LL /* at most this often ask for allocator figures */
+#define HEAP_CORRUPT_READS 3             /* consecutive reads of a bad header before "corrupt" */
+
+struct heap_totals {
+	int nprocs;               /* pids asked about */
+	int nsegments;            /* of them, with a valid segment that the program's malloc reaches */
+	int nmissing;             /* without one (not exec'd yet, LD_PRELOAD removed, static, ...) */
+	int nunanswered;          /* stats not published yet (no malloc/free since the request) */
+	int mode;                 /* HEAP_SEG_STATS or HEAP_SEG_COUNT (of the first segment), 0 none */
+	int allocator;            /* HEAP_ALLOC_*; -1 when processes use different ones */
+	/* bytes, summed over the segments; HR_UNKNOWN where nothing says */
+	int64_t live;             /* handed out and not freed: count mode exact, stats mode the allocator's in-use */
+	int64_t held;             /* taken from the system by the allocator and not handed out */
+	int64_t mmapped;          /* glibc: large blocks mmapped directly (part of live) */
+	int64_t allocs, frees;    /* count mode: cumulative */
+	int64_t live_blocks;      /* count mode: allocs - frees */
+	int64_t live_peak;        /* count mode: highest live total since the previous read (docs/heap.md) */
+	int64_t stats_age_ns;     /* age of the oldest allocator answer used; HR_UNKNOWN none */
+	int64_t stats[HS_NSTATS]; /* the allocators' own figures, summed (enum heap_stat) */
+	char reason[256];         /* why some or all processes are not counted; "" when all are */
+};
+
+/* Sets, in the current environment, LD_PRELOAD (the shim first, then any existing entries, so a
+ * preloaded jemalloc/mimalloc stays the allocator underneath), HEADROOM_HEAP_RUN and
+ * HEADROOM_HEAP_MODE, to be inherited by a child at fork/exec. mode: "stats" or "count".
+ * Writes the new run id to run_id_out. Call heap_env_restore() in the parent after the fork.
+ * Errors: -EINVAL (mode, len), -ENOENT (no shim at shim_path), -ENOMEM. */
+int heap_env_prepare(const char *shim_path, const char *mode, char *run_id_out, size_t len);
+/* Puts LD_PRELOAD and the shim's variables back as they were before heap_env_prepare(). */
+void heap_env_restore(void);
+/* libheadroom-heap.so next to /proc/self/exe, else in ../lib/headroom, /usr/local/lib/headroom,
+ * /usr/lib/headroom; NULL when none exists. Static storage. */
+const char *heap_shim_default_path(void);
+
+/* Sums the segments of these pids (a process tree) into *ret, raising the request flag for
+ * allocator figures at most every HEAP_STATS_INTERVAL_NS. *ret is always filled (figures
+ * HR_UNKNOWN and a reason when nothing could be read). Returns 0 when at least one process was
+ * read (ret->reason then names any that were not), -EAGAIN when no segment exists yet (the
+ * child has not exec'd), -ENOTSUP when none appeared within the grace period or the program's
+ * malloc bypasses the shim (reason says why), -EPROTO when the only segments are corrupt,
+ * -EINVAL for a bad run id. A header that is invalid for fewer than HEAP_CORRUPT_READS reads in
+ * a row is taken for an exec re-initialising it (the process is left out of that read). */
+int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap_totals *ret);
+/* Heap figures of a read into the heap_* fields of a sample (HR_UNKNOWN where not measured). */
+void heap_totals_to_sample(const struct heap_totals *t, struct sample *s);
+
+/* 0 when the program at path can be measured by the shim; -ENOTSUP with a reason when it cannot:
+ * static binary (no PT_INTERP), Go program, bundled (statically linked) jemalloc or mimalloc,
+ * an executable that defines malloc itself, setuid/setgid or file capabilities (the loader drops
+ * LD_PRELOAD). A "#!" script is judged by its interpreter. -ENOENT/-EACCES/-ENOEXEC otherwise. */
+int heap_probe_binary(const char *path, char *reason, size_t len);
+/* Why a live process has no segment: environment, secure exec, binary, full /dev/shm. */
+void heap_diagnose_pid(pid_t pid, char *reason, size_t len);
+
+/* shm_unlink every segment of this run and drop the reader's mappings of it. */
+void heap_cleanup(const char *run_id);
+
+const char *heap_allocator_name(int allocator);   /* "glibc", "jemalloc", "mimalloc", "unknown", "mixed" */
+
+/* --- a run's heap, for the runner and the sampler ----------------------------------------
+ * heap_run_prepare() before the fork (probe the program, set the environment), heap_run_forked()
+ * in the parent once the child exists, heap_run_read() as the sampler's read_heap hook (ctx = the
+ * struct heap_run), heap_run_note() after each sample for a message to show once, and
+ * heap_run_finish() at the end (removes the segments). `status` is what run_info.heap_status
+ * stores: "available: <allocator>, <mode> mode", "off", "pending" (no segment yet), or the reason
+ * heap is unavailable. */
+enum heap_run_state { HEAP_RUN_OFF, HEAP_RUN_PENDING, HEAP_RUN_AVAILABLE, HEAP_RUN_UNAVAILABLE };
+
+struct heap_run {
+	char mode[8];             /* "stats", "count" or "off" */
+	char run_id[40];
+	int state;                /* enum heap_run_state */
+	char status[256];
+	bool noted;               /* heap_run_note() has reported the current status */
+	bool injected;            /* LD_PRELOAD was set for the child */
+	struct heap_totals last;  /* the last read */
+	int64_t reads;
+};
+
+/* mode: "stats", "count" or "off"; exe: the program (argv[0], searched in PATH like execvp;
+ * NULL: not probed); shim:
+ * NULL for heap_shim_default_path(). Always leaves h usable; returns 0, or -EINVAL for a bad
+ * mode. A program the shim cannot measure is not an error: state UNAVAILABLE, status says why,
+ * nothing is injected. */
+int heap_run_prepare(struct heap_run *h, const char *mode, const char *exe, const char *shim);
+void heap_run_forked(struct heap_run *h);
+void heap_run_read(void *ctx, const pid_t *pids, int npids, struct sample *s);
+/* The status once each time it changes to available or unavailable ("heap: available: glibc,
+ * count mode", "heap unavailable: ..."); NULL otherwise. */
+const char *heap_run_note(struct heap_run *h, char *buf, size_t len);
+void heap_run_finish(struct heap_run *h);
+
+/* --- RSS split into parts that add up to it -----------------------------------------------
+ * From a sample that has the smaps figures (map_*): the live heap and the allocator-held memory
+ * are carved out of private anonymous memory (each at most what is there: a live block never
+ * touched is not resident), stacks, code, mapped files and shared memory come from smaps, and
+ * "other" is the rest of anonymous memory plus [vdso] and the like. The parts add up to `rss`,
+ * the smaps total (which can differ from the status RSS of the same instant by a few pages).
+ * Without heap figures, heap and allocator are HR_UNKNOWN and anonymous memory is in other.
+ * -ENODATA when the sample has no smaps figures. */
+struct heap_breakdown {
+	int64_t rss;
+	int64_t heap;             /* live heap */
+	int64_t allocator;        /* held by the allocator, not handed out */
+	int64_t stacks, code, mapped_files, shmem, other;
+};
+int heap_breakdown_from_sample(const struct sample *s, struct heap_breakdown *ret);
+
+#endif

@@ -1,0 +1,970 @@
+/* heap_shim: the LD_PRELOAD library (libheadroom-heap.so) that publishes a process's heap figures
+ * into a shared-memory segment (heap_seg.h) for headroom's sampler.
+ *
+ * Interposes malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc,
+ * memalign, valloc, pvalloc and malloc_usable_size, and forwards each to the allocator found
+ * next in the search order (glibc, or a jemalloc/mimalloc preloaded after us).
+ *
+ * stats mode (default): the fast path forwards, then compares two read-mostly words; when the
+ * reader has raised `request`, the call that notices publishes the allocator's own figures
+ * (mallinfo2, jemalloc's mallctl stats, mimalloc's mi_process_info).
+ * count mode (HEADROOM_HEAP_MODE=count): also keeps exact live bytes (usable sizes), allocations
+ * and frees in a per-thread slot of the segment that only its thread writes, with plain stores:
+ * no lock, no atomic read-modify-write, no syscall, no shared cache line on the fast path.
+ *
+ * Must not: call anything that allocates (the bootstrap buffer serves the allocations dlsym makes
+ * while we resolve the real functions), take a lock on the fast path, crash the target when the
+ * segment cannot be made (it then only forwards).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <malloc.h>
+
+#include "heap_seg.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+extern char **environ;
+
+/* --- the real allocator ------------------------------------------------------------------ */
+static void *(*real_malloc)(size_t);
+static void (*real_free)(void *);
+static void *(*real_calloc)(size_t, size_t);
+static void *(*real_realloc)(void *, size_t);
+static int (*real_posix_memalign)(void **, size_t, size_t);
+static void *(*real_aligned_alloc)(size_t, size_t);
+static void *(*real_memalign)(size_t, size_t);
+static void *(*real_valloc)(size_t);
+static void *(*real_pvalloc)(size_t);
+static size_t (*real_usable)(void *);
+
+/* allocator statistics entry points, whichever exist */
+static struct mallinfo2 (*fn_mallinfo2)(void);
+static int (*fn_mallctl)(const char *, void *, size_t *, void *, size_t);
+static void (*fn_mi_process_info)(size_t *, size_t *, size_t *, size_t *, size_t *, size_t *,
+				  size_t *, size_t *);
+
+/* What every call looks at first, one load: where to go. */
+enum { ST_INIT = 0,      /* real functions not resolved yet */
+       ST_FORWARD = 1,   /* no segment (no run id, /dev/shm full): only forward */
+       ST_STATS = 2,     /* forward, answer requests */
+       ST_COUNT = 3 };   /* count every call too */
+static int g_state;
+static int g_init_lock;             /* one thread resolves, the others wait */
+static struct heap_seg *g_seg;      /* NULL: forward only */
+static struct heap_seg *g_stats_seg; /* = g_seg in stats mode, else NULL: the fast path's one load */
+static bool g_je_counters;          /* count mode over jemalloc: read its per-thread counters */
+static bool g_glibc_hdr;            /* glibc's chunk header gives the usable size (checked at init) */
+static bool g_seg_tried;            /* made (or failed to make) the segment with a real environment */
+static uint32_t g_allocator;
+static pthread_key_t g_key;
+static bool g_key_ok;
+
+struct tstate {
+	struct heap_seg_slot *slot;
+	int64_t base;          /* live bytes at the last peak check: check again HEAP_PEAK_STEP above */
+	bool in_init;          /* this thread is resolving the real functions: use the bootstrap buffer */
+	bool dead;             /* the thread's slot was handed back: count into `retired` */
+	bool claiming;
+	/* jemalloc keeps per-thread byte counters itself: reading them avoids a size lookup per free */
+	uint64_t *je_alloc, *je_dealloc;
+	uint64_t je_base;      /* allocated - deallocated when the slot was claimed */
+};
+static __thread struct tstate tls;
+
+/* --- bootstrap buffer: what dlsym and early loader calls allocate before we can forward --- */
+#define BOOT_SIZE (128 * 1024)
+static char boot_buf[BOOT_SIZE] __attribute__((aligned(64)));
+static size_t boot_used;
+
+static inline bool is_boot(const void *p)
+{
+	return (uintptr_t)p - (uintptr_t)boot_buf < BOOT_SIZE;
+}
+
+static void *boot_alloc(size_t n, size_t align)
+{
+	if (align < 16)
+		align = 16;
+	if (n > BOOT_SIZE || align > 4096)
+		return NULL;
+	size_t need = ((n + 15) & ~(size_t)15) + align;
+	size_t off = __atomic_fetch_add(&boot_used, need, __ATOMIC_RELAXED);
+	if (off + need > BOOT_SIZE)
+		return NULL;
+	uintptr_t base = (uintptr_t)boot_buf + off + 16;   /* room for the size in front */
+	uintptr_t p = (base + align - 1) & ~(uintptr_t)(align - 1);
+	((size_t *)p)[-1] = n;
+	return (void *)p;      /* static storage: already zero */
+}
+
+static size_t boot_size(const void *p)
+{
+	return ((const size_t *)p)[-1];
+}
+
+/* --- small helpers that neither allocate nor use stdio --------------------------------- */
+static const char *env_get(const char *name)
+{
+	if (!environ)
+		return NULL;
+	size_t n = strlen(name);
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static char *put_str(char *p, char *end, const char *s)
+{
+	while (*s && p < end)
+		*p++ = *s++;
+	return p;
+}
+
+static char *put_uint(char *p, char *end, unsigned long v)
+{
+	char tmp[24];
+	int i = 0;
+	do {
+		tmp[i++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (i && p < end)
+		*p++ = tmp[--i];
+	return p;
+}
+
+static bool same_object(void *a, void *b);
+static void shim_fini(void);
+
+/* --- the segment ----------------------------------------------------------------------- */
+static struct heap_seg *seg_create(void)
+{
+	const char *run = env_get(HEAP_ENV_RUN);
+	if (!run || !*run || strlen(run) > 32)
+		return NULL;
+	for (const char *c = run; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
+			return NULL;
+	char name[96], *p = name, *end = name + sizeof(name) - 1;
+	p = put_str(p, end, HEAP_SEG_PREFIX);
+	p = put_str(p, end, run);
+	p = put_str(p, end, "-");
+	p = put_uint(p, end, (unsigned long)getpid());
+	*p = '\0';
+
+	int fd = shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	size_t size = sizeof(struct heap_seg);
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077))
+		goto out_close;   /* not ours: someone else made this name */
+	if ((size_t)st.st_size != size && ftruncate(fd, (off_t)size) < 0)
+		goto out_unlink;
+	/* reserve the pages now: a full /dev/shm must fail here, not as a SIGBUS in malloc later */
+	if (fallocate(fd, 0, 0, (off_t)size) < 0 && errno != EOPNOTSUPP)
+		goto out_unlink;
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		goto out_unlink;
+	close(fd);
+
+	struct heap_seg *s = m;
+	/* after exec the same name (same pid) holds the previous image's figures: start over in
+	 * place, magic last, so a reader never takes a half-written header for a valid one */
+	uint32_t gen = s->magic == HEAP_SEG_MAGIC ? s->generation + 1 : 1;
+	STORE(&s->magic, 0);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	memset((char *)s + sizeof(s->magic), 0, size - sizeof(s->magic));
+	s->version = HEAP_SEG_VERSION;
+	s->size = (uint32_t)size;
+	s->pid = (int32_t)getpid();
+	s->nslots = HEAP_SEG_SLOTS;
+	s->generation = gen;
+	s->init_ns = now_ns();
+	struct stat exe;
+	if (stat("/proc/self/exe", &exe) == 0) {
+		s->exe_dev = exe.st_dev;
+		s->exe_ino = exe.st_ino;
+	}
+	const char *mode = env_get(HEAP_ENV_MODE);
+	s->mode = mode && strcmp(mode, "count") == 0 ? HEAP_SEG_COUNT : HEAP_SEG_STATS;
+	s->allocator = g_allocator;
+	/* the program's malloc is the first definition in the search order: if it is not in this
+	 * library (the executable defines malloc itself), the shim sees none of its calls */
+	void *first = dlsym(RTLD_DEFAULT, "malloc");
+	if (first && !same_object(first, (void *)shim_fini))
+		s->flags |= HEAP_SEG_F_BYPASSED;
+	__atomic_store_n(&s->magic, HEAP_SEG_MAGIC, __ATOMIC_RELEASE);
+	return s;
+
+out_unlink:
+	shm_unlink(name);
+out_close:
+	close(fd);
+	return NULL;
+}
+
+static void seg_unlink(struct heap_seg *s)
+{
+	const char *run = env_get(HEAP_ENV_RUN);
+	if (!run || !s || s->pid != (int32_t)getpid())
+		return;
+	char name[96], *p = name, *end = name + sizeof(name) - 1;
+	p = put_str(p, end, HEAP_SEG_PREFIX);
+	p = put_str(p, end, run);
+	p = put_str(p, end, "-");
+	p = put_uint(p, end, (unsigned long)getpid());
+	*p = '\0';
+	shm_unlink(name);
+}
+
+/* --- publishing the allocator's own figures --------------------------------------------- */
+static size_t je_get(const char *name)
+{
+	size_t v = 0, sz = sizeof(v);
+	if (fn_mallctl(name, &v, &sz, NULL, 0) != 0)
+		return 0;
+	return v;
+}
+
+static __attribute__((noinline)) void publish(struct heap_seg *s)
+{
+	uint64_t req = __atomic_load_n(&s->request, __ATOMIC_ACQUIRE);
+	uint32_t idle = 0;
+	if (req == 0 ||
+	    !__atomic_compare_exchange_n(&s->busy, &idle, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	uint64_t st[HS_NSTATS] = {0};
+	switch (g_allocator) {
+	case HEAP_ALLOC_GLIBC:
+		if (fn_mallinfo2) {
+			struct mallinfo2 mi = fn_mallinfo2();
+			st[HS_GLIBC_ARENA] = mi.arena;
+			st[HS_GLIBC_INUSE] = mi.uordblks;
+			st[HS_GLIBC_FREE] = mi.fordblks;
+			st[HS_GLIBC_MMAPPED] = mi.hblkhd;
+			st[HS_GLIBC_TOP] = mi.keepcost;
+			st[HS_GLIBC_FREECHUNKS] = mi.ordblks;
+		}
+		break;
+	case HEAP_ALLOC_JEMALLOC: {
+		uint64_t epoch = 1;
+		size_t sz = sizeof(epoch);
+		fn_mallctl("epoch", &epoch, &sz, &epoch, sz);   /* refresh jemalloc's cached stats */
+		st[HS_JE_ALLOCATED] = je_get("stats.allocated");
+		st[HS_JE_ACTIVE] = je_get("stats.active");
+		st[HS_JE_RESIDENT] = je_get("stats.resident");
+		st[HS_JE_RETAINED] = je_get("stats.retained");
+		st[HS_JE_METADATA] = je_get("stats.metadata");
+		st[HS_JE_MAPPED] = je_get("stats.mapped");
+		break;
+	}
+	case HEAP_ALLOC_MIMALLOC: {
+		size_t el = 0, us = 0, sy = 0, rss = 0, prss = 0, commit = 0, pcommit = 0, pf = 0;
+		fn_mi_process_info(&el, &us, &sy, &rss, &prss, &commit, &pcommit, &pf);
+		st[HS_MI_COMMIT] = commit;
+		st[HS_MI_RSS] = rss;
+		st[HS_MI_PEAK_COMMIT] = pcommit;
+		break;
+	}
+	default:
+		break;
+	}
+	for (int i = 0; i < HS_NSTATS; i++)
+		STORE(&s->stats[i], st[i]);
+	STORE(&s->published_ns, now_ns());
+	__atomic_store_n(&s->published, req, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->request, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+}
+
+/* the only thing stats mode adds to a call: one load of a line the reader writes rarely */
+static inline void poll_request(void)
+{
+	struct heap_seg *s = g_seg;
+	if (unlikely(LOAD(&s->request)))
+		publish(s);
+}
+
+/* --- count mode -------------------------------------------------------------------------- */
+static void thread_gone(void *unused)
+{
+	struct heap_seg_slot *sl = tls.slot;
+	struct heap_seg *s = g_seg;
+	tls.dead = true;
+	tls.slot = NULL;
+	if (!sl || !s)
+		return;
+	/* hand the counts to `retired`, then free the slot: a reader may see them twice for an
+	 * instant, never lose them */
+	__atomic_fetch_add(&s->retired.live_bytes, LOAD(&sl->live_bytes), __ATOMIC_RELAXED);
+	__atomic_fetch_add(&s->retired.allocs, LOAD(&sl->allocs), __ATOMIC_RELAXED);
+	__atomic_fetch_add(&s->retired.frees, LOAD(&sl->frees), __ATOMIC_RELAXED);
+	STORE(&sl->live_bytes, 0);
+	STORE(&sl->allocs, 0);
+	STORE(&sl->frees, 0);
+	__atomic_store_n(&sl->state, 0, __ATOMIC_RELEASE);
+}
+
+static uint64_t je_zero;
+
+static bool je_counters_work(void)
+{
+	uint64_t *a = NULL;
+	size_t sz = sizeof(a);
+	return fn_mallctl && fn_mallctl("thread.allocatedp", &a, &sz, NULL, 0) == 0 && a;
+}
+
+static uint64_t je_live_now(void)
+{
+	return *tls.je_alloc - *tls.je_dealloc;
+}
+
+static __attribute__((noinline)) struct heap_seg_slot *slot_claim(int64_t delta)
+{
+	struct heap_seg *s = g_seg;
+	if (tls.dead || tls.claiming || !s)
+		return NULL;
+	tls.claiming = true;
+	struct heap_seg_slot *got = NULL;
+	for (uint32_t i = 0; i < HEAP_SEG_SLOTS; i++) {
+		uint32_t free_ = 0;
+		if (LOAD(&s->slots[i].state) == 0 &&
+		    __atomic_compare_exchange_n(&s->slots[i].state, &free_, 1, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED)) {
+			got = &s->slots[i];
+			uint32_t hw = LOAD(&s->hiwater);
+			while (hw < i + 1 && !__atomic_compare_exchange_n(&s->hiwater, &hw, i + 1, false,
+									  __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				;
+			break;
+		}
+	}
+	if (got) {
+		STORE(&got->tid, (uint32_t)syscall(SYS_gettid));
+		tls.base = 0;
+		if (g_je_counters) {
+			uint64_t *a = NULL, *d = NULL;
+			size_t sz = sizeof(a);
+			if (fn_mallctl("thread.allocatedp", &a, &sz, NULL, 0) != 0 ||
+			    fn_mallctl("thread.deallocatedp", &d, &sz, NULL, 0) != 0 || !a || !d)
+				a = d = &je_zero;   /* cannot happen once init saw them work: count nothing */
+			tls.je_alloc = a;
+			tls.je_dealloc = d;
+			tls.je_base = *a - *d - (uint64_t)delta;   /* the call being counted is in already */
+		}
+		tls.slot = got;
+		/* the destructor runs only for a non-NULL value; this may allocate (keys past the
+		 * first 32): those calls find tls.slot set */
+		if (g_key_ok)
+			pthread_setspecific(g_key, (void *)1);
+	}
+	tls.claiming = false;
+	return got;
+}
+
+static __attribute__((noinline)) void peak_check(struct heap_seg *s)
+{
+	int64_t sum = LOAD(&s->retired.live_bytes);
+	uint32_t hw = LOAD(&s->hiwater);
+	for (uint32_t i = 0; i < hw && i < HEAP_SEG_SLOTS; i++)
+		sum += LOAD(&s->slots[i].live_bytes);
+	int64_t cur = LOAD(&s->peak);
+	while (sum > cur && !__atomic_compare_exchange_n(&s->peak, &cur, sum, false, __ATOMIC_RELAXED,
+							 __ATOMIC_RELAXED))
+		;
+}
+
+/* This thread's live bytes moved more than HEAP_PEAK_STEP from the last check: up, sum every
+ * slot into the process peak; down, only follow. So each thread's unchecked growth stays under
+ * 2 x HEAP_PEAK_STEP, the bound on how far the peak can be missed per thread (docs/heap.md). */
+static __attribute__((noinline)) void count_edge(int64_t live)
+{
+	if (live > tls.base)
+		peak_check(g_seg);
+	tls.base = live;
+}
+
+static inline void count_slot(struct heap_seg_slot *sl, int64_t live, bool alloc)
+{
+	STORE(&sl->live_bytes, live);
+	if (alloc)
+		STORE(&sl->allocs, sl->allocs + 1);
+	else
+		STORE(&sl->frees, sl->frees + 1);
+	if (unlikely((uint64_t)(live - tls.base + HEAP_PEAK_STEP) > 2 * HEAP_PEAK_STEP))
+		count_edge(live);
+}
+
+/* Any change: delta bytes, na allocations, nf frees. Claims the thread's slot on its first call;
+ * without one (a thread past the slots or exiting) counts into `retired` with atomics. */
+static __attribute__((noinline)) void count_any(int64_t delta, uint64_t na, uint64_t nf)
+{
+	struct heap_seg_slot *sl = tls.slot;
+	if (!sl && !(sl = slot_claim(delta))) {
+		struct heap_seg *s = g_seg;
+		if (!s)
+			return;
+		__atomic_fetch_add(&s->retired.live_bytes, delta, __ATOMIC_RELAXED);
+		if (na)
+			__atomic_fetch_add(&s->retired.allocs, na, __ATOMIC_RELAXED);
+		if (nf)
+			__atomic_fetch_add(&s->retired.frees, nf, __ATOMIC_RELAXED);
+		return;
+	}
+	int64_t live;
+	if (g_je_counters && tls.je_alloc)
+		live = (int64_t)(je_live_now() - tls.je_base);
+	else
+		live = sl->live_bytes + delta;
+	STORE(&sl->live_bytes, live);
+	STORE(&sl->allocs, sl->allocs + na);
+	STORE(&sl->frees, sl->frees + nf);
+	if ((uint64_t)(live - tls.base + HEAP_PEAK_STEP) > 2 * HEAP_PEAK_STEP)
+		count_edge(live);
+}
+
+/* glibc's malloc_usable_size without the call: the size word in front of the chunk, less its
+ * header (16 bytes for an mmapped chunk, 8 otherwise). Used only when init found it to agree. */
+static inline int64_t glibc_usable(void *p)
+{
+	size_t h = ((size_t *)p)[-1];
+	int64_t n = (int64_t)(h & ~(size_t)7) - 8;
+	return unlikely(h & 2) ? n - 8 : n;
+}
+
+/* the size a block accounts for */
+static inline int64_t usable(void *p)
+{
+	return likely(g_glibc_hdr) ? glibc_usable(p) : (int64_t)real_usable(p);
+}
+
+static inline void count_alloc(void *p)
+{
+	struct heap_seg_slot *sl = tls.slot;
+	if (g_je_counters) {
+		if (likely(sl && tls.je_alloc))
+			count_slot(sl, (int64_t)(je_live_now() - tls.je_base), true);
+		else
+			count_any((int64_t)real_usable(p), 1, 0);
+		return;
+	}
+	int64_t n = usable(p);
+	if (likely(sl))
+		count_slot(sl, sl->live_bytes + n, true);
+	else
+		count_any(n, 1, 0);
+}
+
+/* frees p and counts it */
+static inline void free_counted(void *p)
+{
+	struct heap_seg_slot *sl = tls.slot;
+	if (g_je_counters && likely(sl && tls.je_alloc)) {
+		real_free(p);
+		count_slot(sl, (int64_t)(je_live_now() - tls.je_base), false);
+		return;
+	}
+	int64_t n = g_je_counters ? (int64_t)real_usable(p) : usable(p);
+	real_free(p);
+	if (likely(sl))
+		count_slot(sl, sl->live_bytes - n, false);
+	else
+		count_any(-n, 0, 1);
+}
+
+/* does glibc_usable() agree with malloc_usable_size here? small, large, mmapped, aligned */
+static bool glibc_hdr_agrees(void)
+{
+	static const size_t sizes[] = {1, 24, 1000, 5000, 200000, 3 << 20};
+	bool ok = true;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]) && ok; i++) {
+		void *p = real_malloc(sizes[i]);
+		void *q = real_memalign(4096, sizes[i]);
+		ok = p && q && glibc_usable(p) == (int64_t)real_usable(p) &&
+		     glibc_usable(q) == (int64_t)real_usable(q);
+		real_free(p);
+		real_free(q);
+	}
+	return ok;
+}
+
+/* --- initialisation ---------------------------------------------------------------------- */
+static void atfork_child(void);
+
+static bool same_object(void *a, void *b)
+{
+	Dl_info ia, ib;
+	return a && b && dladdr(a, &ia) && dladdr(b, &ib) && ia.dli_fbase == ib.dli_fbase;
+}
+
+static void route(void);
+
+static void seg_setup(void)
+{
+	if (g_seg_tried || !environ)
+		return;
+	g_seg_tried = true;
+	struct heap_seg *s = seg_create();
+	__atomic_store_n(&g_seg, s, __ATOMIC_RELEASE);
+	g_je_counters = s && s->mode == HEAP_SEG_COUNT && g_allocator == HEAP_ALLOC_JEMALLOC &&
+			je_counters_work();
+	g_glibc_hdr = s && s->mode == HEAP_SEG_COUNT && g_allocator == HEAP_ALLOC_GLIBC && glibc_hdr_agrees();
+	__atomic_store_n(&g_stats_seg, s && s->mode == HEAP_SEG_STATS ? s : NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&g_state, !s ? ST_FORWARD : s->mode == HEAP_SEG_COUNT ? ST_COUNT : ST_STATS,
+			 __ATOMIC_RELEASE);
+	route();
+}
+
+static __attribute__((noinline)) int init_slow(void)
+{
+	if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != ST_INIT)
+		return 0;
+	if (tls.in_init)
+		return -1;
+	int expected = 0;
+	if (!__atomic_compare_exchange_n(&g_init_lock, &expected, 1, false, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED)) {
+		while (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == ST_INIT)
+			sched_yield();
+		return 0;
+	}
+	tls.in_init = true;
+	real_malloc = dlsym(RTLD_NEXT, "malloc");
+	real_free = dlsym(RTLD_NEXT, "free");
+	real_calloc = dlsym(RTLD_NEXT, "calloc");
+	real_realloc = dlsym(RTLD_NEXT, "realloc");
+	real_posix_memalign = dlsym(RTLD_NEXT, "posix_memalign");
+	real_aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
+	real_memalign = dlsym(RTLD_NEXT, "memalign");
+	real_valloc = dlsym(RTLD_NEXT, "valloc");
+	real_pvalloc = dlsym(RTLD_NEXT, "pvalloc");
+	real_usable = dlsym(RTLD_NEXT, "malloc_usable_size");
+	if (!real_malloc || !real_free || !real_calloc || !real_realloc || !real_usable) {
+		tls.in_init = false;
+		return -1;   /* stays on the bootstrap buffer: cannot happen with a C library */
+	}
+	void *mallctl = dlsym(RTLD_DEFAULT, "mallctl");
+	void *mi = dlsym(RTLD_DEFAULT, "mi_process_info");
+	void *mi2 = dlsym(RTLD_DEFAULT, "mallinfo2");
+	if (same_object(mallctl, (void *)real_malloc)) {
+		g_allocator = HEAP_ALLOC_JEMALLOC;
+		fn_mallctl = mallctl;
+	} else if (same_object(mi, (void *)real_malloc)) {
+		g_allocator = HEAP_ALLOC_MIMALLOC;
+		fn_mi_process_info = mi;
+	} else if (same_object(mi2, (void *)real_malloc)) {
+		g_allocator = HEAP_ALLOC_GLIBC;
+		fn_mallinfo2 = mi2;
+	}
+	g_key_ok = pthread_key_create(&g_key, thread_gone) == 0;
+	pthread_atfork(NULL, NULL, atfork_child);
+	tls.in_init = false;
+	if (environ)
+		seg_setup();   /* sets g_state */
+	else {
+		__atomic_store_n(&g_state, ST_FORWARD, __ATOMIC_RELEASE);   /* the constructor retries */
+		route();
+	}
+	return 0;
+}
+
+/* The child of fork keeps the parent's heap but must count into its own segment: it starts
+ * with what the parent's threads held at the fork as inherited, in `retired`. */
+static void atfork_child(void)
+{
+	struct heap_seg *old = g_seg;
+	int64_t live = 0;
+	uint64_t allocs = 0, frees = 0;
+	if (old) {
+		live = LOAD(&old->retired.live_bytes);
+		allocs = LOAD(&old->retired.allocs);
+		frees = LOAD(&old->retired.frees);
+		uint32_t hw = LOAD(&old->hiwater);
+		for (uint32_t i = 0; i < hw && i < HEAP_SEG_SLOTS; i++) {
+			live += LOAD(&old->slots[i].live_bytes);
+			allocs += LOAD(&old->slots[i].allocs);
+			frees += LOAD(&old->slots[i].frees);
+		}
+	}
+	__atomic_store_n(&g_state, ST_FORWARD, __ATOMIC_RELEASE);
+	__atomic_store_n(&g_stats_seg, NULL, __ATOMIC_RELEASE);
+	route();
+	__atomic_store_n(&g_seg, NULL, __ATOMIC_RELEASE);
+	tls.slot = NULL;
+	tls.base = 0;
+	tls.je_alloc = tls.je_dealloc = NULL;
+	if (old)
+		munmap(old, sizeof(*old));
+	g_seg_tried = false;
+	seg_setup();
+	struct heap_seg *s = g_seg;
+	if (s && s->mode == HEAP_SEG_COUNT) {
+		/* inherited blocks count as allocations of the child: live count stays allocs - frees */
+		s->retired.live_bytes = live;
+		s->retired.allocs = allocs - frees;
+		s->peak = live;
+	}
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+	if (init_slow() == 0)
+		seg_setup();   /* the first malloc may have come before the environment existed */
+}
+
+__attribute__((destructor)) static void shim_fini(void)
+{
+	/* a process that exits normally removes its own segment; a killed one is removed by
+	 * headroom at the end of the run (heap_cleanup) */
+	seg_unlink(g_seg);
+}
+
+/* --- the interposed functions ------------------------------------------------------------
+ * malloc and free, the hot pair: stats mode inline (one load of g_stats_seg, one of its request
+ * word, a tail call); anything else is one indirect tail call to the handler that init chose for
+ * the mode and allocator, so a count-mode call never tests which mode it is in. The rest of the
+ * family goes through one out-of-line path that switches on g_state. */
+static inline bool stats_fast(void)
+{
+	struct heap_seg *s = LOAD(&g_stats_seg);
+	return likely(s != NULL) && likely(LOAD(&s->request) == 0);
+}
+
+static void *malloc_init(size_t n);
+static void free_init(void *p);
+static void *(*g_malloc_other)(size_t) = malloc_init;
+static void (*g_free_other)(void *) = free_init;
+
+static void *malloc_init(size_t n)
+{
+	if (init_slow() != 0)
+		return boot_alloc(n, 16);
+	return malloc(n);
+}
+
+static void free_init(void *p)
+{
+	if (!p || is_boot(p) || init_slow() != 0)
+		return;   /* not from the bootstrap buffer and no allocator yet: cannot happen */
+	free(p);
+}
+
+static void *malloc_pending(size_t n)   /* stats mode, a request is pending */
+{
+	poll_request();
+	return real_malloc(n);
+}
+
+static void free_stats(void *p)
+{
+	if (unlikely(is_boot(p)))
+		return;
+	poll_request();
+	real_free(p);
+}
+
+static void free_forward(void *p)
+{
+	if (unlikely(is_boot(p)))
+		return;
+	real_free(p);
+}
+
+static void *malloc_count_glibc(size_t n)
+{
+	void *p = real_malloc(n);
+	struct heap_seg_slot *sl = tls.slot;
+	if (likely(p && sl)) {
+		count_slot(sl, sl->live_bytes + glibc_usable(p), true);
+		poll_request();
+		return p;
+	}
+	if (p)
+		count_alloc(p);
+	return p;
+}
+
+static void free_count_glibc(void *p)
+{
+	if (unlikely(!p) || unlikely(is_boot(p)))
+		return;
+	/* counted before it happens, so that the free is a tail call: the reader cannot tell */
+	struct heap_seg_slot *sl = tls.slot;
+	int64_t n = glibc_usable(p);
+	if (likely(sl))
+		count_slot(sl, sl->live_bytes - n, false);
+	else
+		count_any(-n, 0, 1);
+	poll_request();
+	real_free(p);
+}
+
+/* count mode over jemalloc: its own per-thread byte counters, no size lookup (a radix-tree walk
+ * in jemalloc). The free cannot be a tail call: the counters move inside it. */
+static inline int64_t je_live(void)
+{
+	return (int64_t)(*tls.je_alloc - *tls.je_dealloc - tls.je_base);
+}
+
+static void *malloc_count_je(size_t n)
+{
+	void *p = real_malloc(n);
+	struct heap_seg_slot *sl = tls.slot;
+	if (likely(sl != NULL)) {
+		count_slot(sl, je_live(), true);
+		poll_request();
+		return p;
+	}
+	if (p)
+		count_alloc(p);
+	return p;
+}
+
+static void free_count_je(void *p)
+{
+	if (unlikely(!p) || unlikely(is_boot(p)))
+		return;
+	struct heap_seg_slot *sl = tls.slot;
+	if (likely(sl != NULL)) {
+		real_free(p);
+		count_slot(sl, je_live(), false);
+		poll_request();
+		return;
+	}
+	free_counted(p);
+}
+
+/* count mode over an allocator whose usable size we must ask for */
+static void *malloc_count(size_t n)
+{
+	void *p = real_malloc(n);
+	if (likely(p != NULL))
+		count_alloc(p);
+	poll_request();
+	return p;
+}
+
+static void free_count(void *p)
+{
+	if (unlikely(!p) || unlikely(is_boot(p)))
+		return;
+	free_counted(p);
+	poll_request();
+}
+
+/* after init, fork or a failed segment: route malloc and free for the new state */
+static void route(void)
+{
+	int st = LOAD(&g_state);
+	void *(*m)(size_t) = real_malloc;
+	void (*f)(void *) = free_forward;
+	if (st == ST_STATS) {
+		m = malloc_pending;
+		f = free_stats;
+	} else if (st == ST_COUNT && g_glibc_hdr) {
+		m = malloc_count_glibc;
+		f = free_count_glibc;
+	} else if (st == ST_COUNT && g_je_counters) {
+		m = malloc_count_je;
+		f = free_count_je;
+	} else if (st == ST_COUNT) {
+		m = malloc_count;
+		f = free_count;
+	}
+	__atomic_store_n(&g_malloc_other, m, __ATOMIC_RELEASE);
+	__atomic_store_n(&g_free_other, f, __ATOMIC_RELEASE);
+}
+
+EXPORT void *malloc(size_t n)
+{
+	if (stats_fast())
+		return real_malloc(n);
+	return LOAD(&g_malloc_other)(n);
+}
+
+EXPORT void free(void *p)
+{
+	if (stats_fast() && likely(!is_boot(p))) {
+		real_free(p);
+		return;
+	}
+	LOAD(&g_free_other)(p);
+}
+
+static __attribute__((noinline)) void *calloc_other(size_t n, size_t m)
+{
+	int st = LOAD(&g_state);
+	if (st == ST_COUNT) {
+		void *p = real_calloc(n, m);
+		if (p)
+			count_alloc(p);
+		poll_request();
+		return p;
+	}
+	if (st == ST_STATS)
+		poll_request();
+	if (st == ST_STATS || st == ST_FORWARD)
+		return real_calloc(n, m);
+	if (init_slow() != 0) {
+		if (m && n > SIZE_MAX / m)
+			return NULL;
+		return boot_alloc(n * m, 16);   /* static storage: zero */
+	}
+	return calloc(n, m);
+}
+
+EXPORT void *calloc(size_t n, size_t m)
+{
+	if (stats_fast())
+		return real_calloc(n, m);
+	return calloc_other(n, m);
+}
+
+static __attribute__((noinline)) void *realloc_other(void *p, size_t n)
+{
+	int st = LOAD(&g_state);
+	if (unlikely(is_boot(p))) {
+		/* a block from the bootstrap buffer moves to the real allocator */
+		void *q = st == ST_INIT && init_slow() != 0 ? boot_alloc(n, 16) : malloc(n);
+		if (q) {
+			size_t old = boot_size(p);
+			memcpy(q, p, old < n ? old : n);
+		}
+		return q;
+	}
+	if (st == ST_INIT) {
+		if (init_slow() != 0)
+			return p ? NULL : boot_alloc(n, 16);
+		return realloc(p, n);
+	}
+	if (st == ST_STATS)
+		poll_request();
+	if (st != ST_COUNT)
+		return real_realloc(p, n);
+	int64_t old = !p ? 0 : g_je_counters ? (int64_t)real_usable(p) : usable(p);
+	void *q = real_realloc(p, n);
+	if (q)
+		count_any((g_je_counters ? (int64_t)real_usable(q) : usable(q)) - old, 1, p ? 1 : 0);
+	else if (p && n == 0)
+		count_any(-old, 0, 1);   /* glibc frees and returns NULL */
+	poll_request();
+	return q;
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+	if (stats_fast() && likely(!is_boot(p)))
+		return real_realloc(p, n);
+	return realloc_other(p, n);
+}
+
+EXPORT void *reallocarray(void *p, size_t n, size_t m)
+{
+	if (m && n > SIZE_MAX / m) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, n * m);
+}
+
+/* the aligned family is rare: one out-of-line path for all */
+enum { AL_POSIX, AL_ALIGNED, AL_MEMALIGN, AL_VALLOC, AL_PVALLOC };
+
+static void *aligned_any(int kind, size_t align, size_t n, int *ret_rc)
+{
+	int st = LOAD(&g_state);
+	if (st == ST_INIT && init_slow() != 0) {
+		if (kind == AL_VALLOC || kind == AL_PVALLOC)
+			align = 4096;
+		void *p = boot_alloc(kind == AL_PVALLOC ? (n + 4095) & ~(size_t)4095 : n, align);
+		*ret_rc = p ? 0 : ENOMEM;
+		return p;
+	}
+	void *p = NULL;
+	*ret_rc = 0;
+	switch (kind) {
+	case AL_POSIX: *ret_rc = real_posix_memalign(&p, align, n); break;
+	case AL_ALIGNED: p = real_aligned_alloc(align, n); break;
+	case AL_MEMALIGN: p = real_memalign(align, n); break;
+	case AL_VALLOC: p = real_valloc(n); break;
+	case AL_PVALLOC:
+		p = real_pvalloc ? real_pvalloc(n) : real_valloc((n + 4095) & ~(size_t)4095);
+		break;
+	}
+	st = LOAD(&g_state);
+	if (st == ST_COUNT && p)
+		count_alloc(p);
+	if (st == ST_COUNT || st == ST_STATS)
+		poll_request();
+	return p;
+}
+
+EXPORT int posix_memalign(void **ret, size_t align, size_t n)
+{
+	int rc;
+	void *p = aligned_any(AL_POSIX, align, n, &rc);
+	if (rc == 0)
+		*ret = p;
+	return rc;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	int rc;
+	return aligned_any(AL_ALIGNED, align, n, &rc);
+}
+
+EXPORT void *memalign(size_t align, size_t n)
+{
+	int rc;
+	return aligned_any(AL_MEMALIGN, align, n, &rc);
+}
+
+EXPORT void *valloc(size_t n)
+{
+	int rc;
+	return aligned_any(AL_VALLOC, 4096, n, &rc);
+}
+
+EXPORT void *pvalloc(size_t n)
+{
+	int rc;
+	return aligned_any(AL_PVALLOC, 4096, n, &rc);
+}
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+	if (!p)
+		return 0;
+	if (is_boot(p))
+		return boot_size(p);
+	if (unlikely(LOAD(&g_state) == ST_INIT) && init_slow() != 0)
+		return 0;
+	return real_usable(p);
+}

@@ -1,0 +1,730 @@
+/* test_heap: the heap shim and its reader against real processes whose truth is known
+ * (tests/progs/heap_*.c print it), in both modes, over glibc, jemalloc and mimalloc; and the bad
+ * inputs: not interposable, LD_PRELOAD removed, setuid, corrupt or truncated segment, full
+ * /dev/shm. The programs are found next to this test binary (build/tests/progs and build/libheadroom-heap.so).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "heap.h"
+#include "sampler.h"
+#include "util.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+#define JEMALLOC "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+#define MIMALLOC "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
+
+static char build_dir[1024];
+static char shim[PATH_MAX + 32];
+
+static void prog_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/tests/progs/%s", build_dir, name);
+}
+
+struct child {
+	pid_t pid;
+	FILE *out;
+	char run[40];
+	char ready[256];
+};
+
+/* Starts argv with the shim in `mode` (NULL: no shim), `preload_after` preloaded behind it, and
+ * `extra` ("NAME=VALUE") in its environment; waits for its "ready" line. */
+static int child_start(struct child *c, const char *mode, const char *preload_after, const char *extra,
+		       char *const argv[])
+{
+	memset(c, 0, sizeof(*c));
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	if (preload_after)
+		setenv("LD_PRELOAD", preload_after, 1);
+	if (mode && heap_env_prepare(shim, mode, c->run, sizeof(c->run)) != 0)
+		return -EINVAL;
+	c->pid = fork();
+	if (c->pid == 0) {
+		dup2(pfd[1], 1);
+		if (extra)
+			putenv((char *)extra);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	heap_env_restore();
+	if (preload_after)
+		unsetenv("LD_PRELOAD");
+	close(pfd[1]);
+	c->out = fdopen(pfd[0], "r");
+	if (!c->out || !fgets(c->ready, sizeof(c->ready), c->out))
+		return -EIO;
+	return strncmp(c->ready, "ready", 5) == 0 ? 0 : -EIO;
+}
+
+static void child_stop(struct child *c)
+{
+	if (c->pid > 0) {
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+	}
+	if (c->out)
+		fclose(c->out);
+	if (c->run[0])
+		heap_cleanup(c->run);
+	c->pid = 0;
+	c->out = NULL;
+}
+
+static long long field(const char *line, const char *name)
+{
+	char key[64];
+	snprintf(key, sizeof(key), " %s=", name);
+	const char *p = strstr(line, key);
+	return p ? atoll(p + strlen(key)) : -1;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Reads until a fresh allocator answer is in (stats age < 150 ms), up to 3 s. */
+static int read_fresh(const char *run, const pid_t *pids, int n, struct heap_totals *t)
+{
+	int rc = -EAGAIN;
+	for (int i = 0; i < 60; i++) {
+		rc = heap_tree_read(run, pids, n, t);
+		if (rc == 0 && t->nunanswered == 0 && t->stats_age_ns != HR_UNKNOWN &&
+		    t->stats_age_ns < 150000000LL && i > 2)
+			return 0;
+		sleep_ms(50);
+	}
+	return rc;
+}
+
+static int64_t proc_rss(pid_t pid)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (util_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	const char *p = strstr(buf, "VmRSS:");
+	return p ? atoll(p + 6) * 1024 : -1;
+}
+
+static void assert_near(int64_t got, int64_t want, double tol, const char *what)
+{
+	double err = want ? (double)(got - want) / (double)want : 0;
+	if (err < -tol || err > tol) {
+		print_error("%s: got %lld, want %lld (%.2f%% off, tolerance %.1f%%)\n", what, (long long)got,
+			    (long long)want, err * 100, tol * 100);
+		fail();
+	}
+}
+
+#define SKIP_IF_SANITIZED() do { if (SANITIZED) { skip(); } } while (0)
+
+/* --- 100 MiB live in 1000-byte blocks ------------------------------------------------------ */
+static void live100(const char *mode, const char *under, int allocator)
+{
+	SKIP_IF_SANITIZED();
+	if (under && access(under, R_OK) != 0)
+		skip();
+	char prog[PATH_MAX];
+	prog_path(prog, sizeof(prog), "heap_live");
+	char *argv[] = {prog, "104857600", "1000", "20", NULL};
+	struct child c;
+	assert_int_equal(child_start(&c, mode, under, NULL, argv), 0);
+	struct heap_totals t;
+	int rc = read_fresh(c.run, &c.pid, 1, &t);
+	/* what the allocator handed out: 1000 bytes per block from glibc, 1024 from jemalloc's and
+	 * mimalloc's size classes, and the array of pointers */
+	long long truth = field(c.ready, "usable");
+	assert_near(truth, 104857600, 0.035, "the program's own usable bytes");
+	if (rc != 0)
+		print_error("read: %d %s\n", rc, t.reason);
+	assert_int_equal(rc, 0);
+	assert_int_equal(t.nsegments, 1);
+	assert_int_equal(t.allocator, allocator);
+	assert_int_equal(t.mode, strcmp(mode, "count") == 0 ? HEAP_SEG_COUNT : HEAP_SEG_STATS);
+	if (allocator == HEAP_ALLOC_MIMALLOC && t.mode == HEAP_SEG_STATS) {
+		/* mimalloc says what it committed, not what is in use */
+		assert_int_equal(t.live, HR_UNKNOWN);
+		assert_true(t.stats[HS_MI_COMMIT] >= truth);
+	} else {
+		assert_near(t.live, truth, 0.02, "live heap");
+		/* mimalloc commits its arenas in large steps: 128 MiB committed for 108 MiB here */
+		int64_t slack = allocator == HEAP_ALLOC_MIMALLOC ? truth / 3 : truth / 10;
+		if (!(t.held >= 0 && t.held < slack))
+			print_error("held %lld, live %lld\n", (long long)t.held, (long long)t.live);
+		assert_true(t.held >= 0 && t.held < slack);
+	}
+	if (t.mode == HEAP_SEG_COUNT) {
+		assert_true(t.allocs >= 104857 && t.live_blocks >= 104857 && t.live_blocks < 104857 + 2000);
+		assert_true(t.live_peak >= t.live);
+	}
+	child_stop(&c);
+}
+
+static void test_live100_stats_glibc(void **state) { live100("stats", NULL, HEAP_ALLOC_GLIBC); }
+static void test_live100_count_glibc(void **state) { live100("count", NULL, HEAP_ALLOC_GLIBC); }
+static void test_live100_stats_jemalloc(void **state) { live100("stats", JEMALLOC, HEAP_ALLOC_JEMALLOC); }
+static void test_live100_count_jemalloc(void **state) { live100("count", JEMALLOC, HEAP_ALLOC_JEMALLOC); }
+static void test_live100_stats_mimalloc(void **state) { live100("stats", MIMALLOC, HEAP_ALLOC_MIMALLOC); }
+static void test_live100_count_mimalloc(void **state) { live100("count", MIMALLOC, HEAP_ALLOC_MIMALLOC); }
+
+/* --- 400 MiB of small blocks, 15 of 16 freed: small heap, large allocator-held, high RSS --- */
+static void frag(const char *mode)
+{
+	SKIP_IF_SANITIZED();
+	char prog[PATH_MAX];
+	prog_path(prog, sizeof(prog), "heap_frag");
+	char *argv[] = {prog, "419430400", "512", "20", NULL};
+	struct child c;
+	assert_int_equal(child_start(&c, mode, NULL, NULL, argv), 0);
+	struct heap_totals t;
+	assert_int_equal(read_fresh(c.run, &c.pid, 1, &t), 0);
+	long long live = field(c.ready, "live");
+	int64_t rss = proc_rss(c.pid);
+	/* the truth is usable bytes; stats mode counts chunk sizes (8 bytes more per block) */
+	assert_near(t.live, live, 0.03, "live heap");
+	assert_true(t.held > 300LL << 20);
+	assert_true(rss > 350LL << 20);
+	assert_true(t.live < rss / 10);
+	child_stop(&c);
+}
+
+static void test_frag_stats(void **state) { frag("stats"); }
+static void test_frag_count(void **state) { frag("count"); }
+
+/* --- exact counts across threads that exit, cross-thread frees, realloc, every function ---- */
+static void test_threads_count(void **state)
+{
+	SKIP_IF_SANITIZED();
+	char prog[PATH_MAX];
+	prog_path(prog, sizeof(prog), "heap_threads");
+	char *argv[] = {prog, "8", "20000", "20", NULL};
+	struct child c;
+	assert_int_equal(child_start(&c, "count", NULL, NULL, argv), 0);
+	struct heap_totals t;
+	assert_int_equal(read_fresh(c.run, &c.pid, 1, &t), 0);
+	long long usable = field(c.ready, "usable"), blocks = field(c.ready, "blocks");
+	/* stdio's buffer and the loader's few blocks come on top */
+	assert_true(t.live >= usable && t.live < usable + (256 << 10));
+	assert_true(t.live_blocks >= blocks && t.live_blocks < blocks + 64);
+	child_stop(&c);
+}
+
+/* --- the same over jemalloc: its own per-thread counters instead of a size lookup --------- */
+static void test_threads_count_jemalloc(void **state)
+{
+	SKIP_IF_SANITIZED();
+	if (access(JEMALLOC, R_OK) != 0)
+		skip();
+	char prog[PATH_MAX];
+	prog_path(prog, sizeof(prog), "heap_threads");
+	char *argv[] = {prog, "8", "20000", "20", NULL};
+	struct child c;
+	assert_int_equal(child_start(&c, "count", JEMALLOC, NULL, argv), 0);
+	struct heap_totals t;
+	assert_int_equal(read_fresh(c.run, &c.pid, 1, &t), 0);
+	long long usable = field(c.ready, "usable");
+	assert_int_equal(t.allocator, HEAP_ALLOC_JEMALLOC);
+	assert_near(t.live, usable, 0.01, "live heap over jemalloc");
+	child_stop(&c);
+}
+
+/* --- a short spike between two reads shows in the interval's peak ------------------------- */
+static void test_peak_count(void **state)
+{
+	SKIP_IF_SANITIZED();
+	char prog[PATH_MAX];
+	prog_path(prog, sizeof(prog), "heap_live");
+	char *argv[] = {prog, "52428800", "1000", "20", "52428800", NULL};
+	struct child c;
+	assert_int_equal(child_start(&c, "count", NULL, NULL, argv), 0);
+	struct heap_totals t;
+	int64_t lowest_live = INT64_MAX;
+	int intervals = 0, seen = 0;
+	for (int i = 0; i < 12; i++) {
+		sleep_ms(400);   /* every interval holds about four spikes, when the machine lets it run */
+		assert_int_equal(heap_tree_read(c.run, &c.pid, 1, &t), 0);
+		if (i == 0)
+			continue;   /* the first interval starts before the program did */
+		intervals++;
+		if (t.live < lowest_live)
+			lowest_live = t.live;
+		/* a spike of 50 MiB over 50 MiB, seen to within one HEAP_PEAK_STEP or two */
+		if (t.live_peak >= (100LL << 20) - 2 * HEAP_PEAK_STEP - (1 << 20))
+			seen++;
+		assert_true(t.live_peak <= (100LL << 20) + (2 << 20));
+	}
+	/* a starved machine may deschedule the program for a whole interval now and then */
+	if (seen < intervals * 3 / 4)
+		print_error("the spike was seen in %d of %d intervals\n", seen, intervals);
+	assert_true(seen >= intervals * 3 / 4);
+	assert_true(lowest_live < (60LL << 20));   /* the spike itself is not what live shows */
+	child_stop(&c);
+}
+
+/* --- fork and exec: one segment per process, each with its own heap ----------------------- */
+static void test_fork_exec(void **state)
+{
+	SKIP_IF_SANITIZED();
+	char prog[PATH_MAX];
+	prog_path(prog, sizeof(prog), "forkexec");
+	char *argv[] = {prog, "20", NULL};
+	struct child c;
+	assert_int_equal(child_start(&c, "count", NULL, NULL, argv), 0);
+	pid_t tree[3] = {(pid_t)field(c.ready, "parent"), (pid_t)field(c.ready, "forked"),
+			 (pid_t)field(c.ready, "execd")};
+	assert_int_equal(tree[0], c.pid);
+	int64_t want[3] = {10LL << 20, 15LL << 20, 20LL << 20};
+	struct heap_totals t;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(read_fresh(c.run, &tree[i], 1, &t), 0);
+		assert_near(t.live, want[i], 0.03, "live of one process");
+	}
+	assert_int_equal(read_fresh(c.run, tree, 3, &t), 0);
+	assert_int_equal(t.nsegments, 3);
+	assert_near(t.live, 45LL << 20, 0.03, "live of the tree");
+	child_stop(&c);
+	kill(tree[1], SIGKILL);
+	kill(tree[2], SIGKILL);
+	sleep_ms(50);
+	heap_cleanup(c.run);
+}
+
+/* --- bad input ------------------------------------------------------------------------------ */
+static int wait_verdict(const char *run, pid_t pid, struct heap_totals *t)
+{
+	int rc = -EAGAIN;
+	for (int i = 0; i < 200 && rc == -EAGAIN; i++) {
+		rc = heap_tree_read(run, &pid, 1, t);
+		if (rc == -EAGAIN)
+			sleep_ms(50);
+	}
+	return rc;
+}
+
+static void test_static_binary(void **state)
+{
+	char why[256];
+	const char *bb = "/usr/bin/busybox";
+	if (access(bb, X_OK) != 0)
+		bb = "/sbin/ldconfig";
+	assert_int_equal(heap_probe_binary(bb, why, sizeof(why)), -ENOTSUP);
+	assert_non_null(strstr(why, "statically linked"));
+	char prog[PATH_MAX];
+	prog_path(prog, sizeof(prog), "heap_live");
+	if (SANITIZED) {
+		/* clang links the ASan runtime into the program: it defines malloc itself */
+		assert_int_equal(heap_probe_binary(prog, why, sizeof(why)), -ENOTSUP);
+		assert_non_null(strstr(why, "defines malloc"));
+	} else {
+		assert_int_equal(heap_probe_binary(prog, why, sizeof(why)), 0);
+	}
+	assert_int_equal(heap_probe_binary("/bin/sh", why, sizeof(why)), 0);
+	assert_int_equal(heap_probe_binary("/nonexistent/x", why, sizeof(why)), -ENOENT);
+	assert_int_equal(heap_probe_binary("/etc/passwd", why, sizeof(why)), -ENOEXEC);
+	if (SANITIZED || access("/usr/bin/busybox", X_OK) != 0)
+		return;
+	/* at run time: no segment ever appears, and the reason says why */
+	char run[40];
+	assert_int_equal(heap_env_prepare(shim, "count", run, sizeof(run)), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl("/usr/bin/busybox", "sleep", "5", (char *)NULL);
+		_exit(127);
+	}
+	heap_env_restore();
+	struct heap_totals t;
+	assert_int_equal(wait_verdict(run, pid, &t), -ENOTSUP);
+	assert_non_null(strstr(t.reason, "statically linked"));
+	assert_int_equal(t.live, HR_UNKNOWN);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	heap_cleanup(run);
+}
+
+static void test_go_binary(void **state)
+{
+	/* any Go program installed with the toolchain will do */
+	const char *go[] = {"/usr/lib/go/pkg/tool/linux_amd64/vet", "/usr/lib/go/bin/gofmt", "/usr/bin/gofmt"};
+	for (size_t i = 0; i < sizeof(go) / sizeof(go[0]); i++) {
+		char why[256], real[PATH_MAX];
+		if (!realpath(go[i], real))
+			continue;
+		assert_int_equal(heap_probe_binary(real, why, sizeof(why)), -ENOTSUP);
+		assert_non_null(strstr(why, "Go"));
+		return;
+	}
+	skip();
+}
+
+static void test_preload_removed(void **state)
+{
+	SKIP_IF_SANITIZED();
+	char run[40];
+	assert_int_equal(heap_env_prepare(shim, "stats", run, sizeof(run)), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* the shell gets the shim, then execs sleep without it: same pid, new image */
+		execl("/bin/sh", "sh", "-c", "unset LD_PRELOAD; exec sleep 5", (char *)NULL);
+		_exit(127);
+	}
+	heap_env_restore();
+	struct heap_totals t;
+	int rc = -EAGAIN;
+	for (int i = 0; i < 200; i++) {
+		rc = heap_tree_read(run, &pid, 1, &t);
+		if (rc == -ENOTSUP)
+			break;
+		sleep_ms(50);
+	}
+	assert_int_equal(rc, -ENOTSUP);
+	if (!strstr(t.reason, "LD_PRELOAD"))
+		print_error("reason: %s\n", t.reason);
+	assert_non_null(strstr(t.reason, "LD_PRELOAD"));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	heap_cleanup(run);
+}
+
+static void test_setuid(void **state)
+{
+	if (getuid() != 0)
+		skip();
+	char prog[PATH_MAX], copy[PATH_MAX + 16], why[256];
+	prog_path(prog, sizeof(prog), "heap_live");
+	snprintf(copy, sizeof(copy), "%s-suid", prog);
+	char cmd[5 * PATH_MAX];
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chown nobody '%s' && chmod 4755 '%s'", prog, copy, copy, copy);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(heap_probe_binary(copy, why, sizeof(why)), -ENOTSUP);
+	assert_non_null(strstr(why, "setuid"));
+	if (!SANITIZED) {
+		/* at run time: the loader ignores LD_PRELOAD, the process says AT_SECURE */
+		char run[40];
+		assert_int_equal(heap_env_prepare(shim, "stats", run, sizeof(run)), 0);
+		pid_t pid = fork();
+		if (pid == 0) {
+			int devnull = open("/dev/null", O_WRONLY);
+			dup2(devnull, 1);
+			execl(copy, copy, "1000000", "1000", "5", (char *)NULL);
+			_exit(127);
+		}
+		heap_env_restore();
+		struct heap_totals t;
+		int rc = wait_verdict(run, pid, &t);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		heap_cleanup(run);
+		assert_int_equal(rc, -ENOTSUP);
+		if (!strstr(t.reason, "secure-execution"))
+			print_error("reason: %s\n", t.reason);
+		assert_non_null(strstr(t.reason, "secure-execution"));
+	}
+	unlink(copy);
+}
+
+/* a segment with our name that is not one: rejected with a reason, never followed */
+static void test_corrupt_segment(void **state)
+{
+	const char *run = "corrupttest";
+	pid_t pid = getpid();
+	char name[96];
+	snprintf(name, sizeof(name), HEAP_SEG_PREFIX "%s-%d", run, (int)pid);
+	int fd = shm_open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, sizeof(struct heap_seg)), 0);
+	struct heap_seg *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(s != MAP_FAILED);
+	memset(s, 0xa5, sizeof(*s));
+	struct heap_totals t;
+	/* invalid for an instant is an exec re-initialising it; for HEAP_CORRUPT_READS reads, corrupt */
+	for (int i = 1; i < HEAP_CORRUPT_READS; i++)
+		assert_int_equal(heap_tree_read(run, &pid, 1, &t), -EAGAIN);
+	assert_int_equal(heap_tree_read(run, &pid, 1, &t), -EPROTO);
+	assert_non_null(strstr(t.reason, "corrupt"));
+	/* right magic, wrong version */
+	memset(s, 0, sizeof(*s));
+	s->version = 99;
+	s->size = sizeof(*s);
+	s->pid = pid;
+	s->magic = HEAP_SEG_MAGIC;
+	for (int i = 1; i < HEAP_CORRUPT_READS; i++)
+		heap_tree_read(run, &pid, 1, &t);
+	assert_int_equal(heap_tree_read(run, &pid, 1, &t), -EPROTO);
+	/* a valid one, then truncated under the reader's mapping: no SIGBUS */
+	s->version = HEAP_SEG_VERSION;
+	s->nslots = HEAP_SEG_SLOTS;
+	s->mode = HEAP_SEG_COUNT;
+	s->retired.live_bytes = 12345;
+	assert_int_equal(heap_tree_read(run, &pid, 1, &t), 0);
+	assert_int_equal(t.live, 12345);
+	/* a hiwater past the slots is not followed */
+	s->hiwater = HEAP_SEG_SLOTS + 1000;
+	for (int i = 1; i < HEAP_CORRUPT_READS; i++)
+		assert_int_equal(heap_tree_read(run, &pid, 1, &t), -EAGAIN);
+	assert_int_equal(heap_tree_read(run, &pid, 1, &t), -EPROTO);
+	s->hiwater = 0;
+	assert_int_equal(ftruncate(fd, 64), 0);
+	assert_int_equal(heap_tree_read(run, &pid, 1, &t), -EPROTO);
+	assert_non_null(strstr(t.reason, "truncated"));
+	/* vanished: unlinked and gone */
+	munmap(s, sizeof(*s));
+	close(fd);
+	shm_unlink(name);
+	assert_int_equal(heap_tree_read(run, &pid, 1, &t), -EAGAIN);
+	heap_cleanup(run);
+}
+
+/* a full /dev/shm: the program runs unchanged, the shim only forwards, the reader says why */
+static void test_full_devshm(void **state)
+{
+	SKIP_IF_SANITIZED();
+	pid_t tester = fork();
+	if (tester == 0) {
+		if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=4k") != 0)
+			_exit(77);
+		int fill = open("/dev/shm/fill", O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+		char page[4096] = {0};
+		while (write(fill, page, sizeof(page)) > 0)
+			;
+		char prog[PATH_MAX];
+		prog_path(prog, sizeof(prog), "heap_live");
+		char *argv[] = {prog, "10485760", "1000", "5", NULL};
+		struct child c;
+		if (child_start(&c, "count", NULL, NULL, argv) != 0)
+			_exit(1);
+		struct heap_totals t;
+		int rc = wait_verdict(c.run, c.pid, &t);
+		child_stop(&c);
+		_exit(rc == -ENOTSUP && strstr(t.reason, "/dev/shm is full") ? 0 : 2);
+	}
+	int st;
+	waitpid(tester, &st, 0);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+		skip();
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Samples a child with the real sampler and the heap_run hook until the allocator has answered,
+ * then takes one sample with a fresh sampler, whose first sample always reads smaps (later ones
+ * are spaced out to keep smaps under 1 % of the time: seconds for a 400 MiB process). */
+static int sample_child(pid_t pid, struct heap_run *h, struct sample *out)
+{
+	struct sampler sm;
+	struct sampler_config cfg = {.proc_root = "/proc", .root_pid = pid, .interval_ns = 100000000LL,
+				     .read_heap = heap_run_read, .heap_ctx = h};
+	int rc = sampler_init(&sm, &cfg);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < 100; i++) {
+		sleep_ms(100);
+		rc = sampler_take(&sm, i, out);
+		if (rc == 0 && i > 3 && out->heap_live != HR_UNKNOWN && h->last.nunanswered == 0)
+			break;
+	}
+	sampler_destroy(&sm);
+	if (rc < 0)
+		return rc;
+	sleep_ms(150);
+	rc = sampler_init(&sm, &cfg);
+	if (rc == 0) {
+		rc = sampler_take(&sm, 0, out);
+		sampler_destroy(&sm);
+	}
+	return rc;
+}
+
+/* the run adapter with the real sampler; the fragmentation program's breakdown: small heap,
+ * large allocator-held, parts that add up to RSS */
+static void test_run_breakdown_frag(void **state)
+{
+	SKIP_IF_SANITIZED();
+	char prog[PATH_MAX];
+	prog_path(prog, sizeof(prog), "heap_frag");
+	struct heap_run h;
+	assert_int_equal(heap_run_prepare(&h, "stats", prog, shim), 0);
+	assert_int_equal(h.state, HEAP_RUN_PENDING);
+	int pfd[2];
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		execl(prog, prog, "419430400", "512", "20", (char *)NULL);
+		_exit(127);
+	}
+	heap_run_forked(&h);
+	assert_null(getenv("LD_PRELOAD"));
+	close(pfd[1]);
+	FILE *out = fdopen(pfd[0], "r");
+	char line[256];
+	assert_non_null(fgets(line, sizeof(line), out));
+	struct sample s;
+	sample_clear(&s);
+	assert_int_equal(sample_child(pid, &h, &s), 0);
+	char note[300];
+	assert_int_equal(h.state, HEAP_RUN_AVAILABLE);
+	assert_string_equal(h.status, "available: glibc, stats mode");
+	assert_non_null(heap_run_note(&h, note, sizeof(note)));
+	assert_non_null(strstr(note, "glibc"));
+	assert_null(heap_run_note(&h, note, sizeof(note)));   /* once */
+	struct heap_breakdown b;
+	assert_int_equal(heap_breakdown_from_sample(&s, &b), 0);
+	assert_int_equal(b.heap + b.allocator + b.stacks + b.code + b.mapped_files + b.shmem + b.other, b.rss);
+	assert_near(b.heap, field(line, "live"), 0.05, "breakdown: live heap");
+	assert_true(b.allocator > 300LL << 20);
+	assert_true(b.rss > 350LL << 20);
+	assert_near(b.rss, s.rss, 0.05, "breakdown total vs status RSS");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fclose(out);
+	heap_run_finish(&h);
+}
+
+/* 16 threads x 1 MiB of touched stack: the smaps classifier's stacks within 10 % */
+static void test_breakdown_stacks(void **state)
+{
+	char prog[PATH_MAX];
+	prog_path(prog, sizeof(prog), "stacks16");
+	char *argv[] = {prog, "16", "1048576", "20", NULL};
+	struct child c;
+	assert_int_equal(child_start(&c, NULL, NULL, NULL, argv), 0);
+	struct heap_run h;
+	assert_int_equal(heap_run_prepare(&h, "off", NULL, NULL), 0);
+	assert_null(heap_run_note(&h, (char[64]){0}, 64));
+	struct sampler sm;
+	struct sampler_config cfg = {.proc_root = "/proc", .root_pid = c.pid, .interval_ns = 100000000LL,
+				     .smaps_every_ns = 1};
+	assert_int_equal(sampler_init(&sm, &cfg), 0);
+	struct sample s;
+	assert_int_equal(sampler_take(&sm, 0, &s), 0);
+	sampler_destroy(&sm);
+	struct heap_breakdown b;
+	assert_int_equal(heap_breakdown_from_sample(&s, &b), 0);
+	assert_int_equal(b.heap, HR_UNKNOWN);
+	assert_int_equal(b.allocator, HR_UNKNOWN);
+	/* the threads' stacks, plus the main thread's few pages */
+	assert_near(b.stacks, 16LL << 20, 0.10, "stacks");
+	assert_int_equal(b.stacks + b.code + b.mapped_files + b.shmem + b.other, b.rss);
+	child_stop(&c);
+}
+
+static void test_run_unavailable(void **state)
+{
+	struct heap_run h;
+	char note[300];
+	const char *bb = access("/usr/bin/busybox", X_OK) == 0 ? "/usr/bin/busybox" : "/sbin/ldconfig";
+	assert_int_equal(heap_run_prepare(&h, "count", bb, shim), 0);
+	assert_int_equal(h.state, HEAP_RUN_UNAVAILABLE);
+	assert_false(h.injected);
+	assert_null(getenv(HEAP_ENV_RUN));
+	assert_non_null(heap_run_note(&h, note, sizeof(note)));
+	assert_non_null(strstr(note, "heap unavailable: a statically linked program"));
+	assert_int_equal(heap_run_prepare(&h, "sideways", NULL, shim), -EINVAL);
+	assert_int_equal(heap_run_prepare(&h, "count", "busybox", shim), 0);   /* found in PATH */
+	if (access("/usr/bin/busybox", X_OK) == 0)
+		assert_int_equal(h.state, HEAP_RUN_UNAVAILABLE);
+	assert_int_equal(heap_run_prepare(&h, "stats", "/bin/sh", "/nonexistent/libheadroom-heap.so"), 0);
+	assert_int_equal(h.state, HEAP_RUN_UNAVAILABLE);
+	assert_non_null(strstr(h.status, "not found"));
+	struct sample s;
+	sample_clear(&s);
+	s.map_anon = HR_UNKNOWN;
+	struct heap_breakdown b;
+	assert_int_equal(heap_breakdown_from_sample(&s, &b), -ENODATA);
+}
+
+static void test_env_prepare(void **state)
+{
+	char run[40];
+	assert_int_equal(heap_env_prepare(shim, "sideways", run, sizeof(run)), -EINVAL);
+	assert_int_equal(heap_env_prepare("/nonexistent/libx.so", "stats", run, sizeof(run)), -ENOENT);
+	setenv("LD_PRELOAD", "/lib/a.so", 1);
+	assert_int_equal(heap_env_prepare(shim, "count", run, sizeof(run)), 0);
+	char want[PATH_MAX + 64];
+	snprintf(want, sizeof(want), "%s /lib/a.so", shim);
+	assert_string_equal(getenv("LD_PRELOAD"), want);
+	assert_string_equal(getenv(HEAP_ENV_MODE), "count");
+	assert_string_equal(getenv(HEAP_ENV_RUN), run);
+	heap_env_restore();
+	assert_string_equal(getenv("LD_PRELOAD"), "/lib/a.so");
+	assert_null(getenv(HEAP_ENV_RUN));
+	unsetenv("LD_PRELOAD");
+	assert_int_equal(heap_tree_read("bad id!", NULL, 0, &(struct heap_totals){0}), -EINVAL);
+	struct sample s;
+	sample_clear(&s);
+	struct heap_totals t = {.live = 5, .held = 6, .mmapped = 7, .allocs = 8, .frees = 9, .live_peak = 10};
+	heap_totals_to_sample(&t, &s);
+	assert_int_equal(s.heap_live, 5);
+	assert_int_equal(s.heap_held, 6);
+	assert_int_equal(s.heap_live_peak, 10);
+}
+
+int main(void)
+{
+	ssize_t n = readlink("/proc/self/exe", build_dir, sizeof(build_dir) - 1);
+	if (n <= 0)
+		return 1;
+	build_dir[n] = '\0';
+	*strrchr(build_dir, '/') = '\0';
+	snprintf(shim, sizeof(shim), "%s/libheadroom-heap.so", build_dir);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_env_prepare),
+		cmocka_unit_test(test_corrupt_segment),
+		cmocka_unit_test(test_static_binary),
+		cmocka_unit_test(test_go_binary),
+		cmocka_unit_test(test_live100_stats_glibc),
+		cmocka_unit_test(test_live100_count_glibc),
+		cmocka_unit_test(test_live100_stats_jemalloc),
+		cmocka_unit_test(test_live100_count_jemalloc),
+		cmocka_unit_test(test_live100_stats_mimalloc),
+		cmocka_unit_test(test_live100_count_mimalloc),
+		cmocka_unit_test(test_frag_stats),
+		cmocka_unit_test(test_frag_count),
+		cmocka_unit_test(test_threads_count),
+		cmocka_unit_test(test_threads_count_jemalloc),
+		cmocka_unit_test(test_peak_count),
+		cmocka_unit_test(test_fork_exec),
+		cmocka_unit_test(test_preload_removed),
+		cmocka_unit_test(test_setuid),
+		cmocka_unit_test(test_full_devshm),
+		cmocka_unit_test(test_run_breakdown_frag),
+		cmocka_unit_test(test_breakdown_stacks),
+		cmocka_unit_test(test_run_unavailable),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
