@@ -174,6 +174,20 @@ static void print_heap_text(FILE *out, const struct analysis *a)
 	}
 }
 
+/* "the load is done" when headroom itself ended the command with this signal (--duration, end of
+ * load), so the reader does not take a requested stop for a crash. */
+static const char *stopped_by_headroom(const struct recording *rec, int sig)
+{
+	static const char prefix[] = "headroom sent SIGTERM: ";
+	for (size_t i = rec->nevents; i-- > 0;) {
+		const struct record_event *e = &rec->events[i];
+		if (strcmp(e->kind, "signal") == 0 && e->value == sig && sig == 15 &&
+		    strncmp(e->detail, prefix, sizeof(prefix) - 1) == 0)
+			return e->detail + sizeof(prefix) - 1;
+	}
+	return NULL;
+}
+
 int report_print_text(FILE *out, const struct recording *rec, const struct analysis *a)
 {
 	char reason[320];
@@ -190,6 +204,8 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 	fprintf(out, "  ");
 	if (a->oom_killed)
 		fprintf(out, "OOM KILLED");
+	else if (a->exit_signal > 0 && stopped_by_headroom(rec, a->exit_signal))
+		fprintf(out, "stopped by headroom (%s)", stopped_by_headroom(rec, a->exit_signal));
 	else if (a->exit_signal > 0)
 		fprintf(out, "killed by signal %d", a->exit_signal);
 	else if (a->exit_code >= 0)
