@@ -135,7 +135,7 @@ grep -q 'not a headroom recording' "$tmp/bad.err" || fail "no message for a file
 # a real run: headroom records memspike (20 MiB, then 100 MiB more for 5 ms, 8 times); the
 # report marks as the peak what the program itself read from VmHWM
 : "${HEADROOM:?}"
-"$HEADROOM" run --quiet --interval 20ms --record "$tmp/real.db" -- \
+"$HEADROOM" run --quiet --no-heap --interval 20ms --record "$tmp/real.db" -- \
 	"$BUILD/tests/progs/memspike" 20 100 5 400 8 >"$tmp/real.out" 2>"$tmp/real.err" ||
 	fail "headroom run failed: $(cat "$tmp/real.err")"
 "$TOOL" render "$tmp/real.db" "$tmp/real.html"

@@ -65,7 +65,9 @@ int cmd_size(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			break;
-		if (strcmp(argv[i], "--prometheus") == 0 || strncmp(argv[i], "--prometheus=", 13) == 0)
+		/* options only the Prometheus path has: it explains what is missing */
+		if (strncmp(argv[i], "--prometheus", 12) == 0 || strncmp(argv[i], "--selector", 10) == 0 ||
+		    strncmp(argv[i], "--window", 8) == 0)
 			return cmd_size_prometheus(argc, argv);
 	}
 	struct size_options opt;
