@@ -19,20 +19,20 @@ echo "== 2. headroom's CPU share of one core while recording 'sleep' for ${S}s (
 printf "  %-10s %10s %10s %12s %10s\n" interval samples cpu_s share_%core own_maxrss
 for iv in 1ms 10ms 100ms; do
   secs=$S; [ "$iv" = 1ms ] && secs=10
-  # CPU of headroom alone: its own utime+stime from /proc when the run ends (children excluded)
+  # CPU of headroom alone (every thread, children excluded) from schedstat: exact ns, where
+  # utime/stime ticks are biased for a process that wakes in step with the tick
   "$HR" run --quiet --interval "$iv" --record "$T/cpu-$iv.db" -- sleep "$secs" &
   hp=$!
   sleep $((secs - 1))
-  read -r ut st <<<"$(awk '{print $14, $15}' /proc/$hp/stat)"
+  ns=$(cat /proc/$hp/task/*/schedstat | awk '{s += $1} END {print s}')
   rss=$(awk '/VmHWM/ {print $2}' /proc/$hp/status)
   wait $hp
-  tck=$(getconf CLK_TCK)
   n=$(sqlite3 "$T/cpu-$iv.db" 'select count(*) from samples')
-  python3 - "$iv" "$n" "$ut" "$st" "$tck" "$((secs - 1))" "$rss" <<'PY'
+  python3 - "$iv" "$n" "$ns" "$((secs - 1))" "$rss" <<'PY'
 import sys
-iv, n, ut, st, tck, secs, rss = sys.argv[1:]
-cpu = (int(ut) + int(st)) / int(tck)
-print(f"  {iv:<10} {int(n):>10} {cpu:>10.2f} {100*cpu/float(secs):>11.2f}% {int(rss)/1024:>8.1f}Mi")
+iv, n, ns, secs, rss = sys.argv[1:]
+cpu = int(ns) / 1e9
+print(f"  {iv:<10} {int(n):>10} {cpu:>10.3f} {100*cpu/float(secs):>11.2f}% {int(rss)/1024:>8.1f}Mi")
 PY
 done
 

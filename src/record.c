@@ -305,7 +305,8 @@ int record_create(const char *path, const struct run_info *info, struct record *
 		off += (size_t)snprintf(sql + off, sizeof(sql) - off, "%s%s INTEGER%s", c ? ", " : "",
 					record_sample_columns[c], c == 0 ? " NOT NULL" : "");
 	snprintf(sql + off, sizeof(sql) - off, "); PRAGMA user_version = %d;", RECORD_SCHEMA_VERSION);
-	rc = exec_sql(r->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+	/* the writer only appends: a small page cache keeps headroom's own RSS flat */
+	rc = exec_sql(r->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -256;");
 	if (rc == 0)
 		rc = exec_sql(r->db, sql);
 	if (rc == 0)

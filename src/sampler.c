@@ -72,7 +72,7 @@ int sampler_init(struct sampler *s, const struct sampler_config *cfg)
 	if (!s->cfg.proc_root)
 		s->cfg.proc_root = "/proc";
 	if (!s->cfg.rollup_every_ns)
-		s->cfg.rollup_every_ns = 100 * MS;
+		s->cfg.rollup_every_ns = 500 * MS;
 	if (!s->cfg.smaps_every_ns)
 		s->cfg.smaps_every_ns = 1000 * MS;
 	if (!s->cfg.tree_every_ns)

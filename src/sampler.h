@@ -25,7 +25,7 @@ struct sampler_config {
 	const char *cgroup_path;     /* the memory cgroup to read, NULL for none */
 	bool pids_from_cgroup;       /* the tree is the cgroup's members (else /proc scan from root_pid) */
 	int64_t interval_ns;
-	int64_t rollup_every_ns;     /* 0: default 100 ms */
+	int64_t rollup_every_ns;     /* 0: default 500 ms */
 	int64_t smaps_every_ns;      /* 0: default 1 s (stretched so smaps stays under ~1 % CPU) */
 	int64_t tree_every_ns;       /* 0: default 200 ms */
 	int64_t cgstat_every_ns;     /* 0: default 100 ms */
