@@ -724,3 +724,28 @@ out_copy:
 	free(rss_none);
 	return r;
 }
+
+int analyze_file(const char *path, struct recording **ret_rec, struct analysis **ret_a)
+{
+	*ret_rec = NULL;
+	*ret_a = NULL;
+	struct recording *rec;
+	int r = record_open(path, analyze_columns, &rec);
+	if (r < 0)
+		return r;
+	struct analysis *a = malloc(sizeof(*a));
+	if (!a) {
+		recording_free(rec);
+		return -ENOMEM;
+	}
+	r = analyze_recording(rec, NULL, a);
+	*ret_rec = rec;
+	*ret_a = a;
+	return r;
+}
+
+void analyze_file_free(struct recording *rec, struct analysis *a)
+{
+	free(a);
+	recording_free(rec);
+}

@@ -175,6 +175,12 @@ extern const char *const analyze_columns[];
 /* Analyse rec into *ret. opt may be NULL (defaults). Returns 0, -ENODATA when the recording has
  * no samples with an RSS (nothing to judge; *ret still holds the run's facts), -ENOMEM. */
 int analyze_recording(const struct recording *rec, const struct analyze_options *opt, struct analysis *ret);
+/* Opens `path` with analyze_columns and analyses it. Returns record_open()'s error (then
+ * *ret_rec is NULL), -ENOMEM, or analyze_recording()'s result: 0, or -ENODATA when there is no
+ * memory sample (*ret_a still holds the run facts). Whenever *ret_rec is set, free both with
+ * analyze_file_free(). */
+int analyze_file(const char *path, struct recording **ret_rec, struct analysis **ret_a);
+void analyze_file_free(struct recording *rec, struct analysis *a);
 
 const char *analyze_verdict_name(enum analyze_verdict v);   /* "stable", "too-short", ... */
 const char *analyze_basis_name(enum analyze_basis b);       /* "rss", "cgroup-usage", "working-set" */

@@ -497,19 +497,13 @@ int report_print_json(FILE *out, const struct recording *rec, const struct analy
 int report_file(FILE *out, const char *path, bool json)
 {
 	struct recording *rec;
-	int r = record_open(path, analyze_columns, &rec);
-	if (r < 0)
+	struct analysis *a;
+	int r = analyze_file(path, &rec, &a);
+	if (!rec)
 		return r;
-	struct analysis *a = malloc(sizeof(*a));
-	if (!a) {
-		recording_free(rec);
-		return -ENOMEM;
-	}
-	r = analyze_recording(rec, NULL, a);
 	if (r == 0 || r == -ENODATA)
 		r = json ? report_print_json(out, rec, a) : report_print_text(out, rec, a);
-	free(a);
-	recording_free(rec);
+	analyze_file_free(rec, a);
 	return r;
 }
 

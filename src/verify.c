@@ -50,15 +50,10 @@ int verify_run(const char *self, int64_t limit_bytes, char *const *command, cons
 			return -errno;
 
 	struct recording *rec;
-	int r = record_open(record_path, analyze_columns, &rec);
-	if (r < 0)
+	struct analysis *a;
+	int r = analyze_file(record_path, &rec, &a);
+	if (!rec)
 		return r;
-	struct analysis *a = malloc(sizeof(*a));
-	if (!a) {
-		recording_free(rec);
-		return -ENOMEM;
-	}
-	r = analyze_recording(rec, NULL, a);
 	if (r == 0 || r == -ENODATA) {
 		struct verify_result v = {
 			.limit_bytes = limit_bytes,
@@ -74,7 +69,6 @@ int verify_run(const char *self, int64_t limit_bytes, char *const *command, cons
 		*ret = v;
 		r = 0;
 	}
-	free(a);
-	recording_free(rec);
+	analyze_file_free(rec, a);
 	return r;
 }

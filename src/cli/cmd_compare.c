@@ -43,17 +43,11 @@ int cmd_compare(int argc, char **argv)
 	struct analysis *a[2] = {NULL, NULL};
 	int code = 0;
 	for (int i = 0; i < 2 && code == 0; i++) {
-		int r = record_open(files[i], analyze_columns, &rec[i]);
-		if (r < 0) {
+		int r = analyze_file(files[i], &rec[i], &a[i]);
+		if (!rec[i]) {
 			code = cli_fail(EXIT_FAIL, "compare: cannot read '%s': %s", files[i], record_strerror(r));
 			break;
 		}
-		a[i] = malloc(sizeof(*a[i]));
-		if (!a[i]) {
-			code = cli_fail(EXIT_FAIL, "compare: out of memory");
-			break;
-		}
-		r = analyze_recording(rec[i], NULL, a[i]);
 		if (r < 0 && r != -ENODATA)
 			code = cli_fail(EXIT_FAIL, "compare: cannot analyse '%s': %s", files[i], strerror(-r));
 	}
@@ -63,10 +57,8 @@ int cmd_compare(int argc, char **argv)
 		if (report_print_compare(stdout, files, crec, ca, json) < 0)
 			code = cli_fail(EXIT_FAIL, "compare: cannot write the output");
 	}
-	for (int i = 0; i < 2; i++) {
-		free(a[i]);
-		recording_free(rec[i]);
-	}
+	for (int i = 0; i < 2; i++)
+		analyze_file_free(rec[i], a[i]);
 	if (code == 0 && html) {
 		int r = html_compare_files(files[0], files[1], html);
 		if (r < 0)

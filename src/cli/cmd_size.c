@@ -163,17 +163,11 @@ int cmd_size(int argc, char **argv)
 	if (!rec || !a)
 		code = cli_fail(EXIT_FAIL, "size: out of memory");
 	for (size_t i = 0; code == 0 && i < nfiles; i++) {
-		int r = record_open(files[i], analyze_columns, &rec[i]);
-		if (r < 0) {
+		int r = analyze_file(files[i], &rec[i], &a[i]);
+		if (!rec[i]) {
 			code = cli_fail(EXIT_FAIL, "size: cannot read '%s': %s", files[i], record_strerror(r));
 			break;
 		}
-		a[i] = malloc(sizeof(*a[i]));
-		if (!a[i]) {
-			code = cli_fail(EXIT_FAIL, "size: out of memory");
-			break;
-		}
-		r = analyze_recording(rec[i], NULL, a[i]);
 		if (r == -ENODATA)
 			code = cli_fail(EXIT_FAIL, "size: '%s' has no memory samples: nothing to size from (record for "
 					"longer than one interval)", files[i]);
