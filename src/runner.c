@@ -44,8 +44,6 @@ struct runner {
 	int64_t last_oom_kills, last_limit_hits;
 	int user_signals;
 	unsigned warned;
-	char *why;
-	size_t whylen;
 };
 
 static void note(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -487,8 +485,6 @@ int runner_run(const struct runner_options *opt, struct runner_result *res, char
 	r.opt = opt;
 	r.child = -1;
 	r.sfd = r.tfd = r.evfd = r.epfd = -1;
-	r.why = why;
-	r.whylen = len;
 	why[0] = '\0';
 	fill_info(&r);
 	r.info.rss_peaks_exact = true;

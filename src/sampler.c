@@ -208,7 +208,6 @@ int sampler_take(struct sampler *s, int64_t t_ns, struct sample *out)
 		/* keep smaps under ~1 % of the time: a 2000-mapping target costs ~2 ms a read */
 		int64_t gap = t_smaps * 100 > s->cfg.smaps_every_ns ? t_smaps * 100 : s->cfg.smaps_every_ns;
 		s->next_smaps = now + gap;
-		s->smaps_cost_ns = t_smaps;
 	}
 	if (s->have_cg)
 		take_cgroup(s, now, out);

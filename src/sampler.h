@@ -48,7 +48,6 @@ struct sampler {
 	struct cgroup_handle cg;
 	bool have_cg;
 	int64_t next_rollup, next_smaps, next_tree, next_cgstat;
-	int64_t smaps_cost_ns;
 	int64_t inactive_file, active_file, cg_anon, cg_file, cg_shmem, cg_limit, oom_kills, limit_hits;
 	unsigned warnings;           /* enum sampler_warning bits seen so far */
 	int64_t samples;

@@ -80,9 +80,8 @@ static int configure_load(struct recording_cmd *c)
 	c->load.cooldown_ns = c->cooldown_ns >= 0 ? c->cooldown_ns : 5000000000LL;
 	if (!c->ro.ready_addr) {
 		/* ready when the load's own target accepts connections */
-		static char ready[300];
-		snprintf(ready, sizeof(ready), "%s:%d", c->load.cfg.host, c->load.cfg.port);
-		c->ro.ready_addr = ready;
+		snprintf(c->ready_from_url, sizeof(c->ready_from_url), "%s:%d", c->load.cfg.host, c->load.cfg.port);
+		c->ro.ready_addr = c->ready_from_url;
 	}
 	return 0;
 }

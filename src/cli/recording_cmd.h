@@ -24,6 +24,7 @@ struct recording_cmd {
 	double rate;
 	int64_t cooldown_ns;
 	struct runload load;
+	char ready_from_url[300];   /* --ready derived from --load-url */
 };
 
 /* Parses the options common to run and attach; returns the index of the first non-option
