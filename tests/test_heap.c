@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "breakdown.h"
 #include "heap.h"
 #include "sampler.h"
 #include "util.h"
@@ -602,8 +603,8 @@ static void test_run_breakdown_frag(void **state)
 	assert_non_null(heap_run_note(&h, note, sizeof(note)));
 	assert_non_null(strstr(note, "glibc"));
 	assert_null(heap_run_note(&h, note, sizeof(note)));   /* once */
-	struct heap_breakdown b;
-	assert_int_equal(heap_breakdown_from_sample(&s, &b), 0);
+	struct breakdown b;
+	assert_int_equal(breakdown_from_sample(&s, &b), 0);
 	assert_int_equal(b.heap + b.allocator + b.stacks + b.code + b.mapped_files + b.shmem + b.other, b.rss);
 	assert_near(b.heap, field(line, "live"), 0.05, "breakdown: live heap");
 	assert_true(b.allocator > 300LL << 20);
@@ -633,8 +634,8 @@ static void test_breakdown_stacks(void **state)
 	struct sample s;
 	assert_int_equal(sampler_take(&sm, 0, &s), 0);
 	sampler_destroy(&sm);
-	struct heap_breakdown b;
-	assert_int_equal(heap_breakdown_from_sample(&s, &b), 0);
+	struct breakdown b;
+	assert_int_equal(breakdown_from_sample(&s, &b), 0);
 	assert_int_equal(b.heap, HR_UNKNOWN);
 	assert_int_equal(b.allocator, HR_UNKNOWN);
 	/* the threads' stacks, plus the main thread's few pages */
@@ -664,8 +665,8 @@ static void test_run_unavailable(void **state)
 	struct sample s;
 	sample_clear(&s);
 	s.map_anon = HR_UNKNOWN;
-	struct heap_breakdown b;
-	assert_int_equal(heap_breakdown_from_sample(&s, &b), -ENODATA);
+	struct breakdown b;
+	assert_int_equal(breakdown_from_sample(&s, &b), -ENODATA);
 }
 
 static void test_env_prepare(void **state)

@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #include "sample.h"
-#include "shim/heap_seg.h"
+#include "heap_seg.h"
 
 #define HEAP_READER_MAX 256              /* processes of one tree mapped at once */
 #define HEAP_GRACE_READS 10              /* reads without any segment before "not interposable" */
@@ -114,21 +114,5 @@ void heap_run_read(void *ctx, const pid_t *pids, int npids, struct sample *s);
  * count mode", "heap unavailable: ..."); NULL otherwise. */
 const char *heap_run_note(struct heap_run *h, char *buf, size_t len);
 void heap_run_finish(struct heap_run *h);
-
-/* --- RSS split into parts that add up to it -----------------------------------------------
- * From a sample that has the smaps figures (map_*): the live heap and the allocator-held memory
- * are carved out of private anonymous memory (each at most what is there: a live block never
- * touched is not resident), stacks, code, mapped files and shared memory come from smaps, and
- * "other" is the rest of anonymous memory plus [vdso] and the like. The parts add up to `rss`,
- * the smaps total (which can differ from the status RSS of the same instant by a few pages).
- * Without heap figures, heap and allocator are HR_UNKNOWN and anonymous memory is in other.
- * -ENODATA when the sample has no smaps figures. */
-struct heap_breakdown {
-	int64_t rss;
-	int64_t heap;             /* live heap */
-	int64_t allocator;        /* held by the allocator, not handed out */
-	int64_t stacks, code, mapped_files, shmem, other;
-};
-int heap_breakdown_from_sample(const struct sample *s, struct heap_breakdown *ret);
 
 #endif

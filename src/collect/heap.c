@@ -823,35 +823,3 @@ void heap_run_finish(struct heap_run *h)
 	if (h->injected && h->run_id[0])
 		heap_cleanup(h->run_id);
 }
-
-/* --- breakdown --------------------------------------------------------------------------- */
-static int64_t known(int64_t v)
-{
-	return v == HR_UNKNOWN || v < 0 ? 0 : v;
-}
-
-int heap_breakdown_from_sample(const struct sample *s, struct heap_breakdown *ret)
-{
-	if (s->map_anon == HR_UNKNOWN)
-		return -ENODATA;
-	struct heap_breakdown b;
-	int64_t anon = known(s->map_anon);
-	b.stacks = known(s->map_stacks);
-	b.code = known(s->map_code);
-	b.mapped_files = known(s->map_files);
-	b.shmem = known(s->map_shmem);
-	b.heap = b.allocator = HR_UNKNOWN;
-	int64_t rest = anon;
-	if (s->heap_live != HR_UNKNOWN) {
-		b.heap = s->heap_live < rest ? s->heap_live : rest;
-		rest -= b.heap;
-		if (s->heap_held != HR_UNKNOWN) {
-			b.allocator = s->heap_held < rest ? s->heap_held : rest;
-			rest -= b.allocator;
-		}
-	}
-	b.other = rest + known(s->map_other);
-	b.rss = anon + b.stacks + b.code + b.mapped_files + b.shmem + known(s->map_other);
-	*ret = b;
-	return 0;
-}

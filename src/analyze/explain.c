@@ -64,7 +64,7 @@ int explain_compute(const struct recording *rec, struct explain *ret)
 			s.map_other = c[7][i];
 			s.heap_live = live[i];
 			s.heap_held = held[i];
-			if (heap_breakdown_from_sample(&s, &e.parts) == 0) {
+			if (breakdown_from_sample(&s, &e.parts) == 0) {
 				e.have_breakdown = true;
 				e.breakdown_t_ns = rec->t_ns[i];
 			}
@@ -133,7 +133,7 @@ void explain_print(const struct explain *e, const struct recording *rec, FILE *f
 
 	/* the parts */
 	if (e->have_breakdown) {
-		const struct heap_breakdown *p = &e->parts;
+		const struct breakdown *p = &e->parts;
 		fprintf(f, "\nWhat it was made of at %s (%s in all):\n", util_duration_format(e->breakdown_t_ns, d, sizeof(d)),
 			sz(p->rss, a));
 		if (p->heap != HR_UNKNOWN) {

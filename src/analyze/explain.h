@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "heap.h"
+#include "breakdown.h"
 #include "record.h"
 
 #define EXPLAIN_HELD_RATIO 0.30                  /* allocator-held / RSS */
@@ -40,7 +40,7 @@ struct explain {
 	int64_t allocations;               /* count mode: cumulative allocations at the end */
 	bool have_breakdown;               /* a sample with the smaps parts */
 	int64_t breakdown_t_ns;
-	struct heap_breakdown parts;       /* at the last sample that had the smaps parts */
+	struct breakdown parts;       /* at the last sample that had the smaps parts */
 	/* verdicts */
 	bool held_dominates;               /* allocator-held over both thresholds */
 	double held_ratio;                 /* held / RSS at the breakdown */
