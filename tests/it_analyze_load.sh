@@ -47,7 +47,7 @@ assert [p["connections"] for p in stages] == [5, 60, 5, 60, 5], stages
 assert stages[1]["p50_bytes"] - stages[0]["p50_bytes"] > 30 * 2**20, stages
 assert d["memory"]["startup_from"] == "ready", d["memory"]
 PY
-grep -q 'memory follows the load: correlation r = ' "$tmp/load.txt" || fail "text: no correlation"
+grep -q 'Memory follows the load (r = ' "$tmp/load.txt" || fail "text: no correlation"
 "$HEADROOM" size "$tmp/load.hr" --hpa-target 80% --format json >"$tmp/size.json"
 python3 - "$tmp/size.json" <<'PY' || fail "hpa: $(cat "$tmp/size.json")"
 import json, sys

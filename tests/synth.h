@@ -52,6 +52,17 @@ static inline int64_t *synth_col(struct recording *rec, const char *name)
 	abort();
 }
 
+/* A column analyze_columns does not list (heap_t_ns from a newer writer, say), all HR_UNKNOWN. */
+static inline int64_t *synth_add_col(struct recording *rec, const char *name)
+{
+	int c = rec->ncols++;
+	rec->col_name[c] = name;
+	rec->col[c] = malloc((rec->nsamples ? rec->nsamples : 1) * sizeof(int64_t));
+	for (size_t i = 0; i < rec->nsamples; i++)
+		rec->col[c][i] = HR_UNKNOWN;
+	return rec->col[c];
+}
+
 static inline void synth_event(struct recording *rec, int64_t t_ns, const char *kind, int64_t value)
 {
 	rec->events = realloc(rec->events, (rec->nevents + 1) * sizeof(*rec->events));
@@ -60,6 +71,13 @@ static inline void synth_event(struct recording *rec, int64_t t_ns, const char *
 	e->t_ns = t_ns;
 	snprintf(e->kind, sizeof(e->kind), "%s", kind);
 	e->value = value;
+}
+
+static inline void synth_event_detail(struct recording *rec, int64_t t_ns, const char *kind, int64_t value,
+				      const char *detail)
+{
+	synth_event(rec, t_ns, kind, value);
+	snprintf(rec->events[rec->nevents - 1].detail, sizeof(rec->events[0].detail), "%s", detail);
 }
 
 static inline void synth_load(struct recording *rec, int64_t t_ns, int64_t stage, int64_t conns)

@@ -106,8 +106,8 @@ static void fragmentation_holds_rss_but_is_not_a_leak(void **state)
 	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
 	assert_int_equal(a.verdict, VERDICT_STABLE);
 	assert_int_equal(a.heap_finding, HEAP_RETENTION);
-	assert_int_equal(a.bd_heap, 10 * SYN_MiB);
-	assert_true(a.bd_allocator > 180 * SYN_MiB);
+	assert_int_equal(a.bd.heap, 10 * SYN_MiB);
+	assert_true(a.bd.allocator > 180 * SYN_MiB);
 	assert_int_equal(a.bd_t_ns, 399 * 100 * MS);
 	synth_free(rec);
 }

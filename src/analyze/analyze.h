@@ -1,12 +1,14 @@
-/* analyze: turns a recording into answers — phases, true peaks (startup and traffic), the trend
- * of the steady phase (Theil–Sen slope, Mann–Kendall p-value, stabilisation time), a verdict
- * with its numeric evidence, what the heap says about it, the breakdown of RSS, and what a
- * dashboard scraping every 15/30/60 s would have shown.
+/* analyze: turns a recording into the one structure every view renders — phases, true peaks
+ * (startup and traffic), the trend of the steady phase (Theil–Sen slope, Mann–Kendall p-value,
+ * stabilisation time), the heap and its freshness, the breakdown of RSS at one instant, the
+ * findings (a set, most important first, each with its rule, ratio, bytes and remedy), what a
+ * dashboard scraping every 15/30/60 s would have shown, and the sizing.
  *
- * Reads a struct recording (record.h) and fills a plain struct analysis: numbers and enums, no
- * sentences (report.c words them, size.c sizes from them). Never prints. A figure that the
- * recording cannot give is HR_UNKNOWN (-1) or NAN, never zero. Columns it reads are listed in
- * analyze_columns (pass them to record_open() to load only those).
+ * A short pipeline of named stages (analyze_stages.h: load, phases, peaks, trend, heap,
+ * findings, blind spot, sizing), each unit-tested on its own. Every threshold is in
+ * thresholds.h. Figures are computed here once; the terminal report, explain, the HTML, --json,
+ * compare and size only render them (src/report). Never prints. A figure the recording cannot
+ * give is HR_UNKNOWN (-1) or NAN, never zero. Columns it reads are listed in analyze_columns.
  * Cost: O(n) in the samples plus fixed-size pairwise work; a million samples in well under 1 s.
  */
 #ifndef HEADROOM_ANALYZE_H
@@ -16,9 +18,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "breakdown.h"
 #include "record.h"
 
 #define ANALYZE_MAX_PHASES 34
+#define ANALYZE_MAX_FINDINGS 16
 #define ANALYZE_NSCRAPES 3        /* 15 s, 30 s, 60 s */
 
 enum analyze_verdict {
@@ -37,6 +41,47 @@ enum analyze_basis {
 	BASIS_WORKING_SET,     /* usage - inactive_file: chosen when reclaimable page cache inflates usage */
 };
 
+/* The recommendation computed from one or more analyses by size_recommend() (size.h). */
+struct sizing {
+	size_t nrecordings;
+	size_t peak_recording;       /* index of the analysis that set the peak */
+	enum analyze_basis basis;    /* of that recording */
+	int64_t true_peak;           /* highest exact peak of the basis */
+	bool peak_at_startup;        /* the highest peak came during startup */
+	bool oom_adjusted;           /* a recording was OOM-killed: the peak was raised (VPA's rule) */
+	int64_t sized_peak;          /* the peak the limit is computed from (after the OOM rule) */
+	int64_t startup_peak;        /* highest startup peak */
+	double headroom;
+	int64_t limit_bytes;         /* rounded up to a Mi */
+	int64_t needs_to_exist;      /* highest RSS of the process tree: what it needs just to run,
+	                              * shared library pages included (a new pod's cgroup is charged
+	                              * for them on a cold node) */
+	bool limit_floored;          /* the limit was raised to the floor (SIZE_FLOOR_BYTES, needs_to_exist) */
+	int64_t request_bytes;       /* rounded up to a Mi */
+	int64_t request_p95;         /* the unrounded figure */
+	bool request_is_working_set; /* else RSS */
+	bool qos_guaranteed;
+
+	int64_t krr_bytes;           /* at the worst polling alignment; HR_UNKNOWN when no point */
+	int64_t krr_best_bytes;      /* at the best alignment */
+	size_t krr_points;
+	int64_t vpa_bytes;           /* likewise */
+	int64_t vpa_best_bytes;
+	bool vpa_floored;
+	size_t vpa_days;
+
+	bool growing;
+	double slope_bytes_per_s;
+	int64_t time_to_limit_ns;    /* growing: from the last level to the limit, HR_UNKNOWN otherwise */
+
+	int replicas, surge;
+	int64_t startup_burst_bytes; /* (replicas or surge) × startup peak, HR_UNKNOWN when not asked */
+
+	double hpa_target;           /* < 0 when not asked */
+	int hpa_warning;             /* 1: memory-based HPA would not scale back in; 0: fine; -1 unknown */
+	double hpa_idle_utilisation; /* memory after load (or steady median) / request */
+};
+
 enum analyze_phase_source {
 	PHASE_FROM_READY = 0,  /* the `ready` event (port accepting) */
 	PHASE_FROM_LOAD,       /* the first load stage */
@@ -50,6 +95,33 @@ enum analyze_heap_finding {
 	HEAP_OK,               /* nothing to say: heap and RSS agree, both flat */
 	HEAP_LIVE_GROWING,     /* live heap grows with RSS: live data accumulating (leak or unbounded cache) */
 	HEAP_RETENTION,        /* live heap flat/low while RSS high or growing: allocator retention/fragmentation */
+};
+
+/* What the analysis found, most important first in struct analysis.findings. The first four
+ * trend kinds also name the trend verdict (the most important of them, else stable/too-short). */
+enum finding_kind {
+	FINDING_OOM_KILLED = 0,   /* the kernel killed it at the limit: the peak is a lower bound */
+	FINDING_LOAD_FAILED,      /* the load's error rate says the service was not exercised */
+	FINDING_NOT_READY,        /* the service never became ready: no steady state */
+	FINDING_GROWING,          /* the basis grows through the steady phase: no limit is safe */
+	FINDING_HEAP_GROWING,     /* live heap grows: live data accumulates (leak, unbounded cache) */
+	FINDING_TRACKS_LOAD,      /* memory follows the load's concurrency */
+	FINDING_SAWTOOTH,         /* slow fills and sudden drops: a collector, a cache, batches */
+	FINDING_SPIKY,            /* sudden short rises and falls above the steady level */
+	FINDING_STARTUP_PEAK,     /* startup, not traffic, sets the limit */
+	FINDING_RETENTION,        /* the allocator holds freed memory: RSS far above the live heap */
+	FINDING_NOT_RELEASED,     /* memory stays up after the load */
+	FINDING_DASHBOARD_BLIND,  /* a 15 s dashboard would not have shown the peak */
+	FINDING_HEAP_STALE,       /* the heap figures are older than the instant they describe */
+	FINDING_TOO_SHORT,        /* not enough steady state to judge a trend */
+	FINDING_NKINDS,
+};
+
+struct finding {
+	enum finding_kind kind;
+	double ratio;             /* the rule's ratio (see finding_rule()), NAN when it has none */
+	int64_t bytes;            /* the rule's absolute size, HR_UNKNOWN when it has none */
+	int64_t at_ns;            /* the instant it refers to, HR_UNKNOWN for the whole run */
 };
 
 struct analyze_options {
@@ -145,19 +217,47 @@ struct analysis {
 	double load_correlation;      /* memory vs load concurrency, NAN without varying load */
 	int falls_after_load;         /* 1 yes, 0 no (stays up), -1 unknown (no quiet tail after load) */
 	int64_t after_load_bytes;     /* median after the last stage, HR_UNKNOWN without a quiet tail */
+	/* the shape of the steady phase the findings judge: its range, the share of the time above
+	 * the midline, and the median rise and fall of the teeth in samples (NAN when unknown) */
+	double shape_lo, shape_hi, shape_frac_mid, shape_rise_samples, shape_fall_samples;
 
-	/* heap (shim) */
+	/* heap (shim). "final" is the last fresh figure while the process lived; heap_final_t_ns is
+	 * the instant the target produced it and heap_final_age_ns how old it was when read. */
 	bool heap_available;
 	char heap_status[256];
+	char allocator[16];           /* "glibc", "jemalloc", "mimalloc", "" when unknown */
 	int64_t heap_live_peak, heap_live_final, heap_allocations;
+	int64_t heap_held_final;      /* the allocator's own held figure, HR_UNKNOWN when it has none */
+	int64_t heap_final_t_ns, heap_final_age_ns;
+	bool heap_stale;              /* the last figure read was older than TH_HEAP_FRESH_*: see age */
+	int64_t heap_stale_age_ns;    /* age of the newest figure at the end of the run, when stale */
 	double heap_slope_bytes_per_s, heap_mk_p;
+	int64_t heap_change_bytes;    /* live heap over the steady phase (slope × its length) */
 	enum analyze_heap_finding heap_finding;
 	int64_t heap_gap_bytes;       /* RSS - live heap at the end: memory the allocator and the rest hold */
 
-	/* breakdown of RSS at the last smaps read (HR_UNKNOWN when never read) */
+	/* breakdown of RSS at one instant: the last smaps read while the process lived, with the
+	 * heap figures of that instant (HR_UNKNOWN parts when not known). Every view shows this. */
+	bool have_breakdown;
+	bool bd_coarse;               /* from /proc/PID/status (anon/file/shmem), no smaps read */
+	bool bd_allocator_estimated;  /* the allocator gave no held figure: anonymous memory not live */
 	int64_t bd_t_ns;
-	int64_t bd_anon;              /* private anonymous memory (heap + allocator-held + other anon) */
-	int64_t bd_heap, bd_allocator, bd_stacks, bd_code, bd_files, bd_other;
+	int64_t bd_heap_age_ns;       /* age of the heap figures used, HR_UNKNOWN without them */
+	struct breakdown bd;
+	double bd_held_ratio;         /* allocator-held / RSS of the breakdown, NAN when unknown */
+
+	/* RSS at the end relative to its peak (size for the peak, not the quiet moments) */
+	bool rss_stayed_high;         /* final RSS within 10 % of the peak */
+
+	/* the load (when driven): requests attempted, errors among them */
+	int64_t load_requests, load_errors;
+	double load_error_rate;       /* errors / requests, NAN without load */
+	bool never_ready;             /* --ready was asked and the service never accepted */
+	int64_t teardown_samples;     /* samples left out of the levels: read while tearing down */
+
+	/* findings, most important first */
+	struct finding findings[ANALYZE_MAX_FINDINGS];
+	int nfindings;
 
 	/* dashboards */
 	struct analyze_blind blind[ANALYZE_NSCRAPES];
@@ -167,6 +267,12 @@ struct analysis {
 	int64_t krr_max_bytes, krr_max_best_bytes;  /* max of the request basis polled every 75 s */
 	size_t krr_points;
 	int64_t vpa_peak_bytes, vpa_peak_best_bytes; /* max of it polled every 60 s: one "daily peak" */
+
+	/* the recommendation for this run alone, with default options (size.h); sized is false, with
+	 * no_sizing_reason, when the run cannot support one (never ready, too short, no peak) */
+	bool sized;
+	char no_sizing_reason[200];
+	struct sizing sizing;
 };
 
 /* The sample columns analyze_recording() reads, NULL-terminated (t_ns is always loaded). */
@@ -180,9 +286,18 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
  * memory sample (*ret_a still holds the run facts). Whenever *ret_rec is set, free both with
  * analyze_file_free(). */
 int analyze_file(const char *path, struct recording **ret_rec, struct analysis **ret_a);
+/* The same, loading the caller's columns too (the HTML report draws more than it analyses). */
+int analyze_file_with(const char *path, const char *const *extra, struct recording **ret_rec, struct analysis **ret_a);
 void analyze_file_free(struct recording *rec, struct analysis *a);
 
 const char *analyze_verdict_name(enum analyze_verdict v);   /* "stable", "too-short", ... */
+const char *finding_name(enum finding_kind k);              /* "oom-killed", "growing", ... */
+/* The rule of a finding in one line with its thresholds ("allocator-held >= 25 % of RSS and
+ * >= 32Mi"), and the remedy for this allocator ("" when none): one wording for every view. */
+const char *finding_rule(enum finding_kind k, char *buf, size_t len);
+const char *finding_remedy(enum finding_kind k, const char *allocator);
+/* The finding of this kind in a, NULL when absent. */
+const struct finding *analysis_finding(const struct analysis *a, enum finding_kind k);
 const char *analyze_basis_name(enum analyze_basis b);       /* "rss", "cgroup-usage", "working-set" */
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "size.h"
+#include "sat.h"
 #include "stats.h"
 #include "util.h"
 
@@ -17,7 +18,13 @@ void size_options_init(struct size_options *opt)
 
 static int64_t times_frac(int64_t bytes, double f)
 {
-	return (int64_t)ceil((double)bytes * f);
+	return sat_mul_frac_ceil(bytes, f);
+}
+
+/* rounded up to a Mi without wrapping: INT64_MAX stays INT64_MAX */
+static int64_t round_up_mi(int64_t bytes)
+{
+	return bytes > INT64_MAX - UTIL_MiB ? INT64_MAX : util_round_up_mi(bytes);
 }
 
 int size_recommend(const struct analysis *const *a, size_t n, const struct size_options *opt, struct sizing *ret)
@@ -37,7 +44,7 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 	s.nrecordings = n;
 	s.headroom = opt->headroom;
 	s.qos_guaranteed = opt->qos_guaranteed;
-	s.true_peak = s.sized_peak = s.startup_peak = s.request_p95 = HR_UNKNOWN;
+	s.true_peak = s.sized_peak = s.startup_peak = s.request_p95 = s.needs_to_exist = HR_UNKNOWN;
 	s.krr_bytes = s.vpa_bytes = s.time_to_limit_ns = s.startup_burst_bytes = HR_UNKNOWN;
 	s.krr_best_bytes = s.vpa_best_bytes = HR_UNKNOWN;
 	s.slope_bytes_per_s = NAN;
@@ -55,7 +62,8 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 		int64_t pk = x->peak;
 		if (x->oom_killed && pk >= 0) {
 			/* the demand that got it killed is unknown: only a lower bound was seen */
-			int64_t raised = pk + 100 * UTIL_MiB > times_frac(pk, 1.2) ? pk + 100 * UTIL_MiB : times_frac(pk, 1.2);
+			int64_t plus = sat_add(pk, 100 * UTIL_MiB), times = times_frac(pk, 1.2);
+			int64_t raised = plus > times ? plus : times;
 			s.oom_adjusted = true;
 			pk = raised;
 		}
@@ -66,6 +74,8 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 			s.basis = x->basis;
 			s.peak_at_startup = x->startup_peak >= 0 && x->startup_peak >= x->peak;
 		}
+		if (x->rss_peak > s.needs_to_exist)
+			s.needs_to_exist = x->rss_peak;
 		if (x->startup_peak > s.startup_peak)
 			s.startup_peak = x->startup_peak;
 		if (x->request_basis_p95 > s.request_p95)
@@ -81,7 +91,7 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 			vpa_best[s.vpa_days] = (double)x->vpa_peak_best_bytes;
 			vpa_days[s.vpa_days++] = (double)x->vpa_peak_bytes;
 		}
-		if (x->verdict == VERDICT_GROWING) {
+		if (analysis_finding(x, FINDING_GROWING)) {
 			s.growing = true;
 			if (isnan(s.slope_bytes_per_s) || x->slope_bytes_per_s > s.slope_bytes_per_s)
 				s.slope_bytes_per_s = x->slope_bytes_per_s;
@@ -90,31 +100,41 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 	if (s.sized_peak < 0)
 		return -ENODATA;
 
-	s.limit_bytes = util_round_up_mi(times_frac(s.sized_peak, 1.0 + opt->headroom));
-	if (s.limit_bytes < UTIL_MiB)
-		s.limit_bytes = UTIL_MiB;
+	s.limit_bytes = round_up_mi(times_frac(s.sized_peak, 1.0 + opt->headroom));
+	/* never below what the process tree needs to exist: cgroup usage leaves out library pages
+	 * already in the page cache, but a pod on a cold node is charged for them */
+	int64_t floor_bytes = SIZE_FLOOR_BYTES;
+	if (s.needs_to_exist >= 0) {
+		int64_t need = round_up_mi(times_frac(s.needs_to_exist, 1.0 + opt->headroom));
+		if (need > floor_bytes)
+			floor_bytes = need;
+	}
+	if (s.limit_bytes < floor_bytes) {
+		s.limit_bytes = floor_bytes;
+		s.limit_floored = true;
+	}
 	if (opt->qos_guaranteed || s.request_p95 < 0)
 		s.request_bytes = s.limit_bytes;
 	else
-		s.request_bytes = util_round_up_mi(s.request_p95);
+		s.request_bytes = round_up_mi(s.request_p95);
 	if (s.request_bytes > s.limit_bytes)
 		s.request_bytes = s.limit_bytes;
 	if (s.request_bytes < UTIL_MiB)
 		s.request_bytes = UTIL_MiB;
 
 	if (krr_max >= 0)
-		s.krr_bytes = util_round_up_mi(times_frac(krr_max, 1.15));
+		s.krr_bytes = round_up_mi(times_frac(krr_max, 1.15));
 	if (krr_best >= 0)
-		s.krr_best_bytes = util_round_up_mi(times_frac(krr_best, 1.15));
+		s.krr_best_bytes = round_up_mi(times_frac(krr_best, 1.15));
 	if (s.vpa_days > 0) {
 		double p90 = stats_quantile_inplace(vpa_days, s.vpa_days, 0.9);
-		s.vpa_bytes = util_round_up_mi(times_frac((int64_t)p90, 1.15));
+		s.vpa_bytes = round_up_mi(times_frac((int64_t)p90, 1.15));
 		if (s.vpa_bytes < SIZE_VPA_FLOOR) {
 			s.vpa_bytes = SIZE_VPA_FLOOR;
 			s.vpa_floored = true;
 		}
 		p90 = stats_quantile_inplace(vpa_best, s.vpa_days, 0.9);
-		s.vpa_best_bytes = util_round_up_mi(times_frac((int64_t)p90, 1.15));
+		s.vpa_best_bytes = round_up_mi(times_frac((int64_t)p90, 1.15));
 		if (s.vpa_best_bytes < SIZE_VPA_FLOOR)
 			s.vpa_best_bytes = SIZE_VPA_FLOOR;
 	}
@@ -123,12 +143,12 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 		const struct analysis *x = a[s.peak_recording];
 		int64_t from = x->final >= 0 ? x->final : s.true_peak;
 		double secs = (double)(s.limit_bytes - from) / s.slope_bytes_per_s;
-		s.time_to_limit_ns = secs > 0 ? (int64_t)(secs * 1e9) : 0;
+		s.time_to_limit_ns = !(secs > 0) ? 0 : secs >= 9.2e9 ? INT64_MAX : (int64_t)(secs * 1e9);
 	}
 
 	int burst = opt->replicas > 0 ? opt->replicas : opt->surge;
 	if (burst > 0 && s.startup_peak >= 0)
-		s.startup_burst_bytes = (int64_t)burst * s.startup_peak;
+		s.startup_burst_bytes = sat_mul_frac_ceil(s.startup_peak, (double)burst);
 
 	if (opt->hpa_target >= 0) {
 		/* memory that does not come down after the load keeps the HPA scaled out */

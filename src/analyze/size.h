@@ -2,7 +2,8 @@
  * other recommenders (KRR simple, VPA) computed on the same data and autoscaling advice.
  *
  * limit   = the highest true peak across the recordings, startup included, × (1 + headroom),
- *           rounded up to a whole Mi. After an OOM kill the recorded peak is only a lower bound;
+ *           rounded up to a whole Mi, and at least the tree's RSS peak × (1 + headroom) and
+ *           SIZE_FLOOR_BYTES (limit_floored says so). After an OOM kill the recorded peak is only a lower bound;
  *           VPA's own rule is applied: max(peak + 100 MiB, peak × 1.2) before the headroom.
  * request = the highest p95 of the steady working set (RSS without a cgroup), rounded up to a
  *           Mi, or = limit for QoS Guaranteed.
@@ -25,6 +26,10 @@
 #define SIZE_HEADROOM_DEFAULT 0.25
 #define SIZE_HEADROOM_MAX 2.0
 #define SIZE_VPA_FLOOR (250LL * 1024 * 1024)
+/* The smallest limit recommended: docker refuses limits under 6 MiB, and runc's init, the dynamic
+ * loader and libc of a small program need a few MiB before main(); 16 MiB leaves a margin. The
+ * limit is also never below the process tree's RSS peak plus the headroom (sizing.needs_to_exist). */
+#define SIZE_FLOOR_BYTES (16LL * 1024 * 1024)
 #define SIZE_KRR_MIN_POINTS 100
 
 struct size_options {
@@ -36,41 +41,8 @@ struct size_options {
 };
 void size_options_init(struct size_options *opt);
 
-struct sizing {
-	size_t nrecordings;
-	size_t peak_recording;       /* index of the analysis that set the peak */
-	enum analyze_basis basis;    /* of that recording */
-	int64_t true_peak;           /* highest exact peak of the basis */
-	bool peak_at_startup;        /* the highest peak came during startup */
-	bool oom_adjusted;           /* a recording was OOM-killed: the peak was raised (VPA's rule) */
-	int64_t sized_peak;          /* the peak the limit is computed from (after the OOM rule) */
-	int64_t startup_peak;        /* highest startup peak */
-	double headroom;
-	int64_t limit_bytes;         /* rounded up to a Mi */
-	int64_t request_bytes;       /* rounded up to a Mi */
-	int64_t request_p95;         /* the unrounded figure */
-	bool request_is_working_set; /* else RSS */
-	bool qos_guaranteed;
+/* struct sizing: in analyze.h (the analysis carries the sizing of its own run). */
 
-	int64_t krr_bytes;           /* at the worst polling alignment; HR_UNKNOWN when no point */
-	int64_t krr_best_bytes;      /* at the best alignment */
-	size_t krr_points;
-	int64_t vpa_bytes;           /* likewise */
-	int64_t vpa_best_bytes;
-	bool vpa_floored;
-	size_t vpa_days;
-
-	bool growing;
-	double slope_bytes_per_s;
-	int64_t time_to_limit_ns;    /* growing: from the last level to the limit, HR_UNKNOWN otherwise */
-
-	int replicas, surge;
-	int64_t startup_burst_bytes; /* (replicas or surge) × startup peak, HR_UNKNOWN when not asked */
-
-	double hpa_target;           /* < 0 when not asked */
-	int hpa_warning;             /* 1: memory-based HPA would not scale back in; 0: fine; -1 unknown */
-	double hpa_idle_utilisation; /* memory after load (or steady median) / request */
-};
 
 int size_recommend(const struct analysis *const *a, size_t n, const struct size_options *opt, struct sizing *ret);
 

@@ -236,32 +236,75 @@ int stats_stabilization(const double *t, const double *x, size_t n, double band_
 	return 0;
 }
 
-size_t stats_count_drops(const double *x, size_t n, double thr)
+/* Up to STATS_TEETH_MAX teeth keep their rise and fall lengths for the medians; more only count. */
+#define STATS_TEETH_MAX 4096
+
+int stats_teeth(const double *x, size_t n, double thr, struct stats_teeth *ret)
 {
-	if (!x || n < 2 || !(thr > 0))
-		return 0;
-	size_t drops = 0;
+	struct stats_teeth t = {0, NAN, NAN};
+	if (!x || n < 2 || !(thr > 0)) {
+		*ret = t;
+		return -EINVAL;
+	}
+	double *rises = malloc(STATS_TEETH_MAX * sizeof(double)), *falls = malloc(STATS_TEETH_MAX * sizeof(double));
+	if (!rises || !falls) {
+		free(rises);
+		free(falls);
+		*ret = t;
+		return -ENOMEM;
+	}
+	size_t nk = 0;
 	double lo = x[0], hi = x[0];
+	size_t lo_i = 0, hi_i = 0;
 	int armed = 0; /* a rise of thr since the last trough: the next fall of thr counts */
 	for (size_t i = 1; i < n; i++) {
 		if (!armed) {
-			if (x[i] < lo)
+			if (x[i] < lo) {
 				lo = x[i];
+				lo_i = i;
+			}
 			if (x[i] - lo >= thr) {
 				armed = 1;
 				hi = x[i];
+				hi_i = i;
 			}
 		} else {
-			if (x[i] > hi)
+			if (x[i] > hi) {
 				hi = x[i];
+				hi_i = i;
+			}
 			if (hi - x[i] >= thr) {
-				drops++;
+				/* the rise: from the last point at the trough level (within thr/2 of it) to the
+				 * top; the fall: from the top to here */
+				size_t from = hi_i;
+				while (from > lo_i && x[from - 1] - lo >= thr / 2)
+					from--;
+				if (nk < STATS_TEETH_MAX) {
+					rises[nk] = (double)(hi_i - from + 1);
+					falls[nk] = (double)(i - hi_i);
+					nk++;
+				}
+				t.teeth++;
 				armed = 0;
 				lo = x[i];
+				lo_i = i;
 			}
 		}
 	}
-	return drops;
+	if (nk > 0) {
+		t.rise_median = stats_quantile_inplace(rises, nk, 0.5);
+		t.fall_median = stats_quantile_inplace(falls, nk, 0.5);
+	}
+	free(rises);
+	free(falls);
+	*ret = t;
+	return 0;
+}
+
+size_t stats_count_drops(const double *x, size_t n, double thr)
+{
+	struct stats_teeth t;
+	return stats_teeth(x, n, thr, &t) == 0 ? t.teeth : 0;
 }
 
 size_t stats_count_runs_above(const double *x, size_t n, double level)

@@ -52,6 +52,15 @@ int stats_stabilization(const double *t, const double *x, size_t n, double band_
 /* Drops of at least thr after a rise of at least thr (hysteresis, so noise below thr counts
  * nothing): the teeth of a sawtooth, or the falls after spikes. */
 size_t stats_count_drops(const double *x, size_t n, double thr);
+/* The same teeth with their shape: for each, the rise in points (from the last point within
+ * thr/2 of the trough to the top) and the fall (from the top to the point a full thr below it);
+ * the medians of both over the teeth (NAN without a tooth). A sawtooth fills over many points
+ * and drops in one or two; a spike rises and falls in one or two each. */
+struct stats_teeth {
+	size_t teeth;
+	double rise_median, fall_median;
+};
+int stats_teeth(const double *x, size_t n, double thr, struct stats_teeth *ret);
 /* Runs of consecutive points strictly above level. */
 size_t stats_count_runs_above(const double *x, size_t n, double level);
 /* Fraction of points strictly above level. */

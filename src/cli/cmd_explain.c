@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,17 +10,10 @@ int cmd_explain(int argc, char **argv)
 {
 	if (argc != 2 || argv[1][0] == '-')
 		return cli_fail(EXIT_USAGE, "explain takes one recording: headroom explain FILE");
-	struct recording *rec;
-	int rc = record_open(argv[1], explain_columns, &rec);
+	int rc = explain_file(stdout, argv[1]);
+	if (rc == -EIO)
+		return cli_fail(EXIT_FAIL, "cannot write the explanation: %s", strerror(EIO));
 	if (rc < 0)
 		return cli_fail(EXIT_FAIL, "cannot read the recording '%s': %s", argv[1], record_strerror(rc));
-	struct explain e;
-	rc = explain_compute(rec, &e);
-	if (rc < 0) {
-		recording_free(rec);
-		return cli_fail(EXIT_FAIL, "the recording '%s' lacks the columns explain needs", argv[1]);
-	}
-	explain_print(&e, rec, stdout);
-	recording_free(rec);
 	return 0;
 }

@@ -144,10 +144,7 @@ const char *const html_columns[] = {
 
 static const int64_t *rcol(const struct recording *rec, const char *name)
 {
-	for (int i = 0; i < rec->ncols && i < 64; i++)
-		if (rec->col_name[i] && rec->col[i] && strcmp(rec->col_name[i], name) == 0)
-			return rec->col[i];
-	return NULL;
+	return recording_column(rec, name);
 }
 
 /* A column that exists and holds at least one measured value, else NULL. */
@@ -174,31 +171,6 @@ static int64_t col_max(const int64_t *c, size_t n, size_t *ret_i)
 	if (ret_i)
 		*ret_i = mi;
 	return m;
-}
-
-static int64_t col_last(const int64_t *c, size_t n)
-{
-	for (size_t i = n; c && i > 0; i--)
-		if (c[i - 1] >= 0)
-			return c[i - 1];
-	return HR_UNKNOWN;
-}
-
-/* The index nearest to time t where column c is known, or -1. */
-static long col_nearest(const struct recording *rec, const int64_t *c, int64_t t)
-{
-	long best = -1;
-	int64_t bd = INT64_MAX;
-	for (size_t i = 0; c && i < rec->nsamples; i++) {
-		if (c[i] < 0)
-			continue;
-		int64_t d = rec->t_ns[i] > t ? rec->t_ns[i] - t : t - rec->t_ns[i];
-		if (d < bd) {
-			bd = d;
-			best = (long)i;
-		}
-	}
-	return best;
 }
 
 static int64_t rec_limit(const struct recording *rec)
@@ -1143,97 +1115,18 @@ static void building_add(struct building *b, const char *name, const char *cls, 
 	b->total += bytes;
 }
 
-static int64_t at(const int64_t *c, long i)
-{
-	return c && i >= 0 && c[i] > 0 ? c[i] : 0;
-}
-
-/* The breakdown at the highest RSS: smaps is read slowly, so among the rows that have one. */
-static bool building_make(const struct recording *rec, struct building *b)
+/* The building of the analysis: the same parts, at the same instant, as every other view. */
+static bool building_from(const struct html_summary *sum, struct building *b)
 {
 	memset(b, 0, sizeof(*b));
-	const int64_t *rss = rcol_known(rec, "rss");
-	if (!rss)
+	if (!sum || sum->nparts == 0)
 		return false;
-	size_t ip;
-	b->rss = col_max(rss, rec->nsamples, &ip);
-	b->t_ns = rec->t_ns[ip];
-	const int64_t *anon = rcol_known(rec, "map_anon");
-	/* of the rows smaps was read at, the one with the highest RSS: the nearest row in time to the
-	 * peak may already be past it */
-	long j = -1;
-	for (size_t i = 0; anon && i < rec->nsamples; i++)
-		if (anon[i] >= 0 && (j < 0 || rss[i] > rss[j]))
-			j = (long)i;
-	long hj = -1;
-	const int64_t *live = rcol_known(rec, "heap_live"), *held = rcol_known(rec, "heap_held");
-	if (j >= 0) {
-		b->smaps = true;
-		b->t_ns = rec->t_ns[j];
-		if (rss[j] >= 0)
-			b->rss = rss[j];
-		hj = live ? col_nearest(rec, live, b->t_ns) : -1;
-		int64_t a = anon[j], hl = 0, hh = 0;
-		if (hj >= 0) {
-			b->heap = true;
-			hl = at(live, hj) < a ? at(live, hj) : a;
-			hh = at(held, hj) < a - hl ? at(held, hj) : a - hl;
-		}
-		if (b->heap) {
-			building_add(b, "live heap", "live", hl,
-			             "Bytes the program allocated and has not freed: the rooms in use. If this grows "
-			             "steadily the service leaks or caches without bound.");
-			building_add(b, "allocator-held", "held", hh,
-			             "Freed memory the allocator keeps resident for reuse: empty shelves, not a leak. "
-			             "glibc returns it with malloc_trim(0) or MALLOC_ARENA_MAX=2; jemalloc with a "
-			             "shorter dirty_decay_ms.");
-			building_add(b, "other anonymous", "anon", a - hl - hh,
-			             "Anonymous memory outside malloc: direct mmap, a runtime's own heap (Go, JVM), "
-			             "or allocations the heap shim could not see.");
-		} else {
-			building_add(b, "anonymous (heap and more)", "anon", a,
-			             "Private anonymous memory: the heap, the allocator's free space and direct mmap "
-			             "together. Without heap figures they cannot be told apart.");
-		}
-		building_add(b, "thread stacks", "stacks", at(rcol(rec, "map_stacks"), j),
-		             "One stack per thread, as deep as it was ever touched. Fewer threads or smaller "
-		             "stacks shrink it.");
-		building_add(b, "code and libraries", "code", at(rcol(rec, "map_code"), j),
-		             "The executable and shared libraries: a fixed cost, shared with other processes "
-		             "that map the same files.");
-		building_add(b, "mapped files", "files", at(rcol(rec, "map_files"), j),
-		             "Data files mapped into memory. Clean pages are reclaimable, but they count in RSS "
-		             "and in the cgroup.");
-		building_add(b, "shared memory", "shmem", at(rcol(rec, "map_shmem"), j),
-		             "tmpfs, /dev/shm, memfd and SysV segments: charged to the cgroup and not "
-		             "reclaimable without swap.");
-		int64_t other = at(rcol(rec, "map_other"), j);
-		int64_t rest = b->rss - b->total - other;
-		building_add(b, "other", "other", other + (rest > 0 ? rest : 0),
-		             "[vdso], [vvar] and what smaps did not classify at that instant.");
-		return true;
-	}
-	/* no smaps rows: the coarse split of /proc/PID/status, every interval */
-	const int64_t *ra = rcol(rec, "rss_anon"), *rf = rcol(rec, "rss_file"), *rs = rcol(rec, "rss_shmem");
-	if (!ra || ra[ip] < 0)
-		return true;
-	hj = live ? col_nearest(rec, live, b->t_ns) : -1;
-	if (hj >= 0) {
-		b->heap = true;
-		int64_t a = ra[ip];
-		int64_t hl = at(live, hj) < a ? at(live, hj) : a;
-		int64_t hh = at(held, hj) < a - hl ? at(held, hj) : a - hl;
-		building_add(b, "live heap", "live", hl, "Bytes allocated and not freed: the rooms in use.");
-		building_add(b, "allocator-held", "held", hh,
-		             "Freed memory the allocator keeps resident: empty shelves, not a leak.");
-		building_add(b, "other anonymous", "anon", a - hl - hh, "Anonymous memory outside malloc.");
-	} else {
-		building_add(b, "anonymous", "anon", ra[ip], "Private anonymous memory: heap, allocator and mmap together.");
-	}
-	building_add(b, "file-backed (code, libraries, files)", "file", at(rf, (long)ip),
-	             "Code, libraries and mapped files together: status does not split them.");
-	building_add(b, "shared memory", "shmem", at(rs, (long)ip), "tmpfs, memfd and shared mappings.");
-	return true;
+	b->t_ns = sum->parts_t_ns;
+	b->rss = sum->parts_rss;
+	b->smaps = true;
+	for (size_t i = 0; i < sum->nparts && b->np < (int)(sizeof(b->p) / sizeof(b->p[0])); i++)
+		building_add(b, sum->parts[i].name, sum->parts[i].cls, sum->parts[i].bytes, sum->parts[i].why);
+	return b->np > 0;
 }
 
 static void building_bar(struct out *o, const struct building *b, int64_t scale_total, const char *label)
@@ -1263,32 +1156,20 @@ static void building_bar(struct out *o, const struct building *b, int64_t scale_
 	out_puts(o, "</svg>");
 }
 
-static void section_building(struct out *o, const struct recording *rec)
+static void section_building(struct out *o, const struct html_summary *sum)
 {
 	struct building b;
 	char sz[32], tm[32];
 	out_puts(o, "<section id=\"building\"><h2>The building: what RSS is made of</h2>");
-	if (!building_make(rec, &b) || b.np == 0) {
-		out_puts(o, "<p class=\"card missing\">No breakdown: the recording holds no RSS figures to split.</p>"
+	if (!building_from(sum, &b)) {
+		out_puts(o, "<p class=\"card missing\">No breakdown: the recording holds no figures to split RSS with.</p>"
 		            "</section>\n");
 		return;
 	}
-	out_printf(o, "<p>At t = %s, the sample with the highest RSS%s, RSS was <b>%s</b>. ",
-	           ftime(b.t_ns, tm, sizeof(tm)), b.smaps ? " among those with an smaps breakdown" : "",
-	           util_size_format(b.rss, sz, sizeof(sz)));
-	if (b.total > b.rss + b.rss / 10) {
-		char st[32];
-		out_printf(o, "smaps, read at a slightly different moment of the same sample, counted <b>%s</b>: memory moved "
-		              "between the two reads, and the parts below add up to the second figure. ",
-		           util_size_format(b.total, st, sizeof(st)));
-	}
-	if (!b.smaps)
-		out_puts(o, "No smaps breakdown was recorded, so this is the coarse split of /proc/PID/status "
-		            "(anonymous, file-backed, shared). ");
-	if (!b.heap)
-		out_puts(o, "Heap figures are not available, so live heap and allocator-held memory cannot be "
-		            "told apart inside anonymous memory. ");
-	out_puts(o, "</p>");
+	out_printf(o, "<p>At t = %s, the last breakdown while the process lived, RSS was <b>%s</b> (",
+	           ftime(b.t_ns, tm, sizeof(tm)), util_size_format(b.rss, sz, sizeof(sz)));
+	out_esc(o, sum->parts_note ? sum->parts_note : "");
+	out_puts(o, "). The terminal report, explain and --json show these same parts.</p>");
 	building_bar(o, &b, b.total, NULL);
 	out_puts(o, "<table class=\"parts\"><tr><th></th><th>part</th><th class=\"n\">size</th><th class=\"n\">share"
 	            "</th><th>what it is, what to do</th></tr>");
@@ -1538,44 +1419,25 @@ static void figures_table_row(struct out *o, const char *name, const char *val)
 	out_puts(o, "</td></tr>");
 }
 
-struct figures {
-	int64_t rss_peak, rss_final, ws_peak, cg_peak, live_peak, live_final, held_peak, threads_max;
-};
-
-static void figures_make(const struct recording *rec, struct figures *f)
+/* The figures of the analysis (html_summary.figures), plus the most threads seen, which only the
+ * page shows. Without an analysis (a raw recording) the table is left out. */
+static void figures_table(struct out *o, const struct recording *rec, const struct html_summary *sum)
 {
-	size_t n = rec->nsamples;
-	f->rss_peak = col_max(rcol(rec, "rss"), n, NULL);
-	int64_t pk = col_max(rcol(rec, "rss_peak"), n, NULL);
-	if (pk > f->rss_peak)
-		f->rss_peak = pk;
-	f->rss_final = col_last(rcol(rec, "rss"), n);
-	f->ws_peak = col_max(rcol(rec, "cg_working_set"), n, NULL);
-	f->cg_peak = col_max(rcol(rec, "cg_usage"), n, NULL);
-	pk = col_max(rcol(rec, "cg_usage_peak"), n, NULL);
-	if (pk > f->cg_peak)
-		f->cg_peak = pk;
-	f->live_peak = col_max(rcol(rec, "heap_live"), n, NULL);
-	f->live_final = col_last(rcol(rec, "heap_live"), n);
-	f->held_peak = col_max(rcol(rec, "heap_held"), n, NULL);
-	f->threads_max = col_max(rcol(rec, "threads"), n, NULL);
-}
-
-static void figures_table(struct out *o, const struct recording *rec)
-{
-	struct figures f;
-	char v[64];
-	figures_make(rec, &f);
+	char v[64], tm[32], name[160];
+	if (!sum || sum->nfigures == 0)
+		return;
 	out_puts(o, "<table id=\"figures\">");
-	figures_table_row(o, "RSS peak (exact, between samples too)", fsize(f.rss_peak, v, sizeof(v)));
-	figures_table_row(o, "RSS at the end", fsize(f.rss_final, v, sizeof(v)));
-	figures_table_row(o, "cgroup usage peak", fsize(f.cg_peak, v, sizeof(v)));
-	figures_table_row(o, "working set peak (kubelet)", fsize(f.ws_peak, v, sizeof(v)));
-	figures_table_row(o, "live heap peak", fsize(f.live_peak, v, sizeof(v)));
-	figures_table_row(o, "live heap at the end", fsize(f.live_final, v, sizeof(v)));
-	figures_table_row(o, "allocator-held peak", fsize(f.held_peak, v, sizeof(v)));
-	if (f.threads_max >= 0) {
-		snprintf(v, sizeof(v), "%lld", (long long)f.threads_max);
+	for (size_t i = 0; i < sum->nfigures; i++) {
+		const struct html_figure *f = &sum->figures[i];
+		if (f->at_ns >= 0)
+			snprintf(name, sizeof(name), "%s (at %s)", f->name, ftime(f->at_ns, tm, sizeof(tm)));
+		else
+			snprintf(name, sizeof(name), "%s", f->name);
+		figures_table_row(o, name, fsize(f->bytes, v, sizeof(v)));
+	}
+	int64_t threads = col_max(rcol(rec, "threads"), rec->nsamples, NULL);
+	if (threads >= 0) {
+		snprintf(v, sizeof(v), "%lld", (long long)threads);
 		figures_table_row(o, "threads (most)", v);
 	}
 	out_puts(o, "</table>");
@@ -1657,7 +1519,7 @@ int html_write_report(const char *out_path, const struct recording *rec, const s
 	if (rec->nsamples == 0) {
 		out_puts(&o, "<p>No samples: nothing to draw.</p>");
 	} else {
-		figures_table(&o, rec);
+		figures_table(&o, rec, sum);
 		if ((r = section_memory(&o, &c, "chart-memory")) < 0)
 			goto out_release;
 		if (rec_has_load(rec)) {
@@ -1668,7 +1530,7 @@ int html_write_report(const char *out_path, const struct recording *rec, const s
 		}
 	}
 	out_puts(&o, "</section>\n");
-	section_building(&o, rec);
+	section_building(&o, sum);
 	if (rec->nsamples && (r = section_blind_spot(&o, &c)) < 0)
 		goto out_release;
 	events_table(&o, rec);
@@ -1733,17 +1595,11 @@ int html_write_compare(const char *out_path, const struct recording *a, const st
 	missing_list(&o, &cb);
 	out_puts(&o, "</div></div>\n<section id=\"compare-figures\"><h2>Side by side</h2><table><tr><th></th>"
 	             "<th class=\"n\">A</th><th class=\"n\">B</th><th class=\"n\">B − A</th></tr>");
-	struct figures fa, fb;
-	figures_make(a, &fa);
-	figures_make(b, &fb);
 	compare_row(&o, "duration", a->run.duration_ns > 0 ? a->run.duration_ns : rec_end(a),
 	            b->run.duration_ns > 0 ? b->run.duration_ns : rec_end(b), false);
-	compare_row(&o, "RSS peak", fa.rss_peak, fb.rss_peak, true);
-	compare_row(&o, "RSS at the end", fa.rss_final, fb.rss_final, true);
-	compare_row(&o, "working set peak", fa.ws_peak, fb.ws_peak, true);
-	compare_row(&o, "live heap peak", fa.live_peak, fb.live_peak, true);
-	compare_row(&o, "live heap at the end", fa.live_final, fb.live_final, true);
-	compare_row(&o, "allocator-held peak", fa.held_peak, fb.held_peak, true);
+	/* the analysis's figures of both sides, row by row (both come from the same list) */
+	for (size_t i = 0; sum_a && sum_b && i < sum_a->nfigures && i < sum_b->nfigures; i++)
+		compare_row(&o, sum_a->figures[i].name, sum_a->figures[i].bytes, sum_b->figures[i].bytes, true);
 	compare_row(&o, "recommended limit", sum_a ? sum_a->limit_bytes : HR_UNKNOWN,
 	            sum_b ? sum_b->limit_bytes : HR_UNKNOWN, true);
 	out_puts(&o, "</table></section>\n<section id=\"compare-memory\"><h2>Memory over time, on one time axis</h2>");
@@ -1776,7 +1632,7 @@ int html_write_compare(const char *out_path, const struct recording *a, const st
 	}
 	out_puts(&o, "</section>\n<section id=\"compare-building\"><h2>The buildings, on one scale</h2>");
 	struct building ba, bb;
-	bool ha = building_make(a, &ba) && ba.np, hb = building_make(b, &bb) && bb.np;
+	bool ha = building_from(sum_a, &ba), hb = building_from(sum_b, &bb);
 	int64_t scale = (ha ? ba.total : 0) > (hb ? bb.total : 0) ? ba.total : (hb ? bb.total : 1);
 	if (ha)
 		building_bar(&o, &ba, scale, "A");

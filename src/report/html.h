@@ -32,6 +32,21 @@ struct html_phase {
 	const char *name;
 };
 
+/* One key figure of the analysis: bytes (HR_UNKNOWN: not measured) and the instant it describes
+ * (HR_UNKNOWN: the whole run). */
+struct html_figure {
+	const char *name;
+	int64_t bytes;
+	int64_t at_ns;
+};
+
+/* One part of the building (RSS split at one instant), as the analysis worded it. */
+struct html_part {
+	const char *name, *cls, *why;   /* cls: live, held, anon, stacks, code, files, shmem, other */
+	int64_t bytes;
+};
+#define HTML_MAX_PARTS 9
+
 /* What the analysis concluded. Every field is optional: NULL strings, zero counts and
  * HR_UNKNOWN numbers are rendered as "not available" (phases are then derived from the
  * recording's ready/stage events and load rows). The renderer copies nothing: the strings
@@ -47,6 +62,15 @@ struct html_summary {
 	const struct html_phase *phases;
 	size_t nphases;
 	const char *notes;            /* anything else the analysis wants said, one paragraph */
+	/* the building: the breakdown of the analysis at its instant (nparts 0: none) */
+	const struct html_part *parts;
+	size_t nparts;
+	int64_t parts_t_ns;           /* the instant of the breakdown */
+	int64_t parts_rss;            /* what the parts add up to */
+	const char *parts_note;       /* where it came from (smaps, status; heap figures' age) */
+	/* the key figures, as (name, value) rows */
+	const struct html_figure *figures;
+	size_t nfigures;
 };
 
 /* The sample columns the report draws, NULL-terminated: pass them (or NULL for all) to
@@ -71,11 +95,15 @@ struct sizing;
 
 #define HTML_MAX_ANSWERS 6
 #define HTML_MAX_PHASES 40
+#define HTML_MAX_FIGURES 10
 
 /* A summary worded from an analysis; sum points into the rest of the struct. */
 struct html_words {
 	struct html_summary sum;
 	struct html_answer answers[HTML_MAX_ANSWERS];
+	struct html_part parts[HTML_MAX_PARTS];
+	char parts_note[256];
+	struct html_figure figures[HTML_MAX_FIGURES];
 	struct html_phase phases[HTML_MAX_PHASES];
 	char verdict[512];
 	char answer[HTML_MAX_ANSWERS][512];

@@ -5,34 +5,39 @@
 #include <string.h>
 
 #include "report.h"
+#include "thresholds.h"
 #include "util.h"
+#include "words.h"
 
 #define MiB_F ((double)UTIL_MiB)
 
-/* ---- small formatting helpers (no figures computed here) ---- */
+/* ---- small formatting helpers (no figures computed here: words.c says them) ---- */
 
 struct buf {
-	char s[64];
+	char s[96];
 };
 static struct buf sz(int64_t b)
 {
 	struct buf r;
-	util_size_format(b, r.s, sizeof(r.s));
+	words_size(b, r.s, sizeof(r.s));
 	return r;
 }
 static struct buf dur(int64_t ns)
 {
 	struct buf r;
-	if (ns == 0)
-		snprintf(r.s, sizeof(r.s), "0s");
-	else
-		util_duration_format(ns, r.s, sizeof(r.s));
+	words_duration(ns, r.s, sizeof(r.s));
 	return r;
 }
 static struct buf mi(int64_t b)
 {
 	struct buf r;
 	util_size_format_mi_ceil(b, r.s, sizeof(r.s));
+	return r;
+}
+static struct buf change(const struct analysis *a, double bytes_per_s)
+{
+	struct buf r;
+	words_change(a, bytes_per_s, r.s, sizeof(r.s));
 	return r;
 }
 static struct buf rate_h(double bytes_per_s)
@@ -47,12 +52,7 @@ static struct buf rate_h(double bytes_per_s)
 static struct buf pval(double p)
 {
 	struct buf r;
-	if (isnan(p))
-		snprintf(r.s, sizeof(r.s), "-");
-	else if (p < 1e-4)
-		snprintf(r.s, sizeof(r.s), "%.1e", p);
-	else
-		snprintf(r.s, sizeof(r.s), "%.3g", p);
+	words_pvalue(p, r.s, sizeof(r.s));
 	return r;
 }
 
@@ -63,8 +63,11 @@ static const char *basis_reason(const struct analysis *a, char *out, size_t len)
 		snprintf(out, len, "RSS — no cgroup was recorded, so the RSS of the process tree is what a container limit would be charged with");
 		break;
 	case BASIS_CG_USAGE:
-		snprintf(out, len, "cgroup usage — what the kernel enforces the limit against; its page cache (%s) is too small to matter",
-			 sz(a->page_cache_bytes).s);
+		if (a->page_cache_bytes >= 0)
+			snprintf(out, len, "cgroup usage — what the kernel enforces the limit against; its page cache (%s) is too small to matter",
+				 sz(a->page_cache_bytes).s);
+		else
+			snprintf(out, len, "cgroup usage — what the kernel enforces the limit against");
 		break;
 	case BASIS_WORKING_SET:
 		snprintf(out, len, "working set (usage − inactive file) — usage carries %s of page cache that the kernel reclaims before an OOM kill",
@@ -98,80 +101,68 @@ static void print_command(FILE *out, const struct recording *rec)
 	json_object_put(cmd);
 }
 
-static void print_verdict_text(FILE *out, const struct analysis *a, const struct sizing *s)
+/* The trend's evidence in one line, honest about what the numbers say: a significant slope too
+ * small to matter is said as such, not as noise. */
+static void print_trend_text(FILE *out, const struct analysis *a)
 {
-	double med = (double)a->steady_p50;
 	double rise = a->slope_bytes_per_s * (double)a->steady_ns / 1e9;
-	switch (a->verdict) {
-	case VERDICT_TOO_SHORT:
+	if (a->verdict == VERDICT_TOO_SHORT) {
 		fprintf(out, "  only %s of steady state (%zu samples) after startup: record at least %s more "
 			"(10 s and 20 samples after startup) to judge a trend.\n",
 			dur(a->steady_ns).s, a->steady_samples, dur(a->need_more_ns).s);
-		break;
-	case VERDICT_STABLE:
+		return;
+	}
+	if (a->verdict != VERDICT_STABLE)
+		return;
+	if (!isnan(a->mk_p) && a->mk_p < TH_P_SIGNIFICANT)
+		fprintf(out, "  memory is flat: it moved %s over the steady phase (p = %s), below the %.0f %% / %s that would "
+			"matter; a limit sized on the peak holds.\n", sz((int64_t)fabs(isnan(rise) ? 0 : rise)).s,
+			pval(a->mk_p).s, TH_BAND_FRAC * 100, sz(TH_BAND_MIN_BYTES).s);
+	else
 		fprintf(out, "  memory is flat: %s over the steady phase is within noise (p = %s); a limit sized on the peak holds.\n",
 			sz((int64_t)fabs(isnan(rise) ? 0 : rise)).s, pval(a->mk_p).s);
-		break;
-	case VERDICT_GROWING:
-		fprintf(out, "  memory grows by %s (+%s over %s, Mann–Kendall p = %s): no limit is safe.",
-			rate_h(a->slope_bytes_per_s).s, sz((int64_t)rise).s, dur(a->steady_ns).s, pval(a->mk_p).s);
-		if (s && s->time_to_limit_ns >= 0)
-			fprintf(out, " At this slope it reaches the proposed limit %s in %s.", mi(s->limit_bytes).s,
-				dur(s->time_to_limit_ns).s);
-		fputc('\n', out);
-		break;
-	case VERDICT_TRACKS_LOAD:
-		fprintf(out, "  memory follows the load: correlation r = %.2f with the connections; size it for the "
-			"highest load you expect, not the one tested.\n", a->load_correlation);
-		break;
-	case VERDICT_SPIKY:
-		fprintf(out, "  the peak %s is %.2f× the median %s, in %zu short spike(s) (%.1f %% of the time above "
-			"half-way): the limit must cover them, and no dashboard shows them.\n",
-			sz(a->traffic_peak).s, a->peak_median_ratio, sz((int64_t)med).s, a->spikes,
-			a->spike_time_fraction * 100);
-		break;
-	case VERDICT_SAWTOOTH:
-		fprintf(out, "  %zu drops of at least %s after as much rise: something fills and empties (a collector, a "
-			"cache, batches); size on the top of the teeth, %s.\n",
-			a->drops, sz(a->drop_threshold).s, sz(a->traffic_peak).s);
-		break;
-	}
-	if (a->has_load && a->falls_after_load == 0)
-		fprintf(out, "  after the load memory stays at %s: it is not given back.\n", sz(a->after_load_bytes).s);
-	else if (a->has_load && a->falls_after_load == 1)
-		fprintf(out, "  after the load memory comes down to %s.\n", sz(a->after_load_bytes).s);
+}
+
+static void print_findings_text(FILE *out, const struct analysis *a)
+{
+	char line[1024];
+	if (a->nfindings == 0)
+		return;
+	fprintf(out, "Findings (most important first):\n");
+	for (int i = 0; i < a->nfindings; i++)
+		fprintf(out, "  %d. [%s] %s\n", i + 1, finding_name(a->findings[i].kind),
+			words_finding(a, &a->findings[i], line, sizeof(line)));
 }
 
 static void print_heap_text(FILE *out, const struct analysis *a)
 {
+	char line[768];
 	if (!a->heap_available) {
-		fprintf(out, "Heap: unavailable — %s\n", a->heap_status);
+		fprintf(out, "Heap: %s\n", words_heap(a, line, sizeof(line)));
 		return;
 	}
-	fprintf(out, "Heap: live %s at the end, peak %s", sz(a->heap_live_final).s, sz(a->heap_live_peak).s);
+	fprintf(out, "Heap: live %s at %s (the last fresh figure%s), peak %s", sz(a->heap_live_final).s,
+		dur(a->heap_final_t_ns).s, a->heap_stale ? "; later ones were stale" : "", sz(a->heap_live_peak).s);
 	if (a->heap_allocations >= 0)
 		fprintf(out, ", %lld allocations", (long long)a->heap_allocations);
-	fprintf(out, "; trend %s (p = %s)\n", rate_h(a->heap_slope_bytes_per_s).s, pval(a->heap_mk_p).s);
-	switch (a->heap_finding) {
-	case HEAP_LIVE_GROWING:
-		fprintf(out, "  live heap grows with RSS: live data is accumulating — a leak or an unbounded cache. Find "
-			"what holds it (heaptrack, bounds on caches and queues); allocator settings will not help.\n");
-		break;
-	case HEAP_RETENTION:
-		fprintf(out, "  live heap is %s while RSS is %s: %s is held by the allocator (retention or "
-			"fragmentation), not live data — not a leak.\n",
-			sz(a->heap_live_final).s, sz(a->rss_final).s,
-			sz(a->bd_allocator >= 0 ? a->bd_allocator : a->heap_gap_bytes).s);
-		fprintf(out, "  remedies: glibc MALLOC_ARENA_MAX=2 and malloc_trim(0) after bursts; jemalloc "
-			"MALLOC_CONF=background_thread:true,dirty_decay_ms:1000 (Rust's tikv-jemallocator: "
-			"_RJEM_MALLOC_CONF); or fewer, reused buffers.\n");
-		break;
-	case HEAP_OK:
-		fprintf(out, "  heap and RSS agree: nothing held back worth mentioning.\n");
-		break;
-	case HEAP_UNKNOWN:
-		break;
-	}
+	fprintf(out, "; trend %s (p = %s)\n", change(a, a->heap_slope_bytes_per_s).s, pval(a->heap_mk_p).s);
+	fprintf(out, "  %s\n", words_heap(a, line, sizeof(line)));
+}
+
+static void print_breakdown_text(FILE *out, const struct analysis *a)
+{
+	struct words_part p[WORDS_MAX_PARTS];
+	int np = words_parts(a, p, WORDS_MAX_PARTS);
+	if (np == 0)
+		return;
+	fprintf(out, "Breakdown at %s (%s, %s in all", dur(a->bd_t_ns).s, a->bd_coarse ? "status" : "smaps", sz(a->bd.rss).s);
+	if (a->bd_heap_age_ns > 0)
+		fprintf(out, "; heap figures %s old", dur(a->bd_heap_age_ns).s);
+	fprintf(out, "):\n ");
+	for (int i = 0; i < np; i++)
+		fprintf(out, "%s %s %s%s", i ? " ·" : "", p[i].name, sz(p[i].bytes).s,
+			p[i].cls[0] == 'h' && a->bd_allocator_estimated ? " (estimated)" : "");
+	fputc('\n', out);
 }
 
 /* "the load is done" when headroom itself ended the command with this signal (--duration, end of
@@ -191,9 +182,7 @@ static const char *stopped_by_headroom(const struct recording *rec, int sig)
 int report_print_text(FILE *out, const struct recording *rec, const struct analysis *a)
 {
 	char reason[320];
-	struct sizing s;
-	const struct analysis *one[1] = {a};
-	bool have_sizing = size_recommend(one, 1, NULL, &s) == 0;
+	const struct sizing *sp = a->sized ? &a->sizing : NULL;
 
 	fputs("headroom: ", out);
 	print_command(out, rec);
@@ -210,10 +199,15 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 		fprintf(out, "killed by signal %d", a->exit_signal);
 	else if (a->exit_code >= 0)
 		fprintf(out, "exit %d", a->exit_code);
+	else if (strcmp(rec->run.mode, "attach") == 0)
+		fprintf(out, "still running when the recording stopped");
 	else
 		fprintf(out, "exit unknown");
 	fprintf(out, " after %s · %zu samples every %s · limit %s\n", dur(a->duration_ns).s, a->nsamples,
 		dur(a->interval_ns).s, a->limit_bytes >= 0 ? sz(a->limit_bytes).s : "none");
+	if (a->teardown_samples > 0)
+		fprintf(out, "  %lld sample(s) read while the command was stopping count for the peaks only\n",
+			(long long)a->teardown_samples);
 	if (!a->finished)
 		fprintf(out, "  the recording is not finished (headroom was stopped, or is still recording): figures cover the data up to its last flush\n");
 	if (a->oom_killed && a->limit_bytes > 0)
@@ -245,8 +239,12 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 
 	fprintf(out, "\nTrend: %s\n", analyze_verdict_name(a->verdict));
 	if (a->verdict != VERDICT_TOO_SHORT || !isnan(a->slope_bytes_per_s)) {
-		fprintf(out, "  slope %s (Theil–Sen), Mann–Kendall p = %s over %s of steady state (%zu samples)\n",
-			rate_h(a->slope_bytes_per_s).s, pval(a->mk_p).s, dur(a->steady_ns).s, a->steady_samples);
+		if (a->steady_ns >= TH_PER_HOUR_MIN_NS)
+			fprintf(out, "  slope %s (Theil–Sen) over %s of steady state (%zu samples), Mann–Kendall p = %s\n",
+				change(a, a->slope_bytes_per_s).s, dur(a->steady_ns).s, a->steady_samples, pval(a->mk_p).s);
+		else
+			fprintf(out, "  change %s of steady state (Theil–Sen, %zu samples), Mann–Kendall p = %s\n",
+				change(a, a->slope_bytes_per_s).s, a->steady_samples, pval(a->mk_p).s);
 		if (a->stabilized_after_ns >= 0)
 			fprintf(out, "  settled after %s", dur(a->stabilized_after_ns).s);
 		else
@@ -257,19 +255,12 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 			fprintf(out, " · load correlation %.2f", a->load_correlation);
 		fputc('\n', out);
 	}
-	print_verdict_text(out, a, have_sizing ? &s : NULL);
+	print_trend_text(out, a);
+	print_findings_text(out, a);
 
 	fputc('\n', out);
 	print_heap_text(out, a);
-	if (a->bd_anon >= 0) {
-		fprintf(out, "Breakdown at %s (smaps): ", dur(a->bd_t_ns).s);
-		if (a->bd_heap >= 0)
-			fprintf(out, "live heap %s · allocator-held %s", sz(a->bd_heap).s, sz(a->bd_allocator).s);
-		else
-			fprintf(out, "anonymous %s", sz(a->bd_anon).s);
-		fprintf(out, " · stacks %s · code %s · mapped files %s · other %s\n", sz(a->bd_stacks).s,
-			sz(a->bd_code).s, sz(a->bd_files).s, sz(a->bd_other).s);
-	}
+	print_breakdown_text(out, a);
 
 	if (a->nphases > 0) {
 		fprintf(out, "\nPhases\n  %-20s %9s %9s %11s %11s %8s\n", "phase", "from", "to", "peak", "median", "samples");
@@ -300,14 +291,19 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 			hidden < 0 ? 0 : hidden);
 	}
 
-	if (have_sizing) {
-		fprintf(out, "\nRecommendation (peak + %.0f %%): limit %s, request %s", s.headroom * 100,
-			mi(s.limit_bytes).s, mi(s.request_bytes).s);
+	if (sp) {
+		fprintf(out, "\nRecommendation (peak + %.0f %%): limit %s, request %s", sp->headroom * 100,
+			mi(sp->limit_bytes).s, mi(sp->request_bytes).s);
 		fprintf(out, " — `headroom size %s` for the resources: block and the KRR/VPA anchors\n",
 			rec->path[0] ? rec->path : "FILE");
-		if (s.oom_adjusted)
+		if (sp->oom_adjusted)
 			fprintf(out, "  the peak was raised to %s (VPA's rule after an OOM kill: max(peak + 100Mi, peak × 1.2))\n",
-				sz(s.sized_peak).s);
+				sz(sp->sized_peak).s);
+		if (sp->limit_floored)
+			fprintf(out, "  raised to the floor: never below the process tree's RSS peak %s plus the headroom, nor %s\n",
+				sz(sp->needs_to_exist).s, mi(SIZE_FLOOR_BYTES).s);
+	} else {
+		fprintf(out, "\nNo recommendation: %s.\n", a->no_sizing_reason);
 	}
 	return ferror(out) ? -EIO : 0;
 }
@@ -371,24 +367,68 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	add(heap, "available", json_object_new_boolean(a->heap_available));
 	add(heap, "live_peak_bytes", jbytes(a->heap_live_peak));
 	add(heap, "live_final_bytes", jbytes(a->heap_live_final));
+	add(heap, "allocator_final_bytes", jbytes(a->heap_held_final));
+	add(heap, "final_at_s", jsecs(a->heap_final_t_ns));
+	add(heap, "final_age_s", jsecs(a->heap_final_age_ns));
+	add(heap, "stale", json_object_new_boolean(a->heap_stale));
+	add(heap, "stale_age_s", a->heap_stale ? jsecs(a->heap_stale_age_ns) : NULL);
 	add(heap, "allocations", jbytes(a->heap_allocations));
+	add(heap, "allocator", a->allocator[0] ? json_object_new_string(a->allocator) : NULL);
 	add(heap, "status", json_object_new_string(a->heap_status));
-	static const char *const findings[] = {"unknown", "ok", "live-growing", "allocator-retention"};
-	add(heap, "finding", a->heap_available ? json_object_new_string(findings[a->heap_finding]) : NULL);
+	static const char *const hfind[] = {"unknown", "ok", "live-growing", "allocator-retention"};
+	add(heap, "finding", a->heap_available ? json_object_new_string(hfind[a->heap_finding]) : NULL);
 	add(heap, "slope_bytes_per_hour", jdouble(a->heap_slope_bytes_per_s * 3600));
+	add(heap, "change_bytes", a->heap_change_bytes != HR_UNKNOWN ? json_object_new_int64(a->heap_change_bytes) : NULL);
 	add(heap, "p_value", jdouble(a->heap_mk_p));
 	add(o, "heap", heap);
 
+	/* always the object (the contract's fields), null figures when there is no breakdown */
 	struct json_object *bd = json_object_new_object();
-	add(bd, "heap_bytes", jbytes(a->bd_heap));
-	add(bd, "allocator_bytes", jbytes(a->bd_allocator));
-	add(bd, "stacks_bytes", jbytes(a->bd_stacks));
-	add(bd, "code_bytes", jbytes(a->bd_code));
-	add(bd, "mapped_files_bytes", jbytes(a->bd_files));
-	add(bd, "other_bytes", jbytes(a->bd_other));
-	add(bd, "anon_bytes", jbytes(a->bd_anon));
-	add(bd, "at_s", jsecs(a->bd_t_ns));
+	{
+		add(bd, "heap_bytes", jbytes(a->bd.heap));
+		add(bd, "allocator_bytes", jbytes(a->bd.allocator));
+		add(bd, "allocator_estimated", a->have_breakdown ? json_object_new_boolean(a->bd_allocator_estimated) : NULL);
+		add(bd, "stacks_bytes", jbytes(a->bd.stacks));
+		add(bd, "code_bytes", jbytes(a->bd.code));
+		add(bd, "mapped_files_bytes", jbytes(a->bd.mapped_files));
+		add(bd, "shmem_bytes", jbytes(a->bd.shmem));
+		add(bd, "other_bytes", jbytes(a->bd.other));
+		add(bd, "rss_bytes", jbytes(a->bd.rss));
+		add(bd, "at_s", jsecs(a->bd_t_ns));
+		add(bd, "heap_age_s", jsecs(a->bd_heap_age_ns));
+		add(bd, "source", a->have_breakdown ? json_object_new_string(a->bd_coarse ? "status" : "smaps") : NULL);
+	}
 	add(o, "breakdown", bd);
+
+	struct json_object *fs = json_object_new_array();
+	for (int i = 0; i < a->nfindings; i++) {
+		const struct finding *f = &a->findings[i];
+		char text[1024], rule[512];
+		struct json_object *e = json_object_new_object();
+		add(e, "kind", json_object_new_string(finding_name(f->kind)));
+		add(e, "ratio", jdouble(f->ratio));
+		add(e, "bytes", jbytes(f->bytes));
+		add(e, "at_s", jsecs(f->at_ns));
+		add(e, "rule", json_object_new_string(finding_rule(f->kind, rule, sizeof(rule))));
+		add(e, "remedy", json_object_new_string(finding_remedy(f->kind, a->allocator)));
+		add(e, "text", json_object_new_string(words_finding(a, f, text, sizeof(text))));
+		json_object_array_add(fs, e);
+	}
+	add(o, "findings", fs);
+
+	struct json_object *ld = NULL;
+	if (rec->nload > 0 || a->has_load) {
+		ld = json_object_new_object();
+		add(ld, "requests", jbytes(a->load_requests));
+		add(ld, "errors", jbytes(a->load_errors));
+		add(ld, "error_rate", jdouble(a->load_error_rate));
+		add(ld, "start_s", jsecs(a->load_start_ns));
+		add(ld, "end_s", jsecs(a->load_end_ns));
+		add(ld, "correlation", jdouble(a->load_correlation));
+		add(ld, "falls_after", a->falls_after_load >= 0 ? json_object_new_boolean(a->falls_after_load) : NULL);
+		add(ld, "after_bytes", jbytes(a->after_load_bytes));
+	}
+	add(o, "load", ld);
 
 	struct json_object *cg = json_object_new_object();
 	add(cg, "usage_peak_bytes", jbytes(a->cg_usage_peak));
@@ -429,6 +469,7 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	add(tr, "load_correlation", jdouble(a->load_correlation));
 	add(tr, "falls_after_load", a->falls_after_load >= 0 ? json_object_new_boolean(a->falls_after_load) : NULL);
 	add(tr, "need_more_s", a->verdict == VERDICT_TOO_SHORT ? jsecs(a->need_more_ns) : NULL);
+	add(tr, "teardown_samples", json_object_new_int64(a->teardown_samples));
 	add(o, "trend", tr);
 
 	struct json_object *bs = json_object_new_object();
@@ -463,19 +504,21 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	}
 	add(o, "phases", ph);
 
-	struct sizing s;
-	const struct analysis *one[1] = {a};
 	struct json_object *recm = NULL;
-	if (size_recommend(one, 1, NULL, &s) == 0) {
+	if (a->sized) {
+		const struct sizing *sp = &a->sizing;
 		recm = json_object_new_object();
-		add(recm, "limit_bytes", json_object_new_int64(s.limit_bytes));
-		add(recm, "request_bytes", json_object_new_int64(s.request_bytes));
-		add(recm, "limit", json_object_new_string(mi(s.limit_bytes).s));
-		add(recm, "request", json_object_new_string(mi(s.request_bytes).s));
-		add(recm, "headroom", json_object_new_double(s.headroom));
-		add(recm, "basis", json_object_new_string(analyze_basis_name(s.basis)));
+		add(recm, "limit_bytes", json_object_new_int64(sp->limit_bytes));
+		add(recm, "request_bytes", json_object_new_int64(sp->request_bytes));
+		add(recm, "limit", json_object_new_string(mi(sp->limit_bytes).s));
+		add(recm, "request", json_object_new_string(mi(sp->request_bytes).s));
+		add(recm, "headroom", json_object_new_double(sp->headroom));
+		add(recm, "basis", json_object_new_string(analyze_basis_name(sp->basis)));
+		add(recm, "floored", json_object_new_boolean(sp->limit_floored));
+		add(recm, "needs_to_exist_bytes", jbytes(sp->needs_to_exist));
 	}
 	add(o, "recommendation", recm);
+	add(o, "no_recommendation_reason", a->sized ? NULL : json_object_new_string(a->no_sizing_reason));
 	return o;
 }
 
@@ -521,6 +564,8 @@ static struct json_object *sizing_json(const struct sizing *s, const char *const
 	add(o, "resources", res);
 	add(o, "limit_bytes", json_object_new_int64(s->limit_bytes));
 	add(o, "request_bytes", json_object_new_int64(s->request_bytes));
+	add(o, "floored", json_object_new_boolean(s->limit_floored));
+	add(o, "needs_to_exist_bytes", jbytes(s->needs_to_exist));
 	add(o, "basis", json_object_new_string(analyze_basis_name(s->basis)));
 	add(o, "true_peak_bytes", jbytes(s->true_peak));
 	add(o, "sized_peak_bytes", jbytes(s->sized_peak));
@@ -595,11 +640,14 @@ static void print_sizing_notes(FILE *out, const struct sizing *s, const char *co
 		mi(s->vpa_best_bytes).s, s->vpa_days, s->vpa_floored ? ", raised to its 250Mi floor" : "");
 	if (s->krr_bytes >= 0 && s->krr_bytes < s->true_peak)
 		fprintf(out, "%s  KRR's figure is below the true peak: a pod sized by it is OOM-killed at the next peak\n", pre);
+	if (s->limit_floored)
+		fprintf(out, "%sraised to the floor: never below the process tree's RSS peak %s × %.2f, nor %s\n", pre,
+			sz(s->needs_to_exist).s, 1.0 + s->headroom, mi(SIZE_FLOOR_BYTES).s);
 	if (s->growing)
 		fprintf(out, "%sWARNING: memory is growing at %s: no limit is safe; it reaches %s in %s at this slope\n", pre,
 			rate_h(s->slope_bytes_per_s).s, mi(s->limit_bytes).s, dur(s->time_to_limit_ns).s);
 	for (size_t i = 0; i < s->nrecordings; i++)
-		if (a[i]->verdict == VERDICT_TOO_SHORT)
+		if (analysis_finding(a[i], FINDING_TOO_SHORT))
 			fprintf(out, "%snote: %s is too short to judge a trend (record %s more): the limit covers what it saw, not what a longer run reaches\n",
 				pre, paths ? paths[i] : "a recording", dur(a[i]->need_more_ns).s);
 	if (s->startup_burst_bytes >= 0)
@@ -690,12 +738,6 @@ struct row {
 int report_print_compare(FILE *out, const char *const names[2], const struct recording *const rec[2],
 			 const struct analysis *const a[2], bool json)
 {
-	struct sizing s[2];
-	bool have[2];
-	for (int i = 0; i < 2; i++) {
-		const struct analysis *one[1] = {a[i]};
-		have[i] = size_recommend(one, 1, NULL, &s[i]) == 0;
-	}
 	const struct row rows[] = {
 		{"true peak", {a[0]->peak, a[1]->peak}},
 		{"startup peak", {a[0]->startup_peak, a[1]->startup_peak}},
@@ -706,14 +748,14 @@ int report_print_compare(FILE *out, const char *const names[2], const struct rec
 		{"RSS peak", {a[0]->rss_peak, a[1]->rss_peak}},
 		{"live heap peak", {a[0]->heap_live_peak, a[1]->heap_live_peak}},
 		{"live heap final", {a[0]->heap_live_final, a[1]->heap_live_final}},
-		{"allocator-held", {a[0]->bd_allocator, a[1]->bd_allocator}},
-		{"stacks", {a[0]->bd_stacks, a[1]->bd_stacks}},
-		{"code", {a[0]->bd_code, a[1]->bd_code}},
-		{"mapped files", {a[0]->bd_files, a[1]->bd_files}},
+		{"allocator-held", {a[0]->bd.allocator, a[1]->bd.allocator}},
+		{"stacks", {a[0]->bd.stacks, a[1]->bd.stacks}},
+		{"code", {a[0]->bd.code, a[1]->bd.code}},
+		{"mapped files", {a[0]->bd.mapped_files, a[1]->bd.mapped_files}},
 		{"cgroup usage peak", {a[0]->cg_usage_peak, a[1]->cg_usage_peak}},
 		{"working set peak", {a[0]->cg_ws_peak, a[1]->cg_ws_peak}},
-		{"limit", {have[0] ? s[0].limit_bytes : HR_UNKNOWN, have[1] ? s[1].limit_bytes : HR_UNKNOWN}},
-		{"request", {have[0] ? s[0].request_bytes : HR_UNKNOWN, have[1] ? s[1].request_bytes : HR_UNKNOWN}},
+		{"limit", {a[0]->sized ? a[0]->sizing.limit_bytes : HR_UNKNOWN, a[1]->sized ? a[1]->sizing.limit_bytes : HR_UNKNOWN}},
+		{"request", {a[0]->sized ? a[0]->sizing.request_bytes : HR_UNKNOWN, a[1]->sized ? a[1]->sizing.request_bytes : HR_UNKNOWN}},
 	};
 	const size_t nrows = sizeof(rows) / sizeof(rows[0]);
 	if (json) {
@@ -747,6 +789,7 @@ int report_print_compare(FILE *out, const char *const names[2], const struct rec
 	fprintf(out, "%-18s %12s %12s\n", "duration", dur(a[0]->duration_ns).s, dur(a[1]->duration_ns).s);
 	fprintf(out, "%-18s %12s %12s\n", "verdict", analyze_verdict_name(a[0]->verdict), analyze_verdict_name(a[1]->verdict));
 	fprintf(out, "%-18s %12s %12s\n", "slope", rate_h(a[0]->slope_bytes_per_s).s, rate_h(a[1]->slope_bytes_per_s).s);
+	fprintf(out, "%-18s %12s %12s\n", "heap source", a[0]->heap_available ? "shim" : "-", a[1]->heap_available ? "shim" : "-");
 	for (size_t r = 0; r < nrows; r++) {
 		if (rows[r].v[0] < 0 && rows[r].v[1] < 0)
 			continue;

@@ -1,0 +1,244 @@
+#include "words.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "thresholds.h"
+#include "util.h"
+
+const char *words_size(int64_t bytes, char *buf, size_t len)
+{
+	if (bytes < 0) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	return util_size_format(bytes, buf, len);
+}
+
+const char *words_duration(int64_t ns, char *buf, size_t len)
+{
+	if (ns < 0)
+		snprintf(buf, len, "-");
+	else if (ns == 0)
+		snprintf(buf, len, "0s");
+	else
+		util_duration_format(ns, buf, len);
+	return buf;
+}
+
+const char *words_pvalue(double p, char *buf, size_t len)
+{
+	if (isnan(p))
+		snprintf(buf, len, "-");
+	else if (p < 1e-4)
+		snprintf(buf, len, "%.1e", p);
+	else
+		snprintf(buf, len, "%.3g", p);
+	return buf;
+}
+
+const char *words_change(const struct analysis *a, double bytes_per_s, char *buf, size_t len)
+{
+	if (isnan(bytes_per_s)) {
+		snprintf(buf, len, "-");
+	} else if (a->steady_ns >= TH_PER_HOUR_MIN_NS) {
+		snprintf(buf, len, "%+.1fMi/h", bytes_per_s * 3600.0 / (double)UTIL_MiB);
+	} else {
+		char d[32], b[32];
+		double change = bytes_per_s * (double)a->steady_ns / 1e9;
+		snprintf(buf, len, "%s%s over %s", change < 0 ? "-" : "+", words_size((int64_t)fabs(change), b, sizeof(b)),
+			 words_duration(a->steady_ns, d, sizeof(d)));
+	}
+	return buf;
+}
+
+const char *words_basis(enum analyze_basis b)
+{
+	switch (b) {
+	case BASIS_CG_USAGE: return "cgroup usage";
+	case BASIS_WORKING_SET: return "working set";
+	case BASIS_RSS: break;
+	}
+	return "RSS";
+}
+
+const char *words_headline(const struct analysis *a, char *buf, size_t len)
+{
+	char x[32], y[32], z[32];
+	if (a->peak < 0) {
+		snprintf(buf, len, "No memory samples were recorded: nothing to judge. Run longer than one sampling interval.");
+		return buf;
+	}
+	if (a->nfindings > 0)
+		return words_finding(a, &a->findings[0], buf, len);
+	if (a->stabilized_after_ns >= 0)
+		snprintf(buf, len, "Memory is stable: it settled after %s at %s and peaked at %s.",
+			 words_duration(a->stabilized_after_ns, x, sizeof(x)), words_size(a->steady_p50, y, sizeof(y)),
+			 words_size(a->peak, z, sizeof(z)));
+	else
+		snprintf(buf, len, "Memory is stable at %s and peaked at %s.", words_size(a->steady_p50, y, sizeof(y)),
+			 words_size(a->peak, z, sizeof(z)));
+	return buf;
+}
+
+/* the sentence of a finding, without the remedy */
+static void say(const struct analysis *a, const struct finding *f, char *buf, size_t len)
+{
+	char x[48], y[48], z[48];
+	switch (f->kind) {
+	case FINDING_OOM_KILLED:
+		snprintf(buf, len, "OOM-killed with %s in use%s%s: it needs more than that, and how much more is unknown.",
+			 words_size(f->bytes, x, sizeof(x)), a->limit_bytes > 0 ? " under a limit of " : "",
+			 a->limit_bytes > 0 ? words_size(a->limit_bytes, y, sizeof(y)) : "");
+		break;
+	case FINDING_LOAD_FAILED:
+		snprintf(buf, len, "The load failed: %lld of %lld requests (%.0f %%) were errors, so it did not exercise the "
+			 "service and the memory figures do not describe serving traffic.", (long long)a->load_errors,
+			 (long long)a->load_requests, f->ratio * 100);
+		break;
+	case FINDING_NOT_READY:
+		snprintf(buf, len, "The service never became ready (it did not accept connections in time): the run never "
+			 "reached its steady state.");
+		break;
+	case FINDING_GROWING:
+		snprintf(buf, len, "Memory grows by %s (Mann–Kendall p = %s): no limit is safe.",
+			 words_change(a, a->slope_bytes_per_s, x, sizeof(x)), words_pvalue(a->mk_p, y, sizeof(y)));
+		if (a->sized && a->sizing.time_to_limit_ns >= 0 && a->sizing.time_to_limit_ns < INT64_MAX) {
+			size_t n = strlen(buf);
+			snprintf(buf + n, len - n, " At this slope it reaches the proposed limit %s in %s.",
+				 words_size(a->sizing.limit_bytes, x, sizeof(x)),
+				 words_duration(a->sizing.time_to_limit_ns, y, sizeof(y)));
+		}
+		break;
+	case FINDING_HEAP_GROWING:
+		snprintf(buf, len, "The live heap grows by %s (p = %s): live data is accumulating — a leak or an unbounded cache.",
+			 words_change(a, a->heap_slope_bytes_per_s, x, sizeof(x)), words_pvalue(a->heap_mk_p, y, sizeof(y)));
+		break;
+	case FINDING_TRACKS_LOAD:
+		snprintf(buf, len, "Memory follows the load (r = %.2f with the connections, a swing of %s) and peaked at %s "
+			 "under the load tested.", f->ratio, words_size(f->bytes, x, sizeof(x)),
+			 words_size(a->traffic_peak, y, sizeof(y)));
+		break;
+	case FINDING_SAWTOOTH:
+		snprintf(buf, len, "Memory fills and empties in a sawtooth: %zu drops of at least %s, each after a rise %.1fx "
+			 "as long as the fall — something collects or flushes (a GC, a cache, batches); the teeth reach %s.",
+			 a->drops, words_size(a->drop_threshold, x, sizeof(x)), f->ratio, words_size(a->traffic_peak, y, sizeof(y)));
+		break;
+	case FINDING_SPIKY:
+		snprintf(buf, len, "Memory is spiky: %zu short spike(s) reach %s, %.2fx the median %s, above half-way only "
+			 "%.1f %% of the time.", a->spikes, words_size(a->traffic_peak, x, sizeof(x)), a->peak_median_ratio,
+			 words_size(a->steady_p50, y, sizeof(y)), a->spike_time_fraction * 100);
+		break;
+	case FINDING_STARTUP_PEAK:
+		snprintf(buf, len, "Startup sets the limit: its peak %s is %.2fx the traffic peak %s.",
+			 words_size(a->startup_peak, x, sizeof(x)), f->ratio, words_size(a->traffic_peak, y, sizeof(y)));
+		break;
+	case FINDING_RETENTION:
+		snprintf(buf, len, "%s is held by the allocator (%.0f %% of RSS %s at %s%s): memory the program freed and "
+			 "the allocator keeps for reuse, not live data — not a leak.", words_size(f->bytes, x, sizeof(x)),
+			 isnan(f->ratio) ? 0 : f->ratio * 100, words_size(a->bd.rss, y, sizeof(y)),
+			 words_duration(a->bd_t_ns, z, sizeof(z)),
+			 a->bd_allocator_estimated ? "; estimated as the anonymous memory that is not live heap" : "");
+		break;
+	case FINDING_NOT_RELEASED:
+		snprintf(buf, len, "After the load memory stays at %s: it is not given back.", words_size(f->bytes, x, sizeof(x)));
+		break;
+	case FINDING_DASHBOARD_BLIND:
+		snprintf(buf, len, "A 15 s dashboard would have shown at best %s of the true peak %s (%.0f %%): %s unseen.",
+			 words_size(a->blind[0].best_bytes, x, sizeof(x)), words_size(a->peak, y, sizeof(y)), f->ratio * 100,
+			 words_size(f->bytes, z, sizeof(z)));
+		break;
+	case FINDING_HEAP_STALE:
+		snprintf(buf, len, "The heap figures at the end are %.1fs old: the process did not answer (stopped or blocked), "
+			 "so no view presents them as current.", f->ratio);
+		break;
+	case FINDING_TOO_SHORT:
+		snprintf(buf, len, "Too short to judge a trend: only %s of steady state (%zu samples) after startup; record at "
+			 "least %s more.", words_duration(a->steady_ns, x, sizeof(x)), a->steady_samples,
+			 words_duration(a->need_more_ns, y, sizeof(y)));
+		break;
+	case FINDING_NKINDS:
+		snprintf(buf, len, "-");
+		break;
+	}
+}
+
+const char *words_finding(const struct analysis *a, const struct finding *f, char *buf, size_t len)
+{
+	say(a, f, buf, len);
+	const char *remedy = finding_remedy(f->kind, a->allocator);
+	size_t n = strlen(buf);
+	if (remedy[0] && n + 4 < len)
+		snprintf(buf + n, len - n, " — %s.", remedy);
+	return buf;
+}
+
+const char *words_heap(const struct analysis *a, char *buf, size_t len)
+{
+	char x[48], y[48], z[48], w[48];
+	if (!a->heap_available) {
+		snprintf(buf, len, "unavailable — %s", a->heap_status);
+		return buf;
+	}
+	if (a->heap_finding == HEAP_LIVE_GROWING) {
+		snprintf(buf, len, "live heap grows with memory (%s): live data is accumulating.",
+			 words_change(a, a->heap_slope_bytes_per_s, x, sizeof(x)));
+	} else if (a->heap_finding == HEAP_RETENTION) {
+		snprintf(buf, len, "live heap is %s while the allocator holds %s at %s: retention or fragmentation, not a leak.",
+			 words_size(a->bd.heap >= 0 ? a->bd.heap : a->heap_live_final, x, sizeof(x)),
+			 words_size(a->bd.allocator >= 0 ? a->bd.allocator : a->heap_gap_bytes, y, sizeof(y)),
+			 words_duration(a->bd_t_ns, z, sizeof(z)));
+	} else if (a->have_breakdown && a->bd.allocator >= 0) {
+		util_size_format(TH_HELD_MIN_BYTES, w, sizeof(w));
+		snprintf(buf, len, "the allocator holds %s (%.0f %% of RSS): below the %.0f %% and %s worth tuning; the live "
+			 "heap does not grow.", words_size(a->bd.allocator, x, sizeof(x)),
+			 isnan(a->bd_held_ratio) ? 0 : a->bd_held_ratio * 100, TH_HELD_RATIO * 100, w);
+	} else {
+		snprintf(buf, len, "the live heap does not grow; no breakdown says what the allocator holds.");
+	}
+	return buf;
+}
+
+static int part(struct words_part *p, int n, int max, const char *name, const char *cls, int64_t bytes, bool keep_zero,
+		const char *why)
+{
+	if (n >= max || bytes < 0 || (bytes == 0 && !keep_zero))
+		return n;
+	p[n] = (struct words_part){name, cls, bytes, why};
+	return n + 1;
+}
+
+int words_parts(const struct analysis *a, struct words_part *p, int max)
+{
+	if (!a->have_breakdown)
+		return 0;
+	const struct breakdown *b = &a->bd;
+	int n = 0;
+	bool heap = b->heap >= 0;
+	if (heap) {
+		n = part(p, n, max, "live heap", "live", b->heap, true,
+			 "rooms in use: bytes the program allocated and has not freed. If this grows steadily the service "
+			 "leaks or caches without bound.");
+		n = part(p, n, max, "allocator-held", "held", b->allocator, true,
+			 b->allocator_estimated
+				 ? "empty shelves: anonymous memory that is not live heap (the allocator gave no figure of its "
+				   "own), kept for reuse — not a leak."
+				 : "empty shelves: freed memory the allocator keeps resident for reuse — not a leak.");
+	}
+	n = part(p, n, max, "thread stacks", "stacks", b->stacks, false,
+		 "one stack per thread, as deep as it was ever touched; fewer threads or smaller stacks shrink it.");
+	n = part(p, n, max, a->bd_coarse ? "file-backed (code, libraries, files)" : "code, libraries", "code",
+		 a->bd_coarse ? b->mapped_files : b->code, false,
+		 "the program's and its libraries' files: a fixed cost, shared with other processes mapping them.");
+	if (!a->bd_coarse)
+		n = part(p, n, max, "mapped files", "files", b->mapped_files, false,
+			 "data files mapped into memory: clean pages are reclaimable, but they count in RSS and the cgroup.");
+	n = part(p, n, max, "shared memory", "shmem", b->shmem, false,
+		 "tmpfs, /dev/shm, memfd and SysV segments: charged to the cgroup, not reclaimable without swap.");
+	n = part(p, n, max, heap ? "other" : "anonymous (heap and more)", "anon", b->other, false,
+		 heap ? "anonymous memory outside the heap: direct mmap, a runtime's own heap (Go, JVM), [vdso] and the like."
+		      : "private anonymous memory: the heap, the allocator's free space and direct mmap together; without "
+			"heap figures they cannot be told apart.");
+	return n;
+}

@@ -1,0 +1,378 @@
+/* analyze stages: each rule of findings.c just below, at and just above its edge (thresholds.h);
+ * the teeth of stats_teeth() on series whose answer is counted by hand; the sizing floor; the
+ * teardown samples; the freshness of heap figures. Every expected value is written out here. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "analyze_stages.h"
+#include "helpers.h"
+#include "size.h"
+#include "stats.h"
+#include "synth.h"
+#include "thresholds.h"
+
+#define MS 1000000LL
+#define SEC 1000000000LL
+#define MiB SYN_MiB
+
+/* An analysis with a long, quiet steady phase and nothing found: each test moves one figure. */
+static struct analysis *base(void)
+{
+	static struct analysis a;
+	struct recording *rec = synth_new(0, 100 * MS);
+	stage_run_facts(rec, &a);
+	synth_free(rec);
+	a.peak = a.traffic_peak = a.steady_p95 = 100 * MiB;
+	a.steady_p50 = 100 * MiB;
+	a.rss_peak = 100 * MiB;
+	a.steady_samples = 600;
+	a.steady_ns = 60 * SEC;
+	a.interval_ns = 100 * MS;
+	return &a;
+}
+
+static bool found(struct analysis *a, enum finding_kind k)
+{
+	struct analyze_options o;
+	analyze_options_init(&o);
+	stage_findings(&o, a);
+	return analysis_finding(a, k) != NULL;
+}
+
+static void retention_edges(void **state)
+{
+	(void)state;
+	struct {
+		int64_t held;
+		double ratio;
+		bool want;
+	} cases[] = {
+		{32 * MiB - 1, 0.50, false},  /* bytes just below */
+		{32 * MiB, 0.25, true},       /* both at the edge */
+		{32 * MiB, 0.2499, false},    /* ratio just below */
+		{200 * MiB, 0.2501, true},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct analysis *a = base();
+		a->heap_available = true;
+		a->heap_finding = HEAP_OK;
+		a->have_breakdown = true;
+		a->bd.allocator = cases[i].held;
+		a->bd_held_ratio = cases[i].ratio;
+		assert_int_equal(found(a, FINDING_RETENTION), cases[i].want);
+		assert_int_equal(a->heap_finding == HEAP_RETENTION, cases[i].want);
+	}
+}
+
+static void spiky_edges(void **state)
+{
+	(void)state;
+	/* median 40 MiB: a peak of 48 MiB is 1.2x and 8 MiB above: both at the edge */
+	struct {
+		int64_t peak;
+		double time;
+		bool want;
+	} cases[] = {
+		{48 * MiB, 0.10, true},
+		{48 * MiB - 1, 0.10, false},
+		{48 * MiB, 0.20, false},     /* time above half-way at the edge: not short */
+		{48 * MiB, 0.1999, true},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct analysis *a = base();
+		a->steady_p50 = 40 * MiB;
+		a->traffic_peak = a->peak = cases[i].peak;
+		a->peak_median_ratio = (double)cases[i].peak / (double)(40 * MiB);
+		a->spike_time_fraction = cases[i].time;
+		assert_int_equal(found(a, FINDING_SPIKY), cases[i].want);
+		assert_int_equal(a->verdict == VERDICT_SPIKY, cases[i].want);
+	}
+}
+
+static void sawtooth_edges(void **state)
+{
+	(void)state;
+	struct {
+		size_t drops;
+		double mid, rise, fall;
+		bool want;
+	} cases[] = {
+		{3, 0.5, 10, 1, true},
+		{2, 0.5, 10, 1, false},     /* too few teeth */
+		{3, 0.15, 10, 1, true},     /* midline share at the low edge */
+		{3, 0.1499, 10, 1, false},
+		{3, 0.85, 10, 1, true},
+		{3, 0.8501, 10, 1, false},
+		{3, 0.5, 3, 1.5, true},     /* rise 3 samples, 2x the fall: both at the edge */
+		{3, 0.5, 2.9, 1, false},    /* a rise of under 3 samples is a spike's */
+		{3, 0.5, 3, 1.51, false},   /* rise less than twice the fall */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct analysis *a = base();
+		a->drops = cases[i].drops;
+		a->shape_frac_mid = cases[i].mid;
+		a->shape_rise_samples = cases[i].rise;
+		a->shape_fall_samples = cases[i].fall;
+		a->shape_lo = 60 * MiB;
+		a->shape_hi = 160 * MiB;
+		assert_int_equal(found(a, FINDING_SAWTOOTH), cases[i].want);
+	}
+}
+
+static void tracks_load_edges(void **state)
+{
+	(void)state;
+	double r[] = {0.5999, 0.6, 0.9};
+	bool want[] = {false, true, true};
+	for (size_t i = 0; i < 3; i++) {
+		struct analysis *a = base();
+		a->load_correlation = r[i];
+		a->shape_lo = 100 * MiB;
+		a->shape_hi = 110 * MiB; /* a swing of 10 MiB = 10 % of the 100 MiB median: at the edge */
+		assert_int_equal(found(a, FINDING_TRACKS_LOAD), want[i]);
+	}
+	struct analysis *a = base();
+	a->load_correlation = 0.9;
+	a->shape_lo = 100 * MiB;
+	a->shape_hi = 110 * MiB - 1;
+	assert_false(found(a, FINDING_TRACKS_LOAD));
+}
+
+static void too_short_edges(void **state)
+{
+	(void)state;
+	struct analysis *a = base();
+	a->steady_samples = 19;
+	assert_true(found(a, FINDING_TOO_SHORT));
+	assert_int_equal(a->verdict, VERDICT_TOO_SHORT);
+	/* one sample short at 100 ms: 100 ms more; 10 s is met */
+	assert_int_equal(a->need_more_ns, 100 * MS);
+	a = base();
+	a->steady_samples = 20;
+	a->steady_ns = 10 * SEC;
+	assert_false(found(a, FINDING_TOO_SHORT));
+	a = base();
+	a->steady_ns = 10 * SEC - 1;
+	assert_true(found(a, FINDING_TOO_SHORT));
+	assert_int_equal(a->need_more_ns, 1);
+}
+
+static void load_failed_edges(void **state)
+{
+	(void)state;
+	struct analysis *a = base();
+	a->load_error_rate = 0.05;
+	assert_false(found(a, FINDING_LOAD_FAILED));
+	a = base();
+	a->load_error_rate = 0.0501;
+	assert_true(found(a, FINDING_LOAD_FAILED));
+	stage_sizing(a);
+	assert_false(a->sized);
+	assert_non_null(strstr(a->no_sizing_reason, "did not exercise"));
+}
+
+static void dashboard_and_startup_edges(void **state)
+{
+	(void)state;
+	struct analysis *a = base();
+	a->blind[0].best_bytes = 90 * MiB; /* 90 % of the 100 MiB peak: at the edge */
+	assert_true(found(a, FINDING_DASHBOARD_BLIND));
+	assert_int_equal(analysis_finding(a, FINDING_DASHBOARD_BLIND)->bytes, 10 * MiB);
+	a = base();
+	a->blind[0].best_bytes = 90 * MiB + 1;
+	assert_false(found(a, FINDING_DASHBOARD_BLIND));
+
+	a = base();
+	a->traffic_peak = 100 * MiB;
+	a->startup_peak = a->peak = 110 * MiB; /* 1.10x: at the edge */
+	assert_true(found(a, FINDING_STARTUP_PEAK));
+	a = base();
+	a->traffic_peak = 100 * MiB;
+	a->startup_peak = a->peak = 110 * MiB - 1;
+	assert_false(found(a, FINDING_STARTUP_PEAK));
+}
+
+/* several rules hold at once: every one is listed, most important first */
+static void findings_are_a_set(void **state)
+{
+	(void)state;
+	struct analysis *a = base();
+	a->trend_significant = true;
+	a->slope_bytes_per_s = 1e6;
+	a->steady_p50 = 40 * MiB;
+	a->traffic_peak = a->peak = 80 * MiB;
+	a->peak_median_ratio = 2.0;
+	a->spike_time_fraction = 0.02;
+	a->oom_killed = true;
+	assert_true(found(a, FINDING_SPIKY));
+	assert_int_equal(a->nfindings, 3);
+	assert_int_equal(a->findings[0].kind, FINDING_OOM_KILLED);
+	assert_int_equal(a->findings[1].kind, FINDING_GROWING);
+	assert_int_equal(a->findings[2].kind, FINDING_SPIKY);
+	assert_int_equal(a->verdict, VERDICT_GROWING);
+}
+
+/* teeth counted by hand: three slow fills of 0..5 (rise 4 points from 2 to 5, fall 1) */
+static void teeth_of_a_sawtooth(void **state)
+{
+	(void)state;
+	double x[] = {0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 0};
+	struct stats_teeth t;
+	assert_int_equal(stats_teeth(x, sizeof(x) / sizeof(x[0]), 4, &t), 0);
+	assert_int_equal(t.teeth, 3);
+	assert_near(t.rise_median, 4, 0);
+	assert_near(t.fall_median, 1, 0);
+	double y[] = {0, 0, 10, 0, 0, 10, 0, 0, 10, 0};
+	assert_int_equal(stats_teeth(y, sizeof(y) / sizeof(y[0]), 5, &t), 0);
+	assert_int_equal(t.teeth, 3);
+	assert_near(t.rise_median, 1, 0);
+	assert_near(t.fall_median, 1, 0);
+	assert_int_equal(stats_count_drops(y, 10, 5), 3);
+	assert_int_equal(stats_teeth(y, 10, 0, &t), -EINVAL);
+}
+
+static struct analysis *sized_case(int64_t peak, int64_t rss_peak)
+{
+	struct analysis *a = base();
+	a->peak = a->traffic_peak = peak;
+	a->rss_peak = rss_peak;
+	a->request_basis_p95 = peak;
+	return a;
+}
+
+static void sizing_floor(void **state)
+{
+	(void)state;
+	struct sizing s;
+	/* nginx: cgroup usage 4 MiB, RSS 14.7 MiB (libraries already in the page cache) */
+	const struct analysis *one[1] = {sized_case(4 * MiB, (int64_t)(14.7 * MiB))};
+	assert_int_equal(size_recommend(one, 1, NULL, &s), 0);
+	/* 14.7 × 1.25 = 18.375 MiB, rounded up: 19 MiB */
+	assert_int_equal(s.limit_bytes, 19 * MiB);
+	assert_true(s.limit_floored);
+	assert_int_equal(s.needs_to_exist, (int64_t)(14.7 * MiB));
+	/* sleep: 1 MiB of everything: the 16 MiB floor */
+	one[0] = sized_case(MiB, MiB);
+	assert_int_equal(size_recommend(one, 1, NULL, &s), 0);
+	assert_int_equal(s.limit_bytes, SIZE_FLOOR_BYTES);
+	assert_true(s.request_bytes <= s.limit_bytes);
+	/* a big service is not floored: 100.5 MiB × 1.25 = 125.625 → 126 MiB */
+	one[0] = sized_case((int64_t)(100.5 * MiB), 90 * MiB);
+	assert_int_equal(size_recommend(one, 1, NULL, &s), 0);
+	assert_int_equal(s.limit_bytes, 126 * MiB);
+	assert_false(s.limit_floored);
+	/* a corrupt recording's INT64_MAX peak saturates: never a small limit */
+	one[0] = sized_case(INT64_MAX, INT64_MAX);
+	assert_int_equal(size_recommend(one, 1, NULL, &s), 0);
+	assert_int_equal(s.limit_bytes, INT64_MAX);
+}
+
+/* the last read before the exit sees the process unmapping: a peak, never the final level */
+static void teardown_is_not_a_reading(void **state)
+{
+	(void)state;
+	struct recording *rec = synth_new(100, 100 * MS);
+	int64_t *rss = synth_col(rec, "rss");
+	for (size_t i = 0; i < 100; i++)
+		rss[i] = 400 * MiB;
+	rss[99] = 140 * MiB;
+	synth_event(rec, 9950 * MS, "exit", 0);
+	struct analysis a;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_int_equal(a.teardown_samples, 1);
+	assert_int_equal(a.final, 400 * MiB);
+	assert_int_equal(a.rss_final, 400 * MiB);
+	assert_int_equal(a.steady_p50, 400 * MiB);
+	synth_free(rec);
+
+	/* headroom's own SIGTERM at 8 s: what follows is the program stopping */
+	rec = synth_new(100, 100 * MS);
+	rss = synth_col(rec, "rss");
+	for (size_t i = 0; i < 100; i++)
+		rss[i] = i < 85 ? 400 * MiB : 50 * MiB;
+	synth_event_detail(rec, 8 * SEC, "signal", 15, "headroom sent SIGTERM: --duration elapsed");
+	synth_event(rec, 9950 * MS, "exit", -15);
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_int_equal(a.teardown_samples, 20);
+	assert_int_equal(a.rss_final, 400 * MiB);
+	synth_free(rec);
+}
+
+/* heap figures that stop being fresh (the process was stopped after its frees) are never the
+ * level of a later instant: the last fresh one is kept with its instant and its age is said */
+static void stale_heap_is_not_current(void **state)
+{
+	(void)state;
+	struct recording *rec = synth_new(100, 100 * MS);
+	int64_t *rss = synth_col(rec, "rss"), *live = synth_col(rec, "heap_live"), *anon = synth_col(rec, "map_anon");
+	int64_t *ht = synth_add_col(rec, "heap_t_ns");
+	snprintf(rec->run.heap_status, sizeof(rec->run.heap_status), "available: glibc, stats mode");
+	for (size_t i = 0; i < 100; i++) {
+		rss[i] = 407 * MiB;
+		anon[i] = 400 * MiB;
+		live[i] = i < 40 ? 400 * MiB : 25 * MiB;
+		/* fresh up to sample 59, then the figure of 5.9 s is read again and again */
+		ht[i] = i < 60 ? rec->t_ns[i] : rec->t_ns[59];
+	}
+	struct analysis a;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(a.heap_available);
+	assert_true(a.heap_stale);
+	assert_int_equal(a.heap_live_final, 25 * MiB);
+	assert_int_equal(a.heap_final_t_ns, 59 * 100 * MS);
+	/* read at 9.9 s: 4 s old */
+	assert_int_equal(a.heap_stale_age_ns, 4 * SEC);
+	assert_non_null(analysis_finding(&a, FINDING_HEAP_STALE));
+	/* the breakdown at 9.9 s has no heap figure of its instant: no heap parts */
+	assert_true(a.have_breakdown);
+	assert_int_equal(a.bd_t_ns, 99 * 100 * MS);
+	assert_int_equal(a.bd.heap, HR_UNKNOWN);
+	assert_int_equal(a.bd.allocator, HR_UNKNOWN);
+	synth_free(rec);
+
+	/* the same figures, fresh to the end: allocator-held 375 MiB is named */
+	rec = synth_new(100, 100 * MS);
+	rss = synth_col(rec, "rss");
+	live = synth_col(rec, "heap_live");
+	anon = synth_col(rec, "map_anon");
+	ht = synth_add_col(rec, "heap_t_ns");
+	snprintf(rec->run.heap_status, sizeof(rec->run.heap_status), "available: glibc, count mode");
+	for (size_t i = 0; i < 100; i++) {
+		rss[i] = 407 * MiB;
+		anon[i] = 400 * MiB;
+		live[i] = i < 40 ? 400 * MiB : 25 * MiB;
+		ht[i] = rec->t_ns[i];
+	}
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_false(a.heap_stale);
+	assert_int_equal(a.bd.heap, 25 * MiB);
+	assert_int_equal(a.bd.allocator, 375 * MiB);
+	assert_true(a.bd_allocator_estimated);
+	assert_non_null(analysis_finding(&a, FINDING_RETENTION));
+	assert_int_equal(a.heap_finding, HEAP_RETENTION);
+	synth_free(rec);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(retention_edges),
+		cmocka_unit_test(spiky_edges),
+		cmocka_unit_test(sawtooth_edges),
+		cmocka_unit_test(tracks_load_edges),
+		cmocka_unit_test(too_short_edges),
+		cmocka_unit_test(load_failed_edges),
+		cmocka_unit_test(dashboard_and_startup_edges),
+		cmocka_unit_test(findings_are_a_set),
+		cmocka_unit_test(teeth_of_a_sawtooth),
+		cmocka_unit_test(sizing_floor),
+		cmocka_unit_test(teardown_is_not_a_reading),
+		cmocka_unit_test(stale_heap_is_not_current),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
