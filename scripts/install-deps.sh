@@ -9,6 +9,7 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev
       nginx-light         # tests/it_load_nginx.sh: a real server for the load generator
       python3 python3-yaml  # tests/it_analyze_*.sh: JSON checks, the resources: YAML parsed
+      python3-jsonschema  # tests/it_json_schema.sh: --json output against docs/schema/
       prometheus curl     # promtool and a real server for tests/it_export_prometheus.sh
       # the heap shim's tests: allocators underneath, a static program, real programs under it
       libjemalloc2 libmimalloc2.0 busybox-static ripgrep redis-server)

@@ -124,6 +124,30 @@ static void sawtooth_edges(void **state)
 	}
 }
 
+/* a sawtooth that ends mid-tooth tests as a trend; it grows only if its troughs rise */
+static void sawtooth_growth_needs_rising_troughs(void **state)
+{
+	(void)state;
+	double rise[] = {2 * MiB - 1, 5 * MiB};  /* the material rise is 5 % of 100 MiB = 5 MiB */
+	bool want[] = {false, true};
+	for (size_t i = 0; i < 2; i++) {
+		struct analysis *a = base();
+		a->drops = 5;
+		a->shape_frac_mid = 0.5;
+		a->shape_rise_samples = 20;
+		a->shape_fall_samples = 1;
+		a->shape_lo = 60 * MiB;
+		a->shape_hi = 160 * MiB;
+		a->trend_significant = true;
+		a->slope_bytes_per_s = 1e5;
+		a->shape_floor_first = 60 * MiB;
+		a->shape_floor_last = 60 * MiB + rise[i];
+		assert_true(found(a, FINDING_SAWTOOTH));
+		assert_int_equal(analysis_finding(a, FINDING_GROWING) != NULL, want[i]);
+		assert_int_equal(a->verdict, VERDICT_SAWTOOTH);
+	}
+}
+
 static void tracks_load_edges(void **state)
 {
 	(void)state;
@@ -364,6 +388,7 @@ int main(void)
 		cmocka_unit_test(retention_edges),
 		cmocka_unit_test(spiky_edges),
 		cmocka_unit_test(sawtooth_edges),
+		cmocka_unit_test(sawtooth_growth_needs_rising_troughs),
 		cmocka_unit_test(tracks_load_edges),
 		cmocka_unit_test(too_short_edges),
 		cmocka_unit_test(load_failed_edges),

@@ -155,6 +155,7 @@ static void init_unknown(struct analysis *a)
 	a->peak_median_ratio = a->spike_time_fraction = a->load_correlation = NAN;
 	a->heap_slope_bytes_per_s = a->heap_mk_p = a->bd_held_ratio = a->load_error_rate = NAN;
 	a->shape_lo = a->shape_hi = a->shape_frac_mid = a->shape_rise_samples = a->shape_fall_samples = NAN;
+	a->shape_floor_first = a->shape_floor_last = NAN;
 	a->falls_after_load = -1;
 	a->startup_source = PHASE_NONE;
 	a->verdict = VERDICT_TOO_SHORT;

@@ -220,6 +220,9 @@ struct analysis {
 	/* the shape of the steady phase the findings judge: its range, the share of the time above
 	 * the midline, and the median rise and fall of the teeth in samples (NAN when unknown) */
 	double shape_lo, shape_hi, shape_frac_mid, shape_rise_samples, shape_fall_samples;
+	/* the lowest level in the first and in the last third of the steady phase: a sawtooth whose
+	 * troughs do not rise is not growing, whatever the phase of its last tooth */
+	double shape_floor_first, shape_floor_last;
 
 	/* heap (shim). "final" is the last fresh figure while the process lived; heap_final_t_ns is
 	 * the instant the target produced it and heap_final_age_ns how old it was when read. */

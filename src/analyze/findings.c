@@ -188,6 +188,9 @@ static enum analyze_verdict shapes(const struct analyze_options *o, struct analy
 	bool saw = !tracks && a->drops >= TH_SAW_MIN_TEETH && frac_mid >= TH_SAW_MID_LO && frac_mid <= TH_SAW_MID_HI &&
 		   rise >= TH_SAW_MIN_RISE_SAMPLES && rise >= TH_SAW_RISE_OVER_FALL * fall;
 	bool growing = a->trend_significant && a->slope_bytes_per_s > 0;
+	/* a sawtooth grows only if its troughs rise by as much as the trend test calls material */
+	if (saw && growing && !(a->shape_floor_last - a->shape_floor_first >= fmax((double)o->band_min_bytes, o->band_frac * med)))
+		growing = false;
 	bool spiky = !saw && !isnan(a->peak_median_ratio) && a->peak_median_ratio >= TH_SPIKE_RATIO &&
 		     (double)a->traffic_peak - med >= (double)TH_SPIKE_MIN_BYTES && a->spike_time_fraction < TH_SPIKE_MAX_TIME;
 	double rise_bytes = a->slope_bytes_per_s * (double)a->steady_ns / 1e9;

@@ -3,9 +3,26 @@
 #include <string.h>
 
 #include "analyze_stages.h"
+
+#define FINAL_WINDOW_NS 1000000000LL
+#define FINAL_WINDOW_SAMPLES 10
 #include "thresholds.h"
 #include "sat.h"
 #include "util.h"
+
+/* The level at the end: the median of the last second or the last 10 samples, whichever holds
+ * more, while the process lived — so a sample that caught a spike, or the start of the teardown,
+ * is not "the final figure" (samples can be far apart when the machine is busy). */
+static int64_t level_at_end(const struct series *s, const int64_t *x)
+{
+	size_t last;
+	if (last_known(x, s->alive, &last) < 0)
+		return HR_UNKNOWN;
+	size_t from = index_at(s->t, s->alive, s->t[last] - FINAL_WINDOW_NS);
+	if (last + 1 - from < FINAL_WINDOW_SAMPLES)
+		from = last + 1 >= FINAL_WINDOW_SAMPLES ? last + 1 - FINAL_WINDOW_SAMPLES : 0;
+	return quantile_known(x, from, last + 1, 0.5, s->scratch);
+}
 
 static void rss_peaks(struct series *s, struct analysis *a)
 {
@@ -25,7 +42,7 @@ static void rss_peaks(struct series *s, struct analysis *a)
 		if (since_start > a->rss_peak)
 			a->rss_peak = since_start;
 	}
-	a->rss_final = last_known(s->rss, s->alive, NULL);
+	a->rss_final = level_at_end(s, s->rss);
 	a->rss_stayed_high = a->rss_peak > 0 && a->rss_final >= 0 && a->rss_final * 10 >= a->rss_peak * 9;
 }
 
@@ -106,5 +123,5 @@ void stage_peaks(struct series *s, struct analysis *a)
 		a->peak = a->cg_usage_peak;
 	if (a->basis == BASIS_RSS && a->rss_peak > a->peak)
 		a->peak = a->rss_peak;
-	a->final = last_known(s->bi, s->alive, NULL);
+	a->final = level_at_end(s, s->bi);
 }

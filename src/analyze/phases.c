@@ -89,7 +89,10 @@ static void place_startup(struct series *s, const struct analyze_options *o, str
 	const struct record_event *ready = find_event(s->rec, "ready");
 	size_t k = gather(s->t, s->bi, 0, s->alive, s->ts, s->xs);
 	double st;
-	bool settled = stats_stabilization(s->ts, s->xs, k, o->band_frac, (double)o->band_min_bytes, &st) == 0;
+	/* settling is judged on a running median: a spike one sample happened to catch is not the
+	 * level moving (without it, a spiky service "settles" only after its last caught spike) */
+	stats_running_median5(s->xs, k, s->scratch);
+	bool settled = stats_stabilization(s->ts, s->scratch, k, o->band_frac, (double)o->band_min_bytes, &st) == 0;
 	/* the stabilisation time is reported whatever placed the startup */
 	if (settled)
 		a->stabilized_after_ns = (int64_t)(st * 1e9);

@@ -236,6 +236,24 @@ int stats_stabilization(const double *t, const double *x, size_t n, double band_
 	return 0;
 }
 
+void stats_running_median5(const double *x, size_t n, double *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		double w[5];
+		size_t k = 0;
+		for (size_t j = i >= 2 ? i - 2 : 0; j <= i + 2 && j < n; j++)
+			w[k++] = x[j];
+		/* insertion sort of at most 5 */
+		for (size_t a = 1; a < k; a++)
+			for (size_t b = a; b > 0 && w[b - 1] > w[b]; b--) {
+				double tmp = w[b];
+				w[b] = w[b - 1];
+				w[b - 1] = tmp;
+			}
+		out[i] = k % 2 ? w[k / 2] : (w[k / 2 - 1] + w[k / 2]) / 2;
+	}
+}
+
 /* Up to STATS_TEETH_MAX teeth keep their rise and fall lengths for the medians; more only count. */
 #define STATS_TEETH_MAX 4096
 

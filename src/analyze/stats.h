@@ -49,6 +49,10 @@ int stats_mann_kendall(const double *t, const double *x, size_t n, struct stats_
 int stats_stabilization(const double *t, const double *x, size_t n, double band_frac, double band_min,
 			double *ret_t);
 
+/* out[i] = the median of x[i-2..i+2] (fewer at the ends): removes excursions of one or two points,
+ * such as a spike an instantaneous sample happened to catch, and keeps steps. out != x. */
+void stats_running_median5(const double *x, size_t n, double *out);
+
 /* Drops of at least thr after a rise of at least thr (hysteresis, so noise below thr counts
  * nothing): the teeth of a sawtooth, or the falls after spikes. */
 size_t stats_count_drops(const double *x, size_t n, double thr);

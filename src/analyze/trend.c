@@ -55,6 +55,13 @@ static void teeth(struct series *s, const struct analyze_options *o, struct anal
 	a->shape_rise_samples = tt.rise_median;
 	a->shape_fall_samples = tt.fall_median;
 	a->shape_frac_mid = stats_fraction_above(s->xs, k, (lo + hi) / 2);
+	double f0 = s->xs[0], f1 = s->xs[k - 1];
+	for (size_t i = 0; i < k / 3; i++)
+		f0 = fmin(f0, s->xs[i]);
+	for (size_t i = k - k / 3; i < k; i++)
+		f1 = fmin(f1, s->xs[i]);
+	a->shape_floor_first = f0;
+	a->shape_floor_last = f1;
 }
 
 /* spikes: interval peaks far above the median, briefly */

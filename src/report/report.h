@@ -1,9 +1,9 @@
 /* report: the terminal and JSON renderings of an analysis, of a sizing and of a comparison.
  *
- * Words the numbers that analyze.c and size.c computed; computes no figure of its own. Every
- * verdict is printed with its evidence in numbers. JSON is one object (json-c) with the stable
- * fields of DESIGN.md's `--json` contract plus more; a figure the recording cannot give is null,
- * never zero. Functions return 0 or a negative errno (-EIO when the stream failed, -ENOMEM).
+ * Renders struct analysis (src/analyze) and computes no figure of its own; sentences shared with
+ * explain and the HTML come from words.c. Every finding is printed with its evidence in numbers.
+ * JSON is one object (json-c) described by docs/schema/report.schema.json (size.schema.json,
+ * compare.schema.json); a figure the recording cannot give is null, never zero. Functions return 0 or a negative errno (-EIO when the stream failed, -ENOMEM).
  */
 #ifndef HEADROOM_REPORT_H
 #define HEADROOM_REPORT_H
