@@ -512,13 +512,10 @@ static void emit_hover_values(struct out *o, const struct series *s, const struc
 	out_puts(o, "]");
 }
 
-static int chart_render(struct out *o, struct chart *ch)
+/* The geometry and the scale of both axes: the data's maximum, a limit line close above it,
+ * rounded up to a whole step. Fills a (the decimated columns of every series). */
+static struct geom chart_scale(struct chart *ch, struct agg *a)
 {
-	struct agg *a = calloc((size_t)CH_MAX_SERIES * CH_NCOL, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	if (ch->t1 <= ch->t0)
-		ch->t1 = ch->t0 + 1000000000LL;
 	struct geom g = {CH_X0, CH_NCOL, CH_TOP, ch->height - CH_TOP - CH_BOTTOM, ch->t0, ch->t1, {0, 0}};
 	int64_t vmax[2] = {0, 0};
 	for (int i = 0; i < ch->ns; i++) {
@@ -540,6 +537,13 @@ static int chart_render(struct out *o, struct chart *ch)
 		g.vmax[ax] = ceil(v / st) * st;
 	}
 
+	return g;
+}
+
+/* the caption, and the legend (a limit above the chart is named here, not drawn) */
+static void chart_head(struct out *o, const struct chart *ch, const struct geom *gp)
+{
+	const struct geom g = *gp;
 	out_printf(o, "<figure class=\"chart\" id=\"%s\"><figcaption><b>", ch->id);
 	out_esc(o, ch->title);
 	out_puts(o, "</b>");
@@ -567,6 +571,12 @@ static int chart_render(struct out *o, struct chart *ch)
 	out_esc(o, ch->title);
 	out_puts(o, "\">");
 
+}
+
+/* the phases of the run as shaded bands, labelled where they are wide enough */
+static void chart_bands(struct out *o, const struct chart *ch, const struct geom *gp)
+{
+	const struct geom g = *gp;
 	/* stages */
 	for (size_t i = 0; i < ch->nbands; i++) {
 		const struct html_phase *b = &ch->bands[i];
@@ -592,6 +602,12 @@ static int chart_render(struct out *o, struct chart *ch)
 			out_puts(o, "</text>");
 		}
 	}
+}
+
+/* grid, axis labels and time ticks */
+static void chart_axes(struct out *o, const struct chart *ch, const struct geom *gp)
+{
+	const struct geom g = *gp;
 	/* grid and axes */
 	for (int ax = 0; ax < 2; ax++) {
 		bool used = false;
@@ -627,6 +643,12 @@ static int chart_render(struct out *o, struct chart *ch)
 	out_printf(o, "<rect class=\"frame\" x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", CH_X0, g.y0, CH_NCOL,
 	           g.ph);
 
+}
+
+/* the series: areas first so lines stay on top */
+static void chart_series(struct out *o, const struct chart *ch, const struct geom *gp, const struct agg *a)
+{
+	const struct geom g = *gp;
 	/* series: areas first so lines stay on top */
 	for (int pass = 0; pass < 2; pass++)
 		for (int i = 0; i < ch->ns; i++) {
@@ -639,6 +661,12 @@ static int chart_render(struct out *o, struct chart *ch)
 			else if (pass == 1 && s->kind == S_DOTS)
 				emit_dots(o, &g, s);
 		}
+}
+
+/* horizontal limit lines with their labels */
+static void chart_limits(struct out *o, const struct chart *ch, const struct geom *gp)
+{
+	const struct geom g = *gp;
 	/* limits */
 	for (int i = 0; i < ch->nh; i++) {
 		const struct mark *m = &ch->h[i];
@@ -651,6 +679,12 @@ static int chart_render(struct out *o, struct chart *ch)
 		out_esc(o, m->label);
 		out_puts(o, "</text>");
 	}
+}
+
+/* event lines: OOM kills and exits are labelled first, the rest where they overwrite no label */
+static void chart_events(struct out *o, const struct chart *ch, const struct geom *gp)
+{
+	const struct geom g = *gp;
 	/* events: OOM kills and exits are labelled first, the rest where they overwrite no label */
 	double labelled[CH_MAX_MARKS];
 	int nlab = 0;
@@ -676,6 +710,12 @@ static int chart_render(struct out *o, struct chart *ch)
 			out_puts(o, "</text>");
 			labelled[nlab++] = x;
 		}
+}
+
+/* marked points (the true peak): the label steps below a limit label it would cover */
+static void chart_peak_marks(struct out *o, const struct chart *ch, const struct geom *gp)
+{
+	const struct geom g = *gp;
 	for (int i = 0; i < ch->npm; i++) {
 		const struct mark *m = &ch->pm[i];
 		double x = gx(&g, m->t), y = gy(&g, 0, m->v);
@@ -691,6 +731,12 @@ static int chart_render(struct out *o, struct chart *ch)
 		out_esc(o, m->label);
 		out_puts(o, "</text>");
 	}
+}
+
+/* the cursor, and the hover data: the decimated columns, so the script never sees the raw million samples */
+static void chart_hover_data(struct out *o, const struct chart *ch, const struct geom *gp, const struct agg *a)
+{
+	const struct geom g = *gp;
 	out_printf(o, "<line class=\"cursor\" x1=\"0\" x2=\"0\" y1=\"%.1f\" y2=\"%.1f\" visibility=\"hidden\"/>", g.y0,
 	           g.y0 + g.ph);
 	out_puts(o, "</svg><div class=\"tip\" hidden></div></div>");
@@ -712,6 +758,24 @@ static int chart_render(struct out *o, struct chart *ch)
 		out_puts(o, "}");
 		first = false;
 	}
+}
+
+static int chart_render(struct out *o, struct chart *ch)
+{
+	struct agg *a = calloc((size_t)CH_MAX_SERIES * CH_NCOL, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	if (ch->t1 <= ch->t0)
+		ch->t1 = ch->t0 + 1000000000LL;
+	struct geom g = chart_scale(ch, a);
+	chart_head(o, ch, &g);
+	chart_bands(o, ch, &g);
+	chart_axes(o, ch, &g);
+	chart_series(o, ch, &g, a);
+	chart_limits(o, ch, &g);
+	chart_events(o, ch, &g);
+	chart_peak_marks(o, ch, &g);
+	chart_hover_data(o, ch, &g, a);
 	out_puts(o, "]}</script></figure>\n");
 	free(a);
 	return 0;

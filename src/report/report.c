@@ -179,11 +179,8 @@ static const char *stopped_by_headroom(const struct recording *rec, int sig)
 	return NULL;
 }
 
-int report_print_text(FILE *out, const struct recording *rec, const struct analysis *a)
+static void print_header_text(FILE *out, const struct recording *rec, const struct analysis *a)
 {
-	char reason[320];
-	const struct sizing *sp = a->sized ? &a->sizing : NULL;
-
 	fputs("headroom: ", out);
 	print_command(out, rec);
 	fprintf(out, "  (%s", rec->run.mode[0] ? rec->run.mode : "run");
@@ -215,11 +212,11 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 			"bound of what it needed\n", sz(a->limit_bytes).s);
 	else if (a->oom_killed)
 		fprintf(out, "  the kernel killed the command (OOM): the peak below is a lower bound of what it needed\n");
-	if (a->peak < 0) {
-		fprintf(out, "  no memory samples were recorded: nothing to judge. Run longer than one sampling interval.\n");
-		return ferror(out) ? -EIO : 0;
-	}
+}
 
+static void print_memory_text(FILE *out, const struct recording *rec, const struct analysis *a)
+{
+	char reason[320];
 	fprintf(out, "\nMemory — basis: %s\n", basis_reason(a, reason, sizeof(reason)));
 	fprintf(out, "  true peak      %10s at %s%s%s\n", sz(a->peak).s, dur(a->peak_t_ns).s,
 		a->startup_peak >= 0 && a->startup_peak >= a->peak ? ", during startup" : "",
@@ -236,7 +233,10 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 		fprintf(out, "  cgroup         usage peak %s, working set peak %s, %lld OOM kill(s), %lld limit hit(s)\n",
 			sz(a->cg_usage_peak).s, sz(a->cg_ws_peak).s, (long long)(a->cg_oom_kills > 0 ? a->cg_oom_kills : 0),
 			(long long)(a->cg_limit_hits > 0 ? a->cg_limit_hits : 0));
+}
 
+static void print_trend_section_text(FILE *out, const struct recording *rec, const struct analysis *a)
+{
 	fprintf(out, "\nTrend: %s\n", analyze_verdict_name(a->verdict));
 	if (a->verdict != VERDICT_TOO_SHORT || !isnan(a->slope_bytes_per_s)) {
 		if (a->steady_ns >= TH_PER_HOUR_MIN_NS)
@@ -257,11 +257,17 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 	}
 	print_trend_text(out, a);
 	print_findings_text(out, a);
+}
 
+static void print_heap_section_text(FILE *out, const struct recording *rec, const struct analysis *a)
+{
 	fputc('\n', out);
 	print_heap_text(out, a);
 	print_breakdown_text(out, a);
+}
 
+static void print_phases_text(FILE *out, const struct recording *rec, const struct analysis *a)
+{
 	if (a->nphases > 0) {
 		fprintf(out, "\nPhases\n  %-20s %9s %9s %11s %11s %8s\n", "phase", "from", "to", "peak", "median", "samples");
 		for (int p = 0; p < a->nphases; p++) {
@@ -276,7 +282,10 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 				sz(ph->peak_bytes).s, sz(ph->p50_bytes).s, ph->nsamples);
 		}
 	}
+}
 
+static void print_blind_text(FILE *out, const struct recording *rec, const struct analysis *a)
+{
 	fprintf(out, "\nWhat a dashboard would have shown (instantaneous values of the basis; true peak %s)\n", sz(a->peak).s);
 	for (int i = 0; i < ANALYZE_NSCRAPES; i++) {
 		const struct analyze_blind *b = &a->blind[i];
@@ -290,7 +299,11 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 			(long long)(b->scrape_ns / 1000000000LL), sz(b->worst_bytes).s, sz(b->best_bytes).s,
 			hidden < 0 ? 0 : hidden);
 	}
+}
 
+static void print_recommendation_text(FILE *out, const struct recording *rec, const struct analysis *a)
+{
+	const struct sizing *sp = a->sized ? &a->sizing : NULL;
 	if (sp) {
 		fprintf(out, "\nRecommendation (peak + %.0f %%): limit %s, request %s", sp->headroom * 100,
 			mi(sp->limit_bytes).s, mi(sp->request_bytes).s);
@@ -305,6 +318,21 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 	} else {
 		fprintf(out, "\nNo recommendation: %s.\n", a->no_sizing_reason);
 	}
+}
+
+int report_print_text(FILE *out, const struct recording *rec, const struct analysis *a)
+{
+	print_header_text(out, rec, a);
+	if (a->peak < 0) {
+		fprintf(out, "  no memory samples were recorded: nothing to judge. Run longer than one sampling interval.\n");
+		return ferror(out) ? -EIO : 0;
+	}
+	print_memory_text(out, rec, a);
+	print_trend_section_text(out, rec, a);
+	print_heap_section_text(out, rec, a);
+	print_phases_text(out, rec, a);
+	print_blind_text(out, rec, a);
+	print_recommendation_text(out, rec, a);
 	return ferror(out) ? -EIO : 0;
 }
 
@@ -330,9 +358,8 @@ static void add(struct json_object *o, const char *k, struct json_object *v)
 static struct json_object *sizing_json(const struct sizing *s, const char *const *paths,
 				       const struct analysis *const *a);
 
-static struct json_object *analysis_json(const struct recording *rec, const struct analysis *a)
+static void json_run(struct json_object *o, const struct recording *rec, const struct analysis *a)
 {
-	struct json_object *o = json_object_new_object();
 	struct json_object *cmd = json_tokener_parse(rec->run.command);
 	if (!cmd || !json_object_is_type(cmd, json_type_array)) {
 		json_object_put(cmd);
@@ -352,7 +379,10 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	add(o, "finished", json_object_new_boolean(a->finished));
 	add(o, "mode", json_object_new_string(rec->run.mode));
 	add(o, "recording", rec->path[0] ? json_object_new_string(rec->path) : NULL);
+}
 
+static void json_rss(struct json_object *o, const struct recording *rec, const struct analysis *a)
+{
 	struct json_object *rss = json_object_new_object();
 	add(rss, "peak_bytes", jbytes(a->rss_peak));
 	add(rss, "startup_peak_bytes", jbytes(a->rss_startup_peak));
@@ -362,7 +392,10 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	add(rss, "steady_p95_bytes", jbytes(a->rss_steady_p95));
 	add(rss, "peaks_exact", json_object_new_boolean(a->rss_peaks_exact));
 	add(o, "rss", rss);
+}
 
+static void json_heap(struct json_object *o, const struct recording *rec, const struct analysis *a)
+{
 	struct json_object *heap = json_object_new_object();
 	add(heap, "available", json_object_new_boolean(a->heap_available));
 	add(heap, "live_peak_bytes", jbytes(a->heap_live_peak));
@@ -381,7 +414,10 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	add(heap, "change_bytes", a->heap_change_bytes != HR_UNKNOWN ? json_object_new_int64(a->heap_change_bytes) : NULL);
 	add(heap, "p_value", jdouble(a->heap_mk_p));
 	add(o, "heap", heap);
+}
 
+static void json_breakdown(struct json_object *o, const struct recording *rec, const struct analysis *a)
+{
 	/* always the object (the contract's fields), null figures when there is no breakdown */
 	struct json_object *bd = json_object_new_object();
 	{
@@ -399,7 +435,10 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 		add(bd, "source", a->have_breakdown ? json_object_new_string(a->bd_coarse ? "status" : "smaps") : NULL);
 	}
 	add(o, "breakdown", bd);
+}
 
+static void json_findings(struct json_object *o, const struct recording *rec, const struct analysis *a)
+{
 	struct json_object *fs = json_object_new_array();
 	for (int i = 0; i < a->nfindings; i++) {
 		const struct finding *f = &a->findings[i];
@@ -415,7 +454,10 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 		json_object_array_add(fs, e);
 	}
 	add(o, "findings", fs);
+}
 
+static void json_load(struct json_object *o, const struct recording *rec, const struct analysis *a)
+{
 	struct json_object *ld = NULL;
 	if (rec->nload > 0 || a->has_load) {
 		ld = json_object_new_object();
@@ -429,7 +471,10 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 		add(ld, "after_bytes", jbytes(a->after_load_bytes));
 	}
 	add(o, "load", ld);
+}
 
+static void json_cgroup(struct json_object *o, const struct recording *rec, const struct analysis *a)
+{
 	struct json_object *cg = json_object_new_object();
 	add(cg, "usage_peak_bytes", jbytes(a->cg_usage_peak));
 	add(cg, "working_set_peak_bytes", jbytes(a->cg_ws_peak));
@@ -437,7 +482,10 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	add(cg, "limit_hits", a->cgroup ? jbytes(a->cg_limit_hits) : NULL);
 	add(cg, "page_cache_bytes", jbytes(a->page_cache_bytes));
 	add(o, "cgroup", cg);
+}
 
+static void json_memory(struct json_object *o, const struct recording *rec, const struct analysis *a)
+{
 	struct json_object *peak = json_object_new_object();
 	add(peak, "basis", json_object_new_string(analyze_basis_name(a->basis)));
 	add(peak, "peak_bytes", jbytes(a->peak));
@@ -451,7 +499,10 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	static const char *const sources[] = {"ready", "load", "stable", "guess", "none"};
 	add(peak, "startup_from", json_object_new_string(sources[a->startup_source]));
 	add(o, "memory", peak);
+}
 
+static void json_trend(struct json_object *o, const struct recording *rec, const struct analysis *a)
+{
 	struct json_object *tr = json_object_new_object();
 	add(tr, "verdict", json_object_new_string(analyze_verdict_name(a->verdict)));
 	add(tr, "stabilized_after_s", jsecs(a->stabilized_after_ns));
@@ -471,7 +522,10 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	add(tr, "need_more_s", a->verdict == VERDICT_TOO_SHORT ? jsecs(a->need_more_ns) : NULL);
 	add(tr, "teardown_samples", json_object_new_int64(a->teardown_samples));
 	add(o, "trend", tr);
+}
 
+static void json_blind_spot(struct json_object *o, const struct recording *rec, const struct analysis *a)
+{
 	struct json_object *bs = json_object_new_object();
 	add(bs, "scrape_interval_s", json_object_new_int(15));
 	add(bs, "dashboard_peak_bytes", jbytes(a->blind[0].worst_bytes));
@@ -487,7 +541,10 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	}
 	add(bs, "intervals", iv);
 	add(o, "blind_spot", bs);
+}
 
+static void json_phases(struct json_object *o, const struct recording *rec, const struct analysis *a)
+{
 	struct json_object *ph = json_object_new_array();
 	for (int p = 0; p < a->nphases; p++) {
 		const struct analyze_phase *x = &a->phases[p];
@@ -503,7 +560,10 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 		json_object_array_add(ph, e);
 	}
 	add(o, "phases", ph);
+}
 
+static void json_recommendation(struct json_object *o, const struct recording *rec, const struct analysis *a)
+{
 	struct json_object *recm = NULL;
 	if (a->sized) {
 		const struct sizing *sp = &a->sizing;
@@ -519,6 +579,24 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	}
 	add(o, "recommendation", recm);
 	add(o, "no_recommendation_reason", a->sized ? NULL : json_object_new_string(a->no_sizing_reason));
+}
+
+static struct json_object *analysis_json(const struct recording *rec, const struct analysis *a)
+{
+	/* one section each, in the order of docs/schema/report.schema.json */
+	struct json_object *o = json_object_new_object();
+	json_run(o, rec, a);
+	json_rss(o, rec, a);
+	json_heap(o, rec, a);
+	json_breakdown(o, rec, a);
+	json_findings(o, rec, a);
+	json_load(o, rec, a);
+	json_cgroup(o, rec, a);
+	json_memory(o, rec, a);
+	json_trend(o, rec, a);
+	json_blind_spot(o, rec, a);
+	json_phases(o, rec, a);
+	json_recommendation(o, rec, a);
 	return o;
 }
 
