@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Writes the seeds that need a build: fuzz/corpus/recording/ (small recordings made by the real
 # writer through tests/tools/synth_recording, re-paged to 512-byte pages so that a seed is a few
-# KiB) and fuzz/corpus/elf/ (Debian's /usr/bin/true, and a minimal dynamic and a minimal
-# static executable built here).
-#   fuzz/make-seeds-built.sh BUILD_DIR     (e.g. build-san)
+# KiB), fuzz/corpus/elf/ (Debian's /usr/bin/true, and a minimal dynamic and a minimal
+# static executable built here) and fuzz/corpus/heap_seg/real-* (the segment the shim wrote
+# for tests/progs/heap_live holding 1 MiB, count and stats mode, copied from /dev/shm).
+#   fuzz/make-seeds-built.sh BUILD_DIR     (the gcc build, build/: the shim is not preloaded
+#                                           into sanitized programs)
 set -euo pipefail
 build=${1:?usage: fuzz/make-seeds-built.sh BUILD_DIR}
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,4 +31,17 @@ cc -Os -s -o "$out/elf/tiny-dynamic" "$tmp/dyn.c"
 # the smallest static executable: no interpreter, so the reader says "statically linked"
 printf 'void _start(void) { for (;;) ; }\n' > "$tmp/tiny.c"
 cc -static -nostdlib -Os -s -o "$out/elf/tiny-static" "$tmp/tiny.c"
-ls -l "$out/recording" "$out/elf"
+# a real segment, with fuzz_heap_seg's flag byte in front: 1 = fix the header up for this
+# process (stats), 3 = the same in count mode
+for mode in count stats; do
+  LD_PRELOAD=$build/libheadroom-heap.so HEADROOM_HEAP_RUN=seedcap$mode HEADROOM_HEAP_MODE=$mode \
+    "$build/tests/progs/heap_live" 1048576 1000 2 >/dev/null &
+  pid=$!
+  sleep 1
+  seg=/dev/shm/headroom-heap-seedcap$mode-$pid
+  flag=$([ $mode = count ] && echo 3 || echo 1)
+  { printf "\\x0$flag"; cat "$seg"; } > "$out/heap_seg/real-heap_live-$mode"
+  wait $pid
+  rm -f "$seg"
+done
+ls -l "$out/recording" "$out/elf" "$out/heap_seg"
