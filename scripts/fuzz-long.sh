@@ -2,25 +2,29 @@
 # Long fuzzing runs (issue 16): each libFuzzer target of fuzz/ to N executions, one after the
 # other on one core (nice 10: the machine is shared), then a table of executions, wall time and
 # crashes per target. Needs a clang build with -DHEADROOM_FUZZ=ON (the Makefile's build-san).
-#   scripts/fuzz-long.sh [-runs=N] [-build=DIR] [TARGET...]     (TARGET: quantity, http, ...)
-# Defaults: -runs=10000000, -build=build-san, every target. A target stops at its first crash
+#   scripts/fuzz-long.sh [-runs=N] [-max_time=S] [-build=DIR] [TARGET...]  (TARGET: quantity, ...)
+# Defaults: -runs=10000000, no time cap, -build=build-san, every target. -max_time=S stops each
+# target after S seconds even if it has not reached N (its executions are then fewer than N:
+# the table says how many). A target stops at its first crash
 # (the input is kept in DIR/fuzz/long/<target>/crashes/, reproduce with the target and the
 # file as its only argument); the corpus it grows is kept in DIR/fuzz/long/<target>/corpus and
 # reused by the next run.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 runs=10000000
+max_time=0
 build=$src/build-san
 targets=()
 for a in "$@"; do
   case "$a" in
     -runs=*) runs=${a#-runs=} ;;
+    -max_time=*) max_time=${a#-max_time=} ;;
     -build=*) build=${a#-build=} ;;
-    -*) echo "fuzz-long.sh: unknown option '$a' (accepted: -runs=N -build=DIR)" >&2; exit 2 ;;
+    -*) echo "fuzz-long.sh: unknown option '$a' (accepted: -runs=N -max_time=S -build=DIR)" >&2; exit 2 ;;
     *) targets+=("$a") ;;
   esac
 done
-case "$runs" in ''|*[!0-9]*) echo "fuzz-long.sh: -runs takes a whole number, not '$runs'" >&2; exit 2 ;; esac
+case "$runs$max_time" in ''|*[!0-9]*) echo "fuzz-long.sh: -runs and -max_time take whole numbers, not '$runs' '$max_time'" >&2; exit 2 ;; esac
 if [ ${#targets[@]} -eq 0 ]; then
   for f in "$src"/fuzz/fuzz_*.c; do t=$(basename "$f" .c); targets+=("${t#fuzz_}"); done
 fi
@@ -40,7 +44,7 @@ for t in "${targets[@]}"; do
   dict=()
   [ -f "$src/fuzz/$t.dict" ] && dict=(-dict="$src/fuzz/$t.dict")
   start=$(date +%s%N)
-  nice -n 10 "$build/fuzz/fuzz_$t" -runs="$runs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  nice -n 10 "$build/fuzz/fuzz_$t" -runs="$runs" -max_total_time="$max_time" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$work/crashes/" "${dict[@]}" "$work/corpus" "$src/fuzz/corpus/$t" > "$work/log" 2>&1
   rc=$?
   end=$(date +%s%N)
