@@ -21,7 +21,9 @@
 
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "check failed: %s\n", #cond); abort(); } } while (0)
 
-#define RUN_ID "fuzzseg"
+/* per process: heap_cleanup() removes every segment of a run id, so two fuzzers running at
+ * once (a CTest run beside a long one) must not share one */
+static char run_id[32];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -34,6 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(seg, data, size < sizeof(*seg) ? size : sizeof(*seg));
 	pid_t pid = getpid();
+	if (!run_id[0])
+		snprintf(run_id, sizeof(run_id), "fuzzseg%d", (int)pid);
 	if (flags & 1) {
 		seg->magic = HEAP_SEG_MAGIC;
 		seg->version = HEAP_SEG_VERSION;
@@ -45,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		seg->exe_dev = seg->exe_ino = 0;
 	}
 	char name[96];
-	snprintf(name, sizeof(name), HEAP_SEG_PREFIX RUN_ID "-%d", (int)pid);
+	snprintf(name, sizeof(name), HEAP_SEG_PREFIX "%s-%d", run_id, (int)pid);
 	int fd = shm_open(name, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		perror("shm_open");
@@ -57,14 +61,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct heap_totals t;
 	int reads = ((flags >> 2) & 3) + 1;
 	for (int i = 0; i < reads; i++) {
-		int rc = heap_tree_read(RUN_ID, &pid, 1, &t);
+		int rc = heap_tree_read(run_id, &pid, 1, &t);
 		CHECK(t.nsegments + t.nmissing <= 1 && strlen(t.reason) < sizeof(t.reason));
 		if (rc == 0) {
 			CHECK(t.nsegments == 1);
 			CHECK(t.live >= -1 && t.held >= -1);
 		}
 	}
-	heap_cleanup(RUN_ID);
+	heap_cleanup(run_id);
 	free(seg);
 	return 0;
 }
