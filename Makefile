@@ -17,7 +17,8 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The whole suite, then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The whole suite, then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, with
+# the short libFuzzer runs of fuzz/ (label fuzz; long runs: scripts/fuzz-long.sh).
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-san
@@ -27,9 +28,10 @@ test-fast: build
 
 $(BUILD_SAN)/CMakeCache.txt:
 	CC=clang cmake -S . -B $(BUILD_SAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
-	  -DHEADROOM_SANITIZE=address,undefined
+	  -DHEADROOM_SANITIZE=address,undefined -DHEADROOM_FUZZ=ON
 
 test-san: deps $(BUILD_SAN)/CMakeCache.txt
+	@grep -q '^HEADROOM_FUZZ:BOOL=ON' $(BUILD_SAN)/CMakeCache.txt || cmake -DHEADROOM_FUZZ=ON $(BUILD_SAN) >/dev/null
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)

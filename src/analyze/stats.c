@@ -448,6 +448,8 @@ int stats_blind_spot(const int64_t *t_ns, const int64_t *x, size_t n, int64_t sc
 			lo = best[p];
 	}
 	free(best);
+	if (hi == INT64_MIN)
+		return -ENODATA;   /* no phase read any sample (samples closer than a phase step) */
 	ret->best = hi;
 	ret->worst = lo;
 	int64_t span = t_ns[n - 1] - t_ns[0];

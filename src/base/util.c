@@ -176,7 +176,9 @@ char *util_duration_format(int64_t ns, char *buf, size_t len)
 	else if (s < 3600)
 		snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)s % 60);
 	else
-		snprintf(buf, len, "%dh%02dm", (int)(s / 3600), ((int)s % 3600) / 60);
+		/* whole seconds in 64 bits: a parsed duration reaches 9.2e9 s, past an int */
+		snprintf(buf, len, "%lldh%02lldm", (long long)(ns / 1000000000LL) / 3600,
+			 (long long)(ns / 1000000000LL) % 3600 / 60);
 	return buf;
 }
 
@@ -241,7 +243,9 @@ int util_parse_u64(const char **p, uint64_t *ret)
 		return -EINVAL;
 	uint64_t v = 0;
 	while (isdigit((unsigned char)*s)) {
-		v = v * 10 + (uint64_t)(*s - '0');
+		/* a number past 2^64 is refused: wrapped, it would read as a small plausible one */
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
+			return -ERANGE;
 		s++;
 	}
 	*ret = v;

@@ -38,7 +38,8 @@ int64_t util_wall_ns(void);     /* CLOCK_REALTIME */
 ssize_t util_read_file(const char *path, char *buf, size_t len);
 ssize_t util_read_fd(int fd, char *buf, size_t len);   /* pread at 0 */
 int util_write_file(const char *path, const char *text);
-/* Parse a decimal integer at *p, advancing *p past it; returns -EINVAL if there is none. */
+/* Parse a decimal integer at *p, advancing *p past it; returns -EINVAL if there is none,
+ * -ERANGE (*p unchanged) when it does not fit 64 bits. */
 int util_parse_u64(const char **p, uint64_t *ret);
 
 #endif

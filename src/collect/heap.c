@@ -225,11 +225,29 @@ static int seg_check(const struct heap_seg *s, pid_t pid)
 	return 1;
 }
 
+/* The figures come from the target's memory, so any value is possible: sums saturate instead
+ * of overflowing (undefined behaviour, then nonsense). */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_sub_overflow(a, b, &r))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
 static void add(int64_t *sum, int64_t v)
 {
 	if (v == HR_UNKNOWN)
 		return;
-	*sum = *sum == HR_UNKNOWN ? v : *sum + v;
+	*sum = *sum == HR_UNKNOWN ? v : sat_add(*sum, v);
 }
 
 static void reason_add(struct heap_totals *t, const char *fmt, ...)
@@ -275,10 +293,11 @@ static void seg_sum(struct entry *e, struct heap_totals *t, int64_t now, bool *b
 	bool answered = LOAD(&s->published) != 0;
 	if (answered) {
 		for (int i = 0; i < HS_NSTATS; i++) {
-			st[i] = (int64_t)LOAD(&s->stats[i]);
-			t->stats[i] += st[i];
+			uint64_t v = LOAD(&s->stats[i]);
+			st[i] = v > INT64_MAX ? INT64_MAX : (int64_t)v;   /* never a negative size */
+			t->stats[i] = sat_add(t->stats[i], st[i]);
 		}
-		int64_t age = now - LOAD(&s->published_ns);
+		int64_t age = sat_sub(now, LOAD(&s->published_ns));
 		if (t->stats_age_ns == HR_UNKNOWN || age > t->stats_age_ns)
 			t->stats_age_ns = age;
 	} else {
@@ -295,8 +314,8 @@ static void seg_sum(struct entry *e, struct heap_totals *t, int64_t now, bool *b
 	if (answered) {
 		switch (alloc) {
 		case HEAP_ALLOC_GLIBC:
-			live = st[HS_GLIBC_INUSE] + st[HS_GLIBC_MMAPPED];
-			system = st[HS_GLIBC_ARENA] + st[HS_GLIBC_MMAPPED];
+			live = sat_add(st[HS_GLIBC_INUSE], st[HS_GLIBC_MMAPPED]);
+			system = sat_add(st[HS_GLIBC_ARENA], st[HS_GLIBC_MMAPPED]);
 			mmapped = st[HS_GLIBC_MMAPPED];
 			break;
 		case HEAP_ALLOC_JEMALLOC:
@@ -313,16 +332,16 @@ static void seg_sum(struct entry *e, struct heap_totals *t, int64_t now, bool *b
 		int64_t a = (int64_t)LOAD(&s->retired.allocs), f = (int64_t)LOAD(&s->retired.frees);
 		uint32_t hw = LOAD(&s->hiwater);
 		for (uint32_t i = 0; i < hw && i < HEAP_SEG_SLOTS; i++) {
-			l += LOAD(&s->slots[i].live_bytes);
-			a += (int64_t)LOAD(&s->slots[i].allocs);
-			f += (int64_t)LOAD(&s->slots[i].frees);
+			l = sat_add(l, LOAD(&s->slots[i].live_bytes));
+			a = sat_add(a, (int64_t)LOAD(&s->slots[i].allocs));
+			f = sat_add(f, (int64_t)LOAD(&s->slots[i].frees));
 		}
 		if (l < 0)
 			l = 0;   /* frees of blocks allocated before the shim counted (loader, bootstrap) */
 		live = l;
 		add(&t->allocs, a);
 		add(&t->frees, f);
-		add(&t->live_blocks, a - f);
+		add(&t->live_blocks, sat_sub(a, f));
 		/* the interval's peak: checks made by the threads since our last read, and both ends */
 		int64_t pk = __atomic_exchange_n(&s->peak, 0, __ATOMIC_RELAXED);
 		if (pk < l)
@@ -335,7 +354,7 @@ static void seg_sum(struct entry *e, struct heap_totals *t, int64_t now, bool *b
 	add(&t->live, live);
 	add(&t->mmapped, mmapped);
 	if (system != HR_UNKNOWN && live != HR_UNKNOWN)
-		add(&t->held, system > live ? system - live : 0);
+		add(&t->held, system > live ? sat_sub(system, live) : 0);
 }
 
 /* After an exec without the shim (LD_PRELOAD removed) the segment of the previous image stays:
@@ -517,7 +536,14 @@ struct elf_view {
 	const Elf64_Ehdr *eh;
 	const Elf64_Shdr *sh;     /* NULL when the section table is missing */
 	const char *shstr;
+	size_t shstr_size;        /* ends with a NUL */
 };
+
+/* [off, off + size) lies inside the file, without the sum wrapping around */
+static bool in_file(uint64_t off, uint64_t size, size_t n)
+{
+	return off <= n && size <= n - off;
+}
 
 static const Elf64_Shdr *elf_section(const struct elf_view *v, const char *name)
 {
@@ -525,8 +551,8 @@ static const Elf64_Shdr *elf_section(const struct elf_view *v, const char *name)
 		return NULL;
 	for (unsigned i = 0; i < v->eh->e_shnum; i++) {
 		const Elf64_Shdr *s = &v->sh[i];
-		if (s->sh_name < v->n && strcmp(v->shstr + s->sh_name, name) == 0 &&
-		    (s->sh_type == SHT_NOBITS || s->sh_offset + s->sh_size <= v->n))
+		if (s->sh_name < v->shstr_size && strcmp(v->shstr + s->sh_name, name) == 0 &&
+		    (s->sh_type == SHT_NOBITS || in_file(s->sh_offset, s->sh_size, v->n)))
 			return s;
 	}
 	return NULL;
@@ -536,13 +562,17 @@ static const Elf64_Shdr *elf_section(const struct elf_view *v, const char *name)
 static bool elf_defines_malloc(const struct elf_view *v)
 {
 	const Elf64_Shdr *sym = elf_section(v, ".dynsym"), *str = elf_section(v, ".dynstr");
-	if (!sym || !str || sym->sh_entsize != sizeof(Elf64_Sym))
+	/* NOBITS sections have no bytes in the file to read */
+	if (!sym || !str || sym->sh_entsize != sizeof(Elf64_Sym) || sym->sh_type == SHT_NOBITS ||
+	    str->sh_type == SHT_NOBITS || sym->sh_offset % 8)
 		return false;
 	const Elf64_Sym *s = (const Elf64_Sym *)(v->p + sym->sh_offset);
 	size_t n = sym->sh_size / sizeof(Elf64_Sym);
+	static const char want[] = "malloc";
 	for (size_t i = 0; i < n; i++)
 		if (s[i].st_shndx != SHN_UNDEF && s[i].st_name < str->sh_size &&
-		    strcmp((const char *)v->p + str->sh_offset + s[i].st_name, "malloc") == 0)
+		    str->sh_size - s[i].st_name >= sizeof(want) &&   /* the name and its NUL fit the table */
+		    memcmp(v->p + str->sh_offset + s[i].st_name, want, sizeof(want)) == 0)
 			return true;
 	return false;
 }
@@ -564,14 +594,17 @@ static int probe_elf(const unsigned char *p, size_t n, char *reason, size_t len)
 	}
 	struct elf_view v = {.p = p, .n = n, .eh = (const Elf64_Ehdr *)p};
 	const Elf64_Ehdr *eh = v.eh;
-	if (eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > n)
+	/* the tables are read in place: they must be inside the file and aligned (the map is) */
+	if (!in_file(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr), n) || eh->e_phoff % 8)
 		goto bad;
-	if (eh->e_shoff && eh->e_shentsize == sizeof(Elf64_Shdr) &&
-	    eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) <= n && eh->e_shstrndx < eh->e_shnum) {
+	if (eh->e_shoff && eh->e_shoff % 8 == 0 && eh->e_shentsize == sizeof(Elf64_Shdr) &&
+	    in_file(eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr), n) && eh->e_shstrndx < eh->e_shnum) {
 		v.sh = (const Elf64_Shdr *)(p + eh->e_shoff);
 		const Elf64_Shdr *ss = &v.sh[eh->e_shstrndx];
-		if (ss->sh_offset + ss->sh_size <= n && ss->sh_size && p[ss->sh_offset + ss->sh_size - 1] == 0)
+		if (in_file(ss->sh_offset, ss->sh_size, n) && ss->sh_size && p[ss->sh_offset + ss->sh_size - 1] == 0) {
 			v.shstr = (const char *)p + ss->sh_offset;
+			v.shstr_size = ss->sh_size;
+		}
 	}
 	bool interp = false;
 	const Elf64_Phdr *ph = (const Elf64_Phdr *)(p + eh->e_phoff);

@@ -79,7 +79,9 @@ int promsize_parse_vector(const char *body, long http_status,
 	enum json_tokener_error jerr;
 	json_object *root = json_tokener_parse_verbose(body, &jerr);
 	json_object *v;
-	if (!root || !json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "status", &v)) {
+	/* every member is checked for its type first: json-c's getters return NULL or assert on another */
+	if (!root || !json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "status", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
 		char start[64];
 		first_line(body, start, sizeof(start));
 		snprintf(why, whylen, "the answer is not Prometheus JSON (HTTP %ld, starts with '%s')", http_status, start);
@@ -96,7 +98,8 @@ int promsize_parse_vector(const char *body, long http_status,
 	}
 	json_object *data, *rtype, *result;
 	if (!json_object_object_get_ex(root, "data", &data) || !json_object_object_get_ex(data, "resultType", &rtype) ||
-	    strcmp(json_object_get_string(rtype), "vector") != 0 || !json_object_object_get_ex(data, "result", &result) ||
+	    !json_object_is_type(rtype, json_type_string) || strcmp(json_object_get_string(rtype), "vector") != 0 ||
+	    !json_object_object_get_ex(data, "result", &result) ||
 	    !json_object_is_type(result, json_type_array)) {
 		snprintf(why, whylen, "the answer has no vector result (HTTP %ld)", http_status);
 		json_object_put(root);
@@ -105,7 +108,8 @@ int promsize_parse_vector(const char *body, long http_status,
 	size_t n = json_object_array_length(result);
 	for (size_t i = 0; i < n; i++) {
 		json_object *item = json_object_array_get_idx(result, i), *metric, *value;
-		if (!json_object_object_get_ex(item, "metric", &metric) || !json_object_object_get_ex(item, "value", &value) ||
+		if (!json_object_object_get_ex(item, "metric", &metric) || !json_object_is_type(metric, json_type_object) ||
+		    !json_object_object_get_ex(item, "value", &value) || !json_object_is_type(value, json_type_array) ||
 		    json_object_array_length(value) != 2) {
 			snprintf(why, whylen, "a series in the answer has no metric or value");
 			json_object_put(root);

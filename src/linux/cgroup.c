@@ -15,6 +15,31 @@
 
 #define PREFIX "headroom-"
 
+int cgroup_parse_mountinfo_line(const char *text, int version, char *ret, size_t len)
+{
+	/* id parent major:minor root mountpoint options ... - fstype source superoptions */
+	char mnt[1024], fstype[64], super[1024];
+	const char *dash = strstr(text, " - ");
+	if (!dash || sscanf(text, "%*s %*s %*s %*s %1023s", mnt) != 1)
+		return -ENOENT;
+	if (sscanf(dash + 3, "%63s %*s %1023s", fstype, super) < 1)
+		return -ENOENT;
+	if (version == 2 && strcmp(fstype, "cgroup2") == 0) {
+		snprintf(ret, len, "%s", mnt);
+		return 0;
+	}
+	if (version == 1 && strcmp(fstype, "cgroup") == 0) {
+		/* superoptions like rw,memory or rw,cpu,memory */
+		char *save = NULL;
+		for (char *tok = strtok_r(super, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			if (strcmp(tok, "memory") == 0) {
+				snprintf(ret, len, "%s", mnt);
+				return 0;
+			}
+	}
+	return -ENOENT;
+}
+
 /* The mount point of the v1 memory hierarchy or of cgroup2, from /proc/self/mountinfo. */
 static int find_mount(int version, char *ret, size_t len)
 {
@@ -23,35 +48,40 @@ static int find_mount(int version, char *ret, size_t len)
 		return -errno;
 	char line[4096];
 	int rc = -ENOENT;
-	while (fgets(line, sizeof(line), f)) {
-		/* id parent major:minor root mountpoint options ... - fstype source superoptions */
-		char mnt[1024], fstype[64], super[1024];
-		char *dash = strstr(line, " - ");
-		if (!dash || sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1)
-			continue;
-		if (sscanf(dash + 3, "%63s %*s %1023s", fstype, super) < 1)
-			continue;
-		if (version == 2 && strcmp(fstype, "cgroup2") == 0) {
-			snprintf(ret, len, "%s", mnt);
-			rc = 0;
-			break;
-		}
-		if (version == 1 && strcmp(fstype, "cgroup") == 0) {
-			/* superoptions like rw,memory or rw,cpu,memory */
-			for (char *tok = strtok(super, ","); tok; tok = strtok(NULL, ","))
-				if (strcmp(tok, "memory") == 0) {
-					snprintf(ret, len, "%s", mnt);
-					rc = 0;
-				}
-			if (rc == 0)
-				break;
-		}
-	}
+	while (rc < 0 && fgets(line, sizeof(line), f))
+		rc = cgroup_parse_mountinfo_line(line, version, ret, len);
 	fclose(f);
 	return rc;
 }
 
-/* Our path inside the hierarchy from /proc/self/cgroup: "0::/x" (v2) or "N:...memory...:/x" (v1). */
+int cgroup_parse_cgroup_line(const char *text, int version, char *ret, size_t len)
+{
+	char line[2048];
+	snprintf(line, sizeof(line), "%s", text);
+	line[strcspn(line, "\n")] = '\0';
+	char *c1 = strchr(line, ':');
+	char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (!c2)
+		return -ENOENT;
+	*c2 = '\0';
+	const char *ctrls = c1 + 1, *path = c2 + 1;
+	bool match = false;
+	if (version == 2)
+		match = strncmp(line, "0", 1) == 0 && ctrls[0] == '\0';
+	else {
+		char tmp[256], *save = NULL;
+		snprintf(tmp, sizeof(tmp), "%s", ctrls);
+		for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			if (strcmp(tok, "memory") == 0)
+				match = true;
+	}
+	if (!match)
+		return -ENOENT;
+	snprintf(ret, len, "%s", path);
+	return 0;
+}
+
+/* Our path inside the hierarchy from /proc/self/cgroup. */
 static int own_path(int version, char *ret, size_t len)
 {
 	FILE *f = fopen("/proc/self/cgroup", "re");
@@ -59,30 +89,8 @@ static int own_path(int version, char *ret, size_t len)
 		return -errno;
 	char line[2048];
 	int rc = -ENOENT;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		char *c1 = strchr(line, ':');
-		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (!c2)
-			continue;
-		*c2 = '\0';
-		const char *ctrls = c1 + 1, *path = c2 + 1;
-		bool match = false;
-		if (version == 2)
-			match = strncmp(line, "0", 1) == 0 && ctrls[0] == '\0';
-		else {
-			char tmp[256];
-			snprintf(tmp, sizeof(tmp), "%s", ctrls);
-			for (char *tok = strtok(tmp, ","); tok; tok = strtok(NULL, ","))
-				if (strcmp(tok, "memory") == 0)
-					match = true;
-		}
-		if (match) {
-			snprintf(ret, len, "%s", path);
-			rc = 0;
-			break;
-		}
-	}
+	while (rc < 0 && fgets(line, sizeof(line), f))
+		rc = cgroup_parse_cgroup_line(line, version, ret, len);
 	fclose(f);
 	return rc;
 }

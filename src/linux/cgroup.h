@@ -23,6 +23,12 @@ struct cgroup_run {
 	char parent[1024];
 };
 
+/* One line of /proc/self/mountinfo: 0 with its mount point in ret when it is the cgroup2 mount
+ * (version 2) or the v1 hierarchy holding the memory controller (version 1), else -ENOENT. */
+int cgroup_parse_mountinfo_line(const char *text, int version, char *ret, size_t len);
+/* One line of /proc/self/cgroup ("0::/x" for v2, "N:...memory...:/x" for v1): 0 with the path
+ * in ret when it is the line of that version's memory controller, else -ENOENT. */
+int cgroup_parse_cgroup_line(const char *text, int version, char *ret, size_t len);
 /* Where the memory controller lives for this process: version and the directory of our own
  * memory cgroup. -ENOENT when there is no memory controller. */
 int cgroup_find_own(int *ret_version, char *ret_dir, size_t len);

@@ -25,7 +25,11 @@ static int64_t kb_field(const char *line, const char *key)
 		return HR_UNKNOWN;
 	while (*p == ' ')
 		p++;
-	return strncmp(p, "kB", 2) == 0 ? (int64_t)v * 1024 : (int64_t)v;
+	bool kb = strncmp(p, "kB", 2) == 0;
+	/* no memory figure reaches 8 EiB: such a number would overflow, so it is not one */
+	if (v > (uint64_t)INT64_MAX / (kb ? 1024 : 1))
+		return HR_UNKNOWN;
+	return kb ? (int64_t)v * 1024 : (int64_t)v;
 }
 
 int probe_parse_status(const char *text, struct proc_status *ret)
@@ -164,14 +168,17 @@ static void smaps_line(struct smaps_parser *p, const char *line)
 	int64_t v = kb_field(line, "Rss:");
 	if (v == HR_UNKNOWN)
 		return;
+	int64_t *sum;
 	switch (p->kind) {
-	case MAP_ANON: p->acc.anon += v; break;
-	case MAP_STACK: p->acc.stacks += v; break;
-	case MAP_CODE: p->acc.code += v; break;
-	case MAP_FILES: p->acc.files += v; break;
-	case MAP_SHMEM: p->acc.shmem += v; break;
-	default: p->acc.other += v; break;
+	case MAP_ANON: sum = &p->acc.anon; break;
+	case MAP_STACK: sum = &p->acc.stacks; break;
+	case MAP_CODE: sum = &p->acc.code; break;
+	case MAP_FILES: sum = &p->acc.files; break;
+	case MAP_SHMEM: sum = &p->acc.shmem; break;
+	default: sum = &p->acc.other; break;
 	}
+	if (__builtin_add_overflow(*sum, v, sum))
+		*sum = INT64_MAX;   /* only a forged text gets here: saturate rather than wrap */
 }
 
 void probe_smaps_feed(struct smaps_parser *p, const char *data, size_t len)
@@ -302,7 +309,7 @@ int probe_proc_read_smaps(struct proc_handle *h, struct smaps_breakdown *ret)
 
 /* ---- process tree ---- */
 
-static pid_t parse_ppid(const char *stat)
+pid_t probe_parse_stat_ppid(const char *stat)
 {
 	/* "pid (comm) S ppid ..." — comm may contain spaces and parentheses: use the last ')' */
 	const char *p = strrchr(stat, ')');
@@ -353,7 +360,7 @@ int probe_tree_scan(const char *proc_root, pid_t root, pid_t *ret_pids, int max)
 			}
 		}
 		pids[n] = (pid_t)atoi(de->d_name);
-		ppids[n] = parse_ppid(buf);
+		ppids[n] = probe_parse_stat_ppid(buf);
 		n++;
 	}
 	/* breadth-first from root: ret_pids doubles as the queue */
@@ -405,7 +412,7 @@ static int64_t keyed_value(const char *text, const char *key)
 			const char *p = line + n;
 			uint64_t v;
 			if (util_parse_u64(&p, &v) == 0)
-				return (int64_t)v;
+				return v <= (uint64_t)INT64_MAX ? (int64_t)v : HR_UNKNOWN;
 		}
 	}
 	return HR_UNKNOWN;

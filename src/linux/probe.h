@@ -67,6 +67,8 @@ int probe_proc_read_rollup(struct proc_handle *h, struct proc_rollup *ret);
 /* Streams /proc/PID/smaps through a stack buffer (expensive: ~1 us per mapping). */
 int probe_proc_read_smaps(struct proc_handle *h, struct smaps_breakdown *ret);
 
+/* The parent pid in the text of /proc/PID/stat (comm may hold spaces and ')'); -1 when absent. */
+pid_t probe_parse_stat_ppid(const char *stat);
 /* Children of `root` in `proc_root` (scans every /proc/N/stat: do this at a slow cadence).
  * Writes root first, then its descendants; returns the count or -errno. */
 int probe_tree_scan(const char *proc_root, pid_t root, pid_t *ret_pids, int max);

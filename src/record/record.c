@@ -431,9 +431,15 @@ void record_abandon(struct record *r)
 
 /* ---- reading ---- */
 
+/* Text of a recording reaches terminals (report, explain, compare): a control character in it
+ * (ESC sequences, a newline forging a report line) is replaced by '?'. The recorder writes none:
+ * the command is stored as JSON, which escapes them. */
 static void copy_text(char *dst, size_t len, const unsigned char *src)
 {
 	snprintf(dst, len, "%s", src ? (const char *)src : "");
+	for (char *c = dst; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 }
 
 static int64_t col_i64(sqlite3_stmt *st, int i)
@@ -586,6 +592,50 @@ static int read_samples(sqlite3 *db, const char *const *columns, struct recordin
 	return 0;
 }
 
+/* What a recording's figures must respect to be analysed. The recorder never writes outside
+ * these bounds; a file that does was damaged or forged (a recording may come from anyone), and the
+ * analysis's arithmetic — differences of times, sums of sizes, phases of a scrape interval — is
+ * only free of overflow inside them. Times are ns since the start; non-decreasing, as the
+ * sampler writes them. */
+#define RECORD_T_MAX (INT64_C(1) << 56)       /* 2.3 years of recording */
+#define RECORD_VALUE_MAX (INT64_C(1) << 53)   /* bytes or counts: 8 PiB, still exact as a double */
+
+static bool value_ok(int64_t v)
+{
+	return v >= HR_UNKNOWN && v <= RECORD_VALUE_MAX;
+}
+
+static bool time_ok(int64_t t)
+{
+	return t >= 0 && t <= RECORD_T_MAX;
+}
+
+static int recording_check(const struct recording *rec)
+{
+	const struct run_info *r = &rec->run;
+	if ((r->interval_ns != HR_UNKNOWN && !(r->interval_ns > 0 && time_ok(r->interval_ns))) ||
+	    (r->duration_ns != HR_UNKNOWN && !time_ok(r->duration_ns)) || !value_ok(r->limit_bytes))
+		return -EPROTO;
+	for (size_t i = 0; i < rec->nsamples; i++) {
+		if (!time_ok(rec->t_ns[i]) || (i > 0 && rec->t_ns[i] < rec->t_ns[i - 1]))
+			return -EPROTO;
+		for (int c = 0; c < rec->ncols; c++)
+			if (!value_ok(rec->col[c][i]))
+				return -EPROTO;
+	}
+	for (size_t i = 0; i < rec->nevents; i++)
+		if (!time_ok(rec->events[i].t_ns))
+			return -EPROTO;
+	for (size_t i = 0; i < rec->nload; i++) {
+		const struct load_row *l = &rec->load[i];
+		if (!time_ok(l->t_ns) || !value_ok(l->stage) || !value_ok(l->connections) || !value_ok(l->requests) ||
+		    !value_ok(l->inflight) || !value_ok(l->errors) || !value_ok(l->p50_us) || !value_ok(l->p99_us) ||
+		    !value_ok(l->max_us))
+			return -EPROTO;
+	}
+	return 0;
+}
+
 int record_open(const char *path, const char *const *columns, struct recording **ret)
 {
 	struct stat sb;
@@ -624,6 +674,8 @@ int record_open(const char *path, const char *const *columns, struct recording *
 		rc = read_load(db, rec);
 	if (rc == 0)
 		rc = read_samples(db, columns, rec);
+	if (rc == 0)
+		rc = recording_check(rec);
 	if (rc == 0 && !rec->run.finished && rec->nsamples > 0)
 		rec->run.duration_ns = rec->t_ns[rec->nsamples - 1];
 out:
