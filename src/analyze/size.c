@@ -20,6 +20,40 @@ static int64_t times_frac(int64_t bytes, double f)
 	return (int64_t)ceil((double)bytes * f);
 }
 
+int64_t size_oom_raise(int64_t pk)
+{
+	int64_t plus = pk + 100 * UTIL_MiB, times = times_frac(pk, 1.2);
+	return plus > times ? plus : times;
+}
+
+int64_t size_limit_from_peak(int64_t peak, double headroom)
+{
+	int64_t l = util_round_up_mi(times_frac(peak, 1.0 + headroom));
+	return l < UTIL_MiB ? UTIL_MiB : l;
+}
+
+int64_t size_request_from_p95(int64_t p95, int64_t limit)
+{
+	int64_t r = util_round_up_mi(p95);
+	if (r > limit)
+		r = limit;
+	return r < UTIL_MiB ? UTIL_MiB : r;
+}
+
+int64_t size_krr_from_max(int64_t max_working_set)
+{
+	return util_round_up_mi(times_frac(max_working_set, 1.15));
+}
+
+int64_t size_vpa_from_daily_peaks(double *peaks, size_t n, bool *floored)
+{
+	double p90 = stats_quantile_inplace(peaks, n, 0.9);
+	int64_t v = util_round_up_mi(times_frac((int64_t)p90, 1.15));
+	if (floored)
+		*floored = v < SIZE_VPA_FLOOR;
+	return v < SIZE_VPA_FLOOR ? SIZE_VPA_FLOOR : v;
+}
+
 int size_recommend(const struct analysis *const *a, size_t n, const struct size_options *opt, struct sizing *ret)
 {
 	if (!a || n == 0 || !ret)
@@ -55,9 +89,8 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 		int64_t pk = x->peak;
 		if (x->oom_killed && pk >= 0) {
 			/* the demand that got it killed is unknown: only a lower bound was seen */
-			int64_t raised = pk + 100 * UTIL_MiB > times_frac(pk, 1.2) ? pk + 100 * UTIL_MiB : times_frac(pk, 1.2);
 			s.oom_adjusted = true;
-			pk = raised;
+			pk = size_oom_raise(pk);
 		}
 		if (pk > s.sized_peak) {
 			s.sized_peak = pk;
@@ -90,33 +123,19 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 	if (s.sized_peak < 0)
 		return -ENODATA;
 
-	s.limit_bytes = util_round_up_mi(times_frac(s.sized_peak, 1.0 + opt->headroom));
-	if (s.limit_bytes < UTIL_MiB)
-		s.limit_bytes = UTIL_MiB;
+	s.limit_bytes = size_limit_from_peak(s.sized_peak, opt->headroom);
 	if (opt->qos_guaranteed || s.request_p95 < 0)
 		s.request_bytes = s.limit_bytes;
 	else
-		s.request_bytes = util_round_up_mi(s.request_p95);
-	if (s.request_bytes > s.limit_bytes)
-		s.request_bytes = s.limit_bytes;
-	if (s.request_bytes < UTIL_MiB)
-		s.request_bytes = UTIL_MiB;
+		s.request_bytes = size_request_from_p95(s.request_p95, s.limit_bytes);
 
 	if (krr_max >= 0)
-		s.krr_bytes = util_round_up_mi(times_frac(krr_max, 1.15));
+		s.krr_bytes = size_krr_from_max(krr_max);
 	if (krr_best >= 0)
-		s.krr_best_bytes = util_round_up_mi(times_frac(krr_best, 1.15));
+		s.krr_best_bytes = size_krr_from_max(krr_best);
 	if (s.vpa_days > 0) {
-		double p90 = stats_quantile_inplace(vpa_days, s.vpa_days, 0.9);
-		s.vpa_bytes = util_round_up_mi(times_frac((int64_t)p90, 1.15));
-		if (s.vpa_bytes < SIZE_VPA_FLOOR) {
-			s.vpa_bytes = SIZE_VPA_FLOOR;
-			s.vpa_floored = true;
-		}
-		p90 = stats_quantile_inplace(vpa_best, s.vpa_days, 0.9);
-		s.vpa_best_bytes = util_round_up_mi(times_frac((int64_t)p90, 1.15));
-		if (s.vpa_best_bytes < SIZE_VPA_FLOOR)
-			s.vpa_best_bytes = SIZE_VPA_FLOOR;
+		s.vpa_bytes = size_vpa_from_daily_peaks(vpa_days, s.vpa_days, &s.vpa_floored);
+		s.vpa_best_bytes = size_vpa_from_daily_peaks(vpa_best, s.vpa_days, NULL);
 	}
 
 	if (s.growing && s.slope_bytes_per_s > 0) {
