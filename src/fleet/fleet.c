@@ -371,16 +371,20 @@ static const struct query queries[] = {
 	{Q_EXACT, "max by (namespace,pod,container,uid) (max_over_time(headroom_rss_peak_bytes$S[$W]))", NULL},
 	{Q_WS_P95, BY_CTR "(quantile_over_time(0.95, " CWS "[$W]))", CTR_ONLY},
 	{Q_WS_COUNT, BY_CTR "(count_over_time(" CWS "[$W]))", CTR_ONLY},
-	{Q_WS_FIRST, "min by (namespace,pod,container) (min_over_time(timestamp(" CWS ")[$W:$R]))", CTR_ONLY},
-	{Q_WS_LAST, BY_CTR "(max_over_time(timestamp(" CWS ")[$W:$R]))", CTR_ONLY},
+	/* first and last step at which the series is present; timestamp() would be exact but makes
+	 * Prometheus 2.42 a hundred times slower here (33 s against 0.3 s for a week of 900 pods) */
+	{Q_WS_FIRST, "min by (namespace,pod,container) (min_over_time((" CWS " * 0 + time())[$W:$R]))", CTR_ONLY},
+	{Q_WS_LAST, BY_CTR "(max_over_time((" CWS " * 0 + time())[$W:$R]))", CTR_ONLY},
 	{Q_REQ, BY_CTR "(last_over_time(kube_pod_container_resource_requests$S[$W]))", "resource=\"memory\""},
 	{Q_LIM, BY_CTR "(last_over_time(kube_pod_container_resource_limits$S[$W]))", "resource=\"memory\""},
 	/* increments only: a counter that starts again from 0 (pod re-created) adds nothing false */
 	{Q_RESTARTS, BY_CTR "(sum_over_time(" RST_INC "[$W:$R]))", NULL},
 	{Q_RESETS, BY_CTR "(resets(" RST "[$W]))", NULL},
-	/* restarts whose last termination reason is OOMKilled at that moment */
+	/* restarts whose last termination reason, sampled with the restart (within one step), is
+	 * OOMKilled; an instant selector would also see the reason of the restart before for 5 min
+	 * where no staleness marker ends it */
 	{Q_OOMS, BY_CTR "(sum_over_time((" RST_INC " * on(namespace,pod,container) group_left() " BY_CTR
-	         "(kube_pod_container_status_last_terminated_reason$O == 1))[$W:$R]))", NULL},
+	         "(last_over_time(kube_pod_container_status_last_terminated_reason$O[$R]) == 1))[$W:$R]))", NULL},
 	/* the VPA's daily peaks: a range query, one point per day */
 	{Q_DAYS, BY_CTR "(max_over_time(" CWS "[$D]))", CTR_ONLY},
 	{Q_POD_OWNER, "max by (namespace,pod,owner_kind,owner_name) (max_over_time(kube_pod_owner$S[$W]))",
@@ -727,6 +731,18 @@ int fleet_run(const struct fleet_options *o, struct fleet_result *ret, char *why
 		}
 	}
 	ret->queries = c.queries;
+	/* a series stays visible FLEET_LOOKBACK_S after its last sample (no staleness marker once a
+	 * pod is gone from a backfilled or remote-read store): its last sample was that much earlier,
+	 * unless it is still there at the last step */
+	double final_step = floor(ret->at_s / (double)step) * (double)step;
+	for (size_t i = 0; i < s.ctrs.cap; i++) {
+		struct ctr *x = s.ctrs.vals[i];
+		if (s.ctrs.keys[i] && !isnan(x->last) && x->last < final_step - 0.5) {
+			x->last -= FLEET_LOOKBACK_S;
+			if (!isnan(x->first) && x->last < x->first)
+				x->last = x->first;
+		}
+	}
 	ret->scrape_s = scrape_interval(&s);
 	struct acc *acc;
 	if ((rc = group(&s, &acc)) < 0)

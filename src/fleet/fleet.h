@@ -24,6 +24,8 @@
 /* 730 h: the average month (8,760 h / 12), the unit cloud bills use for GiB-hours. */
 #define FLEET_HOURS_PER_MONTH 730.0
 #define FLEET_QUERIES 16
+/* Prometheus' default --query.lookback-delta: an instant selector sees a sample this long */
+#define FLEET_LOOKBACK_S 300
 
 struct fleet_options {
 	const char *url;
