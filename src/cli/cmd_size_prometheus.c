@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "fleet.h"
@@ -478,6 +479,12 @@ int cmd_size_prometheus(int argc, char **argv)
 		return cli_fail(EXIT_USAGE, "size from Prometheus needs --prometheus URL; usage: headroom %s", SIZEP_USAGE);
 	if (optind < argc)
 		return cli_fail(EXIT_USAGE, "size --prometheus takes no files ('%s'); usage: headroom %s", argv[optind], SIZEP_USAGE);
+	if (patch_dir) {
+		/* before any query: a run that cannot write its patches should not print figures first */
+		struct stat st;
+		if (stat(patch_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+			return cli_fail(EXIT_USAGE, "--patch '%s' is not a directory (it must be an existing directory)", patch_dir);
+	}
 	bool series = by && strcmp(by, "series") == 0;
 	bool fleet_only = patch_dir || fail_under || at_s > 0 || step_ns > 0 || strcmp(format, "csv") == 0;
 	if (series && fleet_only)
