@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """A week of a synthetic Kubernetes fleet as OpenMetrics, and the sizing answers recomputed from it.
 
-  fleet_synth.py generate OUT.om END_UNIX [--scale N] [--no-ksm]
+  fleet_synth.py generate OUT END_UNIX [--scale N] [--step S] [--no-ksm]
       kube-state-metrics, cAdvisor and headroom exporter series for a week ending at END_UNIX
-      (1-minute samples; static kube-state-metrics series every 5 minutes). --scale N adds N
-      plain Deployments of 10 pods (the bench); --no-ksm leaves kube-state-metrics out.
-  fleet_synth.py expect OUT.om AT WINDOW_S HEADROOM > expected.json
+      (1-minute samples unless --step; kube-state-metrics every 5 and 15 minutes), one file per
+      UTC day (OUT.0, OUT.1, ...): promtool create-blocks-from openmetrics reads its whole input
+      once per 2 h block, so a week in one file is read 84 times, in day files 12 times each.
+      --scale N adds N plain Deployments of 10 pods (the bench); --no-ksm leaves kube-state-metrics out.
+  fleet_synth.py expect OUT AT WINDOW_S HEADROOM > expected.json
       Reads the OpenMetrics text back (not the generator's variables) and computes, per workload
       and container, what `headroom size --prometheus --by workload` must answer, with the
       definitions of docs/export.md written again here: owners from kube_pod_owner /
@@ -14,7 +16,7 @@
       is OOMKilled, limit = peak x (1+headroom) (after an OOM: VPA's raise of max(peak, limit)),
       KRR = max x 1.15, VPA = P90 of daily peaks x 1.15 (>= 250Mi), rounded up to Mi.
 """
-import json, math, random, sys
+import glob, json, math, random, sys
 from collections import defaultdict
 
 MI = 1 << 20
@@ -35,12 +37,12 @@ class Fleet:
         self.start = end - WEEK + 2 * STEP  # inside a 7d window evaluated at end + 30 s
         self.r = random.Random(13)
         self.ksm = ksm
-        self.lines = defaultdict(list)     # metric name -> lines
+        self.lines = defaultdict(list)     # (UTC day, metric name) -> lines
         self.uid = 0
 
     def emit(self, name, labels, value, ts):
         lab = ",".join('%s="%s"' % kv for kv in labels.items())
-        self.lines[name].append("%s{%s} %d %d" % (name, lab, value, ts))
+        self.lines[(ts // 86400, name)].append("%s{%s} %d %d" % (name, lab, value, ts))
 
     def static(self, name, labels, value, t0, t1):
         if not self.ksm and name.startswith("kube_"):
@@ -89,20 +91,25 @@ class Fleet:
                 t += STEP
                 i += 1
 
-    def write(self, path):
-        with open(path, "w") as f:
-            for name, lines in self.lines.items():
-                f.write("# TYPE %s gauge\n" % name)
-                f.write("\n".join(lines))
-                f.write("\n")
-            f.write("# EOF\n")
+    def write(self, prefix):
+        days = sorted({d for d, _ in self.lines})
+        for i, day in enumerate(days):
+            with open("%s.%d" % (prefix, i), "w") as f:
+                for (d, name), lines in self.lines.items():
+                    if d == day:
+                        f.write("# TYPE %s gauge\n" % name)
+                        f.write("\n".join(lines))
+                        f.write("\n")
+                f.write("# EOF\n")
 
 
 def noise(r, base, amp):
     return lambda t, i: int(base + amp * math.sin(t / 5400.0) + r.randint(0, amp))
 
 
-def generate(out, end, scale, ksm):
+def generate(out, end, scale, ksm, step):
+    global STEP
+    STEP = step
     F = Fleet(end, ksm)
     r, S, E = F.r, F.start, F.end
     H = 3600
@@ -187,14 +194,15 @@ def generate(out, end, scale, ksm):
 
 # ---- the answers, from the OpenMetrics text ----
 
-def parse(path):
+def parse(prefix):
     series = defaultdict(list)
-    with open(path) as f:
-        for line in f:
-            if line.startswith("#"):
-                continue
-            head, val, ts = line.rsplit(" ", 2)
-            series[head].append((int(ts), float(val)))
+    for path in sorted(glob.glob(prefix + ".*"), key=lambda p: int(p.rsplit(".", 1)[1])):
+        with open(path) as f:
+            for line in f:
+                if line.startswith("#"):
+                    continue
+                head, val, ts = line.rsplit(" ", 2)
+                series[head].append((int(ts), float(val)))
     out = defaultdict(list)
     for head, pts in series.items():
         name, rest = head.split("{", 1)
@@ -332,7 +340,8 @@ if __name__ == "__main__":
     a = sys.argv[1:]
     if a[0] == "generate":
         scale = int(a[a.index("--scale") + 1]) if "--scale" in a else 0
-        generate(a[1], int(a[2]), scale, "--no-ksm" not in a)
+        step = int(a[a.index("--step") + 1]) if "--step" in a else 60
+        generate(a[1], int(a[2]), scale, "--no-ksm" not in a, step)
     elif a[0] == "expect":
         expect(a[1], float(a[2]), int(a[3]), float(a[4]))
     else:
