@@ -111,7 +111,7 @@ expect_eq "web: two containers of one Deployment over 3 rollouts (8 pods each)" 
 expect_eq "db: a re-created pod's counter reset counted as increments (3 restarts), and said" \
   "$(w db db "w['restarts'], any('counter went down' in x for x in w['warnings'])")" "3 True"
 check "db: the series with a gap is named with its missing fraction" \
-  python3 -c "import json; w=[w for w in json.load(open('got.json'))['workloads'] if w['name']=='db'][0]; assert any('1 pods miss up to 12%' in x for x in w['warnings']), w['warnings']"
+  python3 -c "import json; w=[w for w in json.load(open('got.json'))['workloads'] if w['name']=='db'][0]; assert any('1 pod(s) miss up to 12%' in x for x in w['warnings']), w['warnings']"
 check "a pod with two controllers is left out, with one line naming it" \
   grep -q "pod shop/orphan-x7k2p has conflicting controllers" got.err
 expect_eq "the query count is fixed (16)" "$(python3 -c "import json; print(json.load(open('got.json'))['queries'])")" 16
@@ -207,7 +207,7 @@ if command -v kubectl >/dev/null 2>&1; then
     if [ "$kv" -lt 121 ] && grep -q '^kind: CronJob' "$m"; then
       cp "merged-py/$b" "merged-kubectl/$b"; echo "     (kubectl $kv predates batch/v1 CronJob: $b checked by the Python merge only)"; continue
     fi
-    kubectl patch --local -f "$m" --type strategic --patch-file "patches/$b" -o yaml > "merged-kubectl/$b" 2>> kubectl.err || kerr=1
+    kubectl patch --local -f "$m" --type strategic -p "$(cat "patches/$b")" -o yaml > "merged-kubectl/$b" 2>> kubectl.err || kerr=1
   done
   expect_eq "kubectl patch --local --type strategic accepts every patch" "$kerr $(cat kubectl.err 2>/dev/null | head -2)" "0 "
   check "and kubectl's result has the recommended memory in every container" check_merged merged-kubectl

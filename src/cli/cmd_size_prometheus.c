@@ -153,7 +153,7 @@ static int row_warnings(const struct fleet_row *w, double scrape_s, char out[][2
 		         "sized from max(peak, limit) raised by VPA's rule (+100Mi or x1.2)", w->oom_kills,
 		         w->cur_limit > 0 ? util_size_format(w->cur_limit, b, sizeof(b)) : "unknown");
 	if (w->gap_pods > 0 && n < max)
-		snprintf(out[n++], 256, "%d pods miss up to %.0f%% of their working-set samples: a peak may be missing",
+		snprintf(out[n++], 256, "%d pod(s) miss up to %.0f%% of their working-set samples: a peak may be missing",
 		         w->gap_pods, w->gap_fraction * 100);
 	if (w->counter_reset && n < max)
 		snprintf(out[n++], 256, "the restart counter went down (pod re-created): restarts counted as increments only");

@@ -108,8 +108,8 @@ def noise(r, base, amp):
 
 
 def generate(out, end, scale, ksm, step):
-    global STEP
-    STEP = step
+    global STEP, KSM_STEP, STATIC_STEP
+    STEP, KSM_STEP, STATIC_STEP = step, max(KSM_STEP, step), max(STATIC_STEP, 3 * step)
     F = Fleet(end, ksm)
     r, S, E = F.r, F.start, F.end
     H = 3600
