@@ -438,6 +438,24 @@ struct acc {
 	double pod_time;
 };
 
+/* Figures from the server are hostile: converting a double beyond int64 is undefined behaviour.
+ * 2^53 bytes (8 PiB) is above any container's memory and still exact in a double. */
+#define FLEET_MAX_FIGURE 9007199254740992.0
+
+static int64_t to_bytes(double v)
+{
+	if (!(v >= 0))
+		return -1;   /* NaN or negative: unknown */
+	return (int64_t)ceil(v < FLEET_MAX_FIGURE ? v : FLEET_MAX_FIGURE);
+}
+
+static int to_count(double v)
+{
+	if (!(v >= 0))
+		return 0;
+	return v < 1e6 ? (int)lround(v) : 1000000;   /* a million restarts in a window is already absurd */
+}
+
 static double nanmax(double a, double b)
 {
 	return isnan(a) ? b : isnan(b) ? a : a > b ? a : b;
@@ -576,13 +594,13 @@ static int group(struct state *s, struct acc **ret_acc)
 		struct fleet_row *w = &r->rows[idx - 1];
 		struct acc *a = &acc[idx - 1];
 		w->pods++;
-		double pk = nanmax(c->exact, c->ws_max);
-		if (!isnan(pk) && (int64_t)ceil(pk) > w->peak_bytes)
-			w->peak_bytes = (int64_t)ceil(pk);
-		if (!isnan(c->ws_max) && (int64_t)ceil(c->ws_max) > w->ws_max_bytes)
-			w->ws_max_bytes = (int64_t)ceil(c->ws_max);
-		if (!isnan(c->ws_p95) && (int64_t)ceil(c->ws_p95) > w->ws_p95_bytes)
-			w->ws_p95_bytes = (int64_t)ceil(c->ws_p95);
+		int64_t pk = to_bytes(nanmax(c->exact, c->ws_max)), ws = to_bytes(c->ws_max), p95 = to_bytes(c->ws_p95);
+		if (pk > w->peak_bytes)
+			w->peak_bytes = pk;
+		if (ws > w->ws_max_bytes)
+			w->ws_max_bytes = ws;
+		if (p95 > w->ws_p95_bytes)
+			w->ws_p95_bytes = p95;
 		if (!isnan(c->exact)) {
 			w->exact_pods++;
 			a->exact_max = nanmax(a->exact_max, c->exact);
@@ -591,16 +609,16 @@ static int group(struct state *s, struct acc **ret_acc)
 		double seen = nanmax(c->last, c->first);
 		if (!isnan(seen) && (isnan(a->newest) || seen >= a->newest)) {
 			a->newest = seen;
-			w->cur_request = isnan(c->req) ? -1 : (int64_t)c->req;
-			w->cur_limit = isnan(c->lim) ? -1 : (int64_t)c->lim;
+			w->cur_request = to_bytes(c->req);
+			w->cur_limit = to_bytes(c->lim);
 		} else if (isnan(a->newest) && w->cur_limit < 0 && !isnan(c->lim)) {
-			w->cur_request = isnan(c->req) ? -1 : (int64_t)c->req;
-			w->cur_limit = (int64_t)c->lim;
+			w->cur_request = to_bytes(c->req);
+			w->cur_limit = to_bytes(c->lim);
 		}
-		if (!isnan(c->restarts))
-			w->restarts += (int)lround(c->restarts);
-		if (!isnan(c->ooms))
-			w->oom_kills += (int)lround(c->ooms);
+		if (w->restarts < 1000000000)
+			w->restarts += to_count(c->restarts);
+		if (w->oom_kills < 1000000000)
+			w->oom_kills += to_count(c->ooms);
 		if (c->resets > 0)
 			w->counter_reset = true;
 		for (int d = 0; d < s->ndays; d++)
@@ -631,7 +649,7 @@ static void recommend(struct fleet_result *r, struct fleet_row *w, const struct 
 {
 	w->peak_exact = w->exact_pods == w->pods;
 	if (w->exact_pods && !isnan(a->ws_of_exact))
-		w->missed_bytes = a->exact_max > a->ws_of_exact ? (int64_t)ceil(a->exact_max - a->ws_of_exact) : 0;
+		w->missed_bytes = a->exact_max > a->ws_of_exact ? to_bytes(a->exact_max - a->ws_of_exact) : 0;
 	w->avg_replicas = a->pod_time / ((double)r->window_ns / 1e9);
 	w->krr_bytes = w->vpa_bytes = w->rec_limit = w->rec_request = -1;
 	if (w->ws_max_bytes >= 0)
@@ -639,8 +657,8 @@ static void recommend(struct fleet_result *r, struct fleet_row *w, const struct 
 	double days[MAX_DAYS];
 	int nd = 0;
 	for (int d = 0; d < ndays; d++)
-		if (!isnan(a->day[d]))
-			days[nd++] = a->day[d];
+		if (a->day[d] >= 0)
+			days[nd++] = a->day[d] < FLEET_MAX_FIGURE ? a->day[d] : FLEET_MAX_FIGURE;
 	w->vpa_days = nd;
 	if (nd)
 		w->vpa_bytes = size_vpa_from_daily_peaks(days, (size_t)nd, &w->vpa_floored);
