@@ -13,6 +13,9 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       prometheus curl     # promtool and a real server for tests/it_export_prometheus.sh
       # the heap shim's tests: allocators underneath, a static program, real programs under it
       libjemalloc2 libmimalloc2.0 busybox-static ripgrep redis-server)
+# tests/it_fleet_prometheus.sh applies its patches with `kubectl patch --local`: Debian's kubectl
+# (kubernetes-client, 1.20) only where no kubectl is installed, as another package owns that path
+command -v kubectl >/dev/null 2>&1 || pkgs+=(kubernetes-client)
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
   case "$group" in

@@ -27,6 +27,40 @@ static int64_t round_up_mi(int64_t bytes)
 	return bytes > INT64_MAX - UTIL_MiB ? INT64_MAX : util_round_up_mi(bytes);
 }
 
+int64_t size_oom_raise(int64_t pk)
+{
+	int64_t plus = sat_add(pk, 100 * UTIL_MiB), times = times_frac(pk, 1.2);
+	return plus > times ? plus : times;
+}
+
+int64_t size_limit_from_peak(int64_t peak, double headroom)
+{
+	int64_t l = round_up_mi(times_frac(peak, 1.0 + headroom));
+	return l < UTIL_MiB ? UTIL_MiB : l;
+}
+
+int64_t size_request_from_p95(int64_t p95, int64_t limit)
+{
+	int64_t r = round_up_mi(p95);
+	if (r > limit)
+		r = limit;
+	return r < UTIL_MiB ? UTIL_MiB : r;
+}
+
+int64_t size_krr_from_max(int64_t max_working_set)
+{
+	return round_up_mi(times_frac(max_working_set, 1.15));
+}
+
+int64_t size_vpa_from_daily_peaks(double *peaks, size_t n, bool *floored)
+{
+	double p90 = stats_quantile_inplace(peaks, n, 0.9);
+	int64_t v = round_up_mi(times_frac((int64_t)p90, 1.15));
+	if (floored)
+		*floored = v < SIZE_VPA_FLOOR;
+	return v < SIZE_VPA_FLOOR ? SIZE_VPA_FLOOR : v;
+}
+
 static void sizing_init(struct sizing *s, size_t n, const struct size_options *opt)
 {
 	memset(s, 0, sizeof(*s));
@@ -60,9 +94,8 @@ static void gather(struct sizing *s, const struct analysis *const *a, size_t n, 
 		int64_t pk = x->peak;
 		if (x->oom_killed && pk >= 0) {
 			/* the demand that got it killed is unknown: only a lower bound was seen */
-			int64_t plus = sat_add(pk, 100 * UTIL_MiB), times = times_frac(pk, 1.2);
 			s->oom_adjusted = true;
-			pk = plus > times ? plus : times;
+			pk = size_oom_raise(pk);
 		}
 		if (pk > s->sized_peak) {
 			s->sized_peak = pk;
@@ -98,12 +131,12 @@ static void gather(struct sizing *s, const struct analysis *const *a, size_t n, 
 
 static void limit_and_request(struct sizing *s, const struct size_options *opt)
 {
-	s->limit_bytes = round_up_mi(times_frac(s->sized_peak, 1.0 + opt->headroom));
+	s->limit_bytes = size_limit_from_peak(s->sized_peak, opt->headroom);
 	/* never below what the process tree needs to exist: cgroup usage leaves out library pages
 	 * already in the page cache, but a pod on a cold node is charged for them */
 	int64_t floor_bytes = SIZE_FLOOR_BYTES;
 	if (s->needs_to_exist >= 0) {
-		int64_t need = round_up_mi(times_frac(s->needs_to_exist, 1.0 + opt->headroom));
+		int64_t need = size_limit_from_peak(s->needs_to_exist, opt->headroom);
 		if (need > floor_bytes)
 			floor_bytes = need;
 	}
@@ -114,32 +147,20 @@ static void limit_and_request(struct sizing *s, const struct size_options *opt)
 	if (opt->qos_guaranteed || s->request_p95 < 0)
 		s->request_bytes = s->limit_bytes;
 	else
-		s->request_bytes = round_up_mi(s->request_p95);
-	if (s->request_bytes > s->limit_bytes)
-		s->request_bytes = s->limit_bytes;
-	if (s->request_bytes < UTIL_MiB)
-		s->request_bytes = UTIL_MiB;
+		s->request_bytes = size_request_from_p95(s->request_p95, s->limit_bytes);
 }
 
 /* KRR: max × 1.15; VPA: P90 of the daily peaks × 1.15, floored at 250 MiB (FACTS.md) */
 static void recommender_anchors(struct sizing *s, struct anchors *an)
 {
 	if (an->krr_max >= 0)
-		s->krr_bytes = round_up_mi(times_frac(an->krr_max, 1.15));
+		s->krr_bytes = size_krr_from_max(an->krr_max);
 	if (an->krr_best >= 0)
-		s->krr_best_bytes = round_up_mi(times_frac(an->krr_best, 1.15));
+		s->krr_best_bytes = size_krr_from_max(an->krr_best);
 	if (s->vpa_days == 0)
 		return;
-	double p90 = stats_quantile_inplace(an->vpa_days, s->vpa_days, 0.9);
-	s->vpa_bytes = round_up_mi(times_frac((int64_t)p90, 1.15));
-	if (s->vpa_bytes < SIZE_VPA_FLOOR) {
-		s->vpa_bytes = SIZE_VPA_FLOOR;
-		s->vpa_floored = true;
-	}
-	p90 = stats_quantile_inplace(an->vpa_best, s->vpa_days, 0.9);
-	s->vpa_best_bytes = round_up_mi(times_frac((int64_t)p90, 1.15));
-	if (s->vpa_best_bytes < SIZE_VPA_FLOOR)
-		s->vpa_best_bytes = SIZE_VPA_FLOOR;
+	s->vpa_bytes = size_vpa_from_daily_peaks(an->vpa_days, s->vpa_days, &s->vpa_floored);
+	s->vpa_best_bytes = size_vpa_from_daily_peaks(an->vpa_best, s->vpa_days, NULL);
 }
 
 /* memory that does not come down after the load keeps a memory-based HPA scaled out */

@@ -44,6 +44,15 @@ void size_options_init(struct size_options *opt);
 /* struct sizing: in analyze.h (the analysis carries the sizing of its own run). */
 
 
+/* The arithmetic of size_recommend, one figure at a time, for callers that have figures and no
+ * analysis (fleet sizing from Prometheus). All results are rounded up to a whole Mi, at least 1 Mi. */
+int64_t size_oom_raise(int64_t peak);   /* VPA's rule after an OOM: max(peak + 100 MiB, peak × 1.2) */
+int64_t size_limit_from_peak(int64_t peak, double headroom);          /* peak × (1 + headroom) */
+int64_t size_request_from_p95(int64_t p95, int64_t limit);            /* p95, at most the limit */
+int64_t size_krr_from_max(int64_t max_working_set);                   /* max × 1.15 */
+/* P90 of daily peaks × 1.15, at least SIZE_VPA_FLOOR (sets *floored); reorders `peaks`. */
+int64_t size_vpa_from_daily_peaks(double *peaks, size_t n, bool *floored);
+
 int size_recommend(const struct analysis *const *a, size_t n, const struct size_options *opt, struct sizing *ret);
 
 #endif

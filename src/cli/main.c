@@ -18,7 +18,8 @@ static const struct command commands[] = {
 	{"attach", cmd_attach, "attach (--pid PID | --cgroup PATH) [--interval DUR] [--duration DUR] [--record FILE] [--json] [--quiet]"},
 	{"report", cmd_report, "report FILE [--json] [--html OUT]"},
 	{"size", cmd_size, "size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] [--surge N] [--hpa-target PCT] [--format yaml|json|text] [--verify [--verify-margin] -- COMMAND [ARG...]]\n"
-	                   "  headroom size --prometheus URL [--selector SEL] [--window DUR] [--headroom PCT] [--format table|yaml|json]"},
+	                   "  headroom size --prometheus URL [--selector SEL] [--window DUR] [--headroom PCT] [--by workload|series] [--format table|yaml|json|csv]\n"
+	                   "               [--patch DIR] [--fail-on under] [--at UNIXTIME] [--step DUR] [--timeout DUR]"},
 	{"compare", cmd_compare, "compare FILE_A FILE_B [--json] [--html OUT]"},
 	{"explain", cmd_explain, "explain FILE"},
 	{"export", cmd_export, "export (--pid PID | --cgroup PATH | --cgroup-root PATH) [--listen ADDR] [--interval DUR] [--peak-window DUR] [--rescan DUR] [--timeout DUR] [--duration DUR]"},
