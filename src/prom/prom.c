@@ -205,7 +205,10 @@ int prom_parse(const char *body, long http_status, const char *want, prom_sample
 	json_object *root = json_tokener_parse_verbose(body, &jerr);
 	json_object *v;
 	int rc = -EPROTO;
-	if (!root || !json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "status", &v)) {
+	/* every member's type is checked before use: json-c's getters return NULL (or a rendering of
+	 * another type) for what a hostile server may send (test_fuzz_found.c) */
+	if (!root || !json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "status", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
 		char start[64];
 		printable(body, start, sizeof(start), 60);
 		snprintf(why, whylen, "the answer is not Prometheus JSON (HTTP %ld, starts with '%s')", http_status, start);
@@ -232,7 +235,7 @@ int prom_parse(const char *body, long http_status, const char *want, prom_sample
 	json_object *data, *rtype, *result;
 	const char *rt = NULL;
 	if (!json_object_object_get_ex(root, "data", &data) || !json_object_object_get_ex(data, "resultType", &rtype) ||
-	    !(rt = json_object_get_string(rtype)) || (strcmp(rt, "vector") && strcmp(rt, "matrix")) ||
+	    !json_object_is_type(rtype, json_type_string) || !(rt = json_object_get_string(rtype)) || (strcmp(rt, "vector") && strcmp(rt, "matrix")) ||
 	    (want && strcmp(rt, want)) || !json_object_object_get_ex(data, "result", &result) ||
 	    !json_object_is_type(result, json_type_array)) {
 		snprintf(why, whylen, "the answer has no %s result (HTTP %ld)", want ? want : "vector or matrix", http_status);
