@@ -252,6 +252,38 @@ int probe_proc_read_status(struct proc_handle *h, struct proc_status *ret)
 	return probe_parse_status(buf, ret) < 0 ? -ESRCH : 0;
 }
 
+int probe_parse_start_time(const char *text, uint64_t *ret)
+{
+	/* the command name (field 2) may hold spaces and parentheses: fields resume after the last ')' */
+	const char *p = strrchr(text, ')');
+	if (!p)
+		return -EINVAL;
+	p++;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EINVAL;
+	}
+	p++;
+	uint64_t v;
+	if (util_parse_u64(&p, &v) < 0)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int probe_proc_start_time(const char *proc_root, pid_t pid, uint64_t *ret)
+{
+	char path[256], buf[1024];
+	snprintf(path, sizeof(path), "%s/%d/stat", proc_root ? proc_root : "/proc", (int)pid);
+	ssize_t n = util_read_file(path, buf, sizeof(buf));
+	if (n == -ENOENT || n == 0)
+		return -ESRCH;
+	if (n < 0)
+		return (int)n;
+	return probe_parse_start_time(buf, ret) < 0 ? -ESRCH : 0;
+}
+
 int probe_proc_reset_hwm(struct proc_handle *h)
 {
 	if (h->fd_clear_refs < 0)
