@@ -449,8 +449,9 @@ static void rescan_found(void *ctx, const char *path)
 		snprintf(t->path, sizeof(t->path), "%s", path);
 		t->sandbox = true;
 	} else {
-		char *labels = container ? container_labels(&c, path) : NULL;
-		if (container && !labels)
+		/* also outside containers: a pod or QoS level cgroup says what it knows */
+		char *labels = container_labels(&c, path);
+		if (!labels)
 			return;
 		if (target_new(e, 0, path, labels, &t) < 0)
 			return; /* gone again already, or not a memory cgroup: the next rescan retries */

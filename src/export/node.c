@@ -302,6 +302,21 @@ static int try_crio(const struct node_runtime_dirs *d, struct node_container *c)
 	json_object_object_get_ex(o, "annotations", &ann);
 	c->runtime = NODE_RT_CRIO;
 	rc = name_from(ann, &crio_keys, c, path);
+	if (rc == -ENOENT) {
+		/* the kubelet's CRI labels (the same io.kubernetes.* keys), which CRI-O keeps as one JSON
+		 * string in io.kubernetes.cri-o.Labels */
+		char text[8192];
+		take(ann, "io.kubernetes.cri-o.Labels", text, sizeof(text));
+		json_object *labels = text[0] ? json_tokener_parse(text) : NULL;
+		if (labels && json_object_is_type(labels, json_type_object)) {
+			bool sandbox = c->sandbox;
+			rc = name_from(labels, &crio_keys, c, path);
+			c->sandbox = sandbox;
+			if (rc == 0 && c->sandbox && !c->container[0])
+				snprintf(c->container, sizeof(c->container), "POD");
+		}
+		json_object_put(labels);
+	}
 	json_object_put(o);
 	return rc;
 }
