@@ -457,6 +457,13 @@ static void rescan_found(void *ctx, const char *path)
 			return; /* gone again already, or not a memory cgroup: the next rescan retries */
 		t->named = container && c.named;
 		t->unnamed_container = container && !c.named;
+		if (e->rescans > 0) {
+			/* found by a later rescan, so it began (or got its first process) within about one
+			 * --rescan: its peak since then (v1 max_usage, VmHWM) belongs in the window, or an
+			 * OOM kill right after the start would never show as a peak */
+			t->have_last = true;
+			ring_push(t, &t->last);
+		}
 	}
 	t->seen = true;
 	if (targets_add(e, t) < 0) {
