@@ -152,15 +152,16 @@ static void take_cgroup(struct sampler *s, int64_t now, struct sample *out)
 		out->cg_shmem = cs.shmem;
 	}
 	out->cg_usage = cs.usage;
-	if (s->cfg.keep_v1_peak && s->cg.version == 1) {
-		/* max_usage since creation: it is this interval's peak only if it rose during it */
+	if (s->cfg.keep_v1_peak && (s->cg.version == 1 || !s->cg.peak_resettable)) {
+		/* a peak since creation (v1 max_usage left alone, or a v2 memory.peak we may not reset:
+		 * before 6.12, or a read-only mount): this interval's peak only if it rose during it */
 		bool rose = cs.peak != HR_UNKNOWN && cs.peak > s->last_cg_peak;
 		out->cg_usage_peak = rose && cs.peak > cs.usage ? cs.peak : cs.usage;
-		if (cs.peak != HR_UNKNOWN)
-			s->last_cg_peak = cs.peak;
 	} else {
 		out->cg_usage_peak = cs.peak != HR_UNKNOWN && cs.peak > cs.usage ? cs.peak : cs.usage;
 	}
+	if (cs.peak != HR_UNKNOWN)
+		s->last_cg_peak = cs.peak;
 	out->cg_limit = s->cg_limit;
 	out->cg_oom_kills = s->oom_kills;
 	out->cg_limit_hits = s->limit_hits;

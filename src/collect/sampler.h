@@ -33,7 +33,8 @@ struct sampler_config {
 	 * also resets the program's own getrusage peak) and never reset cgroup v1
 	 * memory.max_usage_in_bytes (shared with cAdvisor). An interval's peak is then exact only when
 	 * the unreset high-water mark rose during it (it is that mark), else the sampled value.
-	 * cgroup v2 memory.peak is still reset: on 6.12+ the reset is private to our open file. */
+	 * cgroup v2 memory.peak is still reset: on 6.12+ the reset is private to our open file; where
+	 * it cannot be (older kernels, a read-only mount), keep_v1_peak treats it like v1's. */
 	bool keep_hwm;
 	bool keep_v1_peak;
 	/* Fills the heap_* fields; optional (the heap shim reader). */
