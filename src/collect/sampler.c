@@ -185,6 +185,9 @@ int sampler_take(struct sampler *s, int64_t t_ns, struct sample *out)
 		sampler_refresh_tree(s);
 		s->next_tree = now + s->cfg.tree_every_ns;
 	}
+	bool status = !(s->cfg.keep_hwm && s->cfg.hwm_every_ns) || now >= s->next_hwm;
+	if (status && s->cfg.hwm_every_ns)
+		s->next_hwm = now + s->cfg.hwm_every_ns;
 	bool rollup = now >= s->next_rollup;
 	bool smaps = now >= s->next_smaps;
 	int64_t peak_sum = HR_UNKNOWN;
@@ -193,9 +196,17 @@ int sampler_take(struct sampler *s, int64_t t_ns, struct sample *out)
 	for (int i = s->nprocs - 1; i >= 0; i--) {
 		struct proc_handle *h = &s->procs[i];
 		struct proc_status st;
-		if (probe_proc_read_status(h, &st) < 0) {
-			drop_proc(s, i);
-			continue;
+		if (status) {
+			if (probe_proc_read_status(h, &st) < 0) {
+				drop_proc(s, i);
+				continue;
+			}
+		} else {
+			memset(&st, 0xff, sizeof(st)); /* every field HR_UNKNOWN but the RSS */
+			if (probe_proc_read_statm_rss(h, &st.rss) < 0) {
+				drop_proc(s, i);
+				continue;
+			}
 		}
 		int64_t peak = st.hwm > st.rss ? st.hwm : st.rss;
 		if (s->cfg.keep_hwm) {

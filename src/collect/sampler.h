@@ -37,6 +37,9 @@ struct sampler_config {
 	 * it cannot be (older kernels, a read-only mount), keep_v1_peak treats it like v1's. */
 	bool keep_hwm;
 	bool keep_v1_peak;
+	/* With keep_hwm: read each process's status (VmHWM) only this often and the cheaper statm
+	 * (RSS) in between; a new high of VmHWM is still caught, at this cadence. 0: every sample. */
+	int64_t hwm_every_ns;
 	/* Fills the heap_* fields; optional (the heap shim reader). */
 	void (*read_heap)(void *ctx, const pid_t *pids, int npids, struct sample *s);
 	void *heap_ctx;
@@ -58,7 +61,7 @@ struct sampler {
 	int nprocs, cap_procs;
 	struct cgroup_handle cg;
 	bool have_cg;
-	int64_t next_rollup, next_smaps, next_tree, next_cgstat;
+	int64_t next_rollup, next_smaps, next_tree, next_cgstat, next_hwm;
 	int64_t inactive_file, active_file, cg_anon, cg_file, cg_shmem, cg_limit, oom_kills, limit_hits;
 	unsigned warnings;           /* enum sampler_warning bits seen so far */
 	int64_t last_cg_peak;        /* keep_v1_peak: the unreset v1 max_usage at the previous read */
