@@ -159,6 +159,8 @@ usage() { local d=$1 want=$2; shift 2
 usage "export without a target" "exactly one of" --listen 127.0.0.1:0
 usage "export with a bad address" "is not an address" --pid $$ --listen localhost
 usage "peak window shorter than the interval" "peak-window" --pid $$ --interval 2s --peak-window 1s
+usage "a runtime directory that is not absolute" "not an absolute directory path" --cgroup-root / --containerd-state run/containerd
+usage "an empty host root" "not an absolute directory path" --cgroup-root / --host-root ""
 # SIGTERM stops it cleanly (under ASan a leak would make this non-zero), and --duration ends it
 start_exporter stop.log --pid $$
 kill -TERM "$EPID"; set +e; wait "$EPID"; rc=$?; set -e
