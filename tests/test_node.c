@@ -27,6 +27,8 @@
 #define CID_HOSTILE "4444444444444444444444444444444444444444444444444444444444444444"
 #define CID_NOANN "5555555555555555555555555555555555555555555555555555555555555555"
 #define POD_UID "f43f7ab7-0a64-45da-ab3b-0efba5090fe3"
+#define CID_SYSD "cccc111111111111111111111111111111111111111111111111111111111111"
+#define POD_UID_SYSD "0b5c7f0e_1c2d_4e5f_8a9b_0c1d2e3f4a5b"
 
 static const char *dash(const char *s)
 {
@@ -244,6 +246,14 @@ static void exporter_names_a_node(void **state)
 	snprintf(root, sizeof(root), "%s/cg/kubepods", d);
 	snprintf(rt, sizeof(rt), "%s/containerd", d);
 	sh("mkdir -p '%s' && cp -r " RT "/containerd '%s/'", root, d);
+	/* beside the cgroupfs tree, a systemd-driver one (cgroup v2's default): a Guaranteed pod's
+	 * cri-containerd scope, with a record made from the captured one */
+	char sysd[256];
+	snprintf(sysd, sizeof(sysd), "%s/cg", d);
+	sh("mkdir -p '%s/io.containerd.runtime.v2.task/k8s.io/" CID_SYSD "' && sed 's/\"web-0\"/\"db-0\"/' "
+	   RT "/containerd/io.containerd.runtime.v2.task/k8s.io/" CID_APP "/config.json > "
+	   "'%s/io.containerd.runtime.v2.task/k8s.io/" CID_SYSD "/config.json'", rt, rt);
+	mk_cgroup(sysd, "kubepods.slice/kubepods-pod" POD_UID_SYSD ".slice/cri-containerd-" CID_SYSD ".scope");
 	mk_cgroup(root, "burstable/pod" POD_UID "/" CID_APP);
 	mk_cgroup(root, "burstable/pod" POD_UID "/" CID_SANDBOX);
 	mk_cgroup(root, "burstable/pod" POD_UID "/" CID_HALF);
@@ -251,7 +261,7 @@ static void exporter_names_a_node(void **state)
 	mk_cgroup(root, "besteffort/helper");
 	struct notes notes = {0};
 	struct export_config cfg = {
-		.mode = EXPORT_CGROUP_ROOT, .cgroup = root, .listen = "127.0.0.1:0",
+		.mode = EXPORT_CGROUP_ROOT, .cgroup = sysd, .listen = "127.0.0.1:0",
 		.interval_ns = 20 * 1000000LL, .peak_window_ns = 200 * 1000000LL, .rescan_ns = 30 * 1000000LL,
 		.runtimes = {.containerd_state = rt}, .note = on_note, .note_ctx = &notes,
 	};
@@ -272,10 +282,13 @@ static void exporter_names_a_node(void **state)
 	assert_non_null(strstr(t, "{namespace=\"ns-\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz\",pod=\"caf\xc3\xa9-\xe6\x97\xa5\xe6\x9c\xac-0\","
 	                          "container=\"side\\\"car\\\\x\\nnext\","));
 	assert_true(valid_utf8((const unsigned char *)t));
-	assert_non_null(strstr(t, "headroom_node_containers{state=\"named\"} 2\n"));
+	/* the systemd scope: the pod UID's '_' back to '-', the QoS of a pod directly in kubepods.slice */
+	assert_non_null(strstr(t, "headroom_cgroup_usage_bytes{namespace=\"shop\",pod=\"db-0\",container=\"app\","
+	                          "uid=\"0b5c7f0e-1c2d-4e5f-8a9b-0c1d2e3f4a5b\",container_id=\"" CID_SYSD "\",qos=\"guaranteed\"} 30740480\n"));
+	assert_non_null(strstr(t, "headroom_node_containers{state=\"named\"} 3\n"));
 	assert_non_null(strstr(t, "headroom_node_containers{state=\"unnamed\"} 1\n"));
 	assert_non_null(strstr(t, "headroom_node_containers{state=\"sandbox\"} 1\n"));
-	assert_non_null(strstr(t, "headroom_exporter_targets 4\n"));
+	assert_non_null(strstr(t, "headroom_exporter_targets 5\n"));
 	assert_non_null(strstr(t, "headroom_exporter_peak_resets 0\n"));
 	free(t);
 	bool noted = false;

@@ -489,6 +489,21 @@ static void rescan_found(void *ctx, const char *path)
 	e->unnamed += t->unnamed_container;
 }
 
+/* A runtime directory named on the command line that is absent would leave every container of
+ * that runtime unnamed: said once, at the start, rather than once per container. */
+static void note_runtime_dirs(struct exporter *e)
+{
+	const struct node_runtime_dirs *d = &e->cfg.runtimes;
+	const char *given[] = {d->host_root, d->containerd_state, d->crio_state, d->docker_root, d->podman_root};
+	static const char *const what[] = {"host root", "containerd state", "CRI-O state", "docker root", "podman root"};
+	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
+		struct stat st;
+		if (given[i] && (stat(given[i], &st) < 0 || !S_ISDIR(st.st_mode)))
+			note(e, "the %s %s is not a directory: containers it holds records of will be exported by cgroup path",
+			     what[i], given[i]);
+	}
+}
+
 static void rescan(struct exporter *e)
 {
 	for (int i = 0; i < e->ntargets; i++)
@@ -922,6 +937,7 @@ int export_start(struct exporter **ret, const struct export_config *cfg, char *w
 			snprintf(why, whylen, "cgroup root '%s' is not a directory", e->cfg.cgroup);
 			rc = -ENOTDIR;
 		} else {
+			note_runtime_dirs(e);
 			rescan(e);
 		}
 		break;
