@@ -4,7 +4,7 @@ BUILD_SAN  ?= build-san
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build test test-fast test-san demo bench clean
+.PHONY: all deps deps-node build test test-fast test-san demo bench clean
 
 all: build
 
@@ -17,13 +17,18 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The packages the node agent's tests need (containerd, runc, podman, node/npm: tests/it_node_*.sh,
+# tests/it_deploy_*.sh); without them those tests skip.
+deps-node:
+	@bash scripts/install-deps.sh node
+
 # The whole suite, then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, with
 # the short libFuzzer runs of fuzz/ (label fuzz; long runs: scripts/fuzz-long.sh).
-test: build
+test: build deps-node
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-san
 
-test-fast: build
+test-fast: build deps-node
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 $(BUILD_SAN)/CMakeCache.txt:

@@ -28,7 +28,12 @@ for group in "$@"; do
     demo)  pkgs+=(golang-go librust-hyper-dev librust-tokio-dev curl)
            command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || pkgs+=(cargo) ;;
     browser) pkgs+=(chromium python3) ;;
-    *) echo "install-deps.sh: unknown group '$group' (accepted: vm bench real demo browser)" >&2; exit 2 ;;
+    # the node agent's tests (tests/it_node_containerd.sh, it_deploy_*.sh): the container runtime
+    # Kubernetes uses, podman to build images, a static libc for the test image, node + npm for
+    # the manifest validator (deploy/validate). Debian's npm only where no npm came with nodejs.
+    node)  pkgs+=(containerd runc podman libc6-dev prometheus curl python3-yaml nodejs)
+           command -v npm >/dev/null 2>&1 || pkgs+=(npm) ;;
+    *) echo "install-deps.sh: unknown group '$group' (accepted: vm bench real demo browser node)" >&2; exit 2 ;;
   esac
 done
 

@@ -29,7 +29,8 @@ start_exporter() {
 # 1. A process with 100 MiB spikes of ~25 ms every 1.5 s, on a 20 MiB base.
 "$PROGS/memspike" 20 100 5 1500 8 > spike.out &
 SPID=$!; PIDS+=("$SPID")
-start_exporter exp.log --pid "$SPID" --interval 1s --peak-window 15s --timeout 2s
+# --reset-peaks: the exact peak of every interval, which resets the program's own VmHWM (its choice here)
+start_exporter exp.log --pid "$SPID" --interval 1s --peak-window 15s --timeout 2s --reset-peaks
 sleep 1.2
 curl -sf "http://127.0.0.1:$EPORT/metrics" > m1.txt
 check "promtool check metrics passes on --pid output" promtool check metrics < m1.txt
@@ -158,6 +159,8 @@ usage() { local d=$1 want=$2; shift 2
 usage "export without a target" "exactly one of" --listen 127.0.0.1:0
 usage "export with a bad address" "is not an address" --pid $$ --listen localhost
 usage "peak window shorter than the interval" "peak-window" --pid $$ --interval 2s --peak-window 1s
+usage "a runtime directory that is not absolute" "not an absolute directory path" --cgroup-root / --containerd-state run/containerd
+usage "an empty host root" "not an absolute directory path" --cgroup-root / --host-root ""
 # SIGTERM stops it cleanly (under ASan a leak would make this non-zero), and --duration ends it
 start_exporter stop.log --pid $$
 kill -TERM "$EPID"; set +e; wait "$EPID"; rc=$?; set -e

@@ -6,16 +6,19 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "export.h"
+#include "probe.h"
 #include "promsize.h"
 #include "util.h"
 
@@ -130,6 +133,7 @@ static void peak_window_slides(void **state)
 	struct export_config cfg = {
 		.mode = EXPORT_PID, .pid = getpid(), .listen = "127.0.0.1:0",
 		.interval_ns = 20 * 1000000LL, .peak_window_ns = 200 * 1000000LL,
+		.reset_peaks = true, /* exact interval peaks: VmHWM reset every sample */
 	};
 	struct exporter *e;
 	char why[256];
@@ -177,6 +181,170 @@ static void peak_window_slides(void **state)
 			         (long long)(base + (int64_t)spike / 2), (long long)base);
 	}
 	export_stop(e);
+}
+
+/* ---- issue 17.2: the default disturbs no one ---- */
+
+static int64_t vmhwm(pid_t pid)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (util_read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	const char *p = strstr(buf, "VmHWM:");
+	return p ? strtoll(p + 6, NULL, 10) * 1024 : -1;
+}
+
+/* The program's own peak (VmHWM, which getrusage's ru_maxrss follows) survives the default
+ * exporter and is reset only with reset_peaks. */
+static void default_leaves_program_peak_alone(void **state)
+{
+	(void)state;
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		size_t spike = 64u << 20;
+		char *m = mmap(NULL, spike, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			_exit(1);
+		memset(m, 1, spike);
+		munmap(m, spike);
+		if (write(fds[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	close(fds[1]);
+	int64_t before = vmhwm(child);
+	assert_true(before >= (64 << 20));
+	struct export_config cfg = {
+		.mode = EXPORT_PID, .pid = child, .listen = "127.0.0.1:0",
+		.interval_ns = 20 * 1000000LL, .peak_window_ns = 200 * 1000000LL,
+	};
+	struct exporter *e;
+	char why[256];
+	assert_int_equal(export_start(&e, &cfg, why, sizeof(why)), 0);
+	sleep_ms(200);
+	size_t len;
+	char *t = export_render(e, &len);
+	assert_int_equal(metric(t, "headroom_rss_peak_exact"), 0);   /* sampled, and says so */
+	assert_non_null(strstr(t, "headroom_exporter_peak_resets 0\n"));
+	free(t);
+	export_stop(e);
+	assert_int_equal(vmhwm(child), before);
+
+	cfg.reset_peaks = true;
+	assert_int_equal(export_start(&e, &cfg, why, sizeof(why)), 0);
+	sleep_ms(200);
+	t = export_render(e, &len);
+	int64_t exact = metric(t, "headroom_rss_peak_exact");
+	free(t);
+	export_stop(e);
+	if (exact == 1)                                             /* clear_refs was writable */
+		assert_true(vmhwm(child) < (32 << 20));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+/* ---- issue 16.9: a pid is a process only with its start time ---- */
+
+static void start_time_parsed(void **state)
+{
+	(void)state;
+	char buf[1024];
+	assert_true(util_read_file(FIXTURES "/proc-6.18/1001/stat", buf, sizeof(buf)) > 0);
+	uint64_t st = 0;
+	assert_int_equal(probe_parse_start_time(buf, &st), 0);
+	assert_int_equal(st, 267288);                               /* field 22 of the captured line */
+	/* a command name with spaces and parentheses cannot shift the fields */
+	assert_int_equal(probe_parse_start_time("7 (a) b (c) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4242 1 2", &st), 0);
+	assert_int_equal(st, 4242);
+	assert_int_equal(probe_parse_start_time("7 (a) S 1 7", &st), -EINVAL);
+	assert_int_equal(probe_parse_start_time("no parenthesis", &st), -EINVAL);
+}
+
+struct notes {
+	char text[4][512];
+	int n;
+};
+
+static void on_note(void *ctx, const char *text)
+{
+	struct notes *n = ctx;
+	if (n->n < 4)
+		snprintf(n->text[n->n++], 512, "%s", text);
+}
+
+/* A process tree in a /proc of captured files: the pid's start time changes as if the process
+ * had exited and the kernel had given its pid to another one. */
+static void pid_reuse_is_noticed(void **state)
+{
+	(void)state;
+	char d[] = "/tmp/headroom-test-pid.XXXXXX";
+	assert_non_null(mkdtemp(d));
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "cp -r " FIXTURES "/proc-6.18/1001 '%s/1001'", d);
+	assert_int_equal(system(cmd), 0);
+	struct notes notes = {0};
+	struct export_config cfg = {
+		.mode = EXPORT_PID, .pid = 1001, .proc_root = d, .listen = "127.0.0.1:0",
+		.interval_ns = 20 * 1000000LL, .peak_window_ns = 200 * 1000000LL,
+		.note = on_note, .note_ctx = &notes,
+	};
+	struct exporter *e;
+	char why[256];
+	assert_int_equal(export_start(&e, &cfg, why, sizeof(why)), 0);
+	sleep_ms(60);
+	size_t len;
+	char *t = export_render(e, &len);
+	assert_int_equal(metric(t, "headroom_rss_bytes"), 21672 * 1024);
+	free(t);
+	snprintf(cmd, sizeof(cmd), "sed -i 's/ 267288 / 999999 /' '%s/1001/stat'", d);
+	assert_int_equal(system(cmd), 0);
+	bool gone = false;
+	for (int i = 0; i < 100 && !gone; i++) {
+		sleep_ms(20);
+		t = export_render(e, &len);
+		gone = strstr(t, "headroom_rss_bytes{") == NULL && strstr(t, "headroom_exporter_targets 0\n") != NULL;
+		free(t);
+	}
+	assert_true(gone);
+	export_stop(e);
+	assert_int_equal(notes.n, 1);
+	assert_non_null(strstr(notes.text[0], "belongs to another process"));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* ---- issue 16.12: label values stay valid UTF-8 ---- */
+
+static void escape_invalid_utf8(void **state)
+{
+	(void)state;
+	char out[128];
+	/* valid multi-byte sequences pass through */
+	assert_true(export_escape_label("caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80", out, sizeof(out)) > 0);
+	assert_string_equal(out, "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80");
+	/* a stray byte, an overlong '/', a surrogate, a truncated sequence, above U+10FFFF */
+	assert_true(export_escape_label("a\xff" "b", out, sizeof(out)) > 0);
+	assert_string_equal(out, "a\xef\xbf\xbd" "b");
+	assert_true(export_escape_label("\xc0\xaf", out, sizeof(out)) > 0);
+	assert_string_equal(out, "\xef\xbf\xbd\xef\xbf\xbd");
+	assert_true(export_escape_label("\xed\xa0\x80", out, sizeof(out)) > 0);
+	assert_string_equal(out, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	assert_true(export_escape_label("x\xe6\x97", out, sizeof(out)) > 0);
+	assert_string_equal(out, "x\xef\xbf\xbd\xef\xbf\xbd");
+	assert_true(export_escape_label("\xf4\x90\x80\x80", out, sizeof(out)) > 0);
+	assert_string_equal(out, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	/* escapes and replacement together, and the bound counts the replacement's 3 bytes */
+	assert_true(export_escape_label("\"\xff\n", out, sizeof(out)) > 0);
+	assert_string_equal(out, "\\\"\xef\xbf\xbd\\n");
+	assert_int_equal(export_escape_label("\xff", out, 3), -ENOSPC);
 }
 
 static void start_rejects_bad_config(void **state)
@@ -296,6 +464,10 @@ int main(void)
 		cmocka_unit_test(escape_label_values),
 		cmocka_unit_test(scan_finds_cgroups_with_processes),
 		cmocka_unit_test(peak_window_slides),
+		cmocka_unit_test(default_leaves_program_peak_alone),
+		cmocka_unit_test(start_time_parsed),
+		cmocka_unit_test(pid_reuse_is_noticed),
+		cmocka_unit_test(escape_invalid_utf8),
 		cmocka_unit_test(start_rejects_bad_config),
 		cmocka_unit_test(parse_prometheus_answers),
 		cmocka_unit_test(unreachable_prometheus_is_said),

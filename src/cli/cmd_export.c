@@ -11,10 +11,10 @@
 #include "export.h"
 #include "util.h"
 
-#define EXPORT_USAGE "export (--pid PID | --cgroup PATH | --cgroup-root PATH) [--listen ADDR] [--interval DUR] [--peak-window DUR] [--rescan DUR] [--timeout DUR] [--duration DUR]"
+#define EXPORT_USAGE "export (--pid PID | --cgroup PATH | --cgroup-root PATH) [--listen ADDR] [--interval DUR] [--peak-window DUR] [--rescan DUR] [--timeout DUR] [--duration DUR] [--reset-peaks] [--host-root DIR] [--containerd-state DIR] [--crio-state DIR] [--docker-root DIR] [--podman-root DIR]"
 
 enum { OPT_PID = 256, OPT_CGROUP, OPT_CGROUP_ROOT, OPT_LISTEN, OPT_INTERVAL, OPT_PEAK_WINDOW, OPT_RESCAN,
-       OPT_DURATION, OPT_TIMEOUT };
+       OPT_DURATION, OPT_TIMEOUT, OPT_RESET_PEAKS, OPT_HOST_ROOT, OPT_CONTAINERD, OPT_CRIO, OPT_DOCKER, OPT_PODMAN };
 
 static const struct option long_opts[] = {
 	{"pid", required_argument, NULL, OPT_PID},
@@ -26,6 +26,12 @@ static const struct option long_opts[] = {
 	{"rescan", required_argument, NULL, OPT_RESCAN},
 	{"duration", required_argument, NULL, OPT_DURATION},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"reset-peaks", no_argument, NULL, OPT_RESET_PEAKS},
+	{"host-root", required_argument, NULL, OPT_HOST_ROOT},
+	{"containerd-state", required_argument, NULL, OPT_CONTAINERD},
+	{"crio-state", required_argument, NULL, OPT_CRIO},
+	{"docker-root", required_argument, NULL, OPT_DOCKER},
+	{"podman-root", required_argument, NULL, OPT_PODMAN},
 	{NULL, 0, NULL, 0},
 };
 
@@ -34,6 +40,31 @@ static int duration_opt(const char *name, const char *text, int64_t *ret)
 	if (util_duration_parse(text, ret) < 0 || *ret <= 0)
 		return cli_fail(EXIT_USAGE, "--%s '%s' is not a duration above zero (accepted: 250ms, 10s, 5m, 1h)",
 		                name, text);
+	return 0;
+}
+
+/* Notes name cgroups and records that other programs chose: control bytes are shown as \xNN so
+ * nothing reaches the terminal as an escape sequence. */
+static void print_note(void *ctx, const char *text)
+{
+	(void)ctx;
+	char out[2048];
+	size_t o = 0;
+	for (const unsigned char *c = (const unsigned char *)text; *c && o + 5 < sizeof(out); c++) {
+		if (*c < 0x20 || *c == 0x7f)
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "\\x%02x", *c);
+		else
+			out[o++] = (char)*c;
+	}
+	out[o] = 0;
+	cli_note("note: %s", out);
+}
+
+static int dir_opt(const char *name, const char *text, const char **ret)
+{
+	if (!*text || text[0] != '/')
+		return cli_fail(EXIT_USAGE, "--%s '%s' is not an absolute directory path (e.g. /run/containerd)", name, text);
+	*ret = text;
 	return 0;
 }
 
@@ -92,6 +123,29 @@ int cmd_export(int argc, char **argv)
 				return EXIT_USAGE;
 			cfg.timeout_s = timeout < 1000000000LL ? 1 : timeout / 1000000000LL;
 			break;
+		case OPT_RESET_PEAKS:
+			cfg.reset_peaks = true;
+			break;
+		case OPT_HOST_ROOT:
+			if (dir_opt("host-root", optarg, &cfg.runtimes.host_root))
+				return EXIT_USAGE;
+			break;
+		case OPT_CONTAINERD:
+			if (dir_opt("containerd-state", optarg, &cfg.runtimes.containerd_state))
+				return EXIT_USAGE;
+			break;
+		case OPT_CRIO:
+			if (dir_opt("crio-state", optarg, &cfg.runtimes.crio_state))
+				return EXIT_USAGE;
+			break;
+		case OPT_DOCKER:
+			if (dir_opt("docker-root", optarg, &cfg.runtimes.docker_root))
+				return EXIT_USAGE;
+			break;
+		case OPT_PODMAN:
+			if (dir_opt("podman-root", optarg, &cfg.runtimes.podman_root))
+				return EXIT_USAGE;
+			break;
 		default:
 			return cli_fail(EXIT_USAGE, "export: unknown or incomplete option '%s'; usage: headroom " EXPORT_USAGE,
 			                argv[optind - 1]);
@@ -118,6 +172,7 @@ int cmd_export(int argc, char **argv)
 
 	/* The heap shim reader (src/heap.h, another branch) plugs in here through
 	 * cfg.read_heap/cfg.heap_ctx; until then headroom_heap_live_bytes is simply not exported. */
+	cfg.note = print_note;
 	struct exporter *e;
 	char why[256];
 	int rc = export_start(&e, &cfg, why, sizeof(why));

@@ -22,7 +22,7 @@ static const struct command commands[] = {
 	                   "               [--patch DIR] [--fail-on under] [--at UNIXTIME] [--step DUR] [--timeout DUR]"},
 	{"compare", cmd_compare, "compare FILE_A FILE_B [--json] [--html OUT]"},
 	{"explain", cmd_explain, "explain FILE"},
-	{"export", cmd_export, "export (--pid PID | --cgroup PATH | --cgroup-root PATH) [--listen ADDR] [--interval DUR] [--peak-window DUR] [--rescan DUR] [--timeout DUR] [--duration DUR]"},
+	{"export", cmd_export, "export (--pid PID | --cgroup PATH | --cgroup-root PATH) [--listen ADDR] [--interval DUR] [--peak-window DUR] [--rescan DUR] [--timeout DUR] [--duration DUR] [--reset-peaks] [--host-root DIR] [--containerd-state DIR] [--crio-state DIR] [--docker-root DIR] [--podman-root DIR]"},
 };
 
 static void usage(FILE *f)

@@ -1,6 +1,7 @@
 #include "sampler.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -27,12 +28,22 @@ static int add_proc(struct sampler *s, pid_t pid)
 		s->warnings |= SAMPLER_WARN_TOO_MANY;
 		return -ENOSPC;
 	}
+	if (s->nprocs == s->cap_procs) {
+		int cap = s->cap_procs ? s->cap_procs * 2 : 4;
+		if (cap > SAMPLER_MAX_PROCS)
+			cap = SAMPLER_MAX_PROCS;
+		struct proc_handle *p = realloc(s->procs, (size_t)cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		s->procs = p;
+		s->cap_procs = cap;
+	}
 	int rc = probe_proc_open(&s->procs[s->nprocs], s->cfg.proc_root, pid);
 	if (rc == -EACCES)
 		s->warnings |= SAMPLER_WARN_EACCES;
 	if (rc < 0)
 		return rc;
-	if (s->procs[s->nprocs].fd_clear_refs < 0)
+	if (s->procs[s->nprocs].fd_clear_refs < 0 && !s->cfg.keep_hwm)
 		s->warnings |= SAMPLER_WARN_HWM_RESET;
 	s->nprocs++;
 	return 0;
@@ -102,6 +113,9 @@ void sampler_destroy(struct sampler *s)
 {
 	while (s->nprocs > 0)
 		drop_proc(s, s->nprocs - 1);
+	free(s->procs);
+	s->procs = NULL;
+	s->cap_procs = 0;
 	if (s->have_cg)
 		probe_cgroup_close(&s->cg);
 	s->have_cg = false;
@@ -138,13 +152,24 @@ static void take_cgroup(struct sampler *s, int64_t now, struct sample *out)
 		out->cg_shmem = cs.shmem;
 	}
 	out->cg_usage = cs.usage;
-	out->cg_usage_peak = cs.peak != HR_UNKNOWN && cs.peak > cs.usage ? cs.peak : cs.usage;
+	if (s->cfg.keep_v1_peak && (s->cg.version == 1 || !s->cg.peak_resettable)) {
+		/* a peak since creation (v1 max_usage left alone, or a v2 memory.peak we may not reset:
+		 * before 6.12, or a read-only mount): this interval's peak only if it rose during it */
+		bool rose = cs.peak != HR_UNKNOWN && cs.peak > s->last_cg_peak;
+		out->cg_usage_peak = rose && cs.peak > cs.usage ? cs.peak : cs.usage;
+	} else {
+		out->cg_usage_peak = cs.peak != HR_UNKNOWN && cs.peak > cs.usage ? cs.peak : cs.usage;
+	}
+	if (cs.peak != HR_UNKNOWN)
+		s->last_cg_peak = cs.peak;
 	out->cg_limit = s->cg_limit;
 	out->cg_oom_kills = s->oom_kills;
 	out->cg_limit_hits = s->limit_hits;
 	/* between memory.stat reads, the last inactive_file stands in: it moves slowly */
 	if (s->inactive_file != HR_UNKNOWN)
 		out->cg_working_set = cs.usage > s->inactive_file ? cs.usage - s->inactive_file : 0;
+	if (s->cfg.keep_v1_peak && s->cg.version == 1)
+		return;
 	if (s->cg.peak_resettable && probe_cgroup_reset_peak(&s->cg) < 0)
 		s->warnings |= SAMPLER_WARN_CG_PEAK;
 	if (!s->cg.peak_resettable)
@@ -160,6 +185,9 @@ int sampler_take(struct sampler *s, int64_t t_ns, struct sample *out)
 		sampler_refresh_tree(s);
 		s->next_tree = now + s->cfg.tree_every_ns;
 	}
+	bool status = !(s->cfg.keep_hwm && s->cfg.hwm_every_ns) || now >= s->next_hwm;
+	if (status && s->cfg.hwm_every_ns)
+		s->next_hwm = now + s->cfg.hwm_every_ns;
 	bool rollup = now >= s->next_rollup;
 	bool smaps = now >= s->next_smaps;
 	int64_t peak_sum = HR_UNKNOWN;
@@ -168,19 +196,35 @@ int sampler_take(struct sampler *s, int64_t t_ns, struct sample *out)
 	for (int i = s->nprocs - 1; i >= 0; i--) {
 		struct proc_handle *h = &s->procs[i];
 		struct proc_status st;
-		if (probe_proc_read_status(h, &st) < 0) {
-			drop_proc(s, i);
-			continue;
+		if (status) {
+			if (probe_proc_read_status(h, &st) < 0) {
+				drop_proc(s, i);
+				continue;
+			}
+		} else {
+			memset(&st, 0xff, sizeof(st)); /* every field HR_UNKNOWN but the RSS */
+			if (probe_proc_read_statm_rss(h, &st.rss) < 0) {
+				drop_proc(s, i);
+				continue;
+			}
 		}
-		if (probe_proc_reset_hwm(h) < 0)
+		int64_t peak = st.hwm > st.rss ? st.hwm : st.rss;
+		if (s->cfg.keep_hwm) {
+			/* VmHWM since start: this interval's peak only if it rose during it */
+			if (!(st.hwm != HR_UNKNOWN && st.hwm > h->last_hwm))
+				peak = st.rss;
+			if (st.hwm != HR_UNKNOWN)
+				h->last_hwm = st.hwm;
+		} else if (probe_proc_reset_hwm(h) < 0) {
 			s->warnings |= SAMPLER_WARN_HWM_RESET;
+		}
 		add(&out->rss, st.rss);
 		add(&out->rss_anon, st.rss_anon);
 		add(&out->rss_file, st.rss_file);
 		add(&out->rss_shmem, st.rss_shmem);
 		add(&out->swap, st.swap);
 		add(&out->threads, st.threads);
-		add(&peak_sum, st.hwm > st.rss ? st.hwm : st.rss);
+		add(&peak_sum, peak);
 		if (rollup) {
 			struct proc_rollup r;
 			if (probe_proc_read_rollup(h, &r) == 0)

@@ -29,6 +29,17 @@ struct sampler_config {
 	int64_t smaps_every_ns;      /* 0: default 1 s (stretched so smaps stays under ~1 % CPU) */
 	int64_t tree_every_ns;       /* 0: default 200 ms */
 	int64_t cgstat_every_ns;     /* 0: default 100 ms */
+	/* Peaks without disturbing anyone (the node exporter's default): never write clear_refs (that
+	 * also resets the program's own getrusage peak) and never reset cgroup v1
+	 * memory.max_usage_in_bytes (shared with cAdvisor). An interval's peak is then exact only when
+	 * the unreset high-water mark rose during it (it is that mark), else the sampled value.
+	 * cgroup v2 memory.peak is still reset: on 6.12+ the reset is private to our open file; where
+	 * it cannot be (older kernels, a read-only mount), keep_v1_peak treats it like v1's. */
+	bool keep_hwm;
+	bool keep_v1_peak;
+	/* With keep_hwm: read each process's status (VmHWM) only this often and the cheaper statm
+	 * (RSS) in between; a new high of VmHWM is still caught, at this cadence. 0: every sample. */
+	int64_t hwm_every_ns;
 	/* Fills the heap_* fields; optional (the heap shim reader). */
 	void (*read_heap)(void *ctx, const pid_t *pids, int npids, struct sample *s);
 	void *heap_ctx;
@@ -43,18 +54,22 @@ enum sampler_warning {
 
 struct sampler {
 	struct sampler_config cfg;
-	struct proc_handle procs[SAMPLER_MAX_PROCS];
-	int nprocs;
+	/* grown by doubling up to SAMPLER_MAX_PROCS as the tree grows (only on a tree refresh): a node
+	 * exporter holds one sampler per container, mostly of one process, and a fixed array of
+	 * 256 handles (74 KiB) each made 500 containers cost 37 MiB */
+	struct proc_handle *procs;
+	int nprocs, cap_procs;
 	struct cgroup_handle cg;
 	bool have_cg;
-	int64_t next_rollup, next_smaps, next_tree, next_cgstat;
+	int64_t next_rollup, next_smaps, next_tree, next_cgstat, next_hwm;
 	int64_t inactive_file, active_file, cg_anon, cg_file, cg_shmem, cg_limit, oom_kills, limit_hits;
 	unsigned warnings;           /* enum sampler_warning bits seen so far */
+	int64_t last_cg_peak;        /* keep_v1_peak: the unreset v1 max_usage at the previous read */
 	int64_t samples;
 };
 
 /* Opens the root process (-ESRCH: no such process, -EACCES: may not read it) and/or the cgroup
- * (-ENOTDIR: not a memory cgroup). */
+ * (-ENOTDIR: not a memory cgroup), -ENOMEM. */
 int sampler_init(struct sampler *s, const struct sampler_config *cfg);
 /* One sample at `t_ns` (caller's clock, stored as is). Returns 0, or -ESRCH when no process of
  * the tree is left (the sample still holds the cgroup's figures, if any). */

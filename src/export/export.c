@@ -25,6 +25,10 @@
 #define SEC 1000000000LL
 #define SCAN_MAX_DEPTH 8
 #define NEVER_NS (100LL * 86400 * SEC)
+/* --cgroup-root: the slow cadence of memory.stat/events/limit and of the process list. 5 s is
+ * inside the kubelet's own 10-15 s sampling, so the working set and OOM count are no staler than
+ * what the kubelet acts on, while the peaks stay per interval. */
+#define NODE_SLOW_NS (5 * SEC)
 
 struct peak_slot {
 	int64_t t_ns, rss_peak, cg_peak;
@@ -32,12 +36,16 @@ struct peak_slot {
 
 struct target {
 	char path[1024];             /* the cgroup, for EXPORT_CGROUP*; "" for a pid */
-	char labels[1100];           /* `cgroup="..."` or `pid="..."`, escaped */
+	char *labels;                /* `cgroup="..."`, `pid="..."` or the container's names, escaped */
 	struct sampler s;
 	struct sample last;
 	bool have_last;              /* a sample after the priming one */
 	bool seen;                   /* found by the current rescan */
-	struct peak_slot ring[EXPORT_RING_MAX];
+	bool unnamed_container;      /* has a container id but no name yet: retried every rescan */
+	bool named;                  /* a container named from its runtime's record */
+	bool sandbox;                /* a pod's pause container: a placeholder, never sampled */
+	uint64_t start_time;         /* EXPORT_PID: the process's start time, its identity with the pid */
+	struct peak_slot *ring;      /* ring_cap slots: the peak window in intervals, plus one */
 	int ring_head, ring_n, ring_cap;
 };
 
@@ -62,6 +70,9 @@ struct exporter {
 	bool stop;
 	struct textbuf building, published;
 	uint64_t samples, rescans;
+	int sandboxes, named, unnamed;       /* the last rescan's containers, by how they were named */
+	int dropped;                         /* cgroups not sampled: over EXPORT_MAX_TARGETS */
+	bool pid_gone;                       /* EXPORT_PID: the process exited or its pid was reused */
 	int64_t sample_ns_total, last_sample_ns;
 	atomic_uint_fast64_t scrapes;
 };
@@ -97,25 +108,67 @@ static void tb_printf(struct textbuf *b, const char *fmt, ...)
 	}
 }
 
+/* Length of the valid UTF-8 sequence at `p` (1-4), or 0 when it is not one (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF). */
+static int utf8_len(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	int n;
+	uint32_t cp;
+	if ((p[0] & 0xe0) == 0xc0) {
+		n = 2;
+		cp = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		n = 3;
+		cp = p[0] & 0x0f;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		n = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (int i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0; /* also stops at the terminating NUL */
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+	if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 int export_escape_label(const char *in, char *out, size_t len)
 {
 	size_t o = 0;
-	for (const char *c = in; *c; c++) {
-		const char *rep = NULL;
-		char one[2] = {*c, 0};
+	const unsigned char *c = (const unsigned char *)in;
+	while (*c) {
+		const char *rep;
+		size_t rl;
+		int n = utf8_len(c);
 		if (*c == '\\')
 			rep = "\\\\";
 		else if (*c == '"')
 			rep = "\\\"";
 		else if (*c == '\n')
 			rep = "\\n";
+		else if (n == 0)
+			rep = "\xef\xbf\xbd"; /* U+FFFD for a byte that starts no valid sequence */
 		else
-			rep = one;
-		size_t rl = strlen(rep);
+			rep = NULL;
+		if (rep) {
+			rl = strlen(rep);
+			n = n == 0 ? 1 : n;
+		} else {
+			rep = (const char *)c;
+			rl = (size_t)n;
+		}
 		if (o + rl + 1 > len)
 			return -ENOSPC;
 		memcpy(out + o, rep, rl);
 		o += rl;
+		c += n;
 	}
 	if (o + 1 > len)
 		return -ENOSPC;
@@ -150,21 +203,47 @@ static void ring_push(struct target *t, const struct sample *s)
 		t->ring_n++;
 }
 
-static int target_new(struct exporter *e, pid_t pid, const char *cgroup, struct target **ret)
+/* Only for a target whose sampler was initialised (or that was calloc'd and never got one). */
+static void target_free(struct target *t)
+{
+	if (!t)
+		return;
+	sampler_destroy(&t->s);
+	free(t->labels);
+	free(t->ring);
+	free(t);
+}
+
+/* `labels` is the rendered label set (taken over, freed with the target); NULL: cgroup or pid. */
+static int target_new(struct exporter *e, pid_t pid, const char *cgroup, char *labels, struct target **ret)
 {
 	struct target *t = calloc(1, sizeof(*t));
-	if (!t)
+	if (!t) {
+		free(labels);
 		return -ENOMEM;
-	char esc[1040];
-	if (cgroup) {
+	}
+	t->labels = labels;
+	int64_t ratio = (e->cfg.peak_window_ns + e->cfg.interval_ns - 1) / e->cfg.interval_ns;
+	t->ring_cap = (int)(ratio + 1 > EXPORT_RING_MAX ? EXPORT_RING_MAX : ratio + 1);
+	t->ring = calloc((size_t)t->ring_cap, sizeof(*t->ring));
+	if (!t->ring) {
+		target_free(t);
+		return -ENOMEM;
+	}
+	if (cgroup)
 		snprintf(t->path, sizeof(t->path), "%s", cgroup);
-		if (export_escape_label(cgroup, esc, sizeof(esc)) < 0) {
-			free(t);
+	if (!t->labels) {
+		char esc[3 * 1024 + 1];
+		if (cgroup && export_escape_label(cgroup, esc, sizeof(esc)) < 0) {
+			target_free(t);
 			return -ENAMETOOLONG;
 		}
-		snprintf(t->labels, sizeof(t->labels), "cgroup=\"%s\"", esc);
-	} else {
-		snprintf(t->labels, sizeof(t->labels), "pid=\"%d\"", (int)pid);
+		int n = cgroup ? asprintf(&t->labels, "cgroup=\"%s\"", esc) : asprintf(&t->labels, "pid=\"%d\"", (int)pid);
+		if (n < 0) {
+			t->labels = NULL;
+			target_free(t);
+			return -ENOMEM;
+		}
 	}
 	struct sampler_config sc = {
 		.proc_root = e->cfg.proc_root,
@@ -177,14 +256,26 @@ static int target_new(struct exporter *e, pid_t pid, const char *cgroup, struct 
 		.smaps_every_ns = NEVER_NS,
 		.read_heap = e->cfg.read_heap,
 		.heap_ctx = e->cfg.heap_ctx,
+		.keep_hwm = !e->cfg.reset_peaks,
+		.keep_v1_peak = !e->cfg.reset_peaks,
 	};
+	if (e->cfg.mode == EXPORT_CGROUP_ROOT) {
+		/* A node agent samples hundreds of containers: every interval it reads what a peak
+		 * needs (usage, peak, each process's status) and only every NODE_SLOW_NS the costly rest
+		 * (memory.stat, events, limit; the process list, a directory walk). bench/node-agent.sh,
+		 * 500 containers: 2.5 % of a core with both at 1 s, mostly v1 memory.stat formatting
+		 * and cgroup directory reads in the kernel. */
+		sc.cgstat_every_ns = e->cfg.interval_ns > NODE_SLOW_NS ? e->cfg.interval_ns : NODE_SLOW_NS;
+		sc.tree_every_ns = sc.cgstat_every_ns;
+		sc.hwm_every_ns = sc.cgstat_every_ns; /* status formatting was a third of what remained */
+	}
 	int rc = sampler_init(&t->s, &sc);
 	if (rc < 0) {
+		free(t->labels);
+		free(t->ring);
 		free(t);
 		return rc;
 	}
-	int64_t ratio = (e->cfg.peak_window_ns + e->cfg.interval_ns - 1) / e->cfg.interval_ns;
-	t->ring_cap = (int)(ratio + 1 > EXPORT_RING_MAX ? EXPORT_RING_MAX : ratio + 1);
 	/* Priming sample: its VmHWM is the peak since the process started, not of an interval in the
 	 * window; it resets the peaks so the next sample's are exact. */
 	sampler_take(&t->s, util_now_ns(), &t->last);
@@ -192,13 +283,6 @@ static int target_new(struct exporter *e, pid_t pid, const char *cgroup, struct 
 	return 0;
 }
 
-static void target_free(struct target *t)
-{
-	if (!t)
-		return;
-	sampler_destroy(&t->s);
-	free(t);
-}
 
 static int targets_add(struct exporter *e, struct target *t)
 {
@@ -279,27 +363,156 @@ int export_scan_cgroups(const char *root, int max_depth, void (*fn)(void *ctx, c
 	return scan_dir(path, len, sizeof(path), max_depth, fn, ctx);
 }
 
+static void note(struct exporter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct exporter *e, const char *fmt, ...)
+{
+	if (!e->cfg.note)
+		return;
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	e->cfg.note(e->cfg.note_ctx, text);
+}
+
+/* ` name="value"` appended at `o` of `out`, escaped; an empty value is left out. */
+static size_t add_label(char *out, size_t cap, size_t o, const char *name, const char *value)
+{
+	if (!value[0] || o >= cap)
+		return o;
+	char esc[3 * 1024 + 1];
+	if (export_escape_label(value, esc, sizeof(esc)) < 0)
+		return o;
+	int n = snprintf(out + o, cap - o, "%s%s=\"%s\"", o ? "," : "", name, esc);
+	return n > 0 && (size_t)n < cap - o ? o + (size_t)n : o;
+}
+
+/* The label set of a cgroup under the root: a named container by its Kubernetes names (the
+ * labels kube-state-metrics and cAdvisor use, so series join), anything else by its cgroup path
+ * plus what its path says (pod uid, container id, QoS). malloc'd. */
+static char *container_labels(const struct node_container *c, const char *path)
+{
+	char out[8192];
+	size_t o = 0;
+	if (c->named) {
+		o = add_label(out, sizeof(out), o, "namespace", c->namespace_);
+		o = add_label(out, sizeof(out), o, "pod", c->pod);
+		o = add_label(out, sizeof(out), o, "container", c->container);
+	} else {
+		o = add_label(out, sizeof(out), o, "cgroup", path);
+	}
+	o = add_label(out, sizeof(out), o, "uid", c->pod_uid);
+	o = add_label(out, sizeof(out), o, "container_id", c->id);
+	o = add_label(out, sizeof(out), o, "qos", c->qos);
+	if (c->runtime != NODE_RT_UNKNOWN && !c->kube)
+		o = add_label(out, sizeof(out), o, "runtime", node_runtime_name(c->runtime));
+	out[o] = 0;
+	return strdup(out);
+}
+
+/* Names a container cgroup from its runtime's record; notes once why one cannot be named. */
+static void name_target(struct exporter *e, const char *path, struct node_container *c, bool *ret_container)
+{
+	*ret_container = node_parse_cgroup_path(path, c) == 0;
+	if (*ret_container && node_name_container(&e->cfg.runtimes, c) < 0)
+		note(e, "container cgroup %s not named (%s): exported by its cgroup path", path, c->note);
+}
+
 static void rescan_found(void *ctx, const char *path)
 {
 	struct exporter *e = ctx;
-	for (int i = 0; i < e->ntargets; i++)
-		if (strcmp(e->targets[i]->path, path) == 0) {
-			e->targets[i]->seen = true;
-			return;
+	struct node_container c;
+	bool container;
+	for (int i = 0; i < e->ntargets; i++) {
+		struct target *t = e->targets[i];
+		if (strcmp(t->path, path) != 0)
+			continue;
+		t->seen = true;
+		/* a record half-written at discovery: try again; a sandbox found late is left out */
+		if (t->unnamed_container) {
+			node_parse_cgroup_path(path, &c);
+			if (node_name_container(&e->cfg.runtimes, &c) == 0) {
+				char *labels = c.sandbox ? NULL : container_labels(&c, path);
+				if (labels || c.sandbox) {
+					free(t->labels);
+					t->labels = labels;
+					t->unnamed_container = false;
+					t->sandbox = c.sandbox;
+					note(e, "container cgroup %s now named from its runtime's record", path);
+				}
+			}
 		}
+		e->sandboxes += t->sandbox;
+		e->named += !t->sandbox && t->named;
+		e->unnamed += t->unnamed_container;
+		return;
+	}
+	if (e->ntargets >= EXPORT_MAX_TARGETS) {
+		e->dropped++;
+		return;
+	}
+	name_target(e, path, &c, &container);
 	struct target *t;
-	if (target_new(e, 0, path, &t) < 0)
-		return; /* gone again already, or not a memory cgroup: the next rescan retries */
+	if (container && c.named && c.sandbox) {
+		/* the pod's pause container: kept as a placeholder that is never sampled, so the next
+		 * rescans need not read its record again */
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return;
+		snprintf(t->path, sizeof(t->path), "%s", path);
+		t->sandbox = true;
+	} else {
+		/* also outside containers: a pod or QoS level cgroup says what it knows */
+		char *labels = container_labels(&c, path);
+		if (!labels)
+			return;
+		if (target_new(e, 0, path, labels, &t) < 0)
+			return; /* gone again already, or not a memory cgroup: the next rescan retries */
+		t->named = container && c.named;
+		t->unnamed_container = container && !c.named;
+		if (e->rescans > 0) {
+			/* found by a later rescan, so it began (or got its first process) within about one
+			 * --rescan: its peak since then (v1 max_usage, VmHWM) belongs in the window, or an
+			 * OOM kill right after the start would never show as a peak */
+			t->have_last = true;
+			ring_push(t, &t->last);
+		}
+	}
 	t->seen = true;
-	if (targets_add(e, t) < 0)
+	if (targets_add(e, t) < 0) {
 		target_free(t);
+		return;
+	}
+	e->sandboxes += t->sandbox;
+	e->named += t->named;
+	e->unnamed += t->unnamed_container;
+}
+
+/* A runtime directory named on the command line that is absent would leave every container of
+ * that runtime unnamed: said once, at the start, rather than once per container. */
+static void note_runtime_dirs(struct exporter *e)
+{
+	const struct node_runtime_dirs *d = &e->cfg.runtimes;
+	const char *given[] = {d->host_root, d->containerd_state, d->crio_state, d->docker_root, d->podman_root};
+	static const char *const what[] = {"host root", "containerd state", "CRI-O state", "docker root", "podman root"};
+	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
+		struct stat st;
+		if (given[i] && (stat(given[i], &st) < 0 || !S_ISDIR(st.st_mode)))
+			note(e, "the %s %s is not a directory: containers it holds records of will be exported by cgroup path",
+			     what[i], given[i]);
+	}
 }
 
 static void rescan(struct exporter *e)
 {
 	for (int i = 0; i < e->ntargets; i++)
 		e->targets[i]->seen = false;
-	export_scan_cgroups(e->cfg.cgroup, SCAN_MAX_DEPTH, rescan_found, e);
+	e->sandboxes = e->named = e->unnamed = 0;
+	e->dropped = 0;
+	int rc = export_scan_cgroups(e->cfg.cgroup, SCAN_MAX_DEPTH, rescan_found, e);
+	if (rc < 0)
+		note(e, "cannot walk the cgroup root %s: %s", e->cfg.cgroup, strerror(-rc));
 	for (int i = e->ntargets - 1; i >= 0; i--)
 		if (!e->targets[i]->seen)
 			targets_remove(e, i);
@@ -321,17 +534,17 @@ enum { F_RSS, F_RSS_PEAK, F_HEAP_LIVE, F_CG_USAGE, F_CG_PEAK, F_CG_WS, F_CG_LIMI
 
 static const struct family families[] = {
 	{"headroom_rss_bytes", "Resident set size of the target's processes, summed (VmRSS).", GAUGE, F_RSS},
-	{"headroom_rss_peak_bytes", "Exact peak of the summed RSS over the last peak window (VmHWM reset every sampling interval, so spikes between scrapes count).", GAUGE, F_RSS_PEAK},
+	{"headroom_rss_peak_bytes", "Peak of the summed RSS over the last peak window: exact where headroom_rss_peak_exact is 1 (--reset-peaks: VmHWM reset every interval), else the highest sample, or VmHWM in intervals where it rose.", GAUGE, F_RSS_PEAK},
 	{"headroom_heap_live_bytes", "Heap bytes handed out and not freed, from headroom's allocator shim.", GAUGE, F_HEAP_LIVE},
 	{"headroom_cgroup_usage_bytes", "Memory cgroup usage (v2 memory.current, v1 memory.usage_in_bytes).", GAUGE, F_CG_USAGE},
-	{"headroom_cgroup_usage_peak_bytes", "Exact peak of the memory cgroup usage over the last peak window.", GAUGE, F_CG_PEAK},
+	{"headroom_cgroup_usage_peak_bytes", "Peak of the memory cgroup usage over the last peak window: exact where headroom_cgroup_usage_peak_exact is 1 (v2 memory.peak reset through headroom's own file, or v1 with --reset-peaks), else sampled.", GAUGE, F_CG_PEAK},
 	{"headroom_cgroup_working_set_bytes", "Memory cgroup usage minus inactive file pages (the kubelet's working set).", GAUGE, F_CG_WS},
 	{"headroom_cgroup_limit_bytes", "Memory cgroup limit; absent when unlimited.", GAUGE, F_CG_LIMIT},
 	{"headroom_oom_kills_total", "Processes killed by the OOM killer in the cgroup.", COUNTER, F_OOM},
 	{"headroom_cgroup_limit_hits_total", "Times the cgroup usage hit its limit (v2 memory.events max, v1 failcnt).", COUNTER, F_LIMIT_HITS},
 	{"headroom_processes", "Processes in the target.", GAUGE, F_PROCS},
-	{"headroom_rss_peak_exact", "1 when headroom_rss_peak_bytes is an exact interval peak, 0 when VmHWM could not be reset (peak since process start).", GAUGE, F_PEAK_EXACT},
-	{"headroom_cgroup_usage_peak_exact", "1 when headroom_cgroup_usage_peak_bytes is an exact interval peak, 0 when the kernel cannot reset the cgroup peak (v2 before 6.12: peak since creation).", GAUGE, F_CG_PEAK_EXACT},
+	{"headroom_rss_peak_exact", "1 when headroom_rss_peak_bytes is an exact interval peak (--reset-peaks and VmHWM could be reset), 0 when it is sampled (the default: clear_refs is not written, so the program's own peak is left alone).", GAUGE, F_PEAK_EXACT},
+	{"headroom_cgroup_usage_peak_exact", "1 when headroom_cgroup_usage_peak_bytes is an exact interval peak, 0 when it is sampled (cgroup v1 without --reset-peaks, which leaves max_usage_in_bytes to cAdvisor; v2 before 6.12).", GAUGE, F_CG_PEAK_EXACT},
 };
 
 static int64_t target_value(const struct exporter *e, const struct target *t, int field, int64_t now)
@@ -349,9 +562,17 @@ static int64_t target_value(const struct exporter *e, const struct target *t, in
 	case F_LIMIT_HITS: return s->cg_limit_hits;
 	case F_PROCS: return s->nprocs;
 	case F_PEAK_EXACT:
-		return s->nprocs > 0 ? ((t->s.warnings & SAMPLER_WARN_HWM_RESET) ? 0 : 1) : HR_UNKNOWN;
+		/* without --reset-peaks VmHWM is never reset: the peak is sampled (see the HELP text) */
+		if (s->nprocs <= 0)
+			return HR_UNKNOWN;
+		return e->cfg.reset_peaks && !(t->s.warnings & SAMPLER_WARN_HWM_RESET) ? 1 : 0;
 	case F_CG_PEAK_EXACT:
-		return s->cg_usage == HR_UNKNOWN ? HR_UNKNOWN : (t->s.warnings & SAMPLER_WARN_CG_PEAK) ? 0 : 1;
+		if (s->cg_usage == HR_UNKNOWN)
+			return HR_UNKNOWN;
+		/* v2's reset is private to our file (exact without disturbing anyone); v1's is shared */
+		if (t->s.cg.version == 1 && !e->cfg.reset_peaks)
+			return 0;
+		return (t->s.warnings & SAMPLER_WARN_CG_PEAK) ? 0 : 1;
 	}
 	return HR_UNKNOWN;
 }
@@ -365,7 +586,7 @@ static void render(struct exporter *e, struct textbuf *b, int64_t now)
 		bool header = false;
 		for (int i = 0; i < e->ntargets; i++) {
 			const struct target *t = e->targets[i];
-			if (!t->have_last)
+			if (!t->have_last || t->sandbox)
 				continue;
 			int64_t v = target_value(e, t, fam->field, now);
 			if (v == HR_UNKNOWN)
@@ -383,10 +604,35 @@ static void render(struct exporter *e, struct textbuf *b, int64_t now)
 	             "# TYPE headroom_peak_window_seconds gauge\nheadroom_peak_window_seconds %g\n",
 	          (double)e->cfg.peak_window_ns / 1e9);
 	tb_printf(b, "# HELP headroom_exporter_targets Targets (processes trees or cgroups) being sampled.\n"
-	             "# TYPE headroom_exporter_targets gauge\nheadroom_exporter_targets %d\n", e->ntargets);
+	             "# TYPE headroom_exporter_targets gauge\nheadroom_exporter_targets %d\n", e->ntargets - e->sandboxes);
+	if (e->cfg.mode == EXPORT_CGROUP_ROOT)
+		tb_printf(b, "# HELP headroom_node_containers Container cgroups found by the last rescan, by how they were named (sandbox: pause containers, not exported).\n"
+		             "# TYPE headroom_node_containers gauge\n"
+		             "headroom_node_containers{state=\"named\"} %d\nheadroom_node_containers{state=\"unnamed\"} %d\n"
+		             "headroom_node_containers{state=\"sandbox\"} %d\n"
+		             "# HELP headroom_exporter_targets_dropped Cgroups found but not sampled: over the bound of %d targets.\n"
+		             "# TYPE headroom_exporter_targets_dropped gauge\nheadroom_exporter_targets_dropped %d\n",
+		          e->named, e->unnamed, e->sandboxes, EXPORT_MAX_TARGETS, e->dropped);
+	tb_printf(b, "# HELP headroom_exporter_peak_resets 1 when headroom resets peaks that other readers share (--reset-peaks: clear_refs, cgroup v1 max_usage_in_bytes), 0 when it leaves them alone.\n"
+	             "# TYPE headroom_exporter_peak_resets gauge\nheadroom_exporter_peak_resets %d\n", e->cfg.reset_peaks ? 1 : 0);
 }
 
 /* ---- sampling thread ---- */
+
+/* A pid names the process we started with only while its start time is the same: after the
+ * process exits the kernel hands the pid to a new one, whose figures must not continue the
+ * series. Once gone, the target is dropped for good. */
+static bool pid_same(struct exporter *e, const struct target *t)
+{
+	uint64_t st;
+	if (probe_proc_start_time(e->cfg.proc_root, e->cfg.pid, &st) == 0 && st == t->start_time)
+		return true;
+	if (!e->pid_gone)
+		note(e, "process %d exited%s: its series are dropped", (int)e->cfg.pid,
+		     probe_proc_start_time(e->cfg.proc_root, e->cfg.pid, &st) == 0 ? " and its pid now belongs to another process" : "");
+	e->pid_gone = true;
+	return false;
+}
 
 static void sample_all(struct exporter *e)
 {
@@ -394,7 +640,18 @@ static void sample_all(struct exporter *e)
 	for (int i = e->ntargets - 1; i >= 0; i--) {
 		struct target *t = e->targets[i];
 		struct sample s;
+		if (t->sandbox)
+			continue;
+		if (e->cfg.mode == EXPORT_PID && !pid_same(e, t)) {
+			targets_remove(e, i);
+			continue;
+		}
 		sampler_take(&t->s, util_now_ns(), &s);
+		/* the pid may have been reused while the sampler re-read the tree: checked on both sides */
+		if (e->cfg.mode == EXPORT_PID && !pid_same(e, t)) {
+			targets_remove(e, i);
+			continue;
+		}
 		/* a cgroup that was removed: drop its series rather than export stale figures */
 		if (t->path[0] && s.cg_usage == HR_UNKNOWN && access(t->path, F_OK) != 0) {
 			targets_remove(e, i);
@@ -656,15 +913,21 @@ int export_start(struct exporter **ret, const struct export_config *cfg, char *w
 
 	struct target *t = NULL;
 	switch (e->cfg.mode) {
-	case EXPORT_PID:
-		rc = target_new(e, e->cfg.pid, NULL, &t);
+	case EXPORT_PID: {
+		uint64_t start;
+		rc = probe_proc_start_time(e->cfg.proc_root, e->cfg.pid, &start);
+		if (rc == 0)
+			rc = target_new(e, e->cfg.pid, NULL, NULL, &t);
+		if (rc == 0)
+			t->start_time = start;
 		if (rc == -ESRCH || rc == -ENOENT)
 			snprintf(why, whylen, "no process with pid %d", (int)e->cfg.pid);
 		else if (rc < 0)
 			snprintf(why, whylen, "cannot read process %d: %s", (int)e->cfg.pid, strerror(-rc));
 		break;
+	}
 	case EXPORT_CGROUP:
-		rc = target_new(e, 0, e->cfg.cgroup, &t);
+		rc = target_new(e, 0, e->cfg.cgroup, NULL, &t);
 		if (rc < 0)
 			snprintf(why, whylen, "'%s' is not a memory cgroup (%s)", e->cfg.cgroup, strerror(-rc));
 		break;
@@ -674,6 +937,7 @@ int export_start(struct exporter **ret, const struct export_config *cfg, char *w
 			snprintf(why, whylen, "cgroup root '%s' is not a directory", e->cfg.cgroup);
 			rc = -ENOTDIR;
 		} else {
+			note_runtime_dirs(e);
 			rescan(e);
 		}
 		break;

@@ -18,10 +18,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "node.h"
 #include "sample.h"
 
 /* The ring of per-interval peaks: --peak-window / --interval may not exceed this. */
 #define EXPORT_RING_MAX 600
+/* Cardinality bound: targets sampled at most (each is 12 series at most). The kubelet's default is
+ * 110 pods a node and few clusters allow more than 250, so 2000 containers leaves room for
+ * multi-container pods; beyond it cgroups are counted in headroom_exporter_targets_dropped. */
+#define EXPORT_MAX_TARGETS 2000
 
 enum export_mode { EXPORT_PID, EXPORT_CGROUP, EXPORT_CGROUP_ROOT };
 
@@ -35,6 +40,18 @@ struct export_config {
 	int64_t rescan_ns;           /* EXPORT_CGROUP_ROOT: how often to look for new cgroups; 0: 10 s */
 	int64_t timeout_s;           /* idle connection timeout; 0: 10 s */
 	const char *proc_root;       /* NULL: "/proc" */
+	/* Reset the peaks that other readers share (off by default): write /proc/PID/clear_refs (also
+	 * resets the program's own getrusage/VmHWM peak) and cgroup v1 memory.max_usage_in_bytes
+	 * (cAdvisor's container_memory_max_usage_bytes). Without it RSS and v1 peaks are sampled,
+	 * except intervals in which the unreset high-water mark rose; v2 memory.peak is always reset
+	 * through our own open file (6.12+), which no one else sees. */
+	bool reset_peaks;
+	/* EXPORT_CGROUP_ROOT: where the container runtimes keep their records (names of containers). */
+	struct node_runtime_dirs runtimes;
+	/* One-line notes about single targets (a container that cannot be named, a pid reused), from
+	 * the sampling thread; NULL: none. */
+	void (*note)(void *ctx, const char *text);
+	void *note_ctx;
 	/* Hook for the heap shim reader (src/heap.h): fills the heap_* fields of a sample. When it
 	 * is NULL, or leaves heap_live unknown, headroom_heap_live_bytes is not exported. */
 	void (*read_heap)(void *ctx, const pid_t *pids, int npids, struct sample *s);
@@ -61,8 +78,9 @@ char *export_render(struct exporter *e, size_t *ret_len);
  * the tree at most `max_depth` deep. Calls `fn` with each path; returns the count or -errno. */
 int export_scan_cgroups(const char *root, int max_depth, void (*fn)(void *ctx, const char *path), void *ctx);
 
-/* Prometheus label value escaping (backslash, double quote, newline). Returns the length
- * written, or -ENOSPC when `len` is too small. */
+/* Prometheus label value escaping (backslash, double quote, newline), and bytes that are not
+ * UTF-8 replaced by U+FFFD so the exposition stays valid UTF-8. Returns the length written, or
+ * -ENOSPC when `len` is too small. */
 int export_escape_label(const char *in, char *out, size_t len);
 
 #endif

@@ -213,7 +213,7 @@ int probe_proc_open(struct proc_handle *h, const char *proc_root, pid_t pid)
 	snprintf(path, sizeof(path), "%s/%d", proc_root, (int)pid);
 	memset(h, 0, sizeof(*h));
 	h->pid = pid;
-	h->fd_status = h->fd_rollup = h->fd_clear_refs = -1;
+	h->fd_status = h->fd_rollup = h->fd_clear_refs = h->fd_statm = -1;
 	h->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (h->dirfd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
@@ -243,9 +243,11 @@ void probe_proc_close(struct proc_handle *h)
 		close(h->fd_rollup);
 	if (h->fd_clear_refs >= 0)
 		close(h->fd_clear_refs);
+	if (h->fd_statm >= 0)
+		close(h->fd_statm);
 	if (h->dirfd >= 0)
 		close(h->dirfd);
-	h->fd_status = h->fd_rollup = h->fd_clear_refs = h->dirfd = -1;
+	h->fd_status = h->fd_rollup = h->fd_clear_refs = h->fd_statm = h->dirfd = -1;
 }
 
 int probe_proc_read_status(struct proc_handle *h, struct proc_status *ret)
@@ -257,6 +259,68 @@ int probe_proc_read_status(struct proc_handle *h, struct proc_status *ret)
 	if (n < 0 && n != -EFBIG)
 		return (int)n;
 	return probe_parse_status(buf, ret) < 0 ? -ESRCH : 0;
+}
+
+int probe_parse_statm_rss(const char *text, int64_t *ret_rss)
+{
+	/* "size resident shared text lib data dt", in pages */
+	const char *p = text;
+	uint64_t size, resident;
+	if (util_parse_u64(&p, &size) < 0 || util_parse_u64(&p, &resident) < 0)
+		return -EINVAL;
+	static long page;
+	if (!page)
+		page = sysconf(_SC_PAGESIZE);
+	*ret_rss = (int64_t)resident * page;
+	return 0;
+}
+
+int probe_proc_read_statm_rss(struct proc_handle *h, int64_t *ret_rss)
+{
+	if (h->fd_statm < 0) {
+		h->fd_statm = openat(h->dirfd, "statm", O_RDONLY | O_CLOEXEC);
+		if (h->fd_statm < 0)
+			return errno == ENOENT ? -ESRCH : -errno;
+	}
+	char buf[256];
+	ssize_t n = util_read_fd(h->fd_statm, buf, sizeof(buf));
+	if (n == 0 || n == -ESRCH)
+		return -ESRCH;
+	if (n < 0)
+		return (int)n;
+	return probe_parse_statm_rss(buf, ret_rss) < 0 ? -ESRCH : 0;
+}
+
+int probe_parse_start_time(const char *text, uint64_t *ret)
+{
+	/* the command name (field 2) may hold spaces and parentheses: fields resume after the last ')' */
+	const char *p = strrchr(text, ')');
+	if (!p)
+		return -EINVAL;
+	p++;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EINVAL;
+	}
+	p++;
+	uint64_t v;
+	if (util_parse_u64(&p, &v) < 0)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int probe_proc_start_time(const char *proc_root, pid_t pid, uint64_t *ret)
+{
+	char path[256], buf[1024];
+	snprintf(path, sizeof(path), "%s/%d/stat", proc_root ? proc_root : "/proc", (int)pid);
+	ssize_t n = util_read_file(path, buf, sizeof(buf));
+	if (n == -ENOENT || n == 0)
+		return -ESRCH;
+	if (n < 0)
+		return (int)n;
+	return probe_parse_start_time(buf, ret) < 0 ? -ESRCH : 0;
 }
 
 int probe_proc_reset_hwm(struct proc_handle *h)

@@ -55,12 +55,23 @@ struct proc_handle {
 	int fd_status;
 	int fd_rollup;              /* -1 where smaps_rollup does not exist (kernel < 4.14) */
 	int fd_clear_refs;          /* -1 where we may not write it: peaks are then since start */
+	int fd_statm;               /* opened on first use */
+	int64_t last_hwm;           /* VmHWM at the previous read, for samplers that never reset it */
 	char exe[256];
 };
 
 int probe_proc_open(struct proc_handle *h, const char *proc_root, pid_t pid);
 void probe_proc_close(struct proc_handle *h);
 int probe_proc_read_status(struct proc_handle *h, struct proc_status *ret);
+/* The process's start time (field 22 of /proc/PID/stat, clock ticks since boot): with the pid, the
+ * identity of a process, since a pid is reused once its process is gone. -ESRCH when none. */
+int probe_proc_start_time(const char *proc_root, pid_t pid, uint64_t *ret);
+/* Same, from a "stat" line; -EINVAL when it is malformed. */
+int probe_parse_start_time(const char *stat_text, uint64_t *ret);
+/* RSS alone from /proc/PID/statm (resident pages): a fraction of status's cost, for readers that
+ * need VmHWM less often than RSS. -ESRCH when the process is gone. */
+int probe_proc_read_statm_rss(struct proc_handle *h, int64_t *ret_rss);
+int probe_parse_statm_rss(const char *text, int64_t *ret_rss);
 /* Reset VmHWM to the current RSS (write 5 to clear_refs); -EPERM when not allowed. */
 int probe_proc_reset_hwm(struct proc_handle *h);
 int probe_proc_read_rollup(struct proc_handle *h, struct proc_rollup *ret);
