@@ -11,7 +11,10 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       python3 python3-yaml  # tests/it_analyze_*.sh: JSON checks, the resources: YAML parsed
       prometheus curl     # promtool and a real server for tests/it_export_prometheus.sh
       # the heap shim's tests: allocators underneath, a static program, real programs under it
-      libjemalloc2 libmimalloc2.0 busybox-static ripgrep redis-server)
+      libjemalloc2 libmimalloc2.0 busybox-static ripgrep redis-server
+      # shipping (tests/it_install.sh, it_manpages.sh, it_completion.sh, it_package.sh): man
+      # pages from docs/man/*.scd, the shells whose completions are tested, the package checks
+      scdoc man-db bash-completion zsh fish lintian dpkg-dev)
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
   case "$group" in

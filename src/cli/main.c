@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "version_git.h"   /* generated at build time: HEADROOM_GIT_DESCRIBE */
 
 struct command {
 	const char *name;
@@ -26,7 +27,7 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: headroom <command> [options]\n\ncommands:\n");
+	fprintf(f, "usage: headroom <command> [options]\n       headroom --version | --help\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  headroom %s\n", commands[i].usage);
 	fprintf(f, "\nSIZE: 512Mi, 1Gi, 500M, 1.5G or bytes.  DUR: 250ms, 10s, 5m, 1h.\n");
@@ -61,7 +62,7 @@ int main(int argc, char **argv)
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("headroom %s\n", HEADROOM_VERSION);
+		printf("headroom %s (git %s)\n", HEADROOM_VERSION, HEADROOM_GIT_DESCRIBE);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
