@@ -9,6 +9,8 @@
 
 #include "analyze.h"
 #include "cli.h"
+#include "gate.h"
+#include "markdown.h"
 #include "record.h"
 #include "report.h"
 #include "size.h"
@@ -16,7 +18,8 @@
 #include "verify.h"
 
 #define SIZE_USAGE "usage: headroom size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] " \
-	"[--surge N] [--hpa-target PCT] [--format yaml|json|text] [--verify [--verify-margin] -- COMMAND [ARG...]]"
+	"[--surge N] [--hpa-target PCT] [--format yaml|json|text|markdown] [--fail-on CLASS[,CLASS]] [--html-link URL] " \
+	"[--verify [--verify-margin] [--no-replay-load] -- COMMAND [ARG...]]"
 
 static int parse_count(const char *opt, const char *text, int *ret)
 {
@@ -78,13 +81,16 @@ int cmd_size(int argc, char **argv)
 		return cli_fail(EXIT_FAIL, "size: out of memory");
 	size_t nfiles = 0;
 	int code = 0;
-	bool verify = false, margin = false;
+	bool verify = false, margin = false, markdown = false;
+	unsigned fail_on = 0;
+	const char *html_link = NULL;
 	char **command = NULL;
 	for (int i = 1; i < argc && code == 0; i++) {
 		const char *arg = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		bool takes = strcmp(arg, "--headroom") == 0 || strcmp(arg, "--qos") == 0 || strcmp(arg, "--replicas") == 0 ||
-			     strcmp(arg, "--surge") == 0 || strcmp(arg, "--hpa-target") == 0 || strcmp(arg, "--format") == 0;
+			     strcmp(arg, "--surge") == 0 || strcmp(arg, "--hpa-target") == 0 || strcmp(arg, "--format") == 0 ||
+			     strcmp(arg, "--fail-on") == 0 || strcmp(arg, "--html-link") == 0;
 		if (takes && !val) {
 			code = cli_fail(EXIT_USAGE, "size: %s needs a value; %s", arg, SIZE_USAGE);
 			break;
@@ -129,8 +135,19 @@ int cmd_size(int argc, char **argv)
 				fmt = REPORT_SIZE_JSON;
 			else if (strcmp(val, "text") == 0)
 				fmt = REPORT_SIZE_TEXT;
+			else if (strcmp(val, "markdown") == 0)
+				markdown = true;
 			else
-				code = cli_fail(EXIT_USAGE, "size: --format takes yaml, json or text, not '%s'", val);
+				code = cli_fail(EXIT_USAGE, "size: --format '%s' is not an output format (accepted: yaml, json, "
+						"text, markdown)", val);
+			if (strcmp(val, "markdown") != 0)
+				markdown = false;
+			i++;
+		} else if (strcmp(arg, "--fail-on") == 0) {
+			code = cli_fail_on_parse("size", val, &fail_on);
+			i++;
+		} else if (strcmp(arg, "--html-link") == 0) {
+			html_link = val;
 			i++;
 		} else if (strcmp(arg, "--json") == 0) {
 			fmt = REPORT_SIZE_JSON;
@@ -183,10 +200,22 @@ int cmd_size(int argc, char **argv)
 			code = cli_fail(EXIT_FAIL, "size: cannot size: %s", strerror(-r));
 		if (code == 0 && verify)
 			code = run_verify(&s, command, margin, v, &nv);
-		if (code == 0 && report_print_sizing(stdout, &s, files, (const struct analysis *const *)a, fmt, v, nv) < 0)
+		const struct analysis *const *ca = (const struct analysis *const *)a;
+		unsigned fired = code == 0 ? gate_findings(ca, nfiles, &s, nv > 0 ? &v[0] : NULL) : 0;
+		struct markdown_gate g = {.wanted = fail_on, .fired = fired, .exit_code = gate_exit_code(fired, fail_on)};
+		if (code == 0 && markdown) {
+			if (markdown_print_sizing(stdout, files, ca, nfiles, &s, v, nv, html_link, &g) < 0)
+				code = cli_fail(EXIT_FAIL, "size: cannot write the output");
+		} else if (code == 0 && report_print_sizing(stdout, &s, files, ca, fmt, v, nv) < 0) {
 			code = cli_fail(EXIT_FAIL, "size: cannot write the output");
-		/* a limit that did not hold is a failure scripts must see */
-		if (code == 0 && nv > 0 && v[0].oom_killed)
+		}
+		if (code == 0)
+			cli_gate_say("size", fired, fail_on);
+		/* --fail-on decides first (gate.h: 10..13); without it, a limit that did not hold under
+		 * --verify is a failure scripts must see */
+		if (code == 0 && g.exit_code)
+			code = g.exit_code;
+		else if (code == 0 && nv > 0 && v[0].oom_killed)
 			code = EXIT_FAIL;
 	}
 	for (size_t i = 0; rec && a && i < nfiles; i++) {
