@@ -32,8 +32,28 @@ static int parse_count(const char *opt, const char *text, int *ret)
 	return 0;
 }
 
+/* The load to replay: the recording that set the peak first, then any other that had load. */
+static char **replay_load(struct recording **rec, size_t n, size_t first, const char **ret_from)
+{
+	for (size_t k = 0; k <= n; k++) {
+		size_t i = k == 0 ? first : k - 1;
+		if (i >= n || (k > 0 && i == first))
+			continue;
+		char **args = NULL;
+		int r = verify_load_args(rec[i], &args);
+		if (r == 0) {
+			*ret_from = rec[i]->path;
+			return args;
+		}
+		if (r == -EPROTO)
+			cli_note("verify: the load recorded in '%s' is malformed: not replayed from it", rec[i]->path);
+	}
+	return NULL;
+}
+
 /* Replay under the limit, and with margin under 0.9 × the true peak, each into a fresh recording. */
-static int run_verify(const struct sizing *s, char **command, bool margin, struct verify_result *v, size_t *nv)
+static int run_verify(const struct sizing *s, char **command, char **load, bool margin, struct verify_result *v,
+		      size_t *nv)
 {
 	char self[4096];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -50,7 +70,7 @@ static int run_verify(const struct sizing *s, char **command, bool margin, struc
 		snprintf(path, sizeof(path), "%s/verify-%d.hr", dir, k);
 		cli_note("verify: running the command under %lldMi%s", (long long)(limits[k] >> 20),
 			 k ? " (0.9 × the true peak: expected to be OOM-killed)" : " (the recommended limit)");
-		int r = verify_run(self, limits[k], command, path, &v[k]);
+		int r = verify_run(self, limits[k], command, load, path, &v[k]);
 		if (r < 0)
 			code = cli_fail(EXIT_FAIL, "size: --verify: the replay under %lld bytes failed: %s", (long long)limits[k],
 					r == -ENOENT ? "`headroom run` wrote no recording" : record_strerror(r));
@@ -81,7 +101,7 @@ int cmd_size(int argc, char **argv)
 		return cli_fail(EXIT_FAIL, "size: out of memory");
 	size_t nfiles = 0;
 	int code = 0;
-	bool verify = false, margin = false, markdown = false;
+	bool verify = false, margin = false, markdown = false, replay = true;
 	unsigned fail_on = 0;
 	const char *html_link = NULL;
 	char **command = NULL;
@@ -155,6 +175,8 @@ int cmd_size(int argc, char **argv)
 			verify = true;
 		} else if (strcmp(arg, "--verify-margin") == 0) {
 			verify = margin = true;
+		} else if (strcmp(arg, "--no-replay-load") == 0) {
+			replay = false;
 		} else if (strcmp(arg, "--") == 0) {
 			command = argv + i + 1;
 			break;
@@ -166,6 +188,8 @@ int cmd_size(int argc, char **argv)
 	}
 	if (code == 0 && nfiles == 0)
 		code = cli_fail(EXIT_USAGE, "size: no recording given; %s", SIZE_USAGE);
+	if (code == 0 && !replay && !verify)
+		code = cli_fail(EXIT_USAGE, "size: --no-replay-load goes with --verify; %s", SIZE_USAGE);
 	if (code == 0 && verify && (!command || !command[0]))
 		code = cli_fail(EXIT_USAGE, "size: --verify replays a command: add '-- COMMAND [ARG...]'; %s", SIZE_USAGE);
 	if (code == 0 && !verify && command)
@@ -198,8 +222,28 @@ int cmd_size(int argc, char **argv)
 		size_t nv = 0;
 		if (r < 0)
 			code = cli_fail(EXIT_FAIL, "size: cannot size: %s", strerror(-r));
-		if (code == 0 && verify)
-			code = run_verify(&s, command, margin, v, &nv);
+		char **load = NULL;
+		if (code == 0 && verify) {
+			/* the load the recording had, unless told otherwise; said either way */
+			const char *from = NULL;
+			load = replay ? replay_load(rec, nfiles, s.peak_recording, &from) : NULL;
+			if (load) {
+				char shown[512] = "";
+				size_t sn = 0;
+				for (size_t i = 0; load[i] && sn < sizeof(shown); i++)
+					sn += (size_t)snprintf(shown + sn, sizeof(shown) - sn, "%s%s", i ? " " : "", load[i]);
+				for (char *c = shown; *c; c++)   /* recorded text: no terminal escapes */
+					if ((unsigned char)*c < 0x20 || *c == 0x7f)
+						*c = '?';
+				cli_note("verify: replaying the load recorded in '%s': %s (--no-replay-load: the command alone)",
+					 from, shown);
+			} else {
+				cli_note("verify: %s", replay ? "the recordings had no load: replaying the command alone"
+							      : "--no-replay-load: replaying the command alone, without load");
+			}
+			code = run_verify(&s, command, load, margin, v, &nv);
+		}
+		free(load);
 		const struct analysis *const *ca = (const struct analysis *const *)a;
 		unsigned fired = code == 0 ? gate_findings(ca, nfiles, &s, nv > 0 ? &v[0] : NULL) : 0;
 		struct markdown_gate g = {.wanted = fail_on, .fired = fired, .exit_code = gate_exit_code(fired, fail_on)};
