@@ -82,7 +82,12 @@ static int configure_load(struct recording_cmd *c)
 	c->load.cooldown_ns = c->cooldown_ns >= 0 ? c->cooldown_ns : 5000000000LL;
 	if (!c->ro.ready_addr) {
 		/* ready when the load's own target accepts connections */
-		snprintf(c->ready_from_url, sizeof(c->ready_from_url), "%s:%d", c->load.cfg.host, c->load.cfg.port);
+		/* cfg.host is the Host header: it already ends in ":PORT" unless the port is 80 */
+		char suffix[16];
+		snprintf(suffix, sizeof(suffix), ":%d", c->load.cfg.port);
+		size_t hl = strlen(c->load.cfg.host), sl = strlen(suffix);
+		bool has_port = hl > sl && strcmp(c->load.cfg.host + hl - sl, suffix) == 0;
+		snprintf(c->ready_from_url, sizeof(c->ready_from_url), "%s%s", c->load.cfg.host, has_port ? "" : suffix);
 		c->ro.ready_addr = c->ready_from_url;
 	}
 	return 0;
