@@ -18,7 +18,7 @@
 #include "verify.h"
 
 #define SIZE_USAGE "usage: headroom size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] " \
-	"[--surge N] [--hpa-target PCT] [--format yaml|json|text|markdown] [--fail-on CLASS[,CLASS]] [--html-link URL] " \
+	"[--surge N] [--hpa-target PCT] [--format yaml|json|text|markdown] [--json] [--fail-on CLASS[,CLASS]] [--html-link URL] " \
 	"[--verify [--verify-margin] [--no-replay-load] -- COMMAND [ARG...]]"
 
 static int parse_count(const char *opt, const char *text, int *ret)

@@ -18,8 +18,8 @@ static const struct command commands[] = {
 	{"load", cmd_load, "load URL (--stages SPEC | --profile steady|burst|ramp|soak) [--rate N] [--connections N] [--threads N] [--method M] [--path P]... [--header H]... [--body B] [--timeout DUR] [--max-requests N] [--json]"},
 	{"attach", cmd_attach, "attach (--pid PID | --cgroup PATH) [--interval DUR] [--duration DUR] [--record FILE] [--json] [--format text|json|markdown] [--fail-on CLASS[,CLASS]] [--html OUT] [--quiet]"},
 	{"report", cmd_report, "report FILE [--json] [--html OUT]"},
-	{"size", cmd_size, "size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] [--surge N] [--hpa-target PCT] [--format yaml|json|text|markdown] [--fail-on CLASS[,CLASS]] [--html-link URL] [--verify [--verify-margin] [--no-replay-load] -- COMMAND [ARG...]]\n"
-	                   "  headroom size --prometheus URL [--selector SEL] [--window DUR] [--headroom PCT] [--format table|yaml|json]"},
+	{"size", cmd_size, "size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] [--surge N] [--hpa-target PCT] [--format yaml|json|text|markdown] [--json] [--fail-on CLASS[,CLASS]] [--html-link URL] [--verify [--verify-margin] [--no-replay-load] -- COMMAND [ARG...]]\n"
+	                   "  headroom size --prometheus URL [--selector SEL] [--window DUR] [--timeout DUR] [--headroom PCT] [--format table|yaml|json]"},
 	{"compare", cmd_compare, "compare FILE_A FILE_B [--json] [--html OUT]"},
 	{"explain", cmd_explain, "explain FILE"},
 	{"export", cmd_export, "export (--pid PID | --cgroup PATH | --cgroup-root PATH) [--listen ADDR] [--interval DUR] [--peak-window DUR] [--rescan DUR] [--timeout DUR] [--duration DUR]"},
