@@ -54,7 +54,7 @@ uninstall:
 # The .deb, from its own /usr-prefixed release build: build-deb/headroom_<version>_<arch>.deb
 deb: deps
 	cmake -S . -B build-deb $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr
-	cmake --build build-deb -j $(JOBS) --target headroom headroom-heap man
+	cmake --build build-deb -j $(JOBS) --target headroom headroom-heap man changelog
 	cd build-deb && cpack -G DEB
 
 clean:

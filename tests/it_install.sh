@@ -19,7 +19,7 @@ X="$T/x/usr"
 arch=$(gcc -print-multiarch 2>/dev/null || true)
 check "the binary is in bin" test -x "$X/bin/headroom"
 check "the shim is in the multiarch lib dir (lib/$arch/headroom)" test -f "$X/lib/$arch/headroom/libheadroom-heap.so"
-check "man page headroom-run(1) installed" test -f "$X/share/man/man1/headroom-run.1"
+check "man page headroom-run(1) installed, compressed" test -f "$X/share/man/man1/headroom-run.1.gz"
 check "bash completion installed" test -s "$X/share/bash-completion/completions/headroom"
 check "zsh completion installed" test -s "$X/share/zsh/vendor-completions/_headroom"
 check "fish completion installed" test -s "$X/share/fish/vendor_completions.d/headroom.fish"
@@ -41,7 +41,7 @@ live=$(q "$T/inst.hr" 'select max(heap_live) from samples')
 check "live heap figures were recorded (max $live bytes)" test "${live:-0}" -gt 1000000
 # the renders: man(1) formats the installed page
 if command -v man >/dev/null; then
-  page=$(MANWIDTH=100 man -l "$X/share/man/man1/headroom-run.1" 2>/dev/null | col -b)
+  page=$(MANWIDTH=100 man -l "$X/share/man/man1/headroom-run.1.gz" 2>/dev/null | col -b)
   check "man headroom-run renders and documents --limit" grep -q -- '--limit' <<<"$page"
 fi
 
