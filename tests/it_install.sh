@@ -25,20 +25,22 @@ check "zsh completion installed" test -s "$X/share/zsh/vendor-completions/_headr
 check "fish completion installed" test -s "$X/share/fish/vendor_completions.d/headroom.fish"
 check "docs installed" test -f "$X/share/doc/headroom/README.md"
 
-# 2. run from /, with a clean environment: heap figures come from the installed shim
+# 2. run from /, with a clean environment: heap figures come from the installed shim (the target
+# is a system program, not one built here: those carry ASan in the sanitizer build; count mode,
+# whose figures do not wait for the idle program to call malloc again)
 ver=$(cd / && env -i PATH=/usr/bin:/bin "$X/bin/headroom" --version)
 check "--version names the version and the git description ($ver)" \
   grep -Eq '^headroom [0-9]+\.[0-9]+\.[0-9]+ \(git [A-Za-z0-9._+-]+\)$' <<<"$ver"
 set +e
-(cd / && env -i PATH=/usr/bin:/bin "$X/bin/headroom" run --quiet --duration 1500ms --record "$T/inst.hr" \
-  -- "$PROGS/known_leak" >"$T/run.out" 2>&1)
+(cd / && env -i PATH=/usr/bin:/bin "$X/bin/headroom" run --quiet --heap count --record "$T/inst.hr" \
+  -- /usr/bin/perl -e '$x = "x" x (8 << 20); select(undef, undef, undef, 1.5)'  >"$T/run.out" 2>&1)
 rc=$?
 set -e
 expect_eq "installed headroom run from / exits 0" "$rc" 0
 hs=$(q "$T/inst.hr" 'select heap_status from run')
 check "the heap shim was found and preloaded (heap_status: $hs)" grep -q '^available' <<<"$hs"
 live=$(q "$T/inst.hr" 'select max(heap_live) from samples')
-check "live heap figures were recorded (max $live bytes)" test "${live:-0}" -gt 1000000
+check "the 8 MiB the program holds is in the live heap (max $live bytes)" test "${live:-0}" -ge 8388608
 # the renders: man(1) formats the installed page
 if command -v man >/dev/null; then
   page=$(MANWIDTH=100 man -l "$X/share/man/man1/headroom-run.1.gz" 2>/dev/null | col -b)
