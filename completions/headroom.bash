@@ -5,7 +5,7 @@
 _headroom_opts() {   # _headroom_opts SUBCOMMAND: its options
 	case $1 in
 	run) echo "--limit --interval --record --duration --grace --heap --no-heap --no-cgroup --ready
-		--ready-timeout --load --load-url --path --connections --rate --cooldown --json --format
+		--ready-timeout --load --load-url --path --connections --rate --cooldown --max-error-rate --json --format
 		--fail-on --html --quiet" ;;
 	attach) echo "--pid --cgroup --interval --duration --record --json --format --fail-on --html --quiet" ;;
 	load) echo "--stages --profile --rate --connections --threads --method --path --header --body --timeout
@@ -74,7 +74,7 @@ _headroom() {
 	--limit | --interval | --duration | --grace | --ready | --ready-timeout | --load-url | --path | \
 	--connections | --rate | --cooldown | --stages | --threads | --header | --body | --timeout | \
 	--max-requests | --headroom | --replicas | --surge | --hpa-target | --html-link | --prometheus | \
-	--selector | --window | --listen | --peak-window | --rescan)
+	--selector | --window | --listen | --peak-window | --rescan | --max-error-rate)
 		return ;;   # a value of the user's: nothing to offer
 	esac
 	if [[ $cur == -* ]]; then

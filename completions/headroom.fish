@@ -36,6 +36,7 @@ complete -c headroom -n '__fish_seen_subcommand_from run load' -l path -x -d 're
 complete -c headroom -n '__fish_seen_subcommand_from run load' -l connections -x -d 'connections'
 complete -c headroom -n '__fish_seen_subcommand_from run load' -l rate -x -d 'requests per second'
 complete -c headroom -n '__fish_seen_subcommand_from run' -l cooldown -x -d 'record after the load'
+complete -c headroom -n '__fish_seen_subcommand_from run' -l max-error-rate -x -d 'a load with more errors fails (5%)'
 complete -c headroom -n '__fish_seen_subcommand_from attach export' -l pid -x -a '(__fish_complete_pids)' -d 'process'
 complete -c headroom -n '__fish_seen_subcommand_from attach export' -l cgroup -x -a '(__fish_complete_directories)' -d 'cgroup directory'
 # load
