@@ -4,7 +4,10 @@ BUILD_SAN  ?= build-san
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps deps-node build test test-fast test-san demo bench clean
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+
+.PHONY: all deps deps-node build test test-fast test-san demo bench clean install uninstall deb
 
 all: build
 
@@ -47,5 +50,19 @@ demo: build
 bench: build
 	@bash bench/run-all.sh $(BUILD)
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the heap shim in the multiarch lib
+# directory, man pages, completions, docs (scripts/install.sh checks the paths first)
+install: build
+	@bash scripts/install.sh install "$(BUILD)" "$(PREFIX)" "$(DESTDIR)"
+
+uninstall:
+	@bash scripts/install.sh uninstall "$(BUILD)" "$(PREFIX)" "$(DESTDIR)"
+
+# The .deb, from its own /usr-prefixed release build: build-deb/headroom_<version>_<arch>.deb
+deb: deps
+	cmake -S . -B build-deb $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr
+	cmake --build build-deb -j $(JOBS) --target headroom headroom-heap man changelog
+	cd build-deb && cpack -G DEB
+
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) build-deb

@@ -1,24 +1,37 @@
 #!/usr/bin/env bash
-# headroom load vs wrk on the same loopback server, same connections, threads and duration.
+# headroom load vs wrk on the same loopback server, same connections, one thread each, same
+# duration, with and without keep-alive.
 #
-#   bench/load-vs-wrk.sh [BUILD]        env: DUR=8 REPS=3 CONFIGS="50x1 200x2 10x1"
-#                                        C_DEMO="cmd with {port}" C_DEMO_PATH=/health (optional)
+#   bench/load-vs-wrk.sh [BUILD]   env: DUR=5 REPS=3 CONNS="10 50 200" KEEPALIVE="on off"
+#                                       PORT=23500 (this engineer's range)  PIN=1
+#                                       C_DEMO="cmd with {port}" C_DEMO_PATH=/health (optional)
 #
-# Starts nginx (Debian nginx-light) on a free loopback port with every path under a temp dir,
-# then the same against the C demo service (BUILD/examples/demo-c-svc, path /health) when it is
-# built, or against C_DEMO.
+# Starts nginx (Debian nginx-light, 1 worker) on a loopback port with every path under a temp
+# dir, then the same against the C demo service (BUILD/examples/demo-c-svc, path /health) when
+# it is built, or against C_DEMO. With PIN=1 and 2+ CPUs the server is pinned to CPU 0 and the
+# client (either tool) to CPU 1, so the two tools meet the same server under the same
+# conditions. keep-alive "off" sends `Connection: close` (both tools): one connection per request.
 # Each configuration runs REPS times, alternating which tool goes first; the table shows the
-# medians (each column on its own): requests/s of each and their ratio (headroom / wrk, target >= 1.0), latency
-# percentiles side by side, and each tool's CPU seconds and max RSS (/usr/bin/time -v), and CPU
-# microseconds per request (the figure least disturbed by other work on a shared machine).
+# medians (each column on its own): requests/s of each and the median of the per-run ratios
+# (headroom / wrk, target >= 1.0), latency percentiles side by side, each tool's CPU seconds and
+# max RSS (/usr/bin/time -v), and CPU microseconds per request (the figure least disturbed by
+# other work on a shared machine).
 # Not part of ctest: it takes about 2 * REPS * DUR seconds per configuration and server.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$SRC/build}
 HEADROOM=${HEADROOM:-$BUILD/headroom}
-DUR=${DUR:-8}
+DUR=${DUR:-5}
 REPS=${REPS:-3}
-CONFIGS=${CONFIGS:-"50x1 200x2 10x1"}
+CONNS=${CONNS:-"10 50 200"}
+KEEPALIVE=${KEEPALIVE:-"on off"}
+PORT=${PORT:-23500}
+PIN=${PIN:-1}
+SERVERS=${SERVERS:-"nginx demo"}   # which servers to measure against
+SRV_PIN=() CLI_PIN=()
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  SRV_PIN=(taskset -c 0) CLI_PIN=(taskset -c 1)
+fi
 bash "$SRC/scripts/install-deps.sh" bench
 [ -x "$HEADROOM" ] || { echo "build headroom first (make build)" >&2; exit 1; }
 command -v wrk > /dev/null || { echo "wrk missing" >&2; exit 1; }
@@ -29,7 +42,17 @@ chmod 755 "$dir"
 srvpid=
 cleanup() { [ -n "$srvpid" ] && kill "$srvpid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+free_port() { # the first free port from PORT on (loopback ports of this bench stay in one range)
+  python3 - "$PORT" <<'PY'
+import socket, sys
+for p in range(int(sys.argv[1]), int(sys.argv[1]) + 100):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError: pass
+    finally: s.close()
+PY
+}
 wait_port() { for _ in $(seq 200); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
 start_nginx() {
@@ -50,7 +73,7 @@ http {
   server { listen 127.0.0.1:$port; root $dir/html; }
 }
 CONF
-  nginx -p "$dir" -c "$dir/nginx.conf" 2> "$dir/logs/start.log" &
+  "${SRV_PIN[@]}" nginx -p "$dir" -c "$dir/nginx.conf" 2> "$dir/logs/start.log" &
   srvpid=$!
   wait_port "$port" || { echo "nginx did not start: $(cat "$dir/logs/start.log")" >&2; exit 1; }
   url="http://127.0.0.1:$port/"
@@ -59,8 +82,9 @@ CONF
 # time -v figures: CPU seconds (user+sys) and max RSS in KiB
 tv() { awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} /Maximum resident/ {r=$2} END {printf "%.2f %d\n", u+s, r}' "$1"; }
 
-run_wrk() { # conns threads -> "rps p50us p90us p99us cpu rsskb"
-  /usr/bin/time -v -o "$dir/time" wrk -t "$2" -c "$1" -d "${DUR}s" --latency "$url" > "$dir/wrk.out" 2>&1
+run_wrk() { # conns keepalive -> "rps p50us p90us p99us max cpu rsskb"
+  local hdr=(); [ "$2" = off ] && hdr=(-H "Connection: close")
+  "${CLI_PIN[@]}" /usr/bin/time -v -o "$dir/time" wrk -t 1 -c "$1" -d "${DUR}s" --latency "${hdr[@]}" "$url" > "$dir/wrk.out" 2>&1
   python3 - "$dir/wrk.out" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
@@ -78,13 +102,16 @@ PY
   tv "$dir/time"
 }
 
-run_headroom() {
-  /usr/bin/time -v -o "$dir/time" "$HEADROOM" load "$url" --stages "${DUR}s:$1" --threads "$2" --json > "$dir/hr.json"
+run_headroom() { # conns keepalive
+  local hdr=(); [ "$2" = off ] && hdr=(--header "Connection: close")
+  "${CLI_PIN[@]}" /usr/bin/time -v -o "$dir/time" "$HEADROOM" load "$url" --stages "${DUR}s:$1" --threads 1 \
+    "${hdr[@]}" --json > "$dir/hr.json"
   python3 - "$dir/hr.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 l = d['latency_us']
 assert d['errors']['total'] == 0, d['errors']
+assert d['requests'] > 0, d
 print(f"{d['rps']:.0f} {l['p50']} {l['p90']} {l['p99']} {l['max']}", end=' ')
 PY
   tv "$dir/time"
@@ -95,34 +122,39 @@ col() { awk -v c="$1" '{print $c}' "$2" | median; }
 
 bench_server() { # name
   echo
-  echo "== $1 at $url  (${DUR}s per run, median of $REPS, $(nproc) cores shared with the server)"
-  printf "%-10s %9s %9s %6s | %-28s | %-28s | %-16s | %-16s | %s\n" conns×thr "wrk rps" "hr rps" ratio \
+  echo "== $1 at $url  (${DUR}s per run, median of $REPS, 1 thread each, $(nproc) cores;" \
+       "${SRV_PIN[*]:-no pinning}${SRV_PIN:+ for the server, }${CLI_PIN[*]}${CLI_PIN:+ for the client})"
+  printf "%-10s %9s %9s %6s | %-28s | %-28s | %-16s | %-16s | %s\n" conns/ka "wrk rps" "hr rps" ratio \
     "wrk p50/p90/p99/max (us)" "headroom p50/p90/p99/max (us)" "wrk cpu s / RSS" "hr cpu s / RSS" \
     "cpu us/request wrk / hr"
-  for cfg in $CONFIGS; do
-    c=${cfg%x*}; t=${cfg#*x}
+  for ka in $KEEPALIVE; do
+  for c in $CONNS; do
     : > "$dir/w"; : > "$dir/h"; : > "$dir/ratio"
     for r in $(seq "$REPS"); do
-      if [ $((r % 2)) -eq 1 ]; then w=$(run_wrk "$c" "$t"); h=$(run_headroom "$c" "$t")
-      else h=$(run_headroom "$c" "$t"); w=$(run_wrk "$c" "$t"); fi
+      if [ $((r % 2)) -eq 1 ]; then w=$(run_wrk "$c" "$ka"); h=$(run_headroom "$c" "$ka")
+      else h=$(run_headroom "$c" "$ka"); w=$(run_wrk "$c" "$ka"); fi
       w="$w $(echo "$w" | awk -v d="$DUR" '{printf "%.1f", $6 * 1e6 / ($1 * d)}')"
       h="$h $(echo "$h" | awk -v d="$DUR" '{printf "%.1f", $6 * 1e6 / ($1 * d)}')"
       echo "$w" >> "$dir/w"; echo "$h" >> "$dir/h"
       awk -v a="${h%% *}" -v b="${w%% *}" 'BEGIN {printf "%.3f\n", a/b}' >> "$dir/ratio"
-      echo "   run $r: wrk [$w]  headroom [$h]  ratio $(tail -1 "$dir/ratio")" >&2
+      echo "   $c conns, keep-alive $ka, run $r: wrk [$w]  headroom [$h]  ratio $(tail -1 "$dir/ratio")" >&2
     done
-    printf "%-10s %9s %9s %6s | %-28s | %-28s | %-16s | %-16s | %s\n" "${c}×${t}" \
+    printf "%-10s %9s %9s %6s | %-28s | %-28s | %-16s | %-16s | %s\n" "${c}/${ka}" \
       "$(col 1 "$dir/w")" "$(col 1 "$dir/h")" "$(median < "$dir/ratio")" \
       "$(col 2 "$dir/w")/$(col 3 "$dir/w")/$(col 4 "$dir/w")/$(col 5 "$dir/w")" \
       "$(col 2 "$dir/h")/$(col 3 "$dir/h")/$(col 4 "$dir/h")/$(col 5 "$dir/h")" \
       "$(col 6 "$dir/w") / $(( $(col 7 "$dir/w") / 1024 ))Mi" "$(col 6 "$dir/h") / $(( $(col 7 "$dir/h") / 1024 ))Mi" \
       "$(col 8 "$dir/w") / $(col 8 "$dir/h")"
   done
+  done
 }
 
-start_nginx
-bench_server nginx
-kill "$srvpid"; wait "$srvpid" 2>/dev/null || true; srvpid=
+if [[ " $SERVERS " == *" nginx "* ]]; then
+  start_nginx
+  bench_server nginx
+  kill "$srvpid"; wait "$srvpid" 2>/dev/null || true; srvpid=
+fi
+[[ " $SERVERS " == *" demo "* ]] || exit 0
 
 # the C demo service (examples/c-svc, built by scripts/build-examples.sh or by CMake), or any
 # service given as C_DEMO="cmd ... {port}" with C_DEMO_PATH
@@ -133,7 +165,7 @@ if [ -z "${C_DEMO:-}" ]; then
 fi
 if [ -n "${C_DEMO:-}" ]; then
   port=$(free_port)
-  ${C_DEMO//\{port\}/$port} > "$dir/demo.log" 2>&1 &
+  "${SRV_PIN[@]}" ${C_DEMO//\{port\}/$port} > "$dir/demo.log" 2>&1 &
   srvpid=$!
   wait_port "$port" || { echo "C demo did not start: $(cat "$dir/demo.log")" >&2; exit 1; }
   url="http://127.0.0.1:$port${C_DEMO_PATH:-/health}"

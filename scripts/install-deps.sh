@@ -12,7 +12,10 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       python3-jsonschema  # tests/it_json_schema.sh: --json output against docs/schema/
       prometheus curl     # promtool and a real server for tests/it_export_prometheus.sh
       # the heap shim's tests: allocators underneath, a static program, real programs under it
-      libjemalloc2 libmimalloc2.0 busybox-static ripgrep redis-server)
+      libjemalloc2 libmimalloc2.0 busybox-static ripgrep redis-server
+      # shipping (tests/it_install.sh, it_manpages.sh, it_completion.sh, it_package.sh): man
+      # pages from docs/man/*.scd, the shells whose completions are tested, the package checks
+      scdoc man-db bash-completion zsh fish lintian dpkg-dev)
 # tests/it_fleet_prometheus.sh applies its patches with `kubectl patch --local`: Debian's kubectl
 # (kubernetes-client, 1.20) only where no kubectl is installed, as another package owns that path
 command -v kubectl >/dev/null 2>&1 || pkgs+=(kubernetes-client)

@@ -1,34 +1,126 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "analyze.h"
 #include "record.h"
 #include "verify.h"
 
-int verify_run(const char *self, int64_t limit_bytes, char *const *command, const char *record_path,
-	       struct verify_result *ret)
+/* the run options a replay may carry; anything else in a recording is refused */
+static const char *const replay_options[] = {"--load", "--load-url", "--path", "--rate", "--cooldown", NULL};
+
+static bool replay_option(const char *s)
+{
+	for (size_t i = 0; replay_options[i]; i++)
+		if (strcmp(s, replay_options[i]) == 0)
+			return true;
+	return false;
+}
+
+int verify_load_args(const struct recording *rec, char ***ret_args)
+{
+	/* the chunks, in the order of their index (the event value) */
+	char text[VERIFY_LOAD_ARGS_MAX * 64 + 1];
+	size_t n = 0;
+	int64_t next = 0;
+	bool found = true;
+	while (found) {
+		found = false;
+		for (size_t i = 0; i < rec->nevents; i++) {
+			const struct record_event *e = &rec->events[i];
+			if (strcmp(e->kind, "load_replay") != 0 || e->value != next)
+				continue;
+			size_t len = strnlen(e->detail, sizeof(e->detail));
+			if (n + len >= sizeof(text))
+				return -EPROTO;
+			memcpy(text + n, e->detail, len);
+			n += len;
+			next++;
+			found = true;
+			break;
+		}
+	}
+	if (next == 0)
+		return -ENOENT;
+	text[n] = '\0';
+
+	int rc = -EPROTO;
+	char **argv = NULL;
+	struct json_object *arr = json_tokener_parse(text);
+	if (!arr || !json_object_is_type(arr, json_type_array))
+		goto out;
+	size_t count = json_object_array_length(arr);
+	if (count < 2 || count % 2 || count > VERIFY_LOAD_ARGS_MAX)
+		goto out;
+	/* one allocation: the pointers, then the strings */
+	size_t bytes = (count + 1) * sizeof(char *);
+	for (size_t i = 0; i < count; i++) {
+		struct json_object *v = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(v, json_type_string))
+			goto out;
+		const char *s = json_object_get_string(v);
+		/* options at even places, from the list; values at odd places, non-empty */
+		if (i % 2 == 0 ? !replay_option(s) : s[0] == '\0')
+			goto out;
+		bytes += strlen(s) + 1;
+	}
+	if (strcmp(json_object_get_string(json_object_array_get_idx(arr, 0)), "--load") != 0)
+		goto out;
+	argv = malloc(bytes);
+	if (!argv) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	char *p = (char *)(argv + count + 1);
+	for (size_t i = 0; i < count; i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(arr, i));
+		size_t len = strlen(s) + 1;
+		memcpy(p, s, len);
+		argv[i] = p;
+		p += len;
+	}
+	argv[count] = NULL;
+	*ret_args = argv;
+	argv = NULL;
+	rc = 0;
+out:
+	free(argv);
+	json_object_put(arr);
+	return rc;
+}
+
+int verify_run(const char *self, int64_t limit_bytes, char *const *command, char *const *load_args,
+	       const char *record_path, struct verify_result *ret)
 {
 	if (!self || !command || !command[0] || !record_path || !ret || limit_bytes <= 0)
 		return -EINVAL;
-	size_t ncmd = 0;
+	size_t ncmd = 0, nload = 0;
 	while (command[ncmd])
 		ncmd++;
+	while (load_args && load_args[nload])
+		nload++;
 	char limit[32];
 	snprintf(limit, sizeof(limit), "%lld", (long long)limit_bytes);
-	const char *head[] = {self, "run", "--limit", limit, "--interval", "50ms", "--record", record_path, "--quiet", "--"};
+	const char *head[] = {self, "run", "--limit", limit, "--interval", "50ms", "--record", record_path, "--quiet"};
 	const size_t nhead = sizeof(head) / sizeof(head[0]);
-	char **argv = calloc(nhead + ncmd + 1, sizeof(*argv));
+	char **argv = calloc(nhead + nload + 1 + ncmd + 1, sizeof(*argv));
 	if (!argv)
 		return -ENOMEM;
+	size_t k = 0;
 	for (size_t i = 0; i < nhead; i++)
-		argv[i] = (char *)head[i];
+		argv[k++] = (char *)head[i];
+	for (size_t i = 0; i < nload; i++)
+		argv[k++] = load_args[i];
+	argv[k++] = (char *)"--";
 	for (size_t i = 0; i < ncmd; i++)
-		argv[nhead + i] = command[i];
+		argv[k++] = command[i];
 
 	pid_t pid = fork();
 	if (pid < 0) {

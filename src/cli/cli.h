@@ -7,6 +7,7 @@
 #define HEADROOM_CLI_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 #define EXIT_USAGE 2
 #define EXIT_FAIL 1
@@ -21,6 +22,14 @@ int cmd_load(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 /* `headroom size --prometheus URL ...`: argv as for cmd_size (argv[0] = "size"). */
 int cmd_size_prometheus(int argc, char **argv);
+
+/* --fail-on CLASS[,CLASS] (gate.h): parse, or a usage error naming the bad class (returns 2). */
+int cli_fail_on_parse(const char *cmd, const char *text, unsigned *ret_mask);
+/* One "headroom: CMD: --fail-on CLASS: failed (why)" line per class asked for that fired. */
+void cli_gate_say(const char *cmd, unsigned fired, unsigned wanted);
+/* Analyse the recording at path, print the markdown summary when asked, say which --fail-on
+ * classes fired; *ret_code = the gate's exit status (0 when none fired). Returns 0 or an exit code. */
+int cli_gate_recording(const char *cmd, const char *path, unsigned wanted, bool markdown, const char *html_link, int *ret_code);
 
 /* "headroom: <message>" on stderr; returns `code` so callers write `return cli_fail(2, ...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "version_git.h"   /* generated at build time: HEADROOM_GIT_DESCRIBE */
 
 struct command {
 	const char *name;
@@ -13,11 +14,11 @@ struct command {
 static const struct command commands[] = {
 	{"run", cmd_run, "run [--limit SIZE] [--interval DUR] [--record FILE] [--duration DUR] [--grace DUR] [--heap stats|count|off] [--no-heap] [--no-cgroup]\n"
 	                 "               [--ready ADDR [--ready-timeout DUR]] [--load SPEC [--path P]... [--connections N] [--rate N] [--cooldown DUR] [--load-url URL]]\n"
-	                 "               [--json] [--html OUT] [--quiet] -- COMMAND [ARG...]"},
+	                 "               [--json] [--format text|json|markdown] [--fail-on CLASS[,CLASS]] [--html OUT] [--quiet] -- COMMAND [ARG...]"},
 	{"load", cmd_load, "load URL (--stages SPEC | --profile steady|burst|ramp|soak) [--rate N] [--connections N] [--threads N] [--method M] [--path P]... [--header H]... [--body B] [--timeout DUR] [--max-requests N] [--json]"},
-	{"attach", cmd_attach, "attach (--pid PID | --cgroup PATH) [--interval DUR] [--duration DUR] [--record FILE] [--json] [--quiet]"},
+	{"attach", cmd_attach, "attach (--pid PID | --cgroup PATH) [--interval DUR] [--duration DUR] [--record FILE] [--json] [--format text|json|markdown] [--fail-on CLASS[,CLASS]] [--html OUT] [--quiet]"},
 	{"report", cmd_report, "report FILE [--json] [--html OUT]"},
-	{"size", cmd_size, "size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] [--surge N] [--hpa-target PCT] [--format yaml|json|text] [--verify [--verify-margin] -- COMMAND [ARG...]]\n"
+	{"size", cmd_size, "size FILE... [--headroom PCT] [--qos guaranteed|burstable] [--replicas N] [--surge N] [--hpa-target PCT] [--format yaml|json|text|markdown] [--json] [--fail-on CLASS[,CLASS]] [--html-link URL] [--verify [--verify-margin] [--no-replay-load] -- COMMAND [ARG...]]\n"
 	                   "  headroom size --prometheus URL [--selector SEL] [--window DUR] [--headroom PCT] [--by workload|series] [--format table|yaml|json|csv]\n"
 	                   "               [--patch DIR] [--fail-on under] [--at UNIXTIME] [--step DUR] [--timeout DUR]"},
 	{"compare", cmd_compare, "compare FILE_A FILE_B [--json] [--html OUT]"},
@@ -27,10 +28,11 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: headroom <command> [options]\n\ncommands:\n");
+	fprintf(f, "usage: headroom <command> [options]\n       headroom --version | --help\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  headroom %s\n", commands[i].usage);
-	fprintf(f, "\nSIZE: 512Mi, 1Gi, 500M, 1.5G or bytes.  DUR: 250ms, 10s, 5m, 1h.\n");
+	fprintf(f, "\nSIZE: 512Mi, 1Gi, 500M, 1.5G or bytes.  DUR: 250ms, 10s, 5m, 1h.\n"
+		   "CLASS (--fail-on): growing (exit 10), oom (11), over-limit (12), under-sized (13).\n");
 }
 
 int cli_fail(int code, const char *fmt, ...)
@@ -62,7 +64,7 @@ int main(int argc, char **argv)
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("headroom %s\n", HEADROOM_VERSION);
+		printf("headroom %s (git %s)\n", HEADROOM_VERSION, HEADROOM_GIT_DESCRIBE);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -16,7 +16,7 @@
 
 enum { OPT_LIMIT = 256, OPT_INTERVAL, OPT_RECORD, OPT_DURATION, OPT_NO_HEAP, OPT_JSON, OPT_QUIET, OPT_PID,
        OPT_CGROUP, OPT_NO_CGROUP, OPT_READY, OPT_READY_TIMEOUT, OPT_GRACE, OPT_HTML, OPT_LOAD, OPT_LOAD_URL,
-       OPT_PATH, OPT_CONNECTIONS, OPT_RATE, OPT_COOLDOWN, OPT_HEAP };
+       OPT_PATH, OPT_CONNECTIONS, OPT_RATE, OPT_COOLDOWN, OPT_HEAP, OPT_FAIL_ON, OPT_FORMAT };
 
 static const struct option long_opts[] = {
 	{"limit", required_argument, NULL, OPT_LIMIT},
@@ -40,6 +40,8 @@ static const struct option long_opts[] = {
 	{"connections", required_argument, NULL, OPT_CONNECTIONS},
 	{"rate", required_argument, NULL, OPT_RATE},
 	{"cooldown", required_argument, NULL, OPT_COOLDOWN},
+	{"fail-on", required_argument, NULL, OPT_FAIL_ON},
+	{"format", required_argument, NULL, OPT_FORMAT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -80,7 +82,12 @@ static int configure_load(struct recording_cmd *c)
 	c->load.cooldown_ns = c->cooldown_ns >= 0 ? c->cooldown_ns : 5000000000LL;
 	if (!c->ro.ready_addr) {
 		/* ready when the load's own target accepts connections */
-		snprintf(c->ready_from_url, sizeof(c->ready_from_url), "%s:%d", c->load.cfg.host, c->load.cfg.port);
+		/* cfg.host is the Host header: it already ends in ":PORT" unless the port is 80 */
+		char suffix[16];
+		snprintf(suffix, sizeof(suffix), ":%d", c->load.cfg.port);
+		size_t hl = strlen(c->load.cfg.host), sl = strlen(suffix);
+		bool has_port = hl > sl && strcmp(c->load.cfg.host + hl - sl, suffix) == 0;
+		snprintf(c->ready_from_url, sizeof(c->ready_from_url), "%s%s", c->load.cfg.host, has_port ? "" : suffix);
 		c->ro.ready_addr = c->ready_from_url;
 	}
 	return 0;
@@ -214,6 +221,24 @@ int recording_cmd_parse(struct recording_cmd *c, int argc, char **argv, bool is_
 		case OPT_COOLDOWN:
 			if (util_duration_parse(optarg, &c->cooldown_ns) < 0 || c->cooldown_ns < 0) {
 				cli_fail(EXIT_USAGE, "--cooldown '%s' is not a duration (accepted: 0s, 5s, 1m)", optarg);
+				return -1;
+			}
+			break;
+		case OPT_FAIL_ON:
+			if (cli_fail_on_parse(is_run ? "run" : "attach", optarg, &c->fail_on) != 0)
+				return -1;
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "text") == 0) {
+				c->json = c->markdown = false;
+			} else if (strcmp(optarg, "json") == 0) {
+				c->json = true;
+				c->markdown = false;
+			} else if (strcmp(optarg, "markdown") == 0) {
+				c->markdown = true;
+				c->json = false;
+			} else {
+				cli_fail(EXIT_USAGE, "--format '%s' is not an output format (accepted: text, json, markdown)", optarg);
 				return -1;
 			}
 			break;
@@ -361,7 +386,17 @@ int recording_cmd_execute(struct recording_cmd *c)
 	if (res.ready_timed_out)
 		cli_note("%s did not accept connections in time (--ready-timeout): the command was stopped",
 			 c->ro.ready_addr);
-	if (!c->quiet || c->json) {
+	int gate_code = 0;
+	if (c->markdown || c->fail_on) {
+		/* the summary and the --fail-on decision read the recording back, like the report */
+		int gr = cli_gate_recording(c->ro.argv ? "run" : "attach", res.record_path, c->fail_on, c->markdown,
+					    c->html_out, &gate_code);
+		if (gr != 0)
+			return gr;
+	}
+	if (c->markdown) {
+		/* stdout holds the summary alone, to be appended to a CI job summary as it is */
+	} else if (!c->quiet || c->json) {
 		int rr = report_file(stdout, res.record_path, c->json);
 		if (rr < 0)
 			cli_note("cannot read back '%s': %s", res.record_path, record_strerror(rr));
@@ -372,10 +407,10 @@ int recording_cmd_execute(struct recording_cmd *c)
 		int hr = html_report_file(res.record_path, c->html_out);
 		if (hr < 0)
 			cli_note("cannot write the HTML report '%s': %s", c->html_out, record_strerror(hr));
-		else if (!c->json && !c->quiet)
+		else if (!c->json && !c->quiet && !c->markdown)
 			printf("  html report   %s\n", c->html_out);
 	}
-	if (c->load_spec && !c->json && !c->quiet) {
+	if (c->load_spec && !c->json && !c->quiet && !c->markdown) {
 		const struct load_result *lr = &c->load.result;
 		if (c->load.rc < 0)
 			printf("  load          could not run: %s\n", strerror(-c->load.rc));
@@ -384,5 +419,6 @@ int recording_cmd_execute(struct recording_cmd *c)
 			       (long long)lr->requests, lr->rps, lr->p50_us / 1e3, lr->p99_us / 1e3, lr->max_us / 1e3,
 			       (long long)lr->errors_total);
 	}
-	return exit_status(c, &res);
+	/* a finding asked for by --fail-on decides the status (gate.h: 10..13), else the command's */
+	return gate_code ? gate_code : exit_status(c, &res);
 }

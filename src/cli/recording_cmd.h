@@ -14,6 +14,8 @@ struct recording_cmd {
 	struct heap_run heap;        /* the heap shim for this run */
 	bool json;
 	bool quiet;
+	bool markdown;               /* --format markdown: the CI summary instead of the text report */
+	unsigned fail_on;            /* --fail-on classes (gate.h), 0 = none */
 	const char *html_out;
 	/* --load */
 	const char *load_spec;

@@ -98,6 +98,14 @@ void heap_env_restore(void)
 	env_saved.saved = false;
 }
 
+/* Set by CMakeLists.txt from the install directories; these defaults serve other builds. */
+#ifndef HEADROOM_SHIM_RELDIR
+#define HEADROOM_SHIM_RELDIR "../lib/headroom"
+#endif
+#ifndef HEADROOM_SHIM_LIBDIR
+#define HEADROOM_SHIM_LIBDIR "/usr/local/lib/headroom"
+#endif
+
 const char *heap_shim_default_path(void)
 {
 	static char path[PATH_MAX + 64];
@@ -111,14 +119,18 @@ const char *heap_shim_default_path(void)
 			snprintf(path, sizeof(path), "%s/libheadroom-heap.so", exe);
 			if (access(path, R_OK) == 0)
 				return path;
-			snprintf(path, sizeof(path), "%s/../lib/headroom/libheadroom-heap.so", exe);
-			if (access(path, R_OK) == 0 && realpath(path, exe)) {
-				snprintf(path, sizeof(path), "%s", exe);
-				return path;
+			/* the installed layout, relative so that it holds under DESTDIR or a moved prefix */
+			static const char *const rel[] = {HEADROOM_SHIM_RELDIR, "../lib/headroom"};
+			for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+				char cand[PATH_MAX + 64];
+				snprintf(cand, sizeof(cand), "%s/%s/libheadroom-heap.so", exe, rel[i]);
+				if (access(cand, R_OK) == 0 && realpath(cand, path))
+					return path;
 			}
 		}
 	}
-	static const char *const fixed[] = {"/usr/local/lib/headroom/libheadroom-heap.so",
+	static const char *const fixed[] = {HEADROOM_SHIM_LIBDIR "/libheadroom-heap.so",
+					    "/usr/local/lib/headroom/libheadroom-heap.so",
 					    "/usr/lib/headroom/libheadroom-heap.so"};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		if (access(fixed[i], R_OK) == 0)
@@ -798,7 +810,7 @@ int heap_run_prepare(struct heap_run *h, const char *mode, const char *exe, cons
 	int rc = shim ? heap_env_prepare(shim, mode, h->run_id, sizeof(h->run_id)) : -ENOENT;
 	if (rc == -ENOENT)
 		run_status(h, HEAP_RUN_UNAVAILABLE, "libheadroom-heap.so was not found next to headroom "
-						    "or in /usr/local/lib/headroom, /usr/lib/headroom");
+						    "or in " HEADROOM_SHIM_LIBDIR ", /usr/local/lib/headroom, /usr/lib/headroom");
 	else if (rc < 0)
 		run_status(h, HEAP_RUN_UNAVAILABLE, "the heap shim could not be set up (its path has a "
 						    "space or colon, or the environment is full)");

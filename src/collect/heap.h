@@ -53,8 +53,9 @@ struct heap_totals {
 int heap_env_prepare(const char *shim_path, const char *mode, char *run_id_out, size_t len);
 /* Puts LD_PRELOAD and the shim's variables back as they were before heap_env_prepare(). */
 void heap_env_restore(void);
-/* libheadroom-heap.so next to /proc/self/exe, else in ../lib/headroom, /usr/local/lib/headroom,
- * /usr/lib/headroom; NULL when none exists. Static storage. */
+/* libheadroom-heap.so next to /proc/self/exe, else in the installed layout relative to it
+ * (../lib/<multiarch>/headroom, ../lib/headroom), the configured LIBDIR/headroom,
+ * /usr/local/lib/headroom, /usr/lib/headroom; NULL when none exists. Static storage. */
 const char *heap_shim_default_path(void);
 
 /* Sums the segments of these pids (a process tree) into *ret, raising the request flag for

@@ -1,6 +1,7 @@
 #include "runload.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -53,9 +54,76 @@ static void on_stage(void *ctx, int index, const struct load_stage *st)
 	record_push_event(l->rec, util_now_ns() - l->t0_ns, "stage", index, d);
 }
 
+/* Appends s to buf as a JSON string ("..." with \" \\ and \u00XX escapes); false when full. */
+static bool json_str(char *buf, size_t cap, size_t *n, const char *s)
+{
+	if (*n + 1 >= cap)
+		return false;
+	buf[(*n)++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		int w = *p == '"' || *p == '\\' ? snprintf(buf + *n, cap - *n, "\\%c", *p)
+			: *p < 0x20 ? snprintf(buf + *n, cap - *n, "\\u%04x", *p)
+				    : snprintf(buf + *n, cap - *n, "%c", *p);
+		if (w < 0 || (size_t)w >= cap - *n)
+			return false;
+		*n += (size_t)w;
+	}
+	if (*n + 1 >= cap)
+		return false;
+	buf[(*n)++] = '"';
+	buf[*n] = '\0';
+	return true;
+}
+
+/* The load as `headroom run` options, so that `size --verify` can replay it (verify.h): a JSON
+ * array of strings in "load_replay" events, split in chunks of the event's detail size, the
+ * event value being the chunk's index. Stages are written out explicitly (DUR:N, ~N ramps), so
+ * the replay does not depend on what a profile name means in a later version. */
+static void record_replay_args(struct runload *l)
+{
+	char a[4096], v[64];
+	size_t n = 0;
+	a[n++] = '[';
+	a[n] = '\0';
+	bool fits = json_str(a, sizeof(a), &n, "--load");
+	char stages[LOAD_STAGES_MAX * 24] = "";
+	size_t sn = 0;
+	for (int i = 0; i < l->cfg.nstages && sn < sizeof(stages); i++)
+		sn += (size_t)snprintf(stages + sn, sizeof(stages) - sn, "%s%lldms:%s%d", i ? "," : "",
+				       (long long)(l->cfg.stages[i].duration_ns / 1000000), l->cfg.stages[i].ramp ? "~" : "",
+				       l->cfg.stages[i].connections);
+	fits = fits && sn < sizeof(stages) && (a[n++] = ',', json_str(a, sizeof(a), &n, stages));
+	fits = fits && (a[n++] = ',', json_str(a, sizeof(a), &n, "--load-url")) &&
+	       (a[n++] = ',', json_str(a, sizeof(a), &n, l->cfg.url));
+	for (int i = 0; fits && i < l->cfg.npaths; i++)
+		fits = (a[n++] = ',', json_str(a, sizeof(a), &n, "--path")) &&
+		       (a[n++] = ',', json_str(a, sizeof(a), &n, l->cfg.paths[i]));
+	if (fits && l->cfg.rate > 0) {
+		snprintf(v, sizeof(v), "%.17g", l->cfg.rate);
+		fits = (a[n++] = ',', json_str(a, sizeof(a), &n, "--rate")) && (a[n++] = ',', json_str(a, sizeof(a), &n, v));
+	}
+	snprintf(v, sizeof(v), "%lldms", (long long)(l->cooldown_ns / 1000000));
+	fits = fits && (a[n++] = ',', json_str(a, sizeof(a), &n, "--cooldown")) &&
+	       (a[n++] = ',', json_str(a, sizeof(a), &n, v));
+	if (!fits || n + 2 > sizeof(a)) {
+		record_push_event(l->rec, util_now_ns() - l->t0_ns, "note", 0,
+				  "the load is too long to record for a replay: size --verify will run the command alone");
+		return;
+	}
+	a[n++] = ']';
+	a[n] = '\0';
+	enum { chunk = 200 };   /* below record_event.detail's 232 bytes */
+	for (size_t off = 0, k = 0; off < n; off += chunk, k++) {
+		char d[chunk + 1];
+		snprintf(d, sizeof(d), "%.*s", (int)(n - off < chunk ? n - off : chunk), a + off);
+		record_push_event(l->rec, util_now_ns() - l->t0_ns, "load_replay", (int64_t)k, d);
+	}
+}
+
 static void *load_main(void *arg)
 {
 	struct runload *l = arg;
+	record_replay_args(l);
 	l->rc = load_run(&l->cfg, &l->stop, on_second, on_stage, l, &l->result);
 	char d[232];
 	if (l->rc < 0)

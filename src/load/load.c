@@ -326,6 +326,19 @@ static void conn_ready(struct worker *w, struct conn *c, int64_t now)
 	conn_next(w, c, now);
 }
 
+/* After a non-blocking connect() that said EINPROGRESS: on loopback the handshake has almost
+ * always completed inside the call (the SYN, SYN-ACK and ACK are processed before it returns).
+ * One getsockopt tells, and saves waiting for EPOLLOUT, reading SO_ERROR and switching the
+ * events back to EPOLLIN: three system calls and a trip through epoll per connection, which is
+ * what a `Connection: close` load spends its time on (perf and strace -c, bench/load-vs-wrk.sh). */
+static bool conn_established(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && len >= 1 && ti.tcpi_state == TCP_ESTABLISHED;
+}
+
 static void conn_open(struct worker *w, struct conn *c, int64_t now)
 {
 	struct run *r = w->run;
@@ -347,6 +360,8 @@ static void conn_open(struct worker *w, struct conn *c, int64_t now)
 		conn_error(w, c, LOAD_ERR_CONNECT, err, now);
 		return;
 	}
+	if (rc < 0 && conn_established(fd))
+		rc = 0;
 	struct epoll_event ev = {.events = rc == 0 ? EPOLLIN : EPOLLIN | EPOLLOUT, .data.ptr = c};
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = -errno;
@@ -371,6 +386,10 @@ static void conn_done(struct worker *w, struct conn *c, int64_t now)
 	c->state = C_IDLE;
 	if (!c->p.keep_alive || writing || c->idx >= w->target) {
 		conn_close(w, c, now);
+		/* the server closes after every response (Connection: close): the next connection
+		 * goes out now, not at the next scan of the pool */
+		if (!writing && c->idx < w->target && !atomic_load_explicit(&w->run->capped, memory_order_relaxed))
+			conn_open(w, c, now);
 		return;
 	}
 	conn_next(w, c, now);
@@ -432,15 +451,16 @@ static void conn_read(struct worker *w, struct conn *c, int64_t now)
 static void conn_event(struct worker *w, struct conn *c, uint32_t events, int64_t now)
 {
 	if (c->state == C_CONNECTING) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-			err = errno;
-		if (err) {
-			conn_error(w, c, LOAD_ERR_CONNECT, -err, now);
+		/* a failed connect reports EPOLLERR or EPOLLHUP: only then is SO_ERROR worth a call */
+		if (events & (EPOLLERR | EPOLLHUP)) {
+			int err = 0;
+			socklen_t len = sizeof(err);
+			if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+				err = errno;
+			conn_error(w, c, LOAD_ERR_CONNECT, err ? -err : -ECONNRESET, now);
 			return;
 		}
-		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+		if (!(events & EPOLLOUT))
 			return;
 		set_events(w, c, EPOLLIN);
 		conn_ready(w, c, now);
