@@ -22,8 +22,15 @@ int cmd_export(int argc, char **argv);
 /* `headroom size --prometheus URL ...`: argv as for cmd_size (argv[0] = "size"). */
 int cmd_size_prometheus(int argc, char **argv);
 
-/* "headroom: <message>" on stderr; returns `code` so callers write `return cli_fail(2, ...)`. */
+/* The subcommand being run ("run"), set by main before dispatch; usage errors name its help. */
+extern const char *cli_command;
+
+/* "headroom: <message>" on stderr; returns `code` so callers write `return cli_fail(2, ...)`.
+ * A usage error (code EXIT_USAGE) ends with "(see 'headroom CMD --help')". */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));   /* "headroom: ..." info */
+
+/* Columns of the terminal on fd, 80 when it is not a terminal (or says less than 20). */
+int cli_width(int fd);
 
 #endif

@@ -3,24 +3,15 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "promsize.h"
+#include "size_opts.h"
 #include "util.h"
 
-#define SIZEP_USAGE "size --prometheus URL [--selector '{namespace=\"shop\"}'] [--window 7d] [--headroom 25%] [--format table|yaml|json]"
-
-enum { OPT_PROM = 256, OPT_SELECTOR, OPT_WINDOW, OPT_HEADROOM, OPT_FORMAT, OPT_TIMEOUT };
-
-static const struct option long_opts[] = {
-	{"prometheus", required_argument, NULL, OPT_PROM},
-	{"selector", required_argument, NULL, OPT_SELECTOR},
-	{"window", required_argument, NULL, OPT_WINDOW},
-	{"headroom", required_argument, NULL, OPT_HEADROOM},
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{NULL, 0, NULL, 0},
-};
+/* The options are size's (cmd_size.c): one table, one --help. */
 
 static void yaml_str(const char *s)
 {
@@ -45,12 +36,14 @@ int cmd_size_prometheus(int argc, char **argv)
 {
 	struct promsize_options o = {.headroom = 0.25};
 	const char *format = "table", *window_text = "7d";
+	struct option long_opts[CLI_OPTS_MAX];
+	cli_opts_getopt(size_opts, long_opts, CLI_OPTS_MAX);
 	optind = 1;
 	opterr = 0;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
 		switch (opt) {
-		case OPT_PROM:
+		case OPT_PROMETHEUS:
 			o.url = optarg;
 			break;
 		case OPT_SELECTOR: {
@@ -66,8 +59,8 @@ int cmd_size_prometheus(int argc, char **argv)
 			window_text = optarg;
 			break;
 		case OPT_HEADROOM:
-			if (util_percent_parse(optarg, &o.headroom) < 0 || o.headroom < 0 || o.headroom > 10)
-				return cli_fail(EXIT_USAGE, "--headroom '%s' is not a percentage (accepted: 25%%, 0.25)", optarg);
+			if (util_percent_parse(optarg, &o.headroom) < 0 || o.headroom < 0 || o.headroom > 2)
+				return cli_fail(EXIT_USAGE, "--headroom '%s' is not a percentage from 0 to 200 (accepted: 25, 25%%)", optarg);
 			break;
 		case OPT_FORMAT:
 			/* "text" too, as `size FILE...` calls its table */
@@ -79,15 +72,24 @@ int cmd_size_prometheus(int argc, char **argv)
 			if (util_duration_parse(optarg, &o.timeout_ns) < 0 || o.timeout_ns <= 0)
 				return cli_fail(EXIT_USAGE, "--timeout '%s' is not a duration above zero (accepted: 10s)", optarg);
 			break;
+		case OPT_JSON:
+			format = "json";
+			break;
+		case CLI_OPT_HELP:
+			cli_help_print(stdout, &size_help, cli_width(STDOUT_FILENO));
+			return 0;
+		case ':':
+		case '?':
+			return cli_opts_fail(size_opts, opt, argc, argv);
 		default:
-			return cli_fail(EXIT_USAGE, "size: unknown or incomplete option '%s'; usage: headroom %s",
-			                argv[optind - 1], SIZEP_USAGE);
+			return cli_fail(EXIT_USAGE, "size: --%s is for sizing from recordings, not with --prometheus",
+					cli_opt_name(size_opts, opt));
 		}
 	}
 	if (!o.url)
-		return cli_fail(EXIT_USAGE, "size from Prometheus needs --prometheus URL; usage: headroom %s", SIZEP_USAGE);
+		return cli_fail(EXIT_USAGE, "size from Prometheus needs --prometheus URL");
 	if (optind < argc)
-		return cli_fail(EXIT_USAGE, "size --prometheus takes no files ('%s'); usage: headroom %s", argv[optind], SIZEP_USAGE);
+		return cli_fail(EXIT_USAGE, "size --prometheus takes no files ('%s')", argv[optind]);
 
 	struct promsize_result r;
 	char why[512];

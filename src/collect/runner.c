@@ -150,7 +150,7 @@ static void fill_info(struct runner *r)
 }
 
 /* "HOST:PORT", "[::1]:PORT", ":PORT" or "PORT" -> accepts a TCP connection now? */
-static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *sl)
+int runner_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *sl)
 {
 	char host[256] = "127.0.0.1";
 	const char *port;
@@ -185,7 +185,7 @@ static bool addr_accepts(const char *addr)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	if (parse_addr(addr, &ss, &sl) < 0)
+	if (runner_parse_addr(addr, &ss, &sl) < 0)
 		return false;
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
