@@ -471,7 +471,7 @@ static int exit_status(const struct recording_cmd *c, const struct runner_result
 int recording_cmd_execute(struct recording_cmd *c)
 {
 	struct hook_ctx h = {.cmd = c};
-	live_init(&h.live, stdout, !c->quiet && isatty(STDOUT_FILENO));
+	live_init(&h.live, stdout, !c->quiet && isatty(STDOUT_FILENO), cli_width(STDOUT_FILENO));
 	c->ro.hooks.on_sample = on_sample;
 	c->ro.hooks.on_note = on_note;
 	c->ro.hooks.on_start = on_start;
