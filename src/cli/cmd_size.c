@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "analyze.h"
@@ -93,6 +94,65 @@ static int run_verify(const struct sizing *s, char **command, bool margin, struc
 	}
 	rmdir(dir);
 	return code;
+}
+
+/* The same recording given twice: one file (same inode, through any path or link), or a copy of
+ * the same run (its start instant, host and command; only when the start instant is known). */
+static bool same_recording(const char *fa, const struct recording *ra, const char *fb, const struct recording *rb)
+{
+	struct stat sa, sb;
+	if (stat(fa, &sa) == 0 && stat(fb, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
+		return true;
+	return ra->run.started_wall_ns > 0 && ra->run.started_wall_ns == rb->run.started_wall_ns &&
+	       strcmp(ra->run.host, rb->run.host) == 0 && strcmp(ra->run.command, rb->run.command) == 0;
+}
+
+/* Recordings sized together must belong together (issue 19.7): the same recording counts once
+ * (dropped from the arrays, which are compacted, *n updated; the dropped ones move past *n so
+ * the caller still frees them); an unfinished one and different commands are warned about; a
+ * mix of bases (cgroup usage vs RSS) is refused: their peaks are different quantities. */
+static int check_together(const char **files, struct recording **rec, struct analysis **a, size_t *n)
+{
+	char sa[256], sb[256];
+	for (size_t i = 0; i < *n; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (!same_recording(files[j], rec[j], files[i], rec[i]))
+				continue;
+			cli_note("warning: '%s' is the same recording as '%s': counted once", cli_safe(files[i], sa, sizeof(sa)),
+				 cli_safe(files[j], sb, sizeof(sb)));
+			const char *f = files[i];
+			struct recording *r = rec[i];
+			struct analysis *x = a[i];
+			memmove(files + i, files + i + 1, (*n - i - 1) * sizeof(*files));
+			memmove(rec + i, rec + i + 1, (*n - i - 1) * sizeof(*rec));
+			memmove(a + i, a + i + 1, (*n - i - 1) * sizeof(*a));
+			(*n)--;
+			files[*n] = f;
+			rec[*n] = r;
+			a[*n] = x;
+			i--;
+			break;
+		}
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (!rec[i]->run.finished)
+			cli_note("warning: '%s' is a recording headroom never finished (it was stopped or killed): its "
+				 "figures end at its last flush and the peak may be missing", cli_safe(files[i], sa, sizeof(sa)));
+		if (i == 0)
+			continue;
+		if (a[i]->basis != a[0]->basis)
+			return cli_fail(EXIT_FAIL, "size: '%s' is measured as %s and '%s' as %s: their peaks are different "
+					"quantities; record both the same way (with a cgroup, or both --no-cgroup) or size them "
+					"one at a time", cli_safe(files[0], sa, sizeof(sa)), analyze_basis_name(a[0]->basis),
+					cli_safe(files[i], sb, sizeof(sb)), analyze_basis_name(a[i]->basis));
+		if (strcmp(rec[i]->run.command, rec[0]->run.command) != 0) {
+			char ca[200], cb[200];
+			cli_note("warning: '%s' and '%s' record different commands (%s, %s): sizing them together assumes "
+				 "they are one service", cli_safe(files[0], sa, sizeof(sa)), cli_safe(files[i], sb, sizeof(sb)),
+				 cli_safe(rec[0]->run.command, ca, sizeof(ca)), cli_safe(rec[i]->run.command, cb, sizeof(cb)));
+		}
+	}
+	return 0;
 }
 
 int cmd_size(int argc, char **argv)
@@ -227,6 +287,9 @@ int cmd_size(int argc, char **argv)
 		else if (r < 0)
 			code = cli_fail(EXIT_FAIL, "size: cannot analyse '%s': %s", files[i], strerror(-r));
 	}
+	size_t nall = nfiles;
+	if (code == 0)
+		code = check_together(files, rec, a, &nfiles);
 	if (code == 0) {
 		struct sizing s;
 		int r = size_recommend((const struct analysis *const *)a, nfiles, &opt, &s);
@@ -242,7 +305,7 @@ int cmd_size(int argc, char **argv)
 		if (code == 0 && nv > 0 && v[0].oom_killed)
 			code = EXIT_FAIL;
 	}
-	for (size_t i = 0; rec && a && i < nfiles; i++) {
+	for (size_t i = 0; rec && a && i < nall; i++) {
 		free(a[i]);
 		recording_free(rec[i]);
 	}
