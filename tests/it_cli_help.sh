@@ -81,4 +81,14 @@ check "prints the real address, not http://:22017" grep -q "http://0.0.0.0:22017
 check "and warns that it is not loopback" grep -q "not loopback" err
 set +e; "$HEADROOM" export --pid $$ --listen 127.0.0.1:22018 --duration 300ms >out 2>err; set -e
 check "a loopback --listen gives no warning" test "$(grep -c 'not loopback' err)" = 0
+# 16.13: a command line longer than the run row's 4 KiB stays valid JSON, the arguments that fit whole
+set +e; "$HEADROOM" run --quiet --no-heap --record long.db -- sh -c 'exit 3' $(seq -f 'argument-%g' 1 1500) 2>err; rc=$?; set -e
+expect_eq "a 20 KiB command line runs (its own exit status)" "$rc" 3
+check "and is recorded as valid JSON that says what was left out" python3 -c "
+import json, sys
+d = json.loads(sys.argv[1])
+sys.exit(0 if d[:4] == ['sh', '-c', 'exit 3', 'argument-1'] and d[-1].endswith('more arguments not recorded)') else 1)" \
+  "$(q long.db 'select command from run')"
+# 19.10: the command is echoed with shell quoting
+check "the report echoes it quoted: sh -c 'exit 3'" grep -q "^headroom: sh -c 'exit 3' argument-1 " <("$HEADROOM" report long.db)
 finish

@@ -89,6 +89,23 @@ static void percent_parse(void **state)
 	assert_int_equal(util_percent_parse("abc", &f), -EINVAL);
 }
 
+/* issue 19.10: `sh -c exit 3` was echoed as three words; an escape byte reached the terminal */
+static void shell_quote(void **state)
+{
+	(void)state;
+	char b[64];
+	assert_string_equal(util_shell_quote("sh", b, sizeof(b)), "sh");
+	assert_string_equal(util_shell_quote("/usr/bin/x-y_z.1", b, sizeof(b)), "/usr/bin/x-y_z.1");
+	assert_string_equal(util_shell_quote("exit 3", b, sizeof(b)), "'exit 3'");
+	assert_string_equal(util_shell_quote("it's", b, sizeof(b)), "'it'\\''s'");
+	assert_string_equal(util_shell_quote("", b, sizeof(b)), "''");
+	assert_string_equal(util_shell_quote("a\033[2Jb", b, sizeof(b)), "$'a\\x1b[2Jb'");
+	assert_string_equal(util_shell_quote("x\n'y", b, sizeof(b)), "$'x\\x0a\\'y'");
+	char small[8];
+	util_shell_quote("a very long argument", small, sizeof(small));
+	assert_true(strlen(small) < sizeof(small));
+}
+
 static void size_format(void **state)
 {
 	(void)state;
@@ -104,6 +121,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(size_parse_accepts_quantities),
+		cmocka_unit_test(shell_quote),
 		cmocka_unit_test(size_parse_rejects_other_forms),
 		cmocka_unit_test(duration_parse),
 		cmocka_unit_test(percent_parse),

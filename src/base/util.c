@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,4 +276,42 @@ int util_parse_u64(const char **p, uint64_t *ret)
 	*ret = v;
 	*p = s;
 	return 0;
+}
+
+char *util_shell_quote(const char *arg, char *buf, size_t len)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-";
+	if (len == 0)
+		return buf;
+	const unsigned char *p = (const unsigned char *)(arg ? arg : "");
+	if (*p && strspn((const char *)p, safe) == strlen((const char *)p)) {
+		snprintf(buf, len, "%s", (const char *)p);
+		return buf;
+	}
+	bool ctl = false;
+	for (const unsigned char *q = p; *q; q++)
+		if (*q < 0x20 || *q == 0x7f)
+			ctl = true;
+	/* 'it'\''s' for ordinary text; bash's $'...' with \xNN when a control byte must not reach the
+	 * terminal raw */
+	size_t o = 0;
+	o += (size_t)snprintf(buf + o, len - o, ctl ? "$'" : "'");
+	for (; *p && o + 6 < len; p++) {
+		if (ctl && (*p == '\\' || *p == '\'')) {
+			buf[o++] = '\\';
+			buf[o++] = (char)*p;
+		} else if (ctl && (*p < 0x20 || *p == 0x7f))
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", *p);
+		else if (!ctl && *p == '\'')
+			o += (size_t)snprintf(buf + o, len - o, "'\\''");
+		else
+			buf[o++] = (char)*p;
+	}
+	if (o + 2 <= len) {
+		buf[o++] = '\'';
+		buf[o] = '\0';
+	} else {
+		buf[len - 1] = '\0';
+	}
+	return buf;
 }

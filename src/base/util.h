@@ -39,6 +39,10 @@ int64_t util_wall_ns(void);     /* CLOCK_REALTIME */
 ssize_t util_read_file(const char *path, char *buf, size_t len);
 ssize_t util_read_fd(int fd, char *buf, size_t len);   /* pread at 0 */
 int util_write_file(const char *path, const char *text);
+/* One argument as a POSIX shell would need it to be written to mean the same: as is when it is
+ * plain, 'single-quoted' otherwise, $'...' with \xNN escapes when it holds control bytes (so an
+ * argument can never move the cursor on the terminal it is echoed to). Truncated to len. */
+char *util_shell_quote(const char *arg, char *buf, size_t len);
 /* Parse a decimal integer at *p, advancing *p past it; returns -EINVAL if there is none. */
 int util_parse_u64(const char **p, uint64_t *ret);
 
