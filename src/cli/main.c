@@ -45,8 +45,12 @@ int cli_width(int fd)
 
 static void vnote(int code, const char *fmt, va_list ap)
 {
+	/* messages quote arguments, paths and what peers sent: escape control bytes, whatever the
+	 * caller forgot, so nothing moves the cursor or rings the bell on the user's terminal */
+	char msg[2048], safe[4096];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	fputs("headroom: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	fputs(cli_safe(msg, safe, sizeof(safe)), stderr);
 	if (code == EXIT_USAGE)
 		fprintf(stderr, " (see 'headroom%s%s --help')", cli_command ? " " : "", cli_command ? cli_command : "");
 	fputc('\n', stderr);
