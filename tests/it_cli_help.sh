@@ -39,6 +39,8 @@ check "headroom help run = run --help" cmp -s <("$HEADROOM" help run) <("$HEADRO
 usage "headroom bogus: one line" "unknown command 'bogus' (see 'headroom --help')" bogus
 usage "an unknown option names the command's help" "see 'headroom report --help'" report --frobnicate x.db
 usage "explain --bogus" "unknown option '--bogus'" explain --bogus
+usage "an ambiguous prefix names the candidates" "ambiguous option '--lo' (--load, --load-url)" run --lo steady -- true
+usage "a flag given a value" "--json takes no value" report --json=yes x.db
 
 # 16.13: a missing value: one line naming the option, no NUL or BEL (a long option's id as %c)
 for args in "run --limit" "run --ready" "run --interval" "attach --pid" "load --stages" "export --listen" \

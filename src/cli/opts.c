@@ -83,6 +83,20 @@ int cli_opts_fail(const struct cli_opt *opts, int opt, int argc, char **argv)
 		return cli_fail(EXIT_USAGE, "--%s takes no value ('%s')", cli_opt_name(opts, optopt),
 				cli_safe(bad, safe, sizeof(safe)));
 	}
+	if (strncmp(bad, "--", 2) == 0 && bad[2]) {
+		/* getopt_long takes an unambiguous prefix: name the candidates of an ambiguous one */
+		size_t n = strcspn(bad + 2, "=");
+		char which[256] = "";
+		size_t off = 0;
+		int hits = 0;
+		for (const struct cli_opt *o = opts; o->name && off < sizeof(which); o++)
+			if (strncmp(o->name, bad + 2, n) == 0) {
+				hits++;
+				off += (size_t)snprintf(which + off, sizeof(which) - off, "%s--%s", off ? ", " : "", o->name);
+			}
+		if (hits > 1)
+			return cli_fail(EXIT_USAGE, "ambiguous option '%s' (%s)", cli_safe(bad, safe, sizeof(safe)), which);
+	}
 	return cli_fail(EXIT_USAGE, "unknown option '%s'", cli_safe(bad, safe, sizeof(safe)));
 }
 

@@ -213,6 +213,8 @@ static int check_output_path(const char *opt, const char *path)
 	return 0;
 }
 
+/* One option's value into c. Longer than 80 lines because it is one short, independent case per
+ * option of the table; splitting it would only scatter them. Returns 0 or EXIT_USAGE (printed). */
 static int parse_one(struct recording_cmd *c, int opt, const char *name)
 {
 	char safe[256];
