@@ -20,7 +20,7 @@ for cols in 80 40; do
   rm -f live.db
   script -qfec "stty cols $cols; '$HEADROOM' run --record live.db --limit 256Mi --interval 20ms --duration 4s -- '$PROGS/memgrow' 48 4 200 10000" \
     live.txt >/dev/null 2>&1 || true
-  read -r n w < <(widest live.txt '^[0-9][0-9.]*[a-z]+ RSS ')
+  read -r n w < <(widest live.txt '^ *[0-9][0-9.]*[a-z]+ +RSS ')
   check "run's live line was drawn at $cols columns ($n times)" test "$n" -gt 5
   check "and is always narrower than $cols columns (widest $w)" test "$w" -lt "$cols"
 done
