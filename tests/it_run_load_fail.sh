@@ -3,6 +3,7 @@
 # exceed attempts: `run --load` at a path that answers 404 exits 1 with a loud line, and the
 # recording says how many attempts failed. Also: --load-url without --ready waits on the URL's
 # own address (the port was doubled, 19.3), and a status outside 100..599 is counted (16.13).
+# ctest-labels: timing
 . "$(dirname "$0")/lib.sh"
 cd "$T"
 TS="$PROGS/testserver"
