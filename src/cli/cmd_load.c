@@ -88,6 +88,7 @@ static void on_second(void *ctx, const struct load_row *row)
 		 (long long)row->connections, (long long)row->requests, fmt_us(row->p50_us, a, sizeof(a)),
 		 fmt_us(row->p99_us, b, sizeof(b)), (long long)row->errors);
 	/* one row: a line as wide as the terminal wraps, and the next \r repaints only its last row */
+	p->width = cli_width(STDERR_FILENO);   /* every second: the terminal may have been resized */
 	fprintf(stderr, "\r\033[K%.*s", p->width - 1, line);
 	fflush(stderr);
 }

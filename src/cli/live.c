@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "cli.h"
 #include "util.h"
 
 void live_init(struct live *l, FILE *out, bool enabled, int width)
@@ -41,6 +42,8 @@ void live_update(struct live *l, const struct sample *s, const struct run_info *
 		return;
 	l->last_draw_ns = now;
 
+	/* asked again at every draw: a terminal resized during the run must not wrap the line */
+	l->width = cli_width(fileno(l->out));
 	char line[512];
 	live_render(l, s, info, l->width, line, sizeof(line));
 	fprintf(l->out, "\r\033[K%s", line);
