@@ -41,6 +41,14 @@ set -e
 expect_eq "--max-error-rate 100%: exit 0" "$rc" 0
 check "and no LOAD FAILED line" test "$(grep -c 'LOAD FAILED' err)" = 0
 
+# a service that never answers: no attempt completes, which is a failed load too
+set +e
+"$HEADROOM" run --quiet --no-heap --record stall.db --load 1s:2 --load-url "http://127.0.0.1:$P/stall" --cooldown 0s \
+  --grace 1s -- "$TS" --port $P --port-file pf4 >out 2>err; rc=$?
+set -e
+expect_eq "a load nobody answers fails the run" "$rc" 1
+check "and says no request was answered" grep -q "LOAD FAILED: no request was answered" err
+
 # status 999: counted in the class 'other' and as an error, never lost
 "$TS" --port $P --port-file pf3 & ts=$!
 for _ in $(seq 50); do [ -s pf3 ] && break; sleep 0.1; done

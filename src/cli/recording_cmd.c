@@ -529,16 +529,24 @@ int recording_cmd_execute(struct recording_cmd *c)
 	}
 	int code = exit_status(c, &res);
 	if (c->load_spec && c->load.started_once && runload_failed(&c->load)) {
-		char kinds[160] = "";
-		size_t off = 0;
-		for (int k = 0; k < LOAD_ERR_KINDS && off < sizeof(kinds); k++)
-			if (lr->errors[k])
-				off += (size_t)snprintf(kinds + off, sizeof(kinds) - off, "%s%s %lld", off ? ", " : "",
-							load_error_name(k), (long long)lr->errors[k]);
-		cli_note("LOAD FAILED: %lld of %lld attempts were errors (%.1f%%: %s), above --max-error-rate %g%%: "
-			 "the load did not exercise the service, so these figures are not its memory under load",
-			 (long long)lr->errors_total, (long long)lr->attempts, 100.0 * load_error_rate(lr),
-			 c->load.rc < 0 ? strerror(-c->load.rc) : kinds, 100.0 * c->max_error_rate);
+		static const char consequence[] = "the load did not exercise the service, so these figures are not its "
+						  "memory under load";
+		if (c->load.rc < 0) {
+			cli_note("LOAD FAILED: the load could not run (%s): %s", strerror(-c->load.rc), consequence);
+		} else if (lr->attempts == 0) {
+			cli_note("LOAD FAILED: no request was answered or failed in %.1fs (%lld still waiting at the end): %s",
+				 (double)lr->duration_ns / 1e9, (long long)lr->unfinished, consequence);
+		} else {
+			char kinds[160] = "";
+			size_t off = 0;
+			for (int k = 0; k < LOAD_ERR_KINDS && off < sizeof(kinds); k++)
+				if (lr->errors[k])
+					off += (size_t)snprintf(kinds + off, sizeof(kinds) - off, "%s%s %lld", off ? ", " : "",
+								load_error_name(k), (long long)lr->errors[k]);
+			cli_note("LOAD FAILED: %lld of %lld attempts were errors (%.1f%%: %s), above --max-error-rate %g%%: %s",
+				 (long long)lr->errors_total, (long long)lr->attempts, 100.0 * load_error_rate(lr), kinds,
+				 100.0 * c->max_error_rate, consequence);
+		}
 		if (code == 0)
 			code = EXIT_FAIL;
 	}
