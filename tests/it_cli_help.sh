@@ -31,6 +31,13 @@ for cmd in run attach report size compare explain load export; do
     if grep -q "unknown option" opt.err; then fail "$cmd --help lists $o, which the parser refuses"; fi
   done
 done
+"$HEADROOM" help --options > table.tsv
+for cmd in run attach report size compare explain load export; do
+  expect_eq "help --options lists the options of $cmd --help" \
+    "$(awk -F'\t' -v c=$cmd '$1 == c {print $2}' table.tsv | sort | tr '\n' ' ')" \
+    "$("$HEADROOM" $cmd --help | grep -oE '^  --[a-z-]+' | sed 's/^  //' | sort | tr '\n' ' ')"
+done
+check "help --options has five tab-separated fields a line" test "$(awk -F'\t' 'NF != 5' table.tsv | wc -l)" = 0
 check "run --help states the default of --interval" grep -qE -- '--interval DUR .*default: 100ms' <("$HEADROOM" run --help | tr '\n' ' ' | sed 's/  */ /g')
 check "size --help says --headroom is a percentage" grep -q -- '--headroom PCT.*percentage' <("$HEADROOM" size --help | tr '\n' ' ' | sed 's/  */ /g')
 check "headroom help run = run --help" cmp -s <("$HEADROOM" help run) <("$HEADROOM" run --help)
@@ -64,7 +71,7 @@ usage "--cooldown without --load" "go with --load" run --cooldown 1s -- true
 usage "--max-error-rate without --load" "go with --load" run --max-error-rate 5 -- true
 usage "--max-error-rate above 100%" "percentage from 0 to 100" run --load 1s:1 --ready :22001 --max-error-rate 150 -- true
 usage "--path with --load-url" "put the path in the URL" run --load 1s:1 --load-url http://127.0.0.1:22001/ --path /x -- true
-check "nothing was started or written by the refusals" test -z "$(ls "$T" | grep -v -e '^out$' -e '^err$' -e '^help' -e '^opt.err$')"
+check "nothing was started or written by the refusals" test -z "$(ls "$T" | grep -v -e '^out$' -e '^err$' -e '^help' -e '^opt.err$' -e '^table.tsv$')"
 # 16.13: --rate inf, export --interval below its floor
 usage "run --rate inf" "not a request rate" run --load 1s:1 --ready :22001 --rate inf -- true
 usage "load --rate inf" "--rate 'inf'" load http://127.0.0.1:22001/ --stages 1s:1 --rate inf

@@ -13,17 +13,18 @@ struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *what;
+	const struct cli_help *help;
 };
 
 static const struct command commands[] = {
-	{"run", cmd_run, "run a command, record its memory (optionally under load), report"},
-	{"attach", cmd_attach, "record a running process or cgroup, report"},
-	{"report", cmd_report, "the analysis of a recording (text, JSON, HTML)"},
-	{"size", cmd_size, "Kubernetes memory requests and limits from recordings or Prometheus"},
-	{"compare", cmd_compare, "two recordings side by side"},
-	{"explain", cmd_explain, "where a recording's memory went, in words"},
-	{"load", cmd_load, "staged HTTP load at a loopback URL"},
-	{"export", cmd_export, "Prometheus metrics for a pid or cgroup, over HTTP"},
+	{"run", cmd_run, "run a command, record its memory (optionally under load), report", &run_help},
+	{"attach", cmd_attach, "record a running process or cgroup, report", &attach_help},
+	{"report", cmd_report, "the analysis of a recording (text, JSON, HTML)", &report_help},
+	{"size", cmd_size, "Kubernetes memory requests and limits from recordings or Prometheus", &size_help},
+	{"compare", cmd_compare, "two recordings side by side", &compare_help},
+	{"explain", cmd_explain, "where a recording's memory went, in words", &explain_help},
+	{"load", cmd_load, "staged HTTP load at a loopback URL", &load_help},
+	{"export", cmd_export, "Prometheus metrics for a pid or cgroup, over HTTP", &export_help},
 };
 
 static void usage(FILE *f)
@@ -31,7 +32,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: headroom <command> [options]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].what);
-	fprintf(f, "\n'headroom COMMAND --help' describes each command's options.\n"
+	fprintf(f, "\n'headroom COMMAND --help' describes each command's options; 'headroom help --options'\n"
+		   "lists them all, tab-separated (command, option, argument, default, help).\n"
 		   "SIZE: 512Mi, 1Gi, 500M, 1.5G, 1e9 or bytes.  DUR: 250ms, 10s, 5m, 1h.\n");
 }
 
@@ -77,6 +79,11 @@ int main(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
+		if (argc == 3 && strcmp(argv[1], "help") == 0 && strcmp(argv[2], "--options") == 0) {
+			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+				cli_help_table(stdout, commands[i].help);
+			return 0;
+		}
 		/* `headroom help run` is `headroom run --help` */
 		if (argc >= 3 && strcmp(argv[1], "help") == 0) {
 			char *hargv[] = {argv[2], "--help", NULL};

@@ -169,3 +169,11 @@ void cli_help_print(FILE *f, const struct cli_help *h, int width)
 		}
 	}
 }
+
+void cli_help_table(FILE *f, const struct cli_help *h)
+{
+	for (const struct cli_opt *o = h->opts; o->name; o++)
+		fprintf(f, "%s\t--%s\t%s\t%s\t%s\n", h->name, o->name, o->arg ? o->arg : "-", o->dflt ? o->dflt : "-",
+			o->help);
+	fprintf(f, "%s\t--help\t-\t-\tshow this help and exit\n", h->name);
+}

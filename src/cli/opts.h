@@ -29,6 +29,13 @@ struct cli_help {
 
 #define CLI_OPT_HELP 'h'
 
+/* Each subcommand's help, defined in its own file. */
+extern const struct cli_help run_help, attach_help, report_help, size_help, compare_help, explain_help,
+	load_help, export_help;
+/* One line per option, tab-separated: command, --name, argument, default, help ("-" when none).
+ * `headroom help --options`: what man pages and completions are checked against. */
+void cli_help_table(FILE *f, const struct cli_help *h);
+
 /* getopt_long's table from a cli_opt table, plus --help/-h (CLI_OPT_HELP). -E2BIG when out is too
  * small. */
 int cli_opts_getopt(const struct cli_opt *opts, struct option *out, size_t max);
