@@ -198,11 +198,11 @@ static int check_output_path(const char *opt, const char *path)
 	else
 		*slash = '\0';
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		cli_fail(EXIT_USAGE, "--%s '%s': the directory '%s' does not exist", opt, safe, cli_safe(dir, dir, sizeof(dir)));
+		cli_fail(EXIT_USAGE, "--%s '%s': the directory '%s' does not exist", opt, safe, dir);
 		return -1;
 	}
 	if (access(dir, W_OK) < 0) {
-		cli_fail(EXIT_USAGE, "--%s '%s': cannot write in '%s' (%s)", opt, safe, cli_safe(dir, dir, sizeof(dir)),
+		cli_fail(EXIT_USAGE, "--%s '%s': cannot write in '%s' (%s)", opt, safe, dir,
 			 strerror(errno));
 		return -1;
 	}
