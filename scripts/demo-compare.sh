@@ -19,7 +19,7 @@ OUT=$BUILD/demo-compare
 EX=${EXAMPLES_OUT:-$SRC/build/examples}
 
 [ -x "$HEADROOM" ] || { echo "demo-compare.sh: no headroom binary at $HEADROOM (make build)" >&2; exit 1; }
-if ! "$HEADROOM" --help 2>&1 | grep -q -- '--load'; then
+if ! "$HEADROOM" run --help 2>&1 | grep -q -- '--load'; then
   echo "demo-compare.sh: this headroom run has no --load yet" >&2
   exit 77
 fi

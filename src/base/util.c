@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,28 @@
 
 struct unit { const char *suffix; double factor; };
 
+/* Kubernetes' own suffixes (apimachinery resource.Quantity): binary Ki..Ei, decimal k (lower
+ * case only: "K" is not a quantity there, so a limit written with it would not apply), M..E. */
 static const struct unit size_units[] = {
 	{"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
-	{"k", 1e3}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}, {"", 1.0},
+	{"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0},
+	{"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}, {"P", 1e15}, {"E", 1e18}, {"", 1.0},
 };
+
+/* Kubernetes' decimal exponent: "1e9", "1.5E6" (a bare number followed by e/E and an integer). */
+static int parse_exponent(const char *end, double *v)
+{
+	if ((end[0] != 'e' && end[0] != 'E') || !end[1])
+		return -EINVAL;
+	const char *p = end + 1;
+	int sign = 1;
+	if (*p == '+' || *p == '-')
+		sign = *p++ == '-' ? -1 : 1;
+	if (!*p || strlen(p) > 2 || strspn(p, "0123456789") != strlen(p))
+		return -EINVAL;
+	*v *= pow(10.0, sign * atoi(p));
+	return 0;
+}
 
 /* A decimal number with at most one '.', no sign, no exponent. */
 static int parse_decimal(const char *text, double *ret, const char **ret_end)
@@ -51,21 +70,24 @@ int util_size_parse(const char *text, int64_t *ret_bytes)
 	int r = parse_decimal(text, &v, &end);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++) {
-		if (strcmp(end, size_units[i].suffix) == 0) {
-			double bytes = ceil(v * size_units[i].factor);
-			if (bytes > 9.2e18)
-				return -ERANGE;
-			*ret_bytes = (int64_t)bytes;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	double factor = 0;
+	for (size_t i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++)
+		if (strcmp(end, size_units[i].suffix) == 0)
+			factor = size_units[i].factor;
+	if (factor == 0 && parse_exponent(end, &v) == 0)
+		factor = 1.0;
+	if (factor == 0)
+		return -EINVAL;
+	double bytes = ceil(v * factor);
+	if (!(bytes <= 9.2e18))
+		return -ERANGE;
+	*ret_bytes = (int64_t)bytes;
+	return 0;
 }
 
 void util_size_explain(const char *text, char *buf, size_t len)
 {
-	const char *accepted = "accepted: plain bytes or a Kubernetes quantity such as 256Mi, 1Gi, 500M, 1.5G";
+	const char *accepted = "accepted: plain bytes or a Kubernetes quantity such as 256Mi, 1Gi, 500M, 1.5G, 500k, 1e9";
 	double v;
 	const char *end;
 	if (text && parse_decimal(text, &v, &end) == 0 &&
@@ -76,6 +98,12 @@ void util_size_explain(const char *text, char *buf, size_t len)
 		snprintf(buf, len, "'%s' is ambiguous: use %.*s%ci (binary, %s) or %.*s%c (decimal)", text, n,
 			 text, u, u == 'K' ? "KiB" : u == 'M' ? "MiB" : u == 'G' ? "GiB" : "TiB", n, text,
 			 u == 'K' ? 'k' : u);
+		return;
+	}
+	if (text && parse_decimal(text, &v, &end) == 0 && strcmp(end, "K") == 0) {
+		int n = (int)(end - text);
+		snprintf(buf, len, "'%s' is not a Kubernetes quantity: write %.*sk (10^3, lower case) or %.*sKi (2^10)", text,
+			 n, text, n, text);
 		return;
 	}
 	if (text && parse_decimal(text, &v, &end) == 0 && (strcasecmp(end, "mib") == 0 || strcasecmp(end, "gib") == 0)) {
@@ -126,10 +154,11 @@ int util_percent_parse(const char *text, double *ret_fraction)
 	int r = parse_decimal(p, &v, &end);
 	if (r < 0)
 		return r;
-	if (strcmp(end, "%") == 0 || (strcmp(end, "") == 0 && v > 1.0))
-		v /= 100.0;
-	else if (strcmp(end, "") != 0)
+	/* one unit, percent: "0.5" is half a percent, not half (issue 16.13: "0.25" and "25" meant
+	 * the same and "1" meant 1 %, a trap) */
+	if (strcmp(end, "%") != 0 && strcmp(end, "") != 0)
 		return -EINVAL;
+	v /= 100.0;
 	*ret_fraction = negative ? -v : v;
 	return 0;
 }
@@ -251,4 +280,42 @@ int util_parse_u64(const char **p, uint64_t *ret)
 	*ret = v;
 	*p = s;
 	return 0;
+}
+
+char *util_shell_quote(const char *arg, char *buf, size_t len)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-";
+	if (len == 0)
+		return buf;
+	const unsigned char *p = (const unsigned char *)(arg ? arg : "");
+	if (*p && strspn((const char *)p, safe) == strlen((const char *)p)) {
+		snprintf(buf, len, "%s", (const char *)p);
+		return buf;
+	}
+	bool ctl = false;
+	for (const unsigned char *q = p; *q; q++)
+		if (*q < 0x20 || *q == 0x7f)
+			ctl = true;
+	/* 'it'\''s' for ordinary text; bash's $'...' with \xNN when a control byte must not reach the
+	 * terminal raw */
+	size_t o = 0;
+	o += (size_t)snprintf(buf + o, len - o, ctl ? "$'" : "'");
+	for (; *p && o + 6 < len; p++) {
+		if (ctl && (*p == '\\' || *p == '\'')) {
+			buf[o++] = '\\';
+			buf[o++] = (char)*p;
+		} else if (ctl && (*p < 0x20 || *p == 0x7f))
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", *p);
+		else if (!ctl && *p == '\'')
+			o += (size_t)snprintf(buf + o, len - o, "'\\''");
+		else
+			buf[o++] = (char)*p;
+	}
+	if (o + 2 <= len) {
+		buf[o++] = '\'';
+		buf[o] = '\0';
+	} else {
+		buf[len - 1] = '\0';
+	}
+	return buf;
 }

@@ -31,8 +31,15 @@ void cli_gate_say(const char *cmd, unsigned fired, unsigned wanted);
  * classes fired; *ret_code = the gate's exit status (0 when none fired). Returns 0 or an exit code. */
 int cli_gate_recording(const char *cmd, const char *path, unsigned wanted, bool markdown, const char *html_link, int *ret_code);
 
-/* "headroom: <message>" on stderr; returns `code` so callers write `return cli_fail(2, ...)`. */
+/* The subcommand being run ("run"), set by main before dispatch; usage errors name its help. */
+extern const char *cli_command;
+
+/* "headroom: <message>" on stderr; returns `code` so callers write `return cli_fail(2, ...)`.
+ * A usage error (code EXIT_USAGE) ends with "(see 'headroom CMD --help')". */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));   /* "headroom: ..." info */
+
+/* Columns of the terminal on fd, 80 when it is not a terminal (or says less than 20). */
+int cli_width(int fd);
 
 #endif

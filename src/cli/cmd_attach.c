@@ -5,6 +5,8 @@ int cmd_attach(int argc, char **argv)
 {
 	struct recording_cmd c;
 	int first = recording_cmd_parse(&c, argc, argv, false);
+	if (first == -2)
+		return 0;
 	if (first < 0)
 		return EXIT_USAGE;
 	if (first < argc)

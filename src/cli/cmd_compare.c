@@ -1,5 +1,7 @@
 /* headroom compare A B [--json]: two recordings side by side (debug vs release, glibc vs jemalloc). */
 #include <errno.h>
+#include <getopt.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,35 +11,54 @@
 #include "cli.h"
 #include "record.h"
 #include "html.h"
+#include "opts.h"
 #include "report.h"
 
-#define COMPARE_USAGE "usage: headroom compare FILE_A FILE_B [--json] [--html OUT]"
+enum { OPT_JSON = 256, OPT_HTML };
+
+static const struct cli_opt compare_opts[] = {
+	{"json", NULL, NULL, "print the comparison as one JSON object instead of a table", OPT_JSON},
+	{"html", "OUT", NULL, "also write the comparison as an HTML page to OUT", OPT_HTML},
+	{NULL, NULL, NULL, NULL, 0},
+};
+
+const struct cli_help compare_help = {
+	"compare",
+	"compare FILE_A FILE_B [--json] [--html OUT]",
+	"Put two recordings side by side (debug vs release, glibc vs jemalloc, before vs after a "
+	"change): peaks, steady state, heap and breakdown, with the difference of each.",
+	compare_opts,
+	"Exit status: 0, 1 when a recording cannot be read, 2 for a usage error.",
+};
 
 int cmd_compare(int argc, char **argv)
 {
 	bool json = false;
 	const char *files[2] = {NULL, NULL}, *html = NULL;
-	int nfiles = 0;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
+	struct option lo[CLI_OPTS_MAX];
+	cli_opts_getopt(compare_opts, lo, CLI_OPTS_MAX);
+	optind = 1;
+	opterr = 0;
+	int opt;
+	while ((opt = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (opt) {
+		case OPT_JSON:
 			json = true;
-		else if (strcmp(argv[i], "--html") == 0) {
-			if (i + 1 >= argc)
-				return cli_fail(EXIT_USAGE, "compare: --html needs a file name (--html compare.html)");
-			html = argv[++i];
-		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("%s\n", COMPARE_USAGE);
+			break;
+		case OPT_HTML:
+			html = optarg;
+			break;
+		case CLI_OPT_HELP:
+			cli_help_print(stdout, &compare_help, cli_width(STDOUT_FILENO));
 			return 0;
-		} else if (argv[i][0] == '-' && argv[i][1])
-			return cli_fail(EXIT_USAGE, "compare: unknown option '%s'; %s", argv[i], COMPARE_USAGE);
-		else if (nfiles < 2)
-			files[nfiles++] = argv[i];
-		else
-			return cli_fail(EXIT_USAGE, "compare: exactly two recordings, got a third ('%s'); %s", argv[i],
-					COMPARE_USAGE);
+		default:
+			return cli_opts_fail(compare_opts, opt, argc, argv);
+		}
 	}
-	if (nfiles != 2)
-		return cli_fail(EXIT_USAGE, "compare: needs two recordings; %s", COMPARE_USAGE);
+	if (argc - optind != 2)
+		return cli_fail(EXIT_USAGE, "compare: needs two recordings, got %d", argc - optind);
+	files[0] = argv[optind];
+	files[1] = argv[optind + 1];
 
 	struct recording *rec[2] = {NULL, NULL};
 	struct analysis *a[2] = {NULL, NULL};

@@ -1,4 +1,7 @@
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -6,34 +9,83 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "export.h"
+#include "opts.h"
 #include "util.h"
-
-#define EXPORT_USAGE "export (--pid PID | --cgroup PATH | --cgroup-root PATH) [--listen ADDR] [--interval DUR] [--peak-window DUR] [--rescan DUR] [--timeout DUR] [--duration DUR] [--reset-peaks] [--host-root DIR] [--containerd-state DIR] [--crio-state DIR] [--docker-root DIR] [--podman-root DIR]"
 
 enum { OPT_PID = 256, OPT_CGROUP, OPT_CGROUP_ROOT, OPT_LISTEN, OPT_INTERVAL, OPT_PEAK_WINDOW, OPT_RESCAN,
        OPT_DURATION, OPT_TIMEOUT, OPT_RESET_PEAKS, OPT_HOST_ROOT, OPT_CONTAINERD, OPT_CRIO, OPT_DOCKER, OPT_PODMAN };
 
-static const struct option long_opts[] = {
-	{"pid", required_argument, NULL, OPT_PID},
-	{"cgroup", required_argument, NULL, OPT_CGROUP},
-	{"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
-	{"listen", required_argument, NULL, OPT_LISTEN},
-	{"interval", required_argument, NULL, OPT_INTERVAL},
-	{"peak-window", required_argument, NULL, OPT_PEAK_WINDOW},
-	{"rescan", required_argument, NULL, OPT_RESCAN},
-	{"duration", required_argument, NULL, OPT_DURATION},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"reset-peaks", no_argument, NULL, OPT_RESET_PEAKS},
-	{"host-root", required_argument, NULL, OPT_HOST_ROOT},
-	{"containerd-state", required_argument, NULL, OPT_CONTAINERD},
-	{"crio-state", required_argument, NULL, OPT_CRIO},
-	{"docker-root", required_argument, NULL, OPT_DOCKER},
-	{"podman-root", required_argument, NULL, OPT_PODMAN},
-	{NULL, 0, NULL, 0},
+/* The shortest sampling interval: each pass reads /proc and cgroup files of every target
+ * (2-10 us each, FACTS.md) and renders the exposition text; below 10 ms that turns into a busy
+ * loop for no scrape's benefit (Prometheus scrapes every 15-60 s). `--interval 1ns` was accepted. */
+#define EXPORT_INTERVAL_MIN_NS 10000000LL
+
+static const struct cli_opt export_opts[] = {
+	{"pid", "PID", NULL, "export one process (and its children)", OPT_PID},
+	{"cgroup", "PATH", NULL, "export one cgroup", OPT_CGROUP},
+	{"cgroup-root", "PATH", NULL, "export every container cgroup below PATH, named from the container "
+	 "runtime's records (namespace, pod, container)", OPT_CGROUP_ROOT},
+	{"listen", "ADDR", "127.0.0.1:9464", "HOST:PORT to serve /metrics on; :PORT or 0.0.0.0 is every "
+	 "interface (a warning says so)", OPT_LISTEN},
+	{"interval", "DUR", "1s", "sampling interval (10ms or more); each interval's peak is exact", OPT_INTERVAL},
+	{"peak-window", "DUR", "15s", "the window the *_peak_bytes series cover (at most 599 intervals)",
+	 OPT_PEAK_WINDOW},
+	{"rescan", "DUR", "10s", "with --cgroup-root: how often to look for new containers", OPT_RESCAN},
+	{"timeout", "DUR", "10s", "close a scrape connection idle this long (whole seconds)", OPT_TIMEOUT},
+	{"duration", "DUR", "until SIGINT or SIGTERM", "stop after DUR", OPT_DURATION},
+	{"reset-peaks", NULL, "off", "reset the programs' own peak figures (clear_refs 5, cgroup v1 "
+	 "max_usage_in_bytes) every interval for exact peaks; disturbs what other tools read on a shared node",
+	 OPT_RESET_PEAKS},
+	{"host-root", "DIR", "/", "where the node's root is mounted (in a container: /host)", OPT_HOST_ROOT},
+	{"containerd-state", "DIR", "/run/containerd", "containerd's state directory (bundles with config.json)",
+	 OPT_CONTAINERD},
+	{"crio-state", "DIR", "/run/containers/storage", "CRI-O's container records", OPT_CRIO},
+	{"docker-root", "DIR", "/var/lib/docker", "docker's container records", OPT_DOCKER},
+	{"podman-root", "DIR", "/var/lib/containers/storage", "podman's container records", OPT_PODMAN},
+	{NULL, NULL, NULL, NULL, 0},
 };
+
+const struct cli_help export_help = {
+	"export",
+	"export (--pid PID | --cgroup PATH | --cgroup-root PATH) [opts]",
+	"Serve Prometheus metrics for a process, a cgroup or every container of a node over HTTP: RSS, "
+	"cgroup usage and working set, and their exact peaks over a window, so a dashboard sees the "
+	"spikes a 15 s scrape misses. See docs/export.md.",
+	export_opts,
+	"DUR: 250ms, 10s, 5m, 1h.  Exit status: 0 after a signal or --duration, 1 on failure, 2 for a "
+	"usage error.",
+};
+
+/* What --listen binds, as an address a user can paste ("0.0.0.0:19470" for ":19470"), and whether
+ * it is loopback only. */
+static void listen_text(const char *listen, int port, char *buf, size_t len, bool *ret_loopback)
+{
+	const char *colon = strrchr(listen, ':');
+	size_t hl = colon ? (size_t)(colon - listen) : 0;
+	char host[128];
+	snprintf(host, sizeof(host), "%.*s", (int)(hl < sizeof(host) ? hl : sizeof(host) - 1), listen);
+	if (host[0] == '[' && hl >= 2) {
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	if (!host[0])
+		snprintf(host, sizeof(host), "0.0.0.0");
+	struct in_addr a4;
+	struct in6_addr a6;
+	*ret_loopback = false;
+	if (inet_pton(AF_INET, host, &a4) == 1) {
+		*ret_loopback = (ntohl(a4.s_addr) >> 24) == 127;
+		snprintf(buf, len, "%s:%d", host, port);
+	} else {
+		if (inet_pton(AF_INET6, host, &a6) == 1)
+			*ret_loopback = IN6_IS_ADDR_LOOPBACK(&a6);
+		snprintf(buf, len, "[%s]:%d", host, port);
+	}
+}
 
 static int duration_opt(const char *name, const char *text, int64_t *ret)
 {
@@ -73,10 +125,12 @@ int cmd_export(int argc, char **argv)
 	struct export_config cfg = {0};
 	int targets = 0;
 	int64_t duration = 0, timeout = 0;
+	struct option long_opts[CLI_OPTS_MAX];
+	cli_opts_getopt(export_opts, long_opts, CLI_OPTS_MAX);
 	optind = 1;
 	opterr = 0;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_PID: {
 			char *end;
@@ -105,6 +159,8 @@ int cmd_export(int argc, char **argv)
 		case OPT_INTERVAL:
 			if (duration_opt("interval", optarg, &cfg.interval_ns))
 				return EXIT_USAGE;
+			if (cfg.interval_ns < EXPORT_INTERVAL_MIN_NS)
+				return cli_fail(EXIT_USAGE, "--interval %s is below the shortest export interval, 10ms", optarg);
 			break;
 		case OPT_PEAK_WINDOW:
 			if (duration_opt("peak-window", optarg, &cfg.peak_window_ns))
@@ -146,13 +202,15 @@ int cmd_export(int argc, char **argv)
 			if (dir_opt("podman-root", optarg, &cfg.runtimes.podman_root))
 				return EXIT_USAGE;
 			break;
+		case CLI_OPT_HELP:
+			cli_help_print(stdout, &export_help, cli_width(STDOUT_FILENO));
+			return 0;
 		default:
-			return cli_fail(EXIT_USAGE, "export: unknown or incomplete option '%s'; usage: headroom " EXPORT_USAGE,
-			                argv[optind - 1]);
+			return cli_opts_fail(export_opts, opt, argc, argv);
 		}
 	}
 	if (optind < argc)
-		return cli_fail(EXIT_USAGE, "export takes no command ('%s'); usage: headroom " EXPORT_USAGE, argv[optind]);
+		return cli_fail(EXIT_USAGE, "export takes no command ('%s')", argv[optind]);
 	if (targets != 1)
 		return cli_fail(EXIT_USAGE, "export needs exactly one of --pid PID, --cgroup PATH or --cgroup-root PATH");
 	int64_t interval = cfg.interval_ns ? cfg.interval_ns : 1000000000LL;
@@ -179,7 +237,13 @@ int cmd_export(int argc, char **argv)
 	if (rc < 0)
 		return cli_fail(rc == -EINVAL ? EXIT_USAGE : EXIT_FAIL, "%s", why);
 	const char *listen = cfg.listen ? cfg.listen : "127.0.0.1:9464";
-	cli_note("exporting on http://%.*s:%d/metrics", (int)(strrchr(listen, ':') - listen), listen, export_port(e));
+	char where[200];
+	bool loopback;
+	listen_text(listen, export_port(e), where, sizeof(where), &loopback);
+	cli_note("exporting on http://%s/metrics", where);
+	if (!loopback)
+		cli_note("warning: %s is not loopback: anyone who can reach this machine on port %d can read these "
+			 "metrics (--listen 127.0.0.1:%d keeps them local)", where, export_port(e), export_port(e));
 
 	int64_t deadline = duration > 0 ? util_now_ns() + duration : 0;
 	for (;;) {

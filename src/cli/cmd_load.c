@@ -13,10 +13,42 @@
 #include "load.h"
 #include "util.h"
 
-#define LOAD_USAGE                                                                                  \
-	"headroom load URL (--stages SPEC | --profile steady|burst|ramp|soak) [--rate N] "            \
-	"[--connections N] [--threads N] [--method M] [--path P]... [--header H]... [--body B] "      \
-	"[--timeout DUR] [--max-requests N] [--json]"
+#include "opts.h"
+
+enum { OPT_STAGES = 256, OPT_PROFILE, OPT_RATE, OPT_CONNECTIONS, OPT_THREADS, OPT_METHOD, OPT_PATH, OPT_HEADER,
+       OPT_BODY, OPT_TIMEOUT, OPT_MAX_REQUESTS, OPT_JSON };
+
+static const struct cli_opt load_opts[] = {
+	{"stages", "SPEC", NULL, "the load's shape: DUR:N stages, comma-separated, N connections at the end of each; "
+	 "~N ramps from the previous stage (e.g. 10s:50,5s:400,30s:~50)", OPT_STAGES},
+	{"profile", "NAME", NULL, "a preset shape instead of --stages: steady, burst, ramp or soak (docs/load.md)",
+	 OPT_PROFILE},
+	{"connections", "N", "32", "connections at a --profile's largest stage", OPT_CONNECTIONS},
+	{"rate", "N", "closed loop", "open loop: requests per second at the largest stage, latency measured from "
+	 "the intended send time", OPT_RATE},
+	{"threads", "N", "1", "worker threads (never more than the connections)", OPT_THREADS},
+	{"method", "M", "GET", "HTTP method", OPT_METHOD},
+	{"path", "P", "the URL's path", "a request path starting with /; repeat it to cycle through several",
+	 OPT_PATH},
+	{"header", "H", NULL, "an extra request header 'Name: value'; repeatable", OPT_HEADER},
+	{"body", "B", NULL, "a request body, sent with Content-Length", OPT_BODY},
+	{"timeout", "DUR", "10s", "per connect and per request; a slower answer is a timeout error", OPT_TIMEOUT},
+	{"max-requests", "N", "100000000", "stop after sending N requests", OPT_MAX_REQUESTS},
+	{"json", NULL, NULL, "print the results as one JSON object", OPT_JSON},
+	{NULL, NULL, NULL, NULL, 0},
+};
+
+const struct cli_help load_help = {
+	"load",
+	"load URL (--stages SPEC | --profile NAME) [options]",
+	"Drive keep-alive HTTP/1.1 load at URL (http:// to 127.0.0.0/8, [::1] or localhost only), stage by "
+	"stage, and print requests, status classes, latency percentiles and errors. Every run ends at its "
+	"last stage. Errors are failed attempts (connect, timeout, reset, parse) and answers with a status "
+	"of 4xx, 5xx or outside 100..599 (other); each counts once, so errors never exceed attempts.",
+	load_opts,
+	"DUR: 250ms, 10s, 5m, 1h.  Exit status: 0 when the stages ran to the end, 1 when the target did "
+	"not work, 2 for a usage error, 128+N when interrupted by signal N.",
+};
 
 static volatile int load_stop;
 static volatile sig_atomic_t load_signal;
@@ -29,6 +61,7 @@ static void on_signal(int sig)
 
 struct progress {
 	bool tty;
+	int width;
 	int nstages;
 	int64_t total_ns;
 };
@@ -49,11 +82,14 @@ static void on_second(void *ctx, const struct load_row *row)
 	struct progress *p = ctx;
 	if (!p->tty)
 		return;
-	char a[32], b[32];
-	fprintf(stderr, "\r\033[K%5.0fs/%.0fs  stage %lld/%d  conns %lld  %lld req/s  inflight %lld  p50 %s  p99 %s  errors %lld",
-		(double)row->t_ns / 1e9, (double)p->total_ns / 1e9, (long long)row->stage + 1, p->nstages,
-		(long long)row->connections, (long long)row->requests, (long long)row->inflight,
-		fmt_us(row->p50_us, a, sizeof(a)), fmt_us(row->p99_us, b, sizeof(b)), (long long)row->errors);
+	char a[32], b[32], line[256];
+	snprintf(line, sizeof(line), "%.0fs/%.0fs stage %lld/%d conns %lld %lld req/s p50 %s p99 %s errors %lld",
+		 (double)row->t_ns / 1e9, (double)p->total_ns / 1e9, (long long)row->stage + 1, p->nstages,
+		 (long long)row->connections, (long long)row->requests, fmt_us(row->p50_us, a, sizeof(a)),
+		 fmt_us(row->p99_us, b, sizeof(b)), (long long)row->errors);
+	/* one row: a line as wide as the terminal wraps, and the next \r repaints only its last row */
+	p->width = cli_width(STDERR_FILENO);   /* every second: the terminal may have been resized */
+	fprintf(stderr, "\r\033[K%.*s", p->width - 1, line);
 	fflush(stderr);
 }
 
@@ -99,13 +135,15 @@ static void print_json(const struct load_config *c, const struct load_result *r,
 	put_json_str(c->url);
 	printf(", \"stages\": \"%s\", \"mode\": \"%s\", \"rate\": %.3f, \"threads\": %d, "
 	       "\"max_connections\": %d, \"duration_s\": %.3f, \"sent\": %lld, \"requests\": %lld, "
-	       "\"rps\": %.1f, \"status\": {\"2xx\": %lld, \"3xx\": %lld, \"4xx\": %lld, \"5xx\": %lld}, "
+	       "\"attempts\": %lld, \"error_rate\": %.6f, "
+	       "\"rps\": %.1f, \"status\": {\"2xx\": %lld, \"3xx\": %lld, \"4xx\": %lld, \"5xx\": %lld, \"other\": %lld}, "
 	       "\"latency_us\": {\"p50\": %lld, \"p90\": %lld, \"p99\": %lld, \"p99_9\": %lld, \"max\": %lld, \"mean\": %lld}, "
 	       "\"errors\": {\"total\": %lld",
 	       stages, c->rate > 0 ? "open" : "closed", c->rate, r->threads, r->max_connections,
-	       (double)r->duration_ns / 1e9, (long long)r->sent, (long long)r->requests, r->rps,
+	       (double)r->duration_ns / 1e9, (long long)r->sent, (long long)r->requests, (long long)r->attempts,
+	       load_error_rate(r), r->rps,
 	       (long long)r->status_class[2], (long long)r->status_class[3], (long long)r->status_class[4],
-	       (long long)r->status_class[5], (long long)r->p50_us, (long long)r->p90_us, (long long)r->p99_us,
+	       (long long)r->status_class[5], (long long)r->status_class[0], (long long)r->p50_us, (long long)r->p90_us, (long long)r->p99_us,
 	       (long long)r->p999_us, (long long)r->max_us, (long long)r->mean_us, (long long)r->errors_total);
 	for (int k = 0; k < LOAD_ERR_KINDS; k++)
 		printf(", \"%s\": %lld", load_error_name(k), (long long)r->errors[k]);
@@ -125,18 +163,20 @@ static void print_text(const struct load_config *c, const struct load_result *r,
 	if (c->rate > 0)
 		printf(" at %.0f req/s at the largest stage", c->rate);
 	printf(", %d thread%s\n", r->threads, r->threads == 1 ? "" : "s");
-	printf("requests     %lld in %.2fs = %.1f/s  (2xx %lld, 3xx %lld, 4xx %lld, 5xx %lld)%s\n",
+	printf("requests     %lld answered in %.2fs = %.1f/s  (2xx %lld, 3xx %lld, 4xx %lld, 5xx %lld, other %lld)%s\n",
 	       (long long)r->requests, (double)r->duration_ns / 1e9, r->rps, (long long)r->status_class[2],
 	       (long long)r->status_class[3], (long long)r->status_class[4], (long long)r->status_class[5],
+	       (long long)r->status_class[0],
 	       r->capped ? "  [stopped at --max-requests]" : r->stopped ? "  [interrupted]" : "");
 	printf("latency      p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s)%s\n",
 	       fmt_us(r->p50_us, a, sizeof(a)), fmt_us(r->p90_us, b, sizeof(b)), fmt_us(r->p99_us, e, sizeof(e)),
 	       fmt_us(r->p999_us, f, sizeof(f)), fmt_us(r->max_us, g, sizeof(g)), fmt_us(r->mean_us, h, sizeof(h)),
 	       c->rate > 0 ? ", from the intended send time" : "");
-	printf("errors       %lld  (", (long long)r->errors_total);
+	printf("errors       %lld of %lld attempts (%.1f%%): ", (long long)r->errors_total, (long long)r->attempts,
+	       100.0 * load_error_rate(r));
 	for (int k = 0; k < LOAD_ERR_KINDS; k++)
 		printf("%s%s %lld", k ? ", " : "", load_error_name(k), (long long)r->errors[k]);
-	printf(")\n");
+	printf("\n");
 	printf("connections  %d at most, %lld opened, %lld requests unfinished at the end\n", r->max_connections,
 	       (long long)r->connects, (long long)r->unfinished);
 }
@@ -160,22 +200,9 @@ static int url_fail(const char *url, int rc)
 
 int cmd_load(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"stages", required_argument, NULL, 's'},
-		{"profile", required_argument, NULL, 'P'},
-		{"rate", required_argument, NULL, 'r'},
-		{"connections", required_argument, NULL, 'c'},
-		{"threads", required_argument, NULL, 't'},
-		{"method", required_argument, NULL, 'm'},
-		{"path", required_argument, NULL, 'p'},
-		{"header", required_argument, NULL, 'H'},
-		{"body", required_argument, NULL, 'b'},
-		{"timeout", required_argument, NULL, 'T'},
-		{"max-requests", required_argument, NULL, 'n'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	struct option opts[CLI_OPTS_MAX];
+	if (cli_opts_getopt(load_opts, opts, CLI_OPTS_MAX) < 0)
+		return cli_fail(EXIT_FAIL, "load: option table too large");
 	struct load_config *c = calloc(1, sizeof(*c));
 	if (!c)
 		return cli_fail(EXIT_FAIL, "out of memory");
@@ -187,15 +214,15 @@ int cmd_load(int argc, char **argv)
 	int opt;
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 's':
+		case OPT_STAGES:
 			stages = optarg;
 			break;
-		case 'P':
+		case OPT_PROFILE:
 			profile = optarg;
 			break;
-		case 'r': {
+		case OPT_RATE: {
 			char *end;
 			c->rate = strtod(optarg, &end);
 			if (*end || end == optarg || !(c->rate > 0) || !isfinite(c->rate) || c->rate > 1e8) {
@@ -204,27 +231,27 @@ int cmd_load(int argc, char **argv)
 			}
 			break;
 		}
-		case 'c':
+		case OPT_CONNECTIONS:
 			if (parse_count(optarg, 1, LOAD_CONN_MAX / 8, &connections) < 0) {
 				cli_fail(EXIT_USAGE, "--connections '%s': a whole number from 1 to %d", optarg, LOAD_CONN_MAX / 8);
 				goto out;
 			}
 			break;
-		case 't':
+		case OPT_THREADS:
 			if (parse_count(optarg, 1, LOAD_THREADS_MAX, &v) < 0) {
 				cli_fail(EXIT_USAGE, "--threads '%s': a whole number from 1 to %d", optarg, LOAD_THREADS_MAX);
 				goto out;
 			}
 			c->threads = (int)v;
 			break;
-		case 'm':
+		case OPT_METHOD:
 			if (!*optarg || strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_") != strlen(optarg)) {
 				cli_fail(EXIT_USAGE, "--method '%s': an HTTP method such as GET, POST, HEAD", optarg);
 				goto out;
 			}
 			c->method = optarg;
 			break;
-		case 'p':
+		case OPT_PATH:
 			if (c->npaths >= LOAD_PATHS_MAX) {
 				cli_fail(EXIT_USAGE, "more than %d --path options", LOAD_PATHS_MAX);
 				goto out;
@@ -235,7 +262,7 @@ int cmd_load(int argc, char **argv)
 			}
 			c->paths[c->npaths++] = optarg;
 			break;
-		case 'H':
+		case OPT_HEADER:
 			if (c->nheaders >= LOAD_HEADERS_MAX) {
 				cli_fail(EXIT_USAGE, "more than %d --header options", LOAD_HEADERS_MAX);
 				goto out;
@@ -246,36 +273,37 @@ int cmd_load(int argc, char **argv)
 			}
 			c->headers[c->nheaders++] = optarg;
 			break;
-		case 'b':
+		case OPT_BODY:
 			c->body = optarg;
 			c->body_len = strlen(optarg);
 			break;
-		case 'T':
+		case OPT_TIMEOUT:
 			if (util_duration_parse(optarg, &c->timeout_ns) < 0 || c->timeout_ns <= 0) {
 				cli_fail(EXIT_USAGE, "--timeout '%s': a duration > 0 such as 500ms, 5s", optarg);
 				goto out;
 			}
 			break;
-		case 'n':
+		case OPT_MAX_REQUESTS:
 			if (parse_count(optarg, 1, INT64_MAX / 2, &c->max_requests) < 0) {
 				cli_fail(EXIT_USAGE, "--max-requests '%s': a whole number > 0", optarg);
 				goto out;
 			}
 			break;
-		case 'j':
+		case OPT_JSON:
 			json = true;
 			break;
-		case 'h':
-			printf("usage: %s\n", LOAD_USAGE);
+		case CLI_OPT_HELP:
+			cli_help_print(stdout, &load_help, cli_width(STDOUT_FILENO));
 			rc = 0;
 			goto out;
 		default:
-			cli_fail(EXIT_USAGE, "unknown or incomplete option '%s'; usage: %s", argv[optind - 1], LOAD_USAGE);
+			rc = cli_opts_fail(load_opts, opt, argc, argv);
 			goto out;
 		}
 	}
 	if (optind != argc - 1) {
-		cli_fail(EXIT_USAGE, optind >= argc ? "missing URL; usage: %s" : "one URL only; usage: %s", LOAD_USAGE);
+		cli_fail(EXIT_USAGE, optind >= argc ? "load: missing URL (headroom load http://127.0.0.1:PORT/ --stages 10s:8)"
+						     : "load: one URL only");
 		goto out;
 	}
 	const char *url = argv[optind];
@@ -326,7 +354,7 @@ int cmd_load(int argc, char **argv)
 	}
 	c->fail_fast = true;
 
-	struct progress prog = {.tty = isatty(STDERR_FILENO) == 1, .nstages = c->nstages,
+	struct progress prog = {.tty = isatty(STDERR_FILENO) == 1, .width = cli_width(STDERR_FILENO), .nstages = c->nstages,
 				.total_ns = load_stages_duration(c->stages, c->nstages)};
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);

@@ -5,37 +5,22 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "opts.h"
+#include "size_opts.h"
 #include "fleet.h"
 #include "patch.h"
 #include "promsize.h"
 #include "util.h"
 
-#define SIZEP_USAGE "size --prometheus URL [--selector '{namespace=\"shop\"}'] [--window 7d] [--headroom 25%] " \
-	"[--by workload|series] [--format table|yaml|json|csv] [--patch DIR] [--fail-on under] [--at UNIXTIME] [--step 1m]"
 /* --fail-on under: at least one workload's current limit is below its recommendation (a CI class
  * of its own, apart from usage errors (2) and failures (1)) */
 #define EXIT_UNDER 3
 
-enum { OPT_PROM = 256, OPT_SELECTOR, OPT_WINDOW, OPT_HEADROOM, OPT_FORMAT, OPT_TIMEOUT, OPT_BY, OPT_PATCH, OPT_FAIL_ON,
-       OPT_AT, OPT_STEP };
-
-static const struct option long_opts[] = {
-	{"prometheus", required_argument, NULL, OPT_PROM},
-	{"selector", required_argument, NULL, OPT_SELECTOR},
-	{"window", required_argument, NULL, OPT_WINDOW},
-	{"headroom", required_argument, NULL, OPT_HEADROOM},
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"by", required_argument, NULL, OPT_BY},
-	{"patch", required_argument, NULL, OPT_PATCH},
-	{"fail-on", required_argument, NULL, OPT_FAIL_ON},
-	{"at", required_argument, NULL, OPT_AT},
-	{"step", required_argument, NULL, OPT_STEP},
-	{NULL, 0, NULL, 0},
-};
+/* The options are size's (cmd_size.c): one table, one --help. */
 
 static void yaml_str(const char *s)
 {
@@ -411,12 +396,14 @@ int cmd_size_prometheus(int argc, char **argv)
 	bool fail_under = false;
 	double at_s = 0;
 	int64_t step_ns = 0;
+	struct option long_opts[CLI_OPTS_MAX];
+	cli_opts_getopt(size_opts, long_opts, CLI_OPTS_MAX);
 	optind = 1;
 	opterr = 0;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
 		switch (opt) {
-		case OPT_PROM:
+		case OPT_PROMETHEUS:
 			o.url = optarg;
 			break;
 		case OPT_SELECTOR: {
@@ -432,8 +419,8 @@ int cmd_size_prometheus(int argc, char **argv)
 			window_text = optarg;
 			break;
 		case OPT_HEADROOM:
-			if (util_percent_parse(optarg, &o.headroom) < 0 || o.headroom < 0 || o.headroom > 10)
-				return cli_fail(EXIT_USAGE, "--headroom '%s' is not a percentage (accepted: 25%%, 0.25)", optarg);
+			if (util_percent_parse(optarg, &o.headroom) < 0 || o.headroom < 0 || o.headroom > 2)
+				return cli_fail(EXIT_USAGE, "--headroom '%s' is not a percentage from 0 to 200 (accepted: 25, 25%%)", optarg);
 			break;
 		case OPT_FORMAT:
 			/* "text" too, as `size FILE...` calls its table */
@@ -470,15 +457,24 @@ int cmd_size_prometheus(int argc, char **argv)
 			if (util_duration_parse(optarg, &step_ns) < 0 || step_ns < 1000000000LL)
 				return cli_fail(EXIT_USAGE, "--step '%s' is not a duration of a second or more (accepted: 15s, 1m)", optarg);
 			break;
+		case OPT_JSON:
+			format = "json";
+			break;
+		case CLI_OPT_HELP:
+			cli_help_print(stdout, &size_help, cli_width(STDOUT_FILENO));
+			return 0;
+		case ':':
+		case '?':
+			return cli_opts_fail(size_opts, opt, argc, argv);
 		default:
-			return cli_fail(EXIT_USAGE, "size: unknown or incomplete option '%s'; usage: headroom %s",
-			                argv[optind - 1], SIZEP_USAGE);
+			return cli_fail(EXIT_USAGE, "size: --%s is for sizing from recordings, not with --prometheus",
+					cli_opt_name(size_opts, opt));
 		}
 	}
 	if (!o.url)
-		return cli_fail(EXIT_USAGE, "size from Prometheus needs --prometheus URL; usage: headroom %s", SIZEP_USAGE);
+		return cli_fail(EXIT_USAGE, "size from Prometheus needs --prometheus URL");
 	if (optind < argc)
-		return cli_fail(EXIT_USAGE, "size --prometheus takes no files ('%s'); usage: headroom %s", argv[optind], SIZEP_USAGE);
+		return cli_fail(EXIT_USAGE, "size --prometheus takes no files ('%s')", argv[optind]);
 	if (patch_dir) {
 		/* before any query: a run that cannot write its patches should not print figures first */
 		struct stat st;

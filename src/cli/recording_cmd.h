@@ -25,12 +25,14 @@ struct recording_cmd {
 	int connections;
 	double rate;
 	int64_t cooldown_ns;
+	double max_error_rate;       /* --max-error-rate as a fraction */
+	bool max_error_rate_set;
 	struct runload load;
 	char ready_from_url[300];   /* --ready derived from --load-url */
 };
 
-/* Parses the options common to run and attach; returns the index of the first non-option
- * argument, or -1 after printing a usage error. */
+/* Parses the options of run or attach; returns the index of the first non-option argument, -1
+ * after printing a usage error, -2 after printing --help. */
 int recording_cmd_parse(struct recording_cmd *c, int argc, char **argv, bool is_run);
 /* Runs, prints the summary; returns the process exit code. */
 int recording_cmd_execute(struct recording_cmd *c);

@@ -126,12 +126,21 @@ static void *load_main(void *arg)
 	record_replay_args(l);
 	l->rc = load_run(&l->cfg, &l->stop, on_second, on_stage, l, &l->result);
 	char d[232];
+	const struct load_result *r = &l->result;
+	int64_t t = util_now_ns() - l->t0_ns;
 	if (l->rc < 0)
 		snprintf(d, sizeof(d), "the load could not run: %s", strerror(-l->rc));
 	else
-		snprintf(d, sizeof(d), "%lld requests, %.0f/s, p99 %lld us, %lld errors", (long long)l->result.requests,
-			 l->result.rps, (long long)l->result.p99_us, (long long)l->result.errors_total);
-	record_push_event(l->rec, util_now_ns() - l->t0_ns, "load", l->result.requests, d);
+		snprintf(d, sizeof(d), "attempts %lld errors %lld error_rate %.6f responses %lld rps %.1f p99_us %lld "
+			 "max_error_rate %.6f", (long long)r->attempts, (long long)r->errors_total, load_error_rate(r),
+			 (long long)r->requests, r->rps, (long long)r->p99_us, l->max_error_rate);
+	record_push_event(l->rec, t, "load", r->attempts, d);
+	if (runload_failed(l)) {
+		snprintf(d, sizeof(d), "the load failed: %lld of %lld attempts were errors (%.1f%%, above %.1f%%); it did "
+			 "not exercise the service", (long long)r->errors_total, (long long)r->attempts,
+			 100.0 * load_error_rate(r), 100.0 * l->max_error_rate);
+		record_push_event(l->rec, t, "load_failed", r->errors_total, d);
+	}
 	/* a quiet tail: does memory come back once the traffic is gone? */
 	int64_t end = util_now_ns() + l->cooldown_ns;
 	while (!l->stop && util_now_ns() < end) {
@@ -154,7 +163,14 @@ int runload_start(struct runload *l, struct runner *runner, struct record *rec, 
 	if (pthread_create(&l->thread, NULL, load_main, l) != 0)
 		return -EAGAIN;
 	l->started = true;
+	l->started_once = true;
 	return 0;
+}
+
+bool runload_failed(const struct runload *l)
+{
+	return l->rc < 0 || load_error_rate(&l->result) > l->max_error_rate ||
+	       (l->result.attempts == 0 && !l->result.stopped);
 }
 
 void runload_stop(struct runload *l)

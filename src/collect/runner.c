@@ -123,8 +123,38 @@ static void fill_info(struct runner *r)
 	snprintf(in->mode, sizeof(in->mode), "%s", o->argv ? "run" : "attach");
 	json_object *arr = json_object_new_array();
 	if (o->argv) {
-		for (int i = 0; o->argv[i]; i++)
-			json_object_array_add(arr, json_object_new_string(o->argv[i]));
+		/* the run row keeps command[4096]: a longer command line was cut mid-string into invalid
+		 * JSON (issue 16.13). Keep the arguments that fit whole, each at most a quarter of the
+		 * room, and say how many were left out. */
+		int n = 0;
+		while (o->argv[n])
+			n++;
+		size_t room = sizeof(in->command) - 64;   /* for the note on what was left out */
+		size_t used = 2;
+		for (int i = 0; i < n; i++) {
+			const char *arg = o->argv[i];
+			char cut[sizeof(in->command) / 4];
+			if (strlen(arg) >= sizeof(cut)) {
+				/* the first bytes, never ending inside a UTF-8 sequence */
+				size_t k = sizeof(cut) - 16;
+				while (k > 0 && ((unsigned char)arg[k] & 0xc0) == 0x80)
+					k--;
+				snprintf(cut, sizeof(cut), "%.*s...", (int)k, arg);
+				arg = cut;
+			}
+			json_object *js = json_object_new_string(arg);
+			/* its JSON size: escapes can make it up to 6 bytes per input byte */
+			size_t need = strlen(json_object_to_json_string_ext(js, JSON_C_TO_STRING_PLAIN)) + 2;
+			if (used + need > room) {
+				json_object_put(js);
+				char note[64];
+				snprintf(note, sizeof(note), "(%d more arguments not recorded)", n - i);
+				json_object_array_add(arr, json_object_new_string(note));
+				break;
+			}
+			used += need;
+			json_object_array_add(arr, js);
+		}
 	} else {
 		char what[1100];
 		if (o->attach_pid > 0)
@@ -150,7 +180,7 @@ static void fill_info(struct runner *r)
 }
 
 /* "HOST:PORT", "[::1]:PORT", ":PORT" or "PORT" -> accepts a TCP connection now? */
-static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *sl)
+int runner_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *sl)
 {
 	char host[256] = "127.0.0.1";
 	const char *port;
@@ -185,7 +215,7 @@ static bool addr_accepts(const char *addr)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	if (parse_addr(addr, &ss, &sl) < 0)
+	if (runner_parse_addr(addr, &ss, &sl) < 0)
 		return false;
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

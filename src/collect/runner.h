@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "record.h"
@@ -70,6 +71,8 @@ struct runner_result {
 /* 0 when the recording was made (whatever the target did), or -errno with `why` filled:
  * -ENOENT command not found (exit 127), -EACCES not executable (126), -ESRCH no such pid,
  * -EEXIST recording exists, -ENOTDIR not a memory cgroup, ... */
+/* "HOST:PORT", "[::1]:PORT" or ":PORT" (127.0.0.1) for --ready; -EINVAL when it is not one. */
+int runner_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *sl);
 int runner_run(const struct runner_options *opt, struct runner_result *ret, char *why, size_t len);
 
 /* Ask the loop to stop the target gracefully (as --duration does), e.g. when the load is done. */

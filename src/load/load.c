@@ -74,7 +74,7 @@ struct worker {
 	pthread_mutex_t lock;
 	struct hist *sec[2];
 	int cur;
-	int64_t sec_requests, sec_errors;
+	int64_t sec_requests, sec_errors, sec_failed;   /* responses, errors of any kind, failed attempts */
 	atomic_llong inflight;
 	/* totals, read after join */
 	struct hist total;
@@ -106,8 +106,13 @@ static int64_t now_ns(void)
 
 const char *load_error_name(int kind)
 {
-	static const char *const names[] = {"connect", "timeout", "reset", "4xx", "5xx", "parse"};
+	static const char *const names[] = {"connect", "timeout", "reset", "4xx", "5xx", "parse", "other"};
 	return kind >= 0 && kind < LOAD_ERR_KINDS ? names[kind] : "?";
+}
+
+double load_error_rate(const struct load_result *r)
+{
+	return r->attempts > 0 ? (double)r->errors_total / (double)r->attempts : 0.0;
 }
 
 /* ---- the open-loop wait heap, ordered by next_due ---- */
@@ -181,6 +186,7 @@ static void note_error(struct worker *w, int kind, int err)
 	}
 	pthread_mutex_lock(&w->lock);
 	w->sec_errors++;
+	w->sec_failed++;
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -189,12 +195,12 @@ static void note_response(struct worker *w, int status, int64_t latency_ns)
 	uint64_t lat = latency_ns > 0 ? (uint64_t)latency_ns : 0;
 	int cls = status / 100;
 	w->requests++;
-	if (cls >= 1 && cls <= 5)
-		w->status_class[cls]++;
+	bool known = cls >= 1 && cls <= 5;
+	w->status_class[known ? cls : 0]++;
 	hist_add(&w->total, lat);
-	bool err = cls == 4 || cls == 5;
+	bool err = cls == 4 || cls == 5 || !known;
 	if (err) {
-		int kind = cls == 4 ? LOAD_ERR_4XX : LOAD_ERR_5XX;
+		int kind = cls == 4 ? LOAD_ERR_4XX : cls == 5 ? LOAD_ERR_5XX : LOAD_ERR_OTHER;
 		w->errors[kind]++;
 		if (w->first_error_kind < 0) {
 			w->first_error_kind = kind;
@@ -775,11 +781,11 @@ static int64_t us_up(uint64_t ns)
 }
 
 /* Collects the second that just ended from every worker into a row. */
-static void collect_row(struct run *r, struct hist *tmp, int64_t now, int64_t t0, int stage,
-			struct load_row *row)
+static int64_t collect_row(struct run *r, struct hist *tmp, int64_t now, int64_t t0, int stage,
+			   struct load_row *row)
 {
 	hist_reset(tmp);
-	int64_t requests = 0, errors = 0, inflight = 0;
+	int64_t requests = 0, errors = 0, inflight = 0, failed = 0;
 	for (int i = 0; i < r->nthreads; i++) {
 		struct worker *w = &r->w[i];
 		pthread_mutex_lock(&w->lock);
@@ -787,7 +793,8 @@ static void collect_row(struct run *r, struct hist *tmp, int64_t now, int64_t t0
 		w->cur ^= 1;
 		requests += w->sec_requests;
 		errors += w->sec_errors;
-		w->sec_requests = w->sec_errors = 0;
+		failed += w->sec_failed;
+		w->sec_requests = w->sec_errors = w->sec_failed = 0;
 		pthread_mutex_unlock(&w->lock);
 		/* the worker now writes the other histogram: this one is ours until the next flip */
 		hist_merge(tmp, w->sec[old]);
@@ -797,12 +804,13 @@ static void collect_row(struct run *r, struct hist *tmp, int64_t now, int64_t t0
 	row->t_ns = now - t0;
 	row->stage = stage;
 	row->connections = load_stages_at(r->c->stages, r->c->nstages, now - r->start, NULL);
-	row->requests = requests;
+	row->requests = requests + failed;   /* attempts: so errors <= requests in every row */
 	row->inflight = inflight;
 	row->errors = errors;
 	row->p50_us = us_up(hist_quantile(tmp, 0.50));
 	row->p99_us = us_up(hist_quantile(tmp, 0.99));
 	row->max_us = us_up(tmp->max);
+	return requests;
 }
 
 static void sleep_until(int64_t t)
@@ -901,8 +909,7 @@ int load_run(const struct load_config *c, volatile int *stop,
 					on_stage(ctx, stage, &c->stages[stage]);
 			}
 			if (now >= next_tick) {
-				collect_row(r, tmp, now, t0, stage, &row);
-				cum_requests += row.requests;
+				cum_requests += collect_row(r, tmp, now, t0, stage, &row);   /* responses */
 				cum_errors += row.errors;
 				if (on_second)
 					on_second(ctx, &row);
@@ -953,6 +960,10 @@ int load_run(const struct load_config *c, volatile int *stop,
 			struct worker *w = &r->w[i];
 			hist_merge(tmp, &w->total);
 			res.requests += w->requests;
+			res.attempts += w->requests;
+			for (int k = LOAD_ERR_CONNECT; k <= LOAD_ERR_RESET; k++)
+				res.attempts += w->errors[k];
+			res.attempts += w->errors[LOAD_ERR_PARSE];
 			for (int k = 0; k < 6; k++)
 				res.status_class[k] += w->status_class[k];
 			for (int k = 0; k < LOAD_ERR_KINDS; k++) {

@@ -10,7 +10,8 @@
  * shape and equals `rate` at the largest stage; latency is measured from the intended send time,
  * so a stalled server shows up in the percentiles (no coordinated omission).
  * Only loopback targets are accepted (127.0.0.0/8, ::1, "localhost"). Every second a struct
- * load_row (src/record.h) goes to on_second; stage starts go to on_stage. Callbacks run on the
+ * load_row (src/record.h) goes to on_second (its `requests` are attempts in that second, so its
+ * errors never exceed them); stage starts go to on_stage. Callbacks run on the
  * thread that called load_run(). The module never prints.
  */
 #ifndef HEADROOM_LOAD_H
@@ -46,6 +47,7 @@ enum load_error_kind {
 	LOAD_ERR_4XX,
 	LOAD_ERR_5XX,
 	LOAD_ERR_PARSE,           /* not a valid HTTP/1.x response */
+	LOAD_ERR_OTHER,           /* a response whose status is outside 100..599 (e.g. 999) */
 	LOAD_ERR_KINDS,
 };
 
@@ -84,7 +86,11 @@ struct load_result {
 	int64_t duration_ns;
 	int64_t sent;
 	int64_t requests;         /* complete responses, any status */
-	int64_t status_class[6];  /* [2] = 2xx ... [5] = 5xx, [1] = 1xx final (never), [0] unused */
+	/* requests that got a response or failed (connect, timeout, reset, parse): every error is one
+	 * attempt, so errors_total <= attempts always (before, a 404 run could show more errors than
+	 * requests because failed connections counted as errors but not as requests) */
+	int64_t attempts;
+	int64_t status_class[6];  /* [2] = 2xx ... [5] = 5xx, [1] = 1xx final (never), [0] any other status */
 	int64_t errors[LOAD_ERR_KINDS];
 	int64_t errors_total;
 	int64_t unfinished;       /* in flight when the run ended (not errors) */
@@ -138,6 +144,8 @@ int load_run(const struct load_config *c, volatile int *stop,
 	     void (*on_stage)(void *ctx, int index, const struct load_stage *st),
 	     void *ctx, struct load_result *ret);
 
-const char *load_error_name(int kind);   /* "connect", "timeout", "reset", "4xx", "5xx", "parse" */
+const char *load_error_name(int kind);   /* "connect", "timeout", "reset", "4xx", "5xx", "parse", "other" */
+/* errors_total / attempts, 0 when nothing was attempted. */
+double load_error_rate(const struct load_result *r);
 
 #endif

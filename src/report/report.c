@@ -93,8 +93,10 @@ static void print_command(FILE *out, const struct recording *rec)
 {
 	struct json_object *cmd = json_tokener_parse(rec->run.command);
 	if (cmd && json_object_is_type(cmd, json_type_array)) {
+		char q[1024];   /* quoted like a shell would need it: `sh -c 'exit 3'` (issue 19.10) */
 		for (size_t i = 0; i < json_object_array_length(cmd); i++)
-			fprintf(out, "%s%s", i ? " " : "", json_object_get_string(json_object_array_get_idx(cmd, i)));
+			fprintf(out, "%s%s", i ? " " : "",
+				util_shell_quote(json_object_get_string(json_object_array_get_idx(cmd, i)), q, sizeof(q)));
 	} else {
 		fputs(rec->run.command, out);
 	}

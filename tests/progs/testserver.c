@@ -5,7 +5,7 @@
  * Paths: /ok (200, Content-Length), /chunked (200, chunked with extensions and a trailer),
  * /close (200, body delimited by closing), /404, /500, /stall (never answers), /reset (RST),
  * /early (closes without answering), /pause (the whole server sleeps 500 ms, once per run, then
- * answers 200), /big (200, 256 KiB). Anything else: 404. --not-http answers every request with
+ * answers 200), /big (200, 256 KiB), /999 (a status outside 100..599). Anything else: 404. --not-http answers every request with
  * an SSH banner. Counts of answers per path are written to --stats on SIGTERM/SIGINT, one
  * "path count" a line, so tests can compare what the server sent with what the client counted.
  * Single-threaded epoll; listens on loopback only.
@@ -27,10 +27,10 @@
 #include <unistd.h>
 
 #define BUF 16384
-#define NPATHS 11
+#define NPATHS 12
 
 static const char *const paths[NPATHS] = {"/ok", "/chunked", "/close", "/404", "/500", "/stall",
-					   "/reset", "/early", "/pause", "/big", "other"};
+					   "/reset", "/early", "/pause", "/big", "/999", "other"};
 static long counts[NPATHS];
 static volatile sig_atomic_t done;
 static bool not_http;
@@ -172,6 +172,9 @@ static bool serve(int ep, struct client *c)
 			break;
 		case 9:
 			ok = reply(c->fd, 200, "OK", big_body, 256 * 1024);
+			break;
+		case 10:
+			ok = reply(c->fd, 999, "Odd", "odd\n", 4);
 			break;
 		default:
 			ok = reply(c->fd, 404, "Not Found", "no\n", 3);
