@@ -189,10 +189,32 @@ static void too_short_edges(void **state)
 static void load_failed_edges(void **state)
 {
 	(void)state;
+	/* the rule the load stage applies when the run recorded no verdict of its own */
+	struct recording *rec = synth_new(10, 100 * MS);
+	int64_t *rss = synth_col(rec, "rss");
+	for (size_t i = 0; i < 10; i++)
+		rss[i] = 10 * MiB;
+	double rates[] = {0.05, 0.0501};
+	for (int i = 0; i < 2; i++) {
+		rec->nload = 0;
+		synth_load(rec, SEC, 0, 10);
+		rec->load[0].requests = 10000;
+		rec->load[0].errors = (int64_t)(rates[i] * 10000 + 0.5);
+		struct analysis an;
+		assert_int_equal(analyze_recording(rec, NULL, &an), 0);
+		assert_int_equal(an.load_failed, i == 1);
+		assert_int_equal(analysis_finding(&an, FINDING_LOAD_FAILED) != NULL, i == 1);
+	}
+	/* the run's own --max-error-rate, recorded in its load event, decides */
+	synth_event_detail(rec, 2 * SEC, "load", 10000, "attempts 10000 errors 501 error_rate 0.050100 responses 9499 rps 1 p99_us 1 max_error_rate 0.100000");
+	struct analysis an;
+	assert_int_equal(analyze_recording(rec, NULL, &an), 0);
+	assert_false(an.load_failed);
+	assert_int_equal(an.load_requests, 10000);
+	assert_int_equal(an.load_errors, 501);
+	synth_free(rec);
 	struct analysis *a = base();
-	a->load_error_rate = 0.05;
-	assert_false(found(a, FINDING_LOAD_FAILED));
-	a = base();
+	a->load_failed = true;
 	a->load_error_rate = 0.0501;
 	assert_true(found(a, FINDING_LOAD_FAILED));
 	stage_sizing(a);

@@ -157,6 +157,7 @@ static void init_unknown(struct analysis *a)
 	a->shape_lo = a->shape_hi = a->shape_frac_mid = a->shape_rise_samples = a->shape_fall_samples = NAN;
 	a->shape_floor_first = a->shape_floor_last = NAN;
 	a->falls_after_load = -1;
+	a->load_max_error_rate = TH_LOAD_ERROR_RATE;
 	a->startup_source = PHASE_NONE;
 	a->verdict = VERDICT_TOO_SHORT;
 	breakdown_clear(&a->bd);

@@ -255,6 +255,8 @@ struct analysis {
 	/* the load (when driven): requests attempted, errors among them */
 	int64_t load_requests, load_errors;
 	double load_error_rate;       /* errors / requests, NAN without load */
+	double load_max_error_rate;   /* the run's --max-error-rate (TH_LOAD_ERROR_RATE when not recorded) */
+	bool load_failed;             /* the run said so (load_failed event), or the rate is above the maximum */
 	bool never_ready;             /* --ready was asked and the service never accepted */
 	int64_t teardown_samples;     /* samples left out of the levels: read while tearing down */
 

@@ -234,7 +234,7 @@ void stage_findings(const struct analyze_options *o, struct analysis *a)
 	a->nfindings = 0;
 	if (a->oom_killed || a->cg_oom_kills > 0)
 		add(a, FINDING_OOM_KILLED, NAN, a->peak, HR_UNKNOWN);
-	if (!isnan(a->load_error_rate) && a->load_error_rate > TH_LOAD_ERROR_RATE)
+	if (a->load_failed)
 		add(a, FINDING_LOAD_FAILED, a->load_error_rate, HR_UNKNOWN, HR_UNKNOWN);
 	if (a->never_ready)
 		add(a, FINDING_NOT_READY, NAN, HR_UNKNOWN, HR_UNKNOWN);
@@ -274,10 +274,10 @@ void stage_sizing(struct analysis *a)
 			 "the service never became ready, so the run never reached its steady state");
 		return;
 	}
-	if (!isnan(a->load_error_rate) && a->load_error_rate > TH_LOAD_ERROR_RATE) {
+	if (a->load_failed) {
 		snprintf(a->no_sizing_reason, sizeof(a->no_sizing_reason),
 			 "%.0f %% of the load's requests failed: the load did not exercise the service",
-			 a->load_error_rate * 100);
+			 isnan(a->load_error_rate) ? 100.0 : a->load_error_rate * 100);
 		return;
 	}
 	if (a->steady_samples == 0) {

@@ -3,6 +3,7 @@
  * stage_load: does memory follow the load's concurrency, does it come down afterwards, and did
  * the load itself work (its error rate). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,25 +137,40 @@ static void after_load(struct series *s, struct analysis *a)
 		a->falls_after_load = 1; /* it never rose */
 }
 
-/* Attempts and errors from the per-second rows. A row's requests are the responses received (a
- * 404 is one, and an error too); its errors also count attempts that got no response (refused,
- * reset, timed out). Attempts are at least the larger of the two, so the rate never exceeds 1
- * and leans high, which is the safe side for "the load did not exercise the service". */
+/* Attempts and errors: the load's own totals (the `load` event, "attempts A errors E ...
+ * max_error_rate M") when the recording has them, else summed from the per-second rows. The run's
+ * own verdict (a `load_failed` event, with the --max-error-rate the user chose) decides whether the
+ * load failed; without one, TH_LOAD_ERROR_RATE does. Errors never exceed attempts: older rows
+ * counted responses only, so attempts are at least the larger of the two. */
 static void load_outcome(const struct recording *rec, struct analysis *a)
 {
-	if (rec->nload == 0)
+	a->load_max_error_rate = TH_LOAD_ERROR_RATE;
+	const struct record_event *ev = find_event(rec, "load");
+	long long att, err;
+	double rate, max_rate;
+	if (ev && sscanf(ev->detail, "attempts %lld errors %lld error_rate %lf", &att, &err, &rate) == 3 && att >= 0 &&
+	    err >= 0) {
+		a->load_requests = att;
+		a->load_errors = err > att ? att : err;
+		const char *m = strstr(ev->detail, "max_error_rate ");
+		if (m && sscanf(m, "max_error_rate %lf", &max_rate) == 1 && max_rate >= 0 && max_rate <= 1)
+			a->load_max_error_rate = max_rate;
+	} else if (rec->nload > 0) {
+		int64_t req = 0, errs = 0;
+		for (size_t i = 0; i < rec->nload; i++) {
+			if (rec->load[i].requests > 0 && req <= INT64_MAX - rec->load[i].requests)
+				req += rec->load[i].requests;
+			if (rec->load[i].errors > 0 && errs <= INT64_MAX - rec->load[i].errors)
+				errs += rec->load[i].errors;
+		}
+		a->load_requests = req > errs ? req : errs;
+		a->load_errors = errs;
+	} else {
 		return;
-	int64_t req = 0, err = 0;
-	for (size_t i = 0; i < rec->nload; i++) {
-		if (rec->load[i].requests > 0 && req <= INT64_MAX - rec->load[i].requests)
-			req += rec->load[i].requests;
-		if (rec->load[i].errors > 0 && err <= INT64_MAX - rec->load[i].errors)
-			err += rec->load[i].errors;
 	}
-	int64_t attempts = req > err ? req : err;
-	a->load_requests = attempts;
-	a->load_errors = err;
-	a->load_error_rate = attempts > 0 ? (double)err / (double)attempts : NAN;
+	a->load_error_rate = a->load_requests > 0 ? (double)a->load_errors / (double)a->load_requests : NAN;
+	a->load_failed = find_event(rec, "load_failed") != NULL ||
+			 (!isnan(a->load_error_rate) && a->load_error_rate > a->load_max_error_rate);
 }
 
 void stage_load(struct series *s, struct analysis *a)

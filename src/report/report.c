@@ -466,6 +466,8 @@ static void json_load(struct json_object *o, const struct recording *rec, const 
 		add(ld, "requests", jbytes(a->load_requests));
 		add(ld, "errors", jbytes(a->load_errors));
 		add(ld, "error_rate", jdouble(a->load_error_rate));
+		add(ld, "max_error_rate", jdouble(a->load_max_error_rate));
+		add(ld, "failed", json_object_new_boolean(a->load_failed));
 		add(ld, "start_s", jsecs(a->load_start_ns));
 		add(ld, "end_s", jsecs(a->load_end_ns));
 		add(ld, "correlation", jdouble(a->load_correlation));
