@@ -143,5 +143,5 @@ expect 2 'takes a percentage' "$HEADROOM" size "$tmp/flat.hr" --headroom lots
 expect 2 'no recording given' "$HEADROOM" size
 expect 2 'needs two recordings' "$HEADROOM" compare "$tmp/flat.hr"
 expect 2 'unknown option' "$HEADROOM" report "$tmp/flat.hr" --frobnicate
-expect 2 'yaml, json or text' "$HEADROOM" size "$tmp/flat.hr" --format xml
+expect 2 "is not an output format (accepted: yaml, json, text, markdown)" "$HEADROOM" size "$tmp/flat.hr" --format xml
 echo "ok"

@@ -14,7 +14,7 @@ port=$((23100 + RANDOM % 100))   # this test's range in 23000-23999
   -- "$SVC" --listen 127.0.0.1:$port >/dev/null
 expect_eq "the load is stored for a replay" \
   "$(q load.hr "select group_concat(detail, '') from (select detail from events where kind='load_replay' order by value)")" \
-  "[\"--load\",\"1000ms:10,2000ms:40\",\"--load-url\",\"http://127.0.0.1:$port/work?kb=1024&ms=30\",\"--path\",\"/work?kb=1024&ms=30\",\"--cooldown\",\"500ms\"]"
+  "[\"--load\",\"1000ms:10,2000ms:40\",\"--ready\",\"127.0.0.1:$port\",\"--path\",\"/work?kb=1024&ms=30\",\"--cooldown\",\"500ms\"]"
 rec_peak=$(q load.hr 'select max(cg_usage_peak) from samples')
 
 # 2. verify replays it: the service is loaded again, so its peak comes back

@@ -14,7 +14,7 @@
 #include "verify.h"
 
 /* the run options a replay may carry; anything else in a recording is refused */
-static const char *const replay_options[] = {"--load", "--load-url", "--path", "--rate", "--cooldown", NULL};
+static const char *const replay_options[] = {"--load", "--ready", "--load-url", "--path", "--rate", "--cooldown", NULL};
 
 static bool replay_option(const char *s)
 {

@@ -272,7 +272,7 @@ int cmd_size(int argc, char **argv)
 			else if (strcmp(val, "markdown") == 0)
 				markdown = true;
 			else
-				code = cli_fail(EXIT_USAGE, "size: --format takes yaml, json, text or markdown, not '%s'", val);
+				code = cli_fail(EXIT_USAGE, "size: --format '%s' is not an output format (accepted: yaml, json, text, markdown)", val);
 			if (strcmp(val, "markdown") != 0)
 				markdown = false;
 			break;

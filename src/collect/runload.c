@@ -93,11 +93,21 @@ static void record_replay_args(struct runload *l)
 				       (long long)(l->cfg.stages[i].duration_ns / 1000000), l->cfg.stages[i].ramp ? "~" : "",
 				       l->cfg.stages[i].connections);
 	fits = fits && sn < sizeof(stages) && (a[n++] = ',', json_str(a, sizeof(a), &n, stages));
-	fits = fits && (a[n++] = ',', json_str(a, sizeof(a), &n, "--load-url")) &&
-	       (a[n++] = ',', json_str(a, sizeof(a), &n, l->cfg.url));
-	for (int i = 0; fits && i < l->cfg.npaths; i++)
+	/* the service's address as --ready and each path as --path (`run` takes paths only with --ready;
+	 * a URL's own path is its one path) */
+	char addr[256] = "", path[1024] = "/";
+	const char *u = strstr(l->cfg.url, "://");
+	u = u ? u + 3 : l->cfg.url;
+	size_t al = strcspn(u, "/?");
+	snprintf(addr, sizeof(addr), "%.*s%s", (int)(al < sizeof(addr) - 4 ? al : sizeof(addr) - 4), u,
+		 memchr(u, ':', al) ? "" : ":80");
+	if (u[al])
+		snprintf(path, sizeof(path), "%s%s", u[al] == '?' ? "/" : "", u + al);
+	fits = fits && (a[n++] = ',', json_str(a, sizeof(a), &n, "--ready")) &&
+	       (a[n++] = ',', json_str(a, sizeof(a), &n, addr));
+	for (int i = 0; fits && i < (l->cfg.npaths > 0 ? l->cfg.npaths : 1); i++)
 		fits = (a[n++] = ',', json_str(a, sizeof(a), &n, "--path")) &&
-		       (a[n++] = ',', json_str(a, sizeof(a), &n, l->cfg.paths[i]));
+		       (a[n++] = ',', json_str(a, sizeof(a), &n, l->cfg.npaths > 0 ? l->cfg.paths[i] : path));
 	if (fits && l->cfg.rate > 0) {
 		snprintf(v, sizeof(v), "%.17g", l->cfg.rate);
 		fits = (a[n++] = ',', json_str(a, sizeof(a), &n, "--rate")) && (a[n++] = ',', json_str(a, sizeof(a), &n, v));
