@@ -91,4 +91,3 @@ if [ "${CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null; then
 		done
 	done
 fi
-rm -f /dev/shm/headroom-heap-$RUN-* 2>/dev/null || true
