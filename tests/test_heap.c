@@ -202,6 +202,191 @@ static void test_live100_count_jemalloc(void **state) { live100("count", JEMALLO
 static void test_live100_stats_mimalloc(void **state) { live100("stats", MIMALLOC, HEAP_ALLOC_MIMALLOC); }
 static void test_live100_count_mimalloc(void **state) { live100("count", MIMALLOC, HEAP_ALLOC_MIMALLOC); }
 
+/* --- programs that free and then go idle (issue 18.1, 18.4) ----------------------------------
+ * tests/progs/heap_idle: allocates 192 MiB in 500-byte blocks, says "allocated", waits for a byte
+ * on stdin, frees 15 of 16, says "ready live=L" and then sleeps, blocks in read(), stops itself,
+ * or idles between bursts. The tests wait for its lines, never for the clock. */
+struct idle {
+	pid_t pid;
+	FILE *out;
+	int in;               /* its stdin; -1 once closed */
+	char run[40];
+	long long live;       /* L of its last line */
+	int64_t said_ns;      /* when that line arrived */
+};
+
+static int idle_line(struct idle *c, const char *prefix)
+{
+	char line[256];
+	while (fgets(line, sizeof(line), c->out))
+		if (strncmp(line, prefix, strlen(prefix)) == 0) {
+			c->said_ns = util_now_ns();
+			c->live = field(line, "live");
+			return 0;
+		}
+	return -EIO;
+}
+
+static int idle_start(struct idle *c, const char *prog_mode, const char *heap_mode, const char *under)
+{
+	memset(c, 0, sizeof(*c));
+	c->in = -1;
+	char prog[PATH_MAX];
+	prog_path(prog, sizeof(prog), "heap_idle");
+	int out[2], in[2];
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(in, O_CLOEXEC) < 0)
+		return -errno;
+	if (under)
+		setenv("LD_PRELOAD", under, 1);
+	if (heap_env_prepare(shim, heap_mode, c->run, sizeof(c->run)) != 0)
+		return -EINVAL;
+	c->pid = fork();
+	if (c->pid == 0) {
+		dup2(out[1], 1);
+		dup2(in[0], 0);
+		/* 192 MiB: the live 1/16 (~17 MiB) dwarfs the ~140 KiB jemalloc counts as allocated for
+		 * itself (its thread caches), which would be 2.5 % of a 64 MiB run */
+		execl(prog, prog, prog_mode, "201326592", "500", "20", "16777216", (char *)NULL);
+		_exit(127);
+	}
+	heap_env_restore();
+	if (under)
+		unsetenv("LD_PRELOAD");
+	close(out[1]);
+	close(in[0]);
+	c->in = in[1];
+	c->out = fdopen(out[0], "r");
+	return c->out ? idle_line(c, "allocated") : -EIO;
+}
+
+/* lets the program free, and waits for it to say so */
+static int idle_free(struct idle *c)
+{
+	if (write(c->in, "g", 1) != 1)
+		return -EIO;
+	return idle_line(c, "ready");
+}
+
+static void idle_stop(struct idle *c)
+{
+	if (c->in >= 0)
+		close(c->in);
+	child_stop((struct child *)&(struct child){.pid = c->pid, .out = c->out});
+	heap_cleanup(c->run);
+}
+
+/* Reads until every process has answered a request raised after `after` (CLOCK_MONOTONIC),
+ * up to 5 s: the figures of a moment after the program's last word. */
+static int read_after(const char *run, pid_t pid, int64_t after, struct heap_totals *t)
+{
+	int rc = -EAGAIN;
+	for (int i = 0; i < 250; i++) {
+		rc = heap_tree_read(run, &pid, 1, t);
+		if (rc == 0 && t->nunanswered == 0 && t->taken_ns > after)
+			return 0;
+		sleep_ms(20);
+	}
+	return rc == 0 ? -ETIMEDOUT : rc;
+}
+
+/* One program mode under one heap mode: the live heap after the frees, read while the program
+ * idles; within 2 % of the program's own count. Returns it (HR_UNKNOWN: the allocator does not
+ * say, mimalloc in stats mode). */
+static int64_t idle_case(const char *prog_mode, const char *heap_mode, const char *under, int allocator)
+{
+	struct idle c;
+	assert_int_equal(idle_start(&c, prog_mode, heap_mode, under), 0);
+	struct heap_totals t;
+	assert_int_equal(read_fresh(c.run, &c.pid, 1, &t), 0);   /* an answer from before the frees */
+	int64_t before = t.live;
+	assert_int_equal(idle_free(&c), 0);
+	int bursts = strcmp(prog_mode, "bursts") == 0 ? 3 : 1;
+	for (int k = 0; k < bursts; k++) {
+		if (bursts > 1)
+			assert_int_equal(idle_line(&c, "burst"), 0);
+		int rc = read_after(c.run, c.pid, c.said_ns, &t);
+		if (rc != 0)
+			print_error("%s/%s: rc %d, %s\n", prog_mode, heap_mode, rc, t.reason);
+		assert_int_equal(rc, 0);
+		assert_int_equal(t.allocator, allocator);
+		assert_int_equal(waitpid(c.pid, NULL, WNOHANG), 0);   /* still idle, not exited */
+		if (allocator == HEAP_ALLOC_MIMALLOC && strcmp(heap_mode, "stats") == 0) {
+			assert_int_equal(t.live, HR_UNKNOWN);
+			assert_true(t.stats[HS_MI_COMMIT] > 0);
+			continue;
+		}
+		assert_near(t.live, c.live, 0.02, "live heap while idle after the frees");
+		assert_true(before > 10 * t.live);   /* the frees are seen, not the figure before them */
+	}
+	int64_t live = t.live;
+	idle_stop(&c);
+	return live;
+}
+
+static void idle_both(const char *prog_mode, const char *under, int allocator)
+{
+	SKIP_IF_SANITIZED();
+	if (under && access(under, R_OK) != 0)
+		skip();
+	int64_t stats = idle_case(prog_mode, "stats", under, allocator);
+	int64_t count = idle_case(prog_mode, "count", under, allocator);
+	if (stats != HR_UNKNOWN)
+		assert_near(stats, count, 0.02, "stats mode against count mode");
+}
+
+static void test_idle_sleep_glibc(void **state) { idle_both("sleep", NULL, HEAP_ALLOC_GLIBC); }
+static void test_idle_sleep_jemalloc(void **state) { idle_both("sleep", JEMALLOC, HEAP_ALLOC_JEMALLOC); }
+static void test_idle_sleep_mimalloc(void **state) { idle_both("sleep", MIMALLOC, HEAP_ALLOC_MIMALLOC); }
+static void test_idle_read_glibc(void **state) { idle_both("read", NULL, HEAP_ALLOC_GLIBC); }
+static void test_idle_read_jemalloc(void **state) { idle_both("read", JEMALLOC, HEAP_ALLOC_JEMALLOC); }
+static void test_idle_read_mimalloc(void **state) { idle_both("read", MIMALLOC, HEAP_ALLOC_MIMALLOC); }
+static void test_idle_bursts_glibc(void **state) { idle_both("bursts", NULL, HEAP_ALLOC_GLIBC); }
+static void test_idle_bursts_jemalloc(void **state) { idle_both("bursts", JEMALLOC, HEAP_ALLOC_JEMALLOC); }
+static void test_idle_bursts_mimalloc(void **state) { idle_both("bursts", MIMALLOC, HEAP_ALLOC_MIMALLOC); }
+
+/* A program stopped right after its frees cannot answer: every read says how old its figures
+ * are (from before the frees), never that they are fresh; once continued it answers again. */
+static void stopped(const char *heap_mode, const char *under, int allocator)
+{
+	SKIP_IF_SANITIZED();
+	if (under && access(under, R_OK) != 0)
+		skip();
+	struct idle c;
+	assert_int_equal(idle_start(&c, "stop", heap_mode, under), 0);
+	struct heap_totals t;
+	assert_int_equal(read_fresh(c.run, &c.pid, 1, &t), 0);
+	int64_t go = util_now_ns();
+	assert_int_equal(idle_free(&c), 0);
+	int st;
+	assert_int_equal(waitpid(c.pid, &st, WUNTRACED), c.pid);
+	assert_true(WIFSTOPPED(st));
+	int64_t stopped_at = util_now_ns();
+	int64_t origin = stopped_at - 1000000000LL;   /* any origin: t_ns = now - origin */
+	for (int i = 0; i < 5; i++) {
+		sleep_ms(100);   /* the figures must age with the clock: this test is about the clock */
+		assert_int_equal(heap_tree_read(c.run, &c.pid, 1, &t), 0);
+		assert_true(t.taken_ns != HR_UNKNOWN && t.taken_ns <= go);
+		assert_true(t.stats_age_ns >= util_now_ns() - go - 20000000LL);
+		struct sample s;
+		sample_clear(&s);
+		s.t_ns = util_now_ns() - origin;
+		heap_totals_to_sample(&t, origin, &s);
+		assert_true(s.heap_t_ns != HR_UNKNOWN && s.heap_t_ns <= go - origin);
+		assert_true(s.t_ns - s.heap_t_ns >= (int64_t)(i + 1) * 100000000LL);
+	}
+	kill(c.pid, SIGCONT);
+	int64_t cont = util_now_ns();
+	assert_int_equal(read_after(c.run, c.pid, cont, &t), 0);
+	if (!(allocator == HEAP_ALLOC_MIMALLOC && strcmp(heap_mode, "stats") == 0))
+		assert_near(t.live, c.live, 0.02, "live heap once continued");
+	idle_stop(&c);
+}
+
+static void test_stopped_stats_glibc(void **state) { stopped("stats", NULL, HEAP_ALLOC_GLIBC); }
+static void test_stopped_count_glibc(void **state) { stopped("count", NULL, HEAP_ALLOC_GLIBC); }
+static void test_stopped_stats_jemalloc(void **state) { stopped("stats", JEMALLOC, HEAP_ALLOC_JEMALLOC); }
+static void test_stopped_count_mimalloc(void **state) { stopped("count", MIMALLOC, HEAP_ALLOC_MIMALLOC); }
+
 /* --- 400 MiB of small blocks, 15 of 16 freed: small heap, large allocator-held, high RSS --- */
 static void frag(const char *mode)
 {
@@ -849,6 +1034,19 @@ int main(void)
 		cmocka_unit_test(test_live100_count_jemalloc),
 		cmocka_unit_test(test_live100_stats_mimalloc),
 		cmocka_unit_test(test_live100_count_mimalloc),
+		cmocka_unit_test(test_idle_sleep_glibc),
+		cmocka_unit_test(test_idle_sleep_jemalloc),
+		cmocka_unit_test(test_idle_sleep_mimalloc),
+		cmocka_unit_test(test_idle_read_glibc),
+		cmocka_unit_test(test_idle_read_jemalloc),
+		cmocka_unit_test(test_idle_read_mimalloc),
+		cmocka_unit_test(test_idle_bursts_glibc),
+		cmocka_unit_test(test_idle_bursts_jemalloc),
+		cmocka_unit_test(test_idle_bursts_mimalloc),
+		cmocka_unit_test(test_stopped_stats_glibc),
+		cmocka_unit_test(test_stopped_count_glibc),
+		cmocka_unit_test(test_stopped_stats_jemalloc),
+		cmocka_unit_test(test_stopped_count_mimalloc),
 		cmocka_unit_test(test_frag_stats),
 		cmocka_unit_test(test_frag_count),
 		cmocka_unit_test(test_threads_count),

@@ -493,7 +493,8 @@ static int seg_figures(struct entry *e, bool answered, struct seg_figures *f)
 			f->mmapped = st[HS_GLIBC_MMAPPED];
 			break;
 		case HEAP_ALLOC_JEMALLOC:
-			f->live = st[HS_JE_ALLOCATED];
+			/* regions freed into a thread cache are still "allocated" to jemalloc */
+			f->live = st[HS_JE_ALLOCATED] > st[HS_JE_TCACHE] ? st[HS_JE_ALLOCATED] - st[HS_JE_TCACHE] : 0;
 			f->system = st[HS_JE_RESIDENT];
 			break;
 		case HEAP_ALLOC_MIMALLOC:

@@ -60,6 +60,7 @@ enum heap_stat {
 	HS_MI_COMMIT,        /* mi_process_info current_commit */
 	HS_MI_RSS,           /* mi_process_info current_rss */
 	HS_MI_PEAK_COMMIT,   /* mi_process_info peak_commit */
+	HS_JE_TCACHE,        /* stats.arenas.<all>.tcache_bytes: freed, cached per thread (in allocated) */
 	HS_NSTATS = 16
 };
 

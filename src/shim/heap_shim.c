@@ -275,6 +275,8 @@ static __attribute__((noinline)) void publish(struct heap_seg *s)
 		st[HS_JE_RETAINED] = je_get("stats.retained");
 		st[HS_JE_METADATA] = je_get("stats.metadata");
 		st[HS_JE_MAPPED] = je_get("stats.mapped");
+		/* 4096 = MALLCTL_ARENAS_ALL: what every tcache holds, freed by the program */
+		st[HS_JE_TCACHE] = je_get("stats.arenas.4096.tcache_bytes");
 		break;
 	}
 	case HEAP_ALLOC_MIMALLOC: {
