@@ -18,6 +18,8 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -386,6 +388,67 @@ static void test_stopped_stats_glibc(void **state) { stopped("stats", NULL, HEAP
 static void test_stopped_count_glibc(void **state) { stopped("count", NULL, HEAP_ALLOC_GLIBC); }
 static void test_stopped_stats_jemalloc(void **state) { stopped("stats", JEMALLOC, HEAP_ALLOC_JEMALLOC); }
 static void test_stopped_count_mimalloc(void **state) { stopped("count", MIMALLOC, HEAP_ALLOC_MIMALLOC); }
+
+/* --- no deadlock with the allocator's locks ----------------------------------------------
+ * heap_forkstress forks 300 times while two threads churn malloc/free, then exits while they
+ * still do; meanwhile this test raises a request the moment the last one is answered, so the
+ * service thread is inside the allocator's statistics (its locks) as often as it can be. */
+static void stress(const char *heap_mode, const char *under)
+{
+	SKIP_IF_SANITIZED();
+	if (under && access(under, R_OK) != 0)
+		skip();
+	char prog[PATH_MAX];
+	prog_path(prog, sizeof(prog), "heap_forkstress");
+	char *argv[] = {prog, "2", "300", NULL};
+	struct child c;
+	assert_int_equal(child_start(&c, heap_mode, under, NULL, argv), 0);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)c.pid, HEAP_SEG_FD_MIN);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct heap_seg *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(s != MAP_FAILED);
+	close(fd);
+	int flags = fcntl(fileno(c.out), F_GETFL);
+	fcntl(fileno(c.out), F_SETFL, flags | O_NONBLOCK);
+	char line[128] = "";
+	long answers = 0;
+	int64_t deadline = util_now_ns() + 60000000000LL;   /* a deadlock, not a slow machine */
+	while (util_now_ns() < deadline && !strstr(line, "done")) {
+		if (__atomic_load_n(&s->request, __ATOMIC_ACQUIRE) == 0) {
+			answers++;
+			__atomic_store_n(&s->request, s->published + 1 ? s->published + 1 : 1, __ATOMIC_RELEASE);
+			syscall(SYS_futex, &s->request, FUTEX_WAKE, 1, NULL, NULL, 0);
+		}
+		if (!fgets(line, sizeof(line), c.out))
+			clearerr(c.out);
+	}
+	if (!strstr(line, "done"))
+		print_error("no \"done\" after %ld answers: deadlocked\n", answers);
+	assert_non_null(strstr(line, "done forks=300"));
+	assert_true(answers > 10);
+	/* and it exits, requests still coming, within a bound */
+	int st = 0;
+	pid_t got = 0;
+	for (int i = 0; i < 500 && got == 0; i++) {
+		if (__atomic_load_n(&s->request, __ATOMIC_ACQUIRE) == 0)
+			__atomic_store_n(&s->request, s->published + 1 ? s->published + 1 : 1, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &s->request, FUTEX_WAKE, 1, NULL, NULL, 0);
+		got = waitpid(c.pid, &st, WNOHANG);
+		if (got == 0)
+			sleep_ms(10);
+	}
+	munmap(s, sizeof(*s));
+	assert_int_equal(got, c.pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	c.pid = 0;
+	child_stop(&c);
+}
+
+static void test_stress_stats_glibc(void **state) { stress("stats", NULL); }
+static void test_stress_stats_jemalloc(void **state) { stress("stats", JEMALLOC); }
+static void test_stress_count_glibc(void **state) { stress("count", NULL); }
 
 /* --- 400 MiB of small blocks, 15 of 16 freed: small heap, large allocator-held, high RSS --- */
 static void frag(const char *mode)
@@ -1047,6 +1110,9 @@ int main(void)
 		cmocka_unit_test(test_stopped_count_glibc),
 		cmocka_unit_test(test_stopped_stats_jemalloc),
 		cmocka_unit_test(test_stopped_count_mimalloc),
+		cmocka_unit_test(test_stress_stats_glibc),
+		cmocka_unit_test(test_stress_stats_jemalloc),
+		cmocka_unit_test(test_stress_count_glibc),
 		cmocka_unit_test(test_frag_stats),
 		cmocka_unit_test(test_frag_count),
 		cmocka_unit_test(test_threads_count),
