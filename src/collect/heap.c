@@ -288,11 +288,22 @@ static int entry_open(pid_t pid, struct entry **ret, char *why, size_t len)
 		return n;
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, n);
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno == -EACCES ? -EPERM : -ENOENT;
+	/* a name is only a name: an open of a device or a fifo could act on it, so the inode must
+	 * look like a memfd (a regular file with no link) before it is opened */
+	struct stat pre;
+	if (stat(path, &pre) < 0 || !S_ISREG(pre.st_mode) || pre.st_nlink != 0)
+		return -ENOENT;
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		if (errno != EACCES)
+			return -ENOENT;   /* the process closed it or exited between the looks */
+		snprintf(why, len, "cannot be opened by headroom (permission denied)");
+		return -EPERM;
+	}
 	struct stat st;
 	int rc = seg_trust(fd, pid, &st, why, len);
+	if (rc == 0 && (st.st_ino != pre.st_ino || st.st_dev != pre.st_dev))
+		rc = -ENOENT;   /* the fd changed between the two looks: next read */
 	if (rc < 0) {
 		close(fd);
 		return rc;
