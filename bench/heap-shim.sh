@@ -9,6 +9,10 @@
 # fair one; then callgrind instruction counts (noise-free,
 # but blind to cache effects: an instruction that hits L1 costs less than a malloc's miss).
 #
+# stats+r and count+r run the benchmark under `headroom run --heap MODE` (a reader asking at its
+# default interval, answered by the shim's service thread): its CPU time includes the answers;
+# stats and count have the shim but nobody asking (the cost of merely being preloaded).
+#
 # usage: bench/heap-shim.sh [BUILD_DIR]      env: OPS (per thread, default 2000000), REPS (5),
 #        CALLGRIND=0 to skip the instruction counts, SLOW=0 to skip heaptrack and memusage.
 set -euo pipefail
@@ -17,6 +21,7 @@ BUILD=${1:-build}
 OPS=${OPS:-2000000}
 REPS=${REPS:-5}
 BENCH=$BUILD/tests/progs/malloc_bench
+HEADROOM=$BUILD/headroom
 SHIM=$(realpath "$BUILD/libheadroom-heap.so")
 JE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 MEMUSAGE=/usr/lib/x86_64-linux-gnu/libmemusage.so
@@ -33,6 +38,9 @@ run() {
 	bare)  env ${pre:+LD_PRELOAD=$pre} "$BENCH" "$threads" "$OPS" ;;
 	stats) env LD_PRELOAD="$SHIM${pre:+ $pre}" HEADROOM_HEAP_RUN=$RUN HEADROOM_HEAP_MODE=stats "$BENCH" "$threads" "$OPS" ;;
 	count) env LD_PRELOAD="$SHIM${pre:+ $pre}" HEADROOM_HEAP_RUN=$RUN HEADROOM_HEAP_MODE=count "$BENCH" "$threads" "$OPS" ;;
+	stats+r|count+r)
+		env ${pre:+LD_PRELOAD=$pre} "$HEADROOM" run --quiet --heap "${config%+r}" --record "$TMP/r$RANDOM.db" \
+			-- "$BENCH" "$threads" "$OPS" 2>/dev/null ;;
 	heaptrack) env ${pre:+LD_PRELOAD=$pre} heaptrack -o "$TMP/ht" "$BENCH" "$threads" "$OPS" 2>/dev/null | grep -E '^[0-9.]+ [0-9]+ [0-9.]+$' ;;
 	memusage) env LD_PRELOAD="$MEMUSAGE${pre:+ $pre}" MEMUSAGE_OUTPUT="$TMP/mu" "$BENCH" "$threads" "$OPS" 2>/dev/null ;;
 	esac | awk 'NR==1 {print $1, $3}'
@@ -42,6 +50,7 @@ run() {
 min() { awk -v a="$1" -v b="$2" 'BEGIN{print (b == "" || a < b) ? a : b}'; }
 
 configs=(bare stats count)
+[ -x "$HEADROOM" ] && configs+=(stats+r count+r)
 if [ "${SLOW:-1}" = 1 ]; then
 	command -v heaptrack >/dev/null && configs+=(heaptrack)
 	[ -f "$MEMUSAGE" ] && configs+=(memusage)
@@ -91,4 +100,3 @@ if [ "${CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null; then
 		done
 	done
 fi
-rm -f /dev/shm/headroom-heap-$RUN-* 2>/dev/null || true

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "heap.h"
@@ -48,15 +49,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		seg->mode = flags & 2 ? HEAP_SEG_COUNT : HEAP_SEG_STATS;
 		seg->exe_dev = seg->exe_ino = 0;
 	}
+	/* the segment as the shim makes it: a sealed memfd of this process, found by the reader
+	 * through /proc/self/fd; open while it is read */
 	char name[96];
-	snprintf(name, sizeof(name), HEAP_SEG_PREFIX "%s-%d", run_id, (int)pid);
-	int fd = shm_open(name, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600);
+	snprintf(name, sizeof(name), HEAP_SEG_NAME "%s-%d", run_id, (int)pid);
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
-		perror("shm_open");
+		perror("memfd_create");
 		abort();
 	}
+	CHECK(fchmod(fd, 0600) == 0);
 	CHECK(write(fd, seg, sizeof(*seg)) == (ssize_t)sizeof(*seg));
-	close(fd);
+	CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0);
 
 	struct heap_totals t;
 	int reads = ((flags >> 2) & 3) + 1;
@@ -69,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	heap_cleanup(run_id);
+	close(fd);
 	free(seg);
 	return 0;
 }

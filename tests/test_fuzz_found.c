@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -116,13 +117,15 @@ static void heap_seg_sums_saturate(void **state)
 	const char *run = "fuzzfound";
 	pid_t pid = getpid();
 	char name[96];
-	snprintf(name, sizeof(name), HEAP_SEG_PREFIX "%s-%d", run, (int)pid);
-	int fd = shm_open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* the segment as the shim makes it: a sealed memfd of this process, found through /proc/self/fd */
+	snprintf(name, sizeof(name), HEAP_SEG_NAME "%s-%d", run, (int)pid);
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0600), 0);
 	assert_int_equal(ftruncate(fd, sizeof(struct heap_seg)), 0);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
 	struct heap_seg *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	assert_true(s != MAP_FAILED);
-	close(fd);
 	memset(s, 0, sizeof(*s));
 	s->version = HEAP_SEG_VERSION;
 	s->size = sizeof(*s);
@@ -148,6 +151,7 @@ static void heap_seg_sums_saturate(void **state)
 	assert_true(t.held >= 0);
 	munmap(s, sizeof(*s));
 	heap_cleanup(run);
+	close(fd);
 }
 
 /* A minimal ELF whose section name index points past the section-name table, into bytes with

@@ -45,6 +45,9 @@ struct sample {
 	int64_t heap_allocs;   /* cumulative allocations (count mode) */
 	int64_t heap_frees;    /* cumulative frees (count mode) */
 	int64_t heap_live_peak;/* highest live bytes within the interval (count mode) */
+	int64_t heap_t_ns;     /* the instant (same clock and origin as t_ns) the heap figures above were
+				* taken by the target: the oldest process's answer; older than t_ns
+				* when a process could not answer (stopped); HR_UNKNOWN without them */
 };
 
 /* Every int64_t field after t_ns set to HR_UNKNOWN. */

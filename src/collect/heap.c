@@ -1,6 +1,7 @@
 #include "heap.h"
 
 #include <dirent.h>
+#include <linux/futex.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,15 +142,19 @@ const char *heap_shim_default_path(void)
 /* --- the reader's table ------------------------------------------------------------------ */
 struct entry {
 	pid_t pid;
-	int fd;
+	int fd;                   /* our own open file of the segment */
+	int target_fd;            /* N of /proc/PID/fd/N where it was found; -1: only mapped now */
+	dev_t dev;
+	ino_t ino;                /* the segment's inode: what "the same segment" means */
 	struct heap_seg *seg;
-	int64_t requested_ns;     /* when we last raised the request */
+	uint32_t req_id;          /* the request we raised last, 0 none */
+	int64_t req_ns;           /* when we raised it (our clock) */
+	int64_t answer_ns;        /* when we raised the request the latest answer is to; HR_UNKNOWN none */
 	int64_t last_live;        /* live bytes at the previous read: the start of this interval */
-	int64_t exe_checked_ns;   /* when we last compared the process's image with the segment's */
-	uint32_t generation;      /* of the segment when last checked */
-	bool stale;               /* the process exec'd an image without the shim */
+	int64_t checked_ns;       /* when we last confirmed the target still maps it (fd closed) */
 	int bad_reads;            /* consecutive reads with an invalid header */
 	bool used;                /* seen in the current read */
+	bool raised;              /* a request raised in the current read */
 };
 
 static struct {
@@ -160,29 +165,19 @@ static struct {
 	int64_t first_ns;
 } rd;
 
-static void seg_name(char *buf, size_t len, const char *run, pid_t pid)
-{
-	snprintf(buf, len, HEAP_SEG_PREFIX "%s-%d", run, (int)pid);
-}
-
-static void entry_drop(struct entry *e, bool unlink_it)
+static void entry_drop(struct entry *e)
 {
 	if (e->seg)
 		munmap(e->seg, sizeof(struct heap_seg));
 	if (e->fd >= 0)
 		close(e->fd);
-	if (unlink_it) {
-		char name[96];
-		seg_name(name, sizeof(name), rd.run, e->pid);
-		shm_unlink(name);
-	}
 	*e = rd.e[--rd.n];
 }
 
 static void reader_reset(const char *run)
 {
 	while (rd.n > 0)
-		entry_drop(&rd.e[rd.n - 1], false);
+		entry_drop(&rd.e[rd.n - 1]);
 	memset(&rd, 0, sizeof(rd));
 	snprintf(rd.run, sizeof(rd.run), "%s", run);
 }
@@ -195,21 +190,135 @@ static struct entry *entry_find(pid_t pid)
 	return NULL;
 }
 
-/* 0 mapped, -ENOENT no segment, -EPROTO not a segment of ours, -ENOSPC table full */
-static int entry_open(pid_t pid, struct entry **ret)
+/* What /proc/PID/fd/N reads for the segment of this run and pid. */
+static void seg_link_name(char *buf, size_t len, pid_t pid)
+{
+	snprintf(buf, len, "/memfd:" HEAP_SEG_NAME "%s-%d (deleted)", rd.run, (int)pid);
+}
+
+static bool fd_is_seg(pid_t pid, int n, const char *want)
+{
+	char path[64], link[160];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, n);
+	ssize_t k = readlink(path, link, sizeof(link) - 1);
+	if (k <= 0)
+		return false;
+	link[k] = '\0';
+	return strcmp(link, want) == 0;
+}
+
+/* N such that /proc/PID/fd/N is the segment (by name); -ENOENT none. The shim puts it at
+ * HEAP_SEG_FD_MIN or just above: those first, then every fd. */
+static int seg_find_fd(pid_t pid)
+{
+	char want[160];
+	seg_link_name(want, sizeof(want), pid);
+	for (int n = HEAP_SEG_FD_MIN; n < HEAP_SEG_FD_MIN + 4; n++)
+		if (fd_is_seg(pid, n, want))
+			return n;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -ENOENT;
+	int found = -ENOENT;
+	struct dirent *de;
+	while (found < 0 && (de = readdir(d))) {
+		char *end;
+		long n = strtol(de->d_name, &end, 10);
+		if (*end == '\0' && n >= 0 && n < INT_MAX && fd_is_seg(pid, (int)n, want))
+			found = (int)n;
+	}
+	closedir(d);
+	return found;
+}
+
+/* The process's four uids (real, effective, saved, filesystem) from its status file. */
+static int proc_uids(pid_t pid, uid_t uids[4])
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	ssize_t n = util_read_file(path, buf, sizeof(buf));
+	if (n < 0 && n != -EFBIG)
+		return (int)n;
+	buf[sizeof(buf) - 1] = '\0';
+	const char *p = strstr(buf, "\nUid:");
+	if (!p)
+		return -EPROTO;
+	p += 5;
+	for (int i = 0; i < 4; i++) {
+		uint64_t v;
+		if (util_parse_u64(&p, &v) < 0)
+			return -EPROTO;
+		uids[i] = (uid_t)v;
+	}
+	return 0;
+}
+
+/* A segment we did not make must prove itself before we map it: a regular file of exactly the
+ * segment's size, sealed against shrinking and growing (so no one can truncate it under our
+ * mapping), mode 0600, owned by root, by us, or by the process itself (the process could write
+ * anything into its own segment anyway; another local user must not). -EPERM with a reason. */
+static int seg_trust(int fd, pid_t pid, struct stat *st, char *why, size_t len)
+{
+	if (fstat(fd, st) < 0)
+		return -errno;
+	if (!S_ISREG(st->st_mode) || st->st_size != (off_t)sizeof(struct heap_seg)) {
+		snprintf(why, len, "is %lld bytes, not the %zu of a segment", (long long)st->st_size,
+			 sizeof(struct heap_seg));
+		return -EPERM;
+	}
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
+		snprintf(why, len, "is not sealed against truncation");
+		return -EPERM;
+	}
+	if (st->st_mode & 077) {
+		snprintf(why, len, "has mode %04o, not 0600", (unsigned)(st->st_mode & 07777));
+		return -EPERM;
+	}
+	uid_t uids[4];
+	bool ok = st->st_uid == 0 || st->st_uid == geteuid();
+	if (!ok && proc_uids(pid, uids) == 0)
+		for (int i = 0; i < 4; i++)
+			ok = ok || uids[i] == st->st_uid;
+	if (!ok) {
+		snprintf(why, len, "is owned by uid %u, neither the process's nor root's",
+			 (unsigned)st->st_uid);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* 0 mapped; -ENOENT no segment; -EPERM a segment we refuse (why says why); -ENOSPC table full */
+static int entry_open(pid_t pid, struct entry **ret, char *why, size_t len)
 {
 	if (rd.n >= HEAP_READER_MAX)
 		return -ENOSPC;
-	char name[96];
-	seg_name(name, sizeof(name), rd.run, pid);
-	int fd = shm_open(name, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(struct heap_seg)) {
-		/* the shim is between shm_open and ftruncate: look again next time */
-		close(fd);
+	int n = seg_find_fd(pid);
+	if (n < 0)
+		return n;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, n);
+	/* a name is only a name: an open of a device or a fifo could act on it, so the inode must
+	 * look like a memfd (a regular file with no link) before it is opened */
+	struct stat pre;
+	if (stat(path, &pre) < 0 || !S_ISREG(pre.st_mode) || pre.st_nlink != 0)
 		return -ENOENT;
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		if (errno != EACCES)
+			return -ENOENT;   /* the process closed it or exited between the looks */
+		snprintf(why, len, "cannot be opened by headroom (permission denied)");
+		return -EPERM;
+	}
+	struct stat st;
+	int rc = seg_trust(fd, pid, &st, why, len);
+	if (rc == 0 && (st.st_ino != pre.st_ino || st.st_dev != pre.st_dev))
+		rc = -ENOENT;   /* the fd changed between the two looks: next read */
+	if (rc < 0) {
+		close(fd);
+		return rc;
 	}
 	void *m = mmap(NULL, sizeof(struct heap_seg), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED) {
@@ -217,13 +326,61 @@ static int entry_open(pid_t pid, struct entry **ret)
 		return -errno;
 	}
 	struct entry *e = &rd.e[rd.n++];
-	*e = (struct entry){.pid = pid, .fd = fd, .seg = m, .requested_ns = 0, .last_live = HR_UNKNOWN};
+	*e = (struct entry){.pid = pid, .fd = fd, .target_fd = n, .dev = st.st_dev, .ino = st.st_ino,
+			    .seg = m, .answer_ns = HR_UNKNOWN, .last_live = HR_UNKNOWN};
 	*ret = e;
 	return 0;
 }
 
-/* A header we can trust: anything else is skipped, never followed. 1 valid, 0 being
- * (re)initialised, -1 corrupt. */
+/* The target maps an inode ino named like our segment (it closed the fd, a daemon's close-all). */
+static bool proc_maps_ino(pid_t pid, ino_t ino)
+{
+	char path[64], line[512], name[160];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	snprintf(name, sizeof(name), "/memfd:" HEAP_SEG_NAME "%s-%d", rd.run, (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long long i = 0;
+		char *nm = strstr(line, name);
+		if (nm && sscanf(line, "%*s %*s %*s %*s %llu", &i) == 1 && i == (unsigned long long)ino)
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Is e still the process's segment? 1 yes; 0 the process has another one now (an exec, with the
+ * shim again); -1 none (an exec without the shim). One stat a read; more only when it changed. */
+static int entry_current(struct entry *e, int64_t now)
+{
+	char path[64];
+	struct stat st;
+	if (e->target_fd >= 0) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)e->pid, e->target_fd);
+		if (stat(path, &st) == 0 && st.st_ino == e->ino && st.st_dev == e->dev)
+			return 1;
+	} else if (now - e->checked_ns < HEAP_RECHECK_NS) {
+		return 1;
+	}
+	int n = seg_find_fd(e->pid);
+	if (n >= 0) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)e->pid, n);
+		if (stat(path, &st) == 0 && st.st_ino == e->ino && st.st_dev == e->dev) {
+			e->target_fd = n;
+			return 1;
+		}
+		return 0;
+	}
+	e->target_fd = -1;
+	e->checked_ns = now;
+	return proc_maps_ino(e->pid, e->ino) ? 1 : -1;
+}
+
+/* A header we can trust: anything else is skipped, never followed. 1 valid, 0 not initialised
+ * yet, -1 corrupt. */
 static int seg_check(const struct heap_seg *s, pid_t pid)
 {
 	uint64_t magic = __atomic_load_n(&s->magic, __ATOMIC_ACQUIRE);
@@ -232,7 +389,8 @@ static int seg_check(const struct heap_seg *s, pid_t pid)
 	if (magic != HEAP_SEG_MAGIC || LOAD(&s->version) != HEAP_SEG_VERSION ||
 	    LOAD(&s->size) != sizeof(struct heap_seg) || LOAD(&s->pid) != pid ||
 	    LOAD(&s->nslots) != HEAP_SEG_SLOTS || LOAD(&s->hiwater) > HEAP_SEG_SLOTS ||
-	    (LOAD(&s->mode) != HEAP_SEG_STATS && LOAD(&s->mode) != HEAP_SEG_COUNT))
+	    (LOAD(&s->mode) != HEAP_SEG_STATS && LOAD(&s->mode) != HEAP_SEG_COUNT) ||
+	    LOAD(&s->allocator) > HEAP_ALLOC_MIMALLOC)
 		return -1;
 	return 1;
 }
@@ -279,19 +437,160 @@ static void totals_clear(struct heap_totals *t, int npids)
 	memset(t, 0, sizeof(*t));
 	t->nprocs = npids;
 	t->live = t->held = t->mmapped = t->allocs = t->frees = HR_UNKNOWN;
-	t->live_blocks = t->live_peak = t->stats_age_ns = HR_UNKNOWN;
+	t->live_blocks = t->live_peak = t->stats_age_ns = t->taken_ns = HR_UNKNOWN;
 }
 
-/* one process's figures into the totals */
-static void seg_sum(struct entry *e, struct heap_totals *t, int64_t now, bool *bypassed)
+/* Raises a request on e when the last one was answered and HEAP_STATS_INTERVAL_NS has passed,
+ * and wakes the service thread. A request still pending stays as it is: the process has not
+ * answered (stopped, or no service thread and no malloc since). */
+static void entry_ask(struct entry *e, int64_t now)
+{
+	struct heap_seg *s = e->seg;
+	e->raised = false;
+	uint32_t req = __atomic_load_n(&s->request, __ATOMIC_ACQUIRE);
+	uint32_t pub = __atomic_load_n(&s->published, __ATOMIC_ACQUIRE);
+	if (e->req_id && req == 0 && pub == e->req_id)
+		e->answer_ns = e->req_ns;
+	if (req != 0 || (e->req_id && now - e->req_ns < HEAP_STATS_INTERVAL_NS))
+		return;
+	uint32_t id = pub + 1 ? pub + 1 : 1;
+	e->req_id = id;
+	e->req_ns = now;
+	e->raised = true;
+	__atomic_store_n(&s->request, id, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &s->request, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/* Waits up to HEAP_ANSWER_WAIT_NS for the requests raised in this read, so that a process that
+ * can answer gives the figures of this instant, not of the previous read. */
+static void answers_wait(int64_t start)
+{
+	for (;;) {
+		bool waiting = false;
+		for (int i = 0; i < rd.n; i++) {
+			struct entry *e = &rd.e[i];
+			if (!e->raised)
+				continue;
+			if (LOAD(&e->seg->request) == 0 && LOAD(&e->seg->published) == e->req_id) {
+				e->answer_ns = e->req_ns;
+				e->raised = false;
+			} else {
+				waiting = true;
+			}
+		}
+		if (!waiting || util_now_ns() - start >= HEAP_ANSWER_WAIT_NS)
+			return;
+		struct timespec ts = {0, HEAP_ANSWER_POLL_NS};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The process's address space in bytes (VmSize), the bound of any heap figure it can publish;
+ * INT64_MAX when it cannot be read (the figures are then taken as they are). */
+static int64_t proc_vm_bytes(pid_t pid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	ssize_t n = util_read_file(path, buf, sizeof(buf));
+	if (n <= 0)
+		return INT64_MAX;
+	buf[n < (ssize_t)sizeof(buf) ? n : (ssize_t)sizeof(buf) - 1] = '\0';
+	const char *p = buf;
+	uint64_t pages;
+	if (util_parse_u64(&p, &pages) < 0 || pages == 0)
+		return INT64_MAX;   /* 0: the process is exiting (its memory is gone): cannot tell */
+	return (int64_t)pages * sysconf(_SC_PAGESIZE);
+}
+
+/* Every figure of one segment, read once and bounded: the process wrote them, and it (or its
+ * bugs) may write anything. */
+struct seg_figures {
+	int64_t live, system, mmapped;   /* HR_UNKNOWN where not known */
+	int64_t allocs, frees, peak;     /* count mode */
+	int64_t st[HS_NSTATS];
+};
+
+/* Reads s into f; -ERANGE when a figure is beyond what the process can hold (more than its
+ * address space, or a count beyond HEAP_COUNT_MAX). */
+static int seg_figures(struct entry *e, bool answered, struct seg_figures *f)
+{
+	struct heap_seg *s = e->seg;
+	int mode = (int)LOAD(&s->mode);
+	f->live = f->system = f->mmapped = f->allocs = f->frees = f->peak = HR_UNKNOWN;
+	uint64_t big = 0;
+	for (int i = 0; i < HS_NSTATS; i++) {
+		uint64_t v = answered ? LOAD(&s->stats[i]) : 0;
+		if (v > (uint64_t)HEAP_COUNT_MAX)
+			return -ERANGE;
+		f->st[i] = (int64_t)v;
+		big = v > big ? v : big;
+	}
+	if (answered) {
+		int64_t *st = f->st;
+		switch (LOAD(&s->allocator)) {
+		case HEAP_ALLOC_GLIBC:
+			f->live = st[HS_GLIBC_INUSE] + st[HS_GLIBC_MMAPPED];
+			f->system = st[HS_GLIBC_ARENA] + st[HS_GLIBC_MMAPPED];
+			f->mmapped = st[HS_GLIBC_MMAPPED];
+			break;
+		case HEAP_ALLOC_JEMALLOC:
+			/* regions freed into a thread cache are still "allocated" to jemalloc */
+			f->live = st[HS_JE_ALLOCATED] > st[HS_JE_TCACHE] ? st[HS_JE_ALLOCATED] - st[HS_JE_TCACHE] : 0;
+			f->system = st[HS_JE_RESIDENT];
+			break;
+		case HEAP_ALLOC_MIMALLOC:
+			f->system = st[HS_MI_COMMIT];   /* mimalloc does not say what is in use */
+			break;
+		}
+	}
+	if (mode == HEAP_SEG_COUNT) {
+		int64_t l = LOAD(&s->retired.live_bytes);
+		uint64_t a = LOAD(&s->retired.allocs), fr = LOAD(&s->retired.frees);
+		uint32_t hw = LOAD(&s->hiwater);
+		for (uint32_t i = 0; i < hw && i < HEAP_SEG_SLOTS; i++) {
+			int64_t v = LOAD(&s->slots[i].live_bytes);
+			uint64_t na = LOAD(&s->slots[i].allocs), nf = LOAD(&s->slots[i].frees);
+			if (v > HEAP_COUNT_MAX || v < -HEAP_COUNT_MAX || na > (uint64_t)HEAP_COUNT_MAX ||
+			    nf > (uint64_t)HEAP_COUNT_MAX)
+				return -ERANGE;
+			l += v;
+			a += na;
+			fr += nf;
+		}
+		if (a > (uint64_t)HEAP_COUNT_MAX || fr > (uint64_t)HEAP_COUNT_MAX || l > HEAP_COUNT_MAX)
+			return -ERANGE;
+		if (l < 0)
+			l = 0;   /* frees of blocks allocated before the shim counted (loader, bootstrap) */
+		f->live = l;
+		f->allocs = (int64_t)a;
+		f->frees = (int64_t)fr;
+		int64_t pk = __atomic_exchange_n(&s->peak, 0, __ATOMIC_RELAXED);
+		if (pk < 0 || pk > HEAP_COUNT_MAX)
+			return -ERANGE;
+		f->peak = pk;
+		big = (uint64_t)l > big ? (uint64_t)l : big;
+		big = (uint64_t)pk > big ? (uint64_t)pk : big;
+	}
+	/* only a large figure is worth a look at the address space */
+	if (big > HEAP_BOUND_CHECK && (int64_t)big > proc_vm_bytes(e->pid))
+		return -ERANGE;
+	return 0;
+}
+
+/* one process's figures into the totals; -ERANGE when they are out of bounds (not counted) */
+static int seg_sum(struct entry *e, struct heap_totals *t, int64_t now, bool *bypassed)
 {
 	struct heap_seg *s = e->seg;
 	int mode = (int)LOAD(&s->mode);
 	int alloc = (int)LOAD(&s->allocator);
 	if (LOAD(&s->flags) & HEAP_SEG_F_BYPASSED) {
 		*bypassed = true;
-		return;
+		return 0;
 	}
+	bool answered = e->answer_ns != HR_UNKNOWN;
+	struct seg_figures f;
+	if (seg_figures(e, answered, &f) < 0)
+		return -ERANGE;
 	t->nsegments++;
 	if (!t->mode)
 		t->mode = mode;
@@ -300,91 +599,84 @@ static void seg_sum(struct entry *e, struct heap_totals *t, int64_t now, bool *b
 	else if (t->allocator != alloc)
 		t->allocator = -1;
 
-	/* allocator figures, when the process has answered at least once */
-	int64_t st[HS_NSTATS];
-	bool answered = LOAD(&s->published) != 0;
+	/* the instant of this process's figures: its last answer; count mode's counters need none
+	 * (they are read from the segment now), its held part does */
+	int64_t taken = answered ? e->answer_ns : mode == HEAP_SEG_COUNT ? now : HR_UNKNOWN;
 	if (answered) {
-		for (int i = 0; i < HS_NSTATS; i++) {
-			uint64_t v = LOAD(&s->stats[i]);
-			st[i] = v > INT64_MAX ? INT64_MAX : (int64_t)v;   /* never a negative size */
-			t->stats[i] = sat_add(t->stats[i], st[i]);
-		}
-		int64_t age = sat_sub(now, LOAD(&s->published_ns));
-		if (t->stats_age_ns == HR_UNKNOWN || age > t->stats_age_ns)
-			t->stats_age_ns = age;
+		for (int i = 0; i < HS_NSTATS; i++)
+			t->stats[i] = sat_add(t->stats[i], f.st[i]);
 	} else {
 		t->nunanswered++;
 	}
-	/* ask again at most every HEAP_STATS_INTERVAL_NS; a request stays raised until a malloc or
-	 * free in the process answers it (an idle process keeps its last answer) */
-	if (LOAD(&s->request) == 0 && now - e->requested_ns >= HEAP_STATS_INTERVAL_NS) {
-		__atomic_store_n(&s->request, LOAD(&s->published) + 1, __ATOMIC_RELEASE);
-		e->requested_ns = now;
-	}
-
-	int64_t live = HR_UNKNOWN, system = HR_UNKNOWN, mmapped = HR_UNKNOWN;
-	if (answered) {
-		switch (alloc) {
-		case HEAP_ALLOC_GLIBC:
-			live = sat_add(st[HS_GLIBC_INUSE], st[HS_GLIBC_MMAPPED]);
-			system = sat_add(st[HS_GLIBC_ARENA], st[HS_GLIBC_MMAPPED]);
-			mmapped = st[HS_GLIBC_MMAPPED];
-			break;
-		case HEAP_ALLOC_JEMALLOC:
-			live = st[HS_JE_ALLOCATED];
-			system = st[HS_JE_RESIDENT];
-			break;
-		case HEAP_ALLOC_MIMALLOC:
-			system = st[HS_MI_COMMIT];   /* mimalloc does not say what is in use */
-			break;
-		}
-	}
+	if (taken != HR_UNKNOWN && (t->taken_ns == HR_UNKNOWN || taken < t->taken_ns))
+		t->taken_ns = taken;
 	if (mode == HEAP_SEG_COUNT) {
-		int64_t l = LOAD(&s->retired.live_bytes);
-		int64_t a = (int64_t)LOAD(&s->retired.allocs), f = (int64_t)LOAD(&s->retired.frees);
-		uint32_t hw = LOAD(&s->hiwater);
-		for (uint32_t i = 0; i < hw && i < HEAP_SEG_SLOTS; i++) {
-			l = sat_add(l, LOAD(&s->slots[i].live_bytes));
-			a = sat_add(a, (int64_t)LOAD(&s->slots[i].allocs));
-			f = sat_add(f, (int64_t)LOAD(&s->slots[i].frees));
-		}
-		if (l < 0)
-			l = 0;   /* frees of blocks allocated before the shim counted (loader, bootstrap) */
-		live = l;
-		add(&t->allocs, a);
-		add(&t->frees, f);
-		add(&t->live_blocks, sat_sub(a, f));
+		add(&t->allocs, f.allocs);
+		add(&t->frees, f.frees);
+		add(&t->live_blocks, f.allocs >= f.frees ? sat_sub(f.allocs, f.frees) : 0);
 		/* the interval's peak: checks made by the threads since our last read, and both ends */
-		int64_t pk = __atomic_exchange_n(&s->peak, 0, __ATOMIC_RELAXED);
-		if (pk < l)
-			pk = l;
+		int64_t pk = f.peak;
+		if (pk < f.live)
+			pk = f.live;
 		if (e->last_live != HR_UNKNOWN && pk < e->last_live)
 			pk = e->last_live;
 		add(&t->live_peak, pk);
-		e->last_live = l;
+		e->last_live = f.live;
 	}
-	add(&t->live, live);
-	add(&t->mmapped, mmapped);
-	if (system != HR_UNKNOWN && live != HR_UNKNOWN)
-		add(&t->held, system > live ? sat_sub(system, live) : 0);
+	add(&t->live, f.live);
+	add(&t->mmapped, f.mmapped);
+	if (f.system != HR_UNKNOWN && f.live != HR_UNKNOWN)
+		add(&t->held, f.system > f.live ? sat_sub(f.system, f.live) : 0);
+	return 0;
 }
 
-/* After an exec without the shim (LD_PRELOAD removed) the segment of the previous image stays:
- * same pid, same name, figures frozen. The image it was made by tells. Checked twice a second
- * and whenever the segment was re-initialised. */
-static bool seg_stale(struct entry *e, int64_t now)
+/* Finds or opens the entry of pid; NULL when there is none to read (the counters say why). */
+struct read_state {
+	int corrupt, refused, bounds, full, pending, stale;
+	pid_t first_missing, bad_pid;
+	char why[160];
+};
+
+/* The process is gone or a zombie (exiting: its memory is already released). */
+static bool proc_exiting(pid_t pid)
 {
-	uint32_t gen = LOAD(&e->seg->generation);
-	if (gen == e->generation && now - e->exe_checked_ns < 500000000LL)
-		return e->stale;
-	char path[64];
-	struct stat st;
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)e->pid);
-	if (stat(path, &st) == 0 && LOAD(&e->seg->exe_ino) != 0)
-		e->stale = st.st_ino != LOAD(&e->seg->exe_ino) || st.st_dev != LOAD(&e->seg->exe_dev);
-	e->generation = gen;
-	e->exe_checked_ns = now;
-	return e->stale;
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	ssize_t n = util_read_file(path, buf, sizeof(buf));
+	if (n < 0 && n != -EFBIG)
+		return true;
+	buf[sizeof(buf) - 1] = '\0';
+	const char *p = strrchr(buf, ')');
+	return p && (p[2] == 'Z' || p[2] == 'X');
+}
+
+static struct entry *entry_get(pid_t pid, int64_t now, struct read_state *r)
+{
+	struct entry *e = entry_find(pid);
+	if (e) {
+		int cur = entry_current(e, now);
+		if (cur > 0)
+			return e;
+		if (cur < 0 && proc_exiting(pid)) {
+			r->pending++;   /* its fd and mappings went with its exit: no figures, no reason */
+			return NULL;
+		}
+		entry_drop(e);   /* an exec: the new image's segment (if any) is opened below */
+		if (cur < 0) {
+			r->stale++;
+			return NULL;
+		}
+	}
+	char why[160] = "";
+	int rc = entry_open(pid, &e, why, sizeof(why));
+	if (rc == -EPERM) {
+		r->refused++;
+		r->bad_pid = pid;
+		snprintf(r->why, sizeof(r->why), "%s", why);
+	} else if (rc == -ENOSPC) {
+		r->full++;
+	}
+	return rc < 0 ? NULL : e;
 }
 
 int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap_totals *ret)
@@ -398,76 +690,65 @@ int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap
 	if (rd.reads++ == 0)
 		rd.first_ns = now;
 	for (int i = 0; i < rd.n; i++)
-		rd.e[i].used = false;
+		rd.e[i].used = rd.e[i].raised = false;
 
-	int corrupt = 0, truncated = 0, full = 0, pending = 0;
-	pid_t first_missing = 0, bad_pid = 0;
-	bool bypassed = false;
+	/* first every segment and its request, then one short wait for all the answers, then the
+	 * figures: a read costs one wait, not one per process */
+	struct read_state r = {0};
+	struct entry *ents[HEAP_READER_MAX];
+	int nents = 0;
 	for (int i = 0; i < npids; i++) {
-		struct entry *e = entry_find(pids[i]);
-		if (e) {
-			/* the target (or anyone) may have shrunk it: touching the lost pages would SIGBUS */
-			struct stat st;
-			if (fstat(e->fd, &st) < 0 || st.st_size < (off_t)sizeof(struct heap_seg)) {
-				truncated++;
-				bad_pid = pids[i];
-				entry_drop(e, false);
-				e = NULL;
-			}
-		} else {
-			int rc = entry_open(pids[i], &e);
-			if (rc == -EPROTO) {
-				corrupt++;
-				bad_pid = pids[i];
-			} else if (rc == -ENOSPC) {
-				full++;
-			}
-			if (rc < 0)
-				e = NULL;
-		}
+		struct entry *e = entry_get(pids[i], now, &r);
 		if (!e) {
 			ret->nmissing++;
-			if (!first_missing)
-				first_missing = pids[i];
+			if (!r.first_missing)
+				r.first_missing = pids[i];
 			continue;
 		}
 		e->used = true;
 		int v = seg_check(e->seg, pids[i]);
-		/* an exec re-initialises the header in place: invalid for an instant is not corrupt */
 		e->bad_reads = v < 0 ? e->bad_reads + 1 : 0;
 		if (v < 0 && e->bad_reads >= HEAP_CORRUPT_READS) {
-			corrupt++;
-			bad_pid = pids[i];
+			r.corrupt++;
+			r.bad_pid = pids[i];
 			ret->nmissing++;
 			continue;
 		}
 		if (v <= 0) {
-			pending++;   /* being re-initialised by an exec this instant */
+			r.pending++;   /* the shim is between mapping and its magic this instant */
 			ret->nmissing++;
 			continue;
 		}
-		if (seg_stale(e, now)) {
-			ret->nmissing++;
-			if (!first_missing)
-				first_missing = pids[i];
-			continue;
-		}
-		seg_sum(e, ret, now, &bypassed);
+		if (!(LOAD(&e->seg->flags) & HEAP_SEG_F_BYPASSED))
+			entry_ask(e, now);
+		ents[nents++] = e;
 	}
-	/* processes that left the tree: unmap; remove the segment when the process is gone */
-	for (int i = rd.n - 1; i >= 0; i--)
-		if (!rd.e[i].used) {
-			bool gone = kill(rd.e[i].pid, 0) < 0 && errno == ESRCH;
-			entry_drop(&rd.e[i], gone);
+	answers_wait(now);
+	now = util_now_ns();
+	bool bypassed = false;
+	for (int i = 0; i < nents; i++)
+		if (seg_sum(ents[i], ret, now, &bypassed) < 0) {
+			r.bounds++;
+			r.bad_pid = ents[i]->pid;
+			ret->nmissing++;
 		}
+	if (ret->taken_ns != HR_UNKNOWN)
+		ret->stats_age_ns = now - ret->taken_ns;
+	/* processes that left the tree: unmap (the memfd goes with the last of its users) */
+	for (int i = rd.n - 1; i >= 0; i--)
+		if (!rd.e[i].used)
+			entry_drop(&rd.e[i]);
 
-	if (corrupt)
+	if (r.refused)
+		reason_add(ret, "the heap segment of pid %d %s: not trusted, its heap is not counted",
+			   (int)r.bad_pid, r.why);
+	if (r.bounds)
+		reason_add(ret, "the heap segment of pid %d claims more than the process can hold "
+				"(beyond its address space): its heap is not counted", (int)r.bad_pid);
+	if (r.corrupt)
 		reason_add(ret, "the heap segment of pid %d is corrupt (bad magic, version or size): "
-				"its heap is not counted", (int)bad_pid);
-	if (truncated)
-		reason_add(ret, "the heap segment of pid %d was truncated under the reader: its heap is "
-				"not counted", (int)bad_pid);
-	if (full)
+				"its heap is not counted", (int)r.bad_pid);
+	if (r.full)
 		reason_add(ret, "more than %d processes: the rest are not counted", HEAP_READER_MAX);
 	if (bypassed && ret->nsegments == 0) {
 		reason_add(ret, "the program defines malloc itself (a bundled allocator): the shim "
@@ -475,16 +756,20 @@ int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap
 		return -ENOTSUP;
 	}
 	if (ret->nsegments > 0) {
-		if (ret->nmissing > pending && first_missing && !ret->reason[0]) {
+		if (ret->nmissing > r.pending && r.first_missing && !ret->reason[0]) {
 			char why[200];
-			heap_diagnose_pid(first_missing, why, sizeof(why));
+			heap_diagnose_pid(r.first_missing, why, sizeof(why));
 			reason_add(ret, "%d of %d processes not counted (pid %d: %s)", ret->nmissing,
-				   npids, (int)first_missing, why);
+				   npids, (int)r.first_missing, why);
 		}
 		return 0;
 	}
-	if (corrupt || truncated)
+	if (r.corrupt || r.refused || r.bounds)
 		return -EPROTO;
+	if (r.pending && r.pending == ret->nmissing) {
+		reason_add(ret, "the heap segment is being set up or the process is exiting");
+		return -EAGAIN;
+	}
 	if (rd.reads < HEAP_GRACE_READS || now - rd.first_ns < HEAP_GRACE_NS) {
 		reason_add(ret, "no heap segment yet");
 		return -EAGAIN;
@@ -496,7 +781,7 @@ int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap
 	return -ENOTSUP;
 }
 
-void heap_totals_to_sample(const struct heap_totals *t, struct sample *s)
+void heap_totals_to_sample(const struct heap_totals *t, int64_t origin_ns, struct sample *s)
 {
 	s->heap_live = t->live;
 	s->heap_held = t->held;
@@ -504,6 +789,12 @@ void heap_totals_to_sample(const struct heap_totals *t, struct sample *s)
 	s->heap_allocs = t->allocs;
 	s->heap_frees = t->frees;
 	s->heap_live_peak = t->live_peak;
+	s->heap_t_ns = HR_UNKNOWN;
+	bool any = t->live != HR_UNKNOWN || t->held != HR_UNKNOWN || t->mmapped != HR_UNKNOWN;
+	if (any && t->taken_ns != HR_UNKNOWN) {
+		int64_t at = t->taken_ns - origin_ns;
+		s->heap_t_ns = at < s->t_ns ? at : s->t_ns;   /* never later than the sample itself */
+	}
 }
 
 const char *heap_allocator_name(int allocator)
@@ -519,20 +810,9 @@ const char *heap_allocator_name(int allocator)
 
 void heap_cleanup(const char *run_id)
 {
-	if (!run_id_valid(run_id))
-		return;
-	if (strcmp(rd.run, run_id) == 0)
+	/* the segments are memfds: they vanish with the last process (or mapping) that holds them */
+	if (run_id_valid(run_id) && strcmp(rd.run, run_id) == 0)
 		reader_reset("");
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "%s%s-", &HEAP_SEG_PREFIX[1], run_id);   /* without the leading slash */
-	DIR *d = opendir("/dev/shm");
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
-			unlinkat(dirfd(d), de->d_name, 0);
-	closedir(d);
 }
 
 /* --- telling in advance ------------------------------------------------------------------ */
@@ -756,12 +1036,6 @@ void heap_diagnose_pid(pid_t pid, char *reason, size_t len)
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	if (heap_probe_binary(path, reason, len) == -ENOTSUP)
 		return;
-	struct statvfs vfs;
-	if (statvfs("/dev/shm", &vfs) == 0 &&
-	    (uint64_t)vfs.f_bavail * vfs.f_bsize < sizeof(struct heap_seg)) {
-		say(reason, len, "/dev/shm is full: the shim could not create its segment and only forwards");
-		return;
-	}
 	say(reason, len, "the program does not call the C library's malloc (static binary, Go or a "
 			 "bundled allocator)");
 }
@@ -835,8 +1109,14 @@ void heap_run_read(void *ctx, const pid_t *pids, int npids, struct sample *s)
 		return;
 	int rc = heap_tree_read(h->run_id, pids, npids, &h->last);
 	h->reads++;
+	/* t_ns was taken just before the sampler began: now - t_ns overestimates the origin by the
+	 * time the sampler has spent; the smallest over the reads is the closest (and a heap time
+	 * derived from it can only err towards older, never fresher) */
+	int64_t origin = util_now_ns() - s->t_ns;
+	if (h->origin_ns == 0 || origin < h->origin_ns)
+		h->origin_ns = origin;
 	if (rc == 0) {
-		heap_totals_to_sample(&h->last, s);
+		heap_totals_to_sample(&h->last, h->origin_ns, s);
 		char st[64];
 		snprintf(st, sizeof(st), "available: %s, %s mode", heap_allocator_name(h->last.allocator), h->mode);
 		run_status(h, HEAP_RUN_AVAILABLE, st);

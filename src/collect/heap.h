@@ -2,11 +2,14 @@
  * shared-memory segments it writes, telling in advance (and after the fact) why a program
  * cannot be measured, and removing the segments at the end of a run.
  *
- * Reading never makes a syscall into the target: each process's segment is mapped once and kept
- * in a small table (HEAP_READER_MAX processes); a read is a few loads plus one fstat per
- * process (to notice a segment that was truncated under us). Not thread-safe: one sampler
- * thread reads. Errors are negative errno values with a one-line reason where one helps; a
- * missing, vanished or corrupt segment is a reason, never a crash.
+ * Each process's segment (a sealed memfd, heap_seg.h) is found by name in /proc/PID/fd, checked
+ * (size, seals, mode 0600, owner root/us/the process) before it is mapped, then kept mapped in a
+ * small table (HEAP_READER_MAX processes). A read is a few loads, one stat per process (is it
+ * still the process's segment?), a futex wake for each request, and one wait of at most
+ * HEAP_ANSWER_WAIT_NS for the answers. Every figure read is bounded (a segment may say
+ * anything). Not thread-safe: one sampler thread reads. Errors are negative errno values with a
+ * one-line reason where one helps; a missing, vanished, refused or corrupt segment is a reason,
+ * never a crash.
  * Layout of the segment: shim/heap_seg.h. What the figures mean per allocator: docs/heap.md.
  */
 #ifndef HEADROOM_HEAP_H
@@ -25,12 +28,20 @@
 #define HEAP_GRACE_NS 1000000000LL       /* ... and at least this long after the first read */
 #define HEAP_STATS_INTERVAL_NS 100000000LL /* at most this often ask for allocator figures */
 #define HEAP_CORRUPT_READS 3             /* consecutive reads of a bad header before "corrupt" */
+/* How long a read waits for the answers to the requests it raised: a service thread answers in
+ * well under 1 ms (mallinfo2 over a 400 MiB fragmented heap: ~3 ms here); a stopped process
+ * never does, and costs this once per stop (its request then stays pending, nothing is raised). */
+#define HEAP_ANSWER_WAIT_NS 10000000LL
+#define HEAP_ANSWER_POLL_NS 200000L      /* between looks at the answers */
+#define HEAP_RECHECK_NS 500000000LL      /* a segment whose fd the process closed: is it still mapped? */
+#define HEAP_BOUND_CHECK (256LL << 20)   /* a figure above this is checked against the address space */
+#define HEAP_COUNT_MAX (1LL << 56)       /* no byte or call count beyond this (64 PiB) is believed */
 
 struct heap_totals {
 	int nprocs;               /* pids asked about */
 	int nsegments;            /* of them, with a valid segment that the program's malloc reaches */
 	int nmissing;             /* without one (not exec'd yet, LD_PRELOAD removed, static, ...) */
-	int nunanswered;          /* stats not published yet (no malloc/free since the request) */
+	int nunanswered;          /* processes that have not answered any request yet */
 	int mode;                 /* HEAP_SEG_STATS or HEAP_SEG_COUNT (of the first segment), 0 none */
 	int allocator;            /* HEAP_ALLOC_*; -1 when processes use different ones */
 	/* bytes, summed over the segments; HR_UNKNOWN where nothing says */
@@ -40,7 +51,10 @@ struct heap_totals {
 	int64_t allocs, frees;    /* count mode: cumulative */
 	int64_t live_blocks;      /* count mode: allocs - frees */
 	int64_t live_peak;        /* count mode: highest live total since the previous read (docs/heap.md) */
-	int64_t stats_age_ns;     /* age of the oldest allocator answer used; HR_UNKNOWN none */
+	int64_t stats_age_ns;     /* age of the oldest answer used, at the end of the read; HR_UNKNOWN none */
+	int64_t taken_ns;         /* CLOCK_MONOTONIC (ours) of the oldest figure summed: the request
+				   * that the oldest process's last answer answered (count mode's
+				   * counters, read directly, are of the read itself); HR_UNKNOWN none */
 	int64_t stats[HS_NSTATS]; /* the allocators' own figures, summed (enum heap_stat) */
 	char reason[256];         /* why some or all processes are not counted; "" when all are */
 };
@@ -63,12 +77,14 @@ const char *heap_shim_default_path(void);
  * HR_UNKNOWN and a reason when nothing could be read). Returns 0 when at least one process was
  * read (ret->reason then names any that were not), -EAGAIN when no segment exists yet (the
  * child has not exec'd), -ENOTSUP when none appeared within the grace period or the program's
- * malloc bypasses the shim (reason says why), -EPROTO when the only segments are corrupt,
+ * malloc bypasses the shim (reason says why), -EPROTO when the only segments are corrupt, refused or out of bounds,
  * -EINVAL for a bad run id. A header that is invalid for fewer than HEAP_CORRUPT_READS reads in
  * a row is taken for an exec re-initialising it (the process is left out of that read). */
 int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap_totals *ret);
-/* Heap figures of a read into the heap_* fields of a sample (HR_UNKNOWN where not measured). */
-void heap_totals_to_sample(const struct heap_totals *t, struct sample *s);
+/* Heap figures of a read into the heap_* fields of a sample (HR_UNKNOWN where not measured), with
+ * heap_t_ns = taken_ns - origin_ns (origin: CLOCK_MONOTONIC of the sample's t_ns = 0), never
+ * later than s->t_ns. s->t_ns must be set. */
+void heap_totals_to_sample(const struct heap_totals *t, int64_t origin_ns, struct sample *s);
 
 /* 0 when the program at path can be measured by the shim; -ENOTSUP with a reason when it cannot:
  * static binary (no PT_INTERP), Go program, bundled (statically linked) jemalloc or mimalloc,
@@ -78,7 +94,7 @@ int heap_probe_binary(const char *path, char *reason, size_t len);
 /* Why a live process has no segment: environment, secure exec, binary, full /dev/shm. */
 void heap_diagnose_pid(pid_t pid, char *reason, size_t len);
 
-/* shm_unlink every segment of this run and drop the reader's mappings of it. */
+/* Drops the reader's mappings of this run's segments (the memfds go with their processes). */
 void heap_cleanup(const char *run_id);
 
 const char *heap_allocator_name(int allocator);   /* "glibc", "jemalloc", "mimalloc", "unknown", "mixed" */
@@ -101,6 +117,7 @@ struct heap_run {
 	bool injected;            /* LD_PRELOAD was set for the child */
 	struct heap_totals last;  /* the last read */
 	int64_t reads;
+	int64_t origin_ns;        /* CLOCK_MONOTONIC of t_ns = 0, estimated from below (0: not yet) */
 };
 
 /* mode: "stats", "count" or "off"; exe: the program (argv[0], searched in PATH like execvp;

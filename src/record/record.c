@@ -18,7 +18,8 @@ const char *const record_sample_columns[] = {
 	"map_anon", "map_stacks", "map_code", "map_files", "map_shmem", "map_other",
 	"cg_usage", "cg_usage_peak", "cg_limit", "cg_working_set", "cg_inactive_file", "cg_active_file",
 	"cg_anon", "cg_file", "cg_shmem", "cg_oom_kills", "cg_limit_hits",
-	"heap_live", "heap_held", "heap_mmapped", "heap_allocs", "heap_frees", "heap_live_peak", NULL,
+	"heap_live", "heap_held", "heap_mmapped", "heap_allocs", "heap_frees", "heap_live_peak",
+	"heap_t_ns", NULL,
 };
 #define NCOLS ((int)(sizeof(struct sample) / sizeof(int64_t)))
 _Static_assert(sizeof(record_sample_columns) / sizeof(record_sample_columns[0]) ==
@@ -561,10 +562,23 @@ static int read_samples(sqlite3 *db, const char *const *columns, struct recordin
 	size_t count = sqlite3_step(st) == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);
 
+	/* a recording made before a column existed (heap_t_ns) reads it as unknown */
+	bool have[64] = {false};
+	if (sqlite3_prepare_v2(db, "PRAGMA table_info(samples)", -1, &st, NULL) != SQLITE_OK)
+		return -EPROTO;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *name = sqlite3_column_text(st, 1);
+		int c = name ? column_index((const char *)name) : -1;
+		if (c >= 0 && c < 64)
+			have[c] = true;
+	}
+	sqlite3_finalize(st);
+
 	char sql[2048];
 	size_t off = (size_t)snprintf(sql, sizeof(sql), "SELECT t_ns");
 	for (int i = 0; i < n; i++)
-		off += (size_t)snprintf(sql + off, sizeof(sql) - off, ", %s", record_sample_columns[idx[i]]);
+		off += (size_t)snprintf(sql + off, sizeof(sql) - off, have[idx[i]] ? ", %s" : ", NULL AS %s",
+					record_sample_columns[idx[i]]);
 	snprintf(sql + off, sizeof(sql) - off, " FROM samples ORDER BY rowid");
 
 	rec->t_ns = malloc((count ? count : 1) * sizeof(int64_t));

@@ -1,10 +1,17 @@
 /* heap_seg: the layout of the shared-memory segment between the heap shim (writer, inside the
- * target) and the heap reader (src/heap.c, inside headroom).
+ * target) and the heap reader (src/collect/heap.c, inside headroom).
  *
- * One segment per process, named HEAP_SEG_PREFIX "<run id>-<pid>" in /dev/shm, mode 0600.
- * The shim creates it (constructor, or the child side of fork) and re-initialises it in place
- * after exec (same pid, same name, same inode: a reader's mapping stays valid). The reader maps
- * it read-write only to raise `request` and to take `peak`; every other field has one writer.
+ * One segment per process: a memfd named HEAP_SEG_NAME "<run id>-<pid>", mode 0600, sized once
+ * and then sealed (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), so neither side nor anyone else
+ * can truncate it under a mapping (a truncated mapping is a SIGBUS in the target's malloc). The
+ * shim keeps the fd open (close-on-exec, moved to HEAP_SEG_FD_MIN or above); headroom finds it
+ * by name in /proc/PID/fd and opens it there, so no other user can plant one under a
+ * predictable path. An exec closes it; the new image makes a new one.
+ *
+ * Requests: the reader writes a non-zero id into `request` and wakes the futex on it; the shim's
+ * service thread (sleeping on that futex) answers with the allocator's own figures,
+ * `published` = the id, and puts `request` back to 0. A stopped process cannot answer: its
+ * request stays pending and the reader knows how old the last answer is.
  *
  * Cache lines: the header line is read-mostly, `request` is written by the reader a few times a
  * second, the publish area only when the shim answers a request, `peak` only at a peak check
@@ -19,8 +26,9 @@
 #include <stdint.h>
 
 #define HEAP_SEG_MAGIC 0x70616568726468ULL   /* "hdrheap" little-endian */
-#define HEAP_SEG_VERSION 1
-#define HEAP_SEG_PREFIX "/headroom-heap-"
+#define HEAP_SEG_VERSION 2
+#define HEAP_SEG_NAME "headroom-heap-"   /* memfd name: HEAP_SEG_NAME "<run>-<pid>" */
+#define HEAP_SEG_FD_MIN 300                  /* the shim's fd goes above the program's usual ones */
 #define HEAP_SEG_SLOTS 256                   /* threads with a private slot; more share `retired` */
 #define HEAP_PEAK_STEP (256 * 1024)          /* a thread rechecks the process peak after this growth */
 
@@ -52,6 +60,7 @@ enum heap_stat {
 	HS_MI_COMMIT,        /* mi_process_info current_commit */
 	HS_MI_RSS,           /* mi_process_info current_rss */
 	HS_MI_PEAK_COMMIT,   /* mi_process_info peak_commit */
+	HS_JE_TCACHE,        /* stats.arenas.<all>.tcache_bytes: freed, cached per thread (in allocated) */
 	HS_NSTATS = 16
 };
 
@@ -76,17 +85,17 @@ struct heap_seg {
 	uint32_t generation;     /* +1 on every (re)initialisation: exec, fork */
 	uint32_t nslots;
 	uint32_t hiwater;        /* slots [0, hiwater) have ever been claimed */
+	int32_t fd;              /* the shim's fd of this segment (a hint: the reader checks the inode) */
+	int64_t init_ns;         /* CLOCK_MONOTONIC at initialisation */
+	uint32_t service;        /* 1: a service thread answers requests; 0: the next malloc/free does */
 	uint32_t pad0;
-	int64_t init_ns;         /* CLOCK_MONOTONIC at (re)initialisation */
-	uint64_t exe_dev, exe_ino; /* the image that made it: an exec without the shim leaves it stale */
-	/* line 1: the reader's request: non-zero asks for allocator figures; the shim answers
-	 * (published = request) and puts it back to 0. Only the reader makes it non-zero. */
-	uint64_t request __attribute__((aligned(64)));
+	/* line 1: the reader's request, a futex word: non-zero asks for allocator figures; the shim
+	 * answers (published = request) and puts it back to 0. Only the reader makes it non-zero. */
+	uint32_t request __attribute__((aligned(64)));
 	/* line 2+: the shim's answer */
-	uint64_t published __attribute__((aligned(64)));   /* = the request answered */
+	uint32_t published __attribute__((aligned(64)));   /* = the request answered */
 	uint32_t busy;
-	uint32_t pad2;
-	int64_t published_ns;    /* CLOCK_MONOTONIC of the answer */
+	int64_t published_ns;    /* CLOCK_MONOTONIC of the answer (the target's clock: a hint only) */
 	uint64_t stats[HS_NSTATS];
 	/* its own line: the highest live-bytes total seen at a peak check since the reader took it */
 	int64_t peak __attribute__((aligned(64)));

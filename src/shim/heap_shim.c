@@ -5,18 +5,25 @@
  * memalign, valloc, pvalloc and malloc_usable_size, and forwards each to the allocator found
  * next in the search order (glibc, or a jemalloc/mimalloc preloaded after us).
  *
- * stats mode (default): the fast path forwards, then compares two read-mostly words; when the
- * reader has raised `request`, the call that notices publishes the allocator's own figures
- * (mallinfo2, jemalloc's mallctl stats, mimalloc's mi_process_info).
+ * stats mode (default): the fast path only forwards. A service thread, started with the segment
+ * (constructor, and again in the child of a fork), sleeps on a futex in the segment and answers
+ * the reader's requests with the allocator's own figures (mallinfo2, jemalloc's mallctl stats,
+ * mimalloc's mi_process_info), whatever the program's threads are doing: idle, sleeping,
+ * blocked in a syscall. It is detached, has every signal blocked, never allocates, and dies with
+ * the process (it never delays an exit). Only if it cannot be started does the next malloc/free
+ * answer instead (the old way: stale while the program is idle, which the reader then shows).
  * count mode (HEADROOM_HEAP_MODE=count): also keeps exact live bytes (usable sizes), allocations
  * and frees in a per-thread slot of the segment that only its thread writes, with plain stores:
  * no lock, no atomic read-modify-write, no syscall, no shared cache line on the fast path.
  *
  * Must not: call anything that allocates (the bootstrap buffer serves the allocations dlsym makes
  * while we resolve the real functions), take a lock on the fast path, crash the target when the
- * segment cannot be made (it then only forwards).
+ * segment cannot be made (it then only forwards), send signals, or change the program's output.
+ * The segment is a sealed memfd (heap_seg.h): nobody can truncate it under our mapping.
  */
 #include <dlfcn.h>
+#include <linux/futex.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -25,6 +32,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -67,7 +75,10 @@ enum { ST_INIT = 0,      /* real functions not resolved yet */
 static int g_state;
 static int g_init_lock;             /* one thread resolves, the others wait */
 static struct heap_seg *g_seg;      /* NULL: forward only */
-static struct heap_seg *g_stats_seg; /* = g_seg in stats mode, else NULL: the fast path's one load */
+static struct heap_seg *g_stats_seg; /* = g_seg in stats mode without a service thread, else NULL:
+				     * the fast path's one load */
+static struct heap_seg *g_poll_seg; /* = g_seg when calls must answer requests (no service thread) */
+static int g_seg_fd = -1;           /* the segment's memfd, kept open for the reader to find */
 static bool g_je_counters;          /* count mode over jemalloc: read its per-thread counters */
 static bool g_glibc_hdr;            /* glibc's chunk header gives the usable size (checked at init) */
 static bool g_seg_tried;            /* made (or failed to make) the segment with a real environment */
@@ -158,9 +169,13 @@ static char *put_uint(char *p, char *end, unsigned long v)
 }
 
 static bool same_object(void *a, void *b);
-static void shim_fini(void);
 
 /* --- the segment ----------------------------------------------------------------------- */
+#define SEG_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+/* A sealed memfd of the segment's size, its fd moved to HEAP_SEG_FD_MIN or above (the program's
+ * own fds stay where it expects them), mapped; NULL when the kernel refuses any step (the shim
+ * then only forwards). Initialised fully before the magic is stored. */
 static struct heap_seg *seg_create(void)
 {
 	const char *run = env_get(HEAP_ENV_RUN);
@@ -170,77 +185,55 @@ static struct heap_seg *seg_create(void)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
 			return NULL;
 	char name[96], *p = name, *end = name + sizeof(name) - 1;
-	p = put_str(p, end, HEAP_SEG_PREFIX);
+	p = put_str(p, end, HEAP_SEG_NAME);
 	p = put_str(p, end, run);
 	p = put_str(p, end, "-");
 	p = put_uint(p, end, (unsigned long)getpid());
 	*p = '\0';
 
-	int fd = shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return NULL;
-	struct stat st;
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, HEAP_SEG_FD_MIN);
+	if (high >= 0) {
+		close(fd);
+		fd = high;
+	}
 	size_t size = sizeof(struct heap_seg);
-	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077))
-		goto out_close;   /* not ours: someone else made this name */
-	if ((size_t)st.st_size != size && ftruncate(fd, (off_t)size) < 0)
-		goto out_unlink;
-	/* reserve the pages now: a full /dev/shm must fail here, not as a SIGBUS in malloc later */
-	if (fallocate(fd, 0, 0, (off_t)size) < 0 && errno != EOPNOTSUPP)
-		goto out_unlink;
-	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *m = MAP_FAILED;
+	/* 0600: a memfd starts 0777, and /proc/PID/fd/N opens the inode with its own permissions.
+	 * The pages are reserved now: a full memory cgroup must fail here, not as a SIGBUS later. */
+	if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)size) < 0 ||
+	    (fallocate(fd, 0, 0, (off_t)size) < 0 && errno != EOPNOTSUPP) ||
+	    fcntl(fd, F_ADD_SEALS, SEG_SEALS) < 0)
+		goto out_close;
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
-		goto out_unlink;
-	close(fd);
+		goto out_close;
 
-	struct heap_seg *s = m;
-	/* after exec the same name (same pid) holds the previous image's figures: start over in
-	 * place, magic last, so a reader never takes a half-written header for a valid one */
-	uint32_t gen = s->magic == HEAP_SEG_MAGIC ? s->generation + 1 : 1;
-	STORE(&s->magic, 0);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	memset((char *)s + sizeof(s->magic), 0, size - sizeof(s->magic));
+	struct heap_seg *s = m;   /* a new memfd reads as zeros */
 	s->version = HEAP_SEG_VERSION;
 	s->size = (uint32_t)size;
 	s->pid = (int32_t)getpid();
 	s->nslots = HEAP_SEG_SLOTS;
-	s->generation = gen;
+	s->generation = 1;
+	s->fd = fd;
 	s->init_ns = now_ns();
-	struct stat exe;
-	if (stat("/proc/self/exe", &exe) == 0) {
-		s->exe_dev = exe.st_dev;
-		s->exe_ino = exe.st_ino;
-	}
 	const char *mode = env_get(HEAP_ENV_MODE);
 	s->mode = mode && strcmp(mode, "count") == 0 ? HEAP_SEG_COUNT : HEAP_SEG_STATS;
 	s->allocator = g_allocator;
 	/* the program's malloc is the first definition in the search order: if it is not in this
 	 * library (the executable defines malloc itself), the shim sees none of its calls */
 	void *first = dlsym(RTLD_DEFAULT, "malloc");
-	if (first && !same_object(first, (void *)shim_fini))
+	if (first && !same_object(first, (void *)seg_create))
 		s->flags |= HEAP_SEG_F_BYPASSED;
 	__atomic_store_n(&s->magic, HEAP_SEG_MAGIC, __ATOMIC_RELEASE);
+	g_seg_fd = fd;
 	return s;
 
-out_unlink:
-	shm_unlink(name);
 out_close:
 	close(fd);
 	return NULL;
-}
-
-static void seg_unlink(struct heap_seg *s)
-{
-	const char *run = env_get(HEAP_ENV_RUN);
-	if (!run || !s || s->pid != (int32_t)getpid())
-		return;
-	char name[96], *p = name, *end = name + sizeof(name) - 1;
-	p = put_str(p, end, HEAP_SEG_PREFIX);
-	p = put_str(p, end, run);
-	p = put_str(p, end, "-");
-	p = put_uint(p, end, (unsigned long)getpid());
-	*p = '\0';
-	shm_unlink(name);
 }
 
 /* --- publishing the allocator's own figures --------------------------------------------- */
@@ -254,7 +247,7 @@ static size_t je_get(const char *name)
 
 static __attribute__((noinline)) void publish(struct heap_seg *s)
 {
-	uint64_t req = __atomic_load_n(&s->request, __ATOMIC_ACQUIRE);
+	uint32_t req = __atomic_load_n(&s->request, __ATOMIC_ACQUIRE);
 	uint32_t idle = 0;
 	if (req == 0 ||
 	    !__atomic_compare_exchange_n(&s->busy, &idle, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
@@ -282,6 +275,8 @@ static __attribute__((noinline)) void publish(struct heap_seg *s)
 		st[HS_JE_RETAINED] = je_get("stats.retained");
 		st[HS_JE_METADATA] = je_get("stats.metadata");
 		st[HS_JE_MAPPED] = je_get("stats.mapped");
+		/* 4096 = MALLCTL_ARENAS_ALL: what every tcache holds, freed by the program */
+		st[HS_JE_TCACHE] = je_get("stats.arenas.4096.tcache_bytes");
 		break;
 	}
 	case HEAP_ALLOC_MIMALLOC: {
@@ -303,12 +298,58 @@ static __attribute__((noinline)) void publish(struct heap_seg *s)
 	__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 }
 
-/* the only thing stats mode adds to a call: one load of a line the reader writes rarely */
+/* Without a service thread, the calls answer: one load of a line the reader writes rarely. */
 static inline void poll_request(void)
 {
-	struct heap_seg *s = g_seg;
-	if (unlikely(LOAD(&s->request)))
+	struct heap_seg *s = LOAD(&g_poll_seg);
+	if (unlikely(s != NULL) && unlikely(LOAD(&s->request)))
 		publish(s);
+}
+
+/* --- the service thread -------------------------------------------------------------------
+ * Sleeps on `request` (a shared futex: the reader's FUTEX_WAKE reaches it across processes) and
+ * answers. The timeout only bounds how long a lost wake-up could delay an answer. It calls
+ * nothing but the allocator's statistics, which take the allocator's own locks the way any of
+ * the program's threads would: fork (the allocator's fork handlers take every lock first) and
+ * exit (exit_group ends it wherever it is) need no cooperation from it. */
+#define SERVICE_WAIT_S 5
+#define SERVICE_STACK (256 * 1024)   /* mallctl's stats refresh is the deepest call; 16x margin */
+
+static void *service_main(void *arg)
+{
+	struct heap_seg *s = arg;
+	prctl(PR_SET_NAME, "headroom-heap", 0, 0, 0);
+	for (;;) {
+		if (__atomic_load_n(&s->request, __ATOMIC_ACQUIRE) != 0)
+			publish(s);
+		struct timespec ts = {SERVICE_WAIT_S, 0};
+		syscall(SYS_futex, &s->request, FUTEX_WAIT, 0, &ts, NULL, 0);
+	}
+	return NULL;
+}
+
+/* Starts the service thread for segment s; false when it cannot (the calls answer then). The
+ * thread gets every signal blocked (a signal meant for the program never lands on it) and a
+ * small stack. */
+static bool service_start(struct heap_seg *s)
+{
+	pthread_attr_t at;
+	if (pthread_attr_init(&at) != 0)
+		return false;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_t t;
+	bool ok = pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) == 0 &&
+		  pthread_attr_setstacksize(&at, SERVICE_STACK) == 0 &&
+		  pthread_sigmask(SIG_SETMASK, &all, &old) == 0;
+	if (ok) {
+		ok = pthread_create(&t, &at, service_main, s) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	pthread_attr_destroy(&at);
+	if (ok)
+		__atomic_store_n(&s->service, 1, __ATOMIC_RELEASE);
+	return ok;
 }
 
 /* --- count mode -------------------------------------------------------------------------- */
@@ -535,10 +576,17 @@ static void seg_setup(void)
 	g_je_counters = s && s->mode == HEAP_SEG_COUNT && g_allocator == HEAP_ALLOC_JEMALLOC &&
 			je_counters_work();
 	g_glibc_hdr = s && s->mode == HEAP_SEG_COUNT && g_allocator == HEAP_ALLOC_GLIBC && glibc_hdr_agrees();
+	__atomic_store_n(&g_poll_seg, s, __ATOMIC_RELEASE);
 	__atomic_store_n(&g_stats_seg, s && s->mode == HEAP_SEG_STATS ? s : NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&g_state, !s ? ST_FORWARD : s->mode == HEAP_SEG_COUNT ? ST_COUNT : ST_STATS,
 			 __ATOMIC_RELEASE);
 	route();
+	/* only now: pthread_create allocates (its TLS), which must find the shim initialised */
+	if (s && service_start(s)) {
+		__atomic_store_n(&g_poll_seg, NULL, __ATOMIC_RELEASE);
+		__atomic_store_n(&g_stats_seg, NULL, __ATOMIC_RELEASE);
+		route();
+	}
 }
 
 static __attribute__((noinline)) int init_slow(void)
@@ -614,6 +662,7 @@ static void atfork_child(void)
 	}
 	__atomic_store_n(&g_state, ST_FORWARD, __ATOMIC_RELEASE);
 	__atomic_store_n(&g_stats_seg, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&g_poll_seg, NULL, __ATOMIC_RELEASE);
 	route();
 	__atomic_store_n(&g_seg, NULL, __ATOMIC_RELEASE);
 	tls.slot = NULL;
@@ -621,6 +670,10 @@ static void atfork_child(void)
 	tls.je_alloc = tls.je_dealloc = NULL;
 	if (old)
 		munmap(old, sizeof(*old));
+	/* the parent's segment: the child must not keep it open (nor be found through it) */
+	if (g_seg_fd >= 0)
+		close(g_seg_fd);
+	g_seg_fd = -1;
 	g_seg_tried = false;
 	seg_setup();
 	struct heap_seg *s = g_seg;
@@ -636,13 +689,6 @@ __attribute__((constructor)) static void shim_init(void)
 {
 	if (init_slow() == 0)
 		seg_setup();   /* the first malloc may have come before the environment existed */
-}
-
-__attribute__((destructor)) static void shim_fini(void)
-{
-	/* a process that exits normally removes its own segment; a killed one is removed by
-	 * headroom at the end of the run (heap_cleanup) */
-	seg_unlink(g_seg);
 }
 
 /* --- the interposed functions ------------------------------------------------------------
@@ -784,9 +830,11 @@ static void route(void)
 	int st = LOAD(&g_state);
 	void *(*m)(size_t) = real_malloc;
 	void (*f)(void *) = free_forward;
-	if (st == ST_STATS) {
-		m = malloc_pending;
+	if (st == ST_STATS && LOAD(&g_poll_seg)) {
+		m = malloc_pending;   /* no service thread: the calls answer */
 		f = free_stats;
+	} else if (st == ST_STATS) {
+		f = free_forward;     /* the service thread answers: nothing to add */
 	} else if (st == ST_COUNT && g_glibc_hdr) {
 		m = malloc_count_glibc;
 		f = free_count_glibc;

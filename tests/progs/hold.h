@@ -1,20 +1,22 @@
-/* hold: the idle loop shared by the test programs — keep running for `seconds` (or until killed),
- * with one small malloc/free every 10 ms, like any service that keeps working: the heap shim's
- * stats mode publishes on a malloc or free after headroom asks. */
+/* hold: the idle loop shared by the test programs — keep running for `seconds` (or until killed,
+ * when seconds <= 0) without calling malloc or free: an idle program must still be measured as
+ * it is (the heap shim's service thread answers for it), so the test programs do not help. */
 #ifndef HEADROOM_TESTPROG_HOLD_H
 #define HEADROOM_TESTPROG_HOLD_H
 
-#include <stdlib.h>
+#include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 static void hold(double seconds)
 {
-	struct timespec ts = {0, 10 * 1000 * 1000};
-	for (long i = 0; seconds <= 0 || i < (long)(seconds * 100); i++) {
-		void *volatile p = malloc(64);
-		free(p);
-		nanosleep(&ts, NULL);
+	if (seconds <= 0) {
+		for (;;)
+			pause();
 	}
+	struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }
 
 #endif
