@@ -148,8 +148,9 @@ static void heap_seg_sums_saturate(void **state)
 	s->stats[HS_GLIBC_INUSE] = UINT64_MAX;
 	s->stats[HS_GLIBC_MMAPPED] = UINT64_MAX;
 	s->published = 1;
+	/* without the shim's answer to a request the forged figures are not read at all (unknown) */
 	rc = heap_tree_read(run, &pid, 1, &t);
-	assert_true((rc < 0 && t.live == HR_UNKNOWN) || (rc == 0 && t.live == INT64_MAX));
+	assert_true(t.live == HR_UNKNOWN || (rc == 0 && t.live == INT64_MAX));
 	assert_true(t.held >= 0 || t.held == HR_UNKNOWN);
 	munmap(s, sizeof(*s));
 	heap_cleanup(run);
