@@ -356,7 +356,7 @@ static void stale_heap_is_not_current(void **state)
 	(void)state;
 	struct recording *rec = synth_new(100, 100 * MS);
 	int64_t *rss = synth_col(rec, "rss"), *live = synth_col(rec, "heap_live"), *anon = synth_col(rec, "map_anon");
-	int64_t *ht = synth_add_col(rec, "heap_t_ns");
+	int64_t *ht = synth_col(rec, "heap_t_ns");
 	snprintf(rec->run.heap_status, sizeof(rec->run.heap_status), "available: glibc, stats mode");
 	for (size_t i = 0; i < 100; i++) {
 		rss[i] = 407 * MiB;
@@ -386,7 +386,7 @@ static void stale_heap_is_not_current(void **state)
 	rss = synth_col(rec, "rss");
 	live = synth_col(rec, "heap_live");
 	anon = synth_col(rec, "map_anon");
-	ht = synth_add_col(rec, "heap_t_ns");
+	ht = synth_col(rec, "heap_t_ns");
 	snprintf(rec->run.heap_status, sizeof(rec->run.heap_status), "available: glibc, count mode");
 	for (size_t i = 0; i < 100; i++) {
 		rss[i] = 407 * MiB;

@@ -16,7 +16,7 @@ const char *const analyze_columns[] = {
 	"rss", "rss_peak", "rss_anon", "rss_file", "rss_shmem", "map_anon", "map_stacks", "map_code",
 	"map_files", "map_shmem", "map_other", "cg_usage", "cg_usage_peak", "cg_working_set",
 	"cg_inactive_file", "cg_file", "cg_oom_kills", "cg_limit_hits", "heap_live", "heap_held",
-	"heap_allocs", "heap_live_peak", NULL,
+	"heap_allocs", "heap_live_peak", "heap_t_ns", NULL,
 };
 
 void analyze_options_init(struct analyze_options *opt)
