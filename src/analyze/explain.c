@@ -118,8 +118,9 @@ static void remedies(const char *allocator, FILE *f)
 
 void explain_print(const struct explain *e, const struct recording *rec, FILE *f)
 {
-	char a[32], b[32], d[32];
-	fprintf(f, "headroom explain: %s\n", rec->run.command);
+	char a[32], b[32], d[32], safe[8192];
+	/* recorded text is the program's: escaped so it cannot drive the terminal */
+	fprintf(f, "headroom explain: %s\n", util_term_escape(rec->run.command, safe, sizeof(safe), false));
 	fprintf(f, "  %s %s, %zu samples%s\n\n", rec->run.mode, util_duration_format(e->duration_ns, a, sizeof(a)),
 		e->nsamples, rec->run.finished ? "" : " (the recording was cut short)");
 
@@ -157,7 +158,8 @@ void explain_print(const struct explain *e, const struct recording *rec, FILE *f
 	/* the rooms */
 	fprintf(f, "\n");
 	if (!e->heap_available) {
-		fprintf(f, "The heap was not measured: %s.\n", e->heap_status[0] ? e->heap_status : "not recorded");
+		fprintf(f, "The heap was not measured: %s.\n",
+			e->heap_status[0] ? util_term_escape(e->heap_status, safe, sizeof(safe), false) : "not recorded");
 		fprintf(f, "Without it the rooms in use and the empty shelves cannot be told apart: both are in\n"
 			   "\"other\" above. Run it again with the heap shim (headroom run without --no-heap) where it applies.\n");
 	} else {

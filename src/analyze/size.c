@@ -15,9 +15,11 @@ void size_options_init(struct size_options *opt)
 	opt->hpa_target = -1;
 }
 
+/* saturates: a converted double above INT64_MAX is undefined behaviour */
 static int64_t times_frac(int64_t bytes, double f)
 {
-	return (int64_t)ceil((double)bytes * f);
+	double v = ceil((double)bytes * f);
+	return v >= 9.2e18 ? INT64_MAX : (int64_t)v;
 }
 
 int size_recommend(const struct analysis *const *a, size_t n, const struct size_options *opt, struct sizing *ret)
@@ -53,6 +55,9 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 	for (size_t i = 0; i < n; i++) {
 		const struct analysis *x = a[i];
 		int64_t pk = x->peak;
+		if (pk > SIZE_PEAK_MAX || x->startup_peak > SIZE_PEAK_MAX || x->request_basis_p95 > SIZE_PEAK_MAX ||
+		    x->krr_max_bytes > SIZE_PEAK_MAX || x->vpa_peak_bytes > SIZE_PEAK_MAX)
+			return -ERANGE;
 		if (x->oom_killed && pk >= 0) {
 			/* the demand that got it killed is unknown: only a lower bound was seen */
 			int64_t raised = pk + 100 * UTIL_MiB > times_frac(pk, 1.2) ? pk + 100 * UTIL_MiB : times_frac(pk, 1.2);
@@ -128,7 +133,7 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 
 	int burst = opt->replicas > 0 ? opt->replicas : opt->surge;
 	if (burst > 0 && s.startup_peak >= 0)
-		s.startup_burst_bytes = (int64_t)burst * s.startup_peak;
+		s.startup_burst_bytes = util_mul_sat(burst, s.startup_peak);
 
 	if (opt->hpa_target >= 0) {
 		/* memory that does not come down after the load keeps the HPA scaled out */

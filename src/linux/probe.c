@@ -25,6 +25,8 @@ static int64_t kb_field(const char *line, const char *key)
 		return HR_UNKNOWN;
 	while (*p == ' ')
 		p++;
+	if (v > (uint64_t)INT64_MAX / 1024)
+		return HR_UNKNOWN; /* no process has 8 EiB: a figure that would wrap is not a figure */
 	return strncmp(p, "kB", 2) == 0 ? (int64_t)v * 1024 : (int64_t)v;
 }
 
@@ -312,7 +314,7 @@ static pid_t parse_ppid(const char *stat)
 	while (*p && *p != ' ')
 		p++;
 	uint64_t v;
-	if (util_parse_u64(&p, &v) < 0)
+	if (util_parse_u64(&p, &v) < 0 || v > INT32_MAX)
 		return -1;
 	return (pid_t)v;
 }
@@ -405,7 +407,7 @@ static int64_t keyed_value(const char *text, const char *key)
 			const char *p = line + n;
 			uint64_t v;
 			if (util_parse_u64(&p, &v) == 0)
-				return (int64_t)v;
+				return v > (uint64_t)INT64_MAX ? HR_UNKNOWN : (int64_t)v;
 		}
 	}
 	return HR_UNKNOWN;
@@ -522,7 +524,7 @@ static int64_t read_number(int fd)
 		return HR_UNKNOWN;
 	const char *p = buf;
 	uint64_t v;
-	return util_parse_u64(&p, &v) == 0 ? (int64_t)v : HR_UNKNOWN;
+	return util_parse_u64(&p, &v) == 0 && v <= (uint64_t)INT64_MAX ? (int64_t)v : HR_UNKNOWN;
 }
 
 int probe_cgroup_read(struct cgroup_handle *c, bool full, struct cgroup_stats *ret)

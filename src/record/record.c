@@ -274,17 +274,42 @@ static void record_free(struct record *r)
 	free(r);
 }
 
+/* Remove the first `n` of FILE, FILE-wal, FILE-shm (the ones record_create made). */
+static void rc_sides_unlink(const char *path, int n)
+{
+	static const char *const sides[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < n && i < 3; i++) {
+		char side[4200];
+		snprintf(side, sizeof(side), "%s%s", path, sides[i]);
+		unlink(side);
+	}
+}
+
 int record_create(const char *path, const struct run_info *info, struct record **ret)
 {
-	/* O_EXCL: never overwrite a recording, and fail early on an unwritable directory */
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	close(fd);
+	/* O_EXCL: never overwrite a recording, never follow a planted symlink, and fail early on an
+	 * unwritable directory. SQLite opens FILE-wal and FILE-shm by name later: they are created
+	 * here the same way, so a name planted by another user (in /tmp, say) fails the run instead of
+	 * being written through. */
+	static const char *const sides[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		char side[4200];
+		if (snprintf(side, sizeof(side), "%s%s", path, sides[i]) >= (int)sizeof(side)) {
+			rc_sides_unlink(path, i);
+			return -ENAMETOOLONG;
+		}
+		int fd = open(side, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			int e = -errno;
+			rc_sides_unlink(path, i);
+			return e;
+		}
+		close(fd);
+	}
 
 	struct record *r = calloc(1, sizeof(*r));
 	if (!r) {
-		unlink(path);
+		rc_sides_unlink(path, 3);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&r->lock, NULL);
@@ -295,7 +320,7 @@ int record_create(const char *path, const struct run_info *info, struct record *
 	int rc = -ENOMEM;
 	if (!r->filling.samples || !r->writing.samples)
 		goto fail;
-	rc = sqlite_err(sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE, NULL));
+	rc = sqlite_err(sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL));
 	if (rc < 0)
 		goto fail;
 	sqlite3_busy_timeout(r->db, 2000);
@@ -332,7 +357,7 @@ int record_create(const char *path, const struct run_info *info, struct record *
 	return 0;
 fail:
 	record_free(r);
-	unlink(path);
+	rc_sides_unlink(path, 3);
 	return rc;
 }
 

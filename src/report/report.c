@@ -89,11 +89,15 @@ static const char *startup_reason(enum analyze_phase_source s)
 static void print_command(FILE *out, const struct recording *rec)
 {
 	struct json_object *cmd = json_tokener_parse(rec->run.command);
+	/* the command line is the recorded program's text: escaped, it cannot drive a terminal */
+	char safe[8192];
 	if (cmd && json_object_is_type(cmd, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(cmd); i++)
-			fprintf(out, "%s%s", i ? " " : "", json_object_get_string(json_object_array_get_idx(cmd, i)));
+			fprintf(out, "%s%s", i ? " " : "",
+				util_term_escape(json_object_get_string(json_object_array_get_idx(cmd, i)), safe,
+						 sizeof(safe), false));
 	} else {
-		fputs(rec->run.command, out);
+		fputs(util_term_escape(rec->run.command, safe, sizeof(safe), false), out);
 	}
 	json_object_put(cmd);
 }
@@ -144,8 +148,9 @@ static void print_verdict_text(FILE *out, const struct analysis *a, const struct
 
 static void print_heap_text(FILE *out, const struct analysis *a)
 {
+	char reason[600];
 	if (!a->heap_available) {
-		fprintf(out, "Heap: unavailable — %s\n", a->heap_status);
+		fprintf(out, "Heap: unavailable — %s\n", util_term_escape(a->heap_status, reason, sizeof(reason), false));
 		return;
 	}
 	fprintf(out, "Heap: live %s at the end, peak %s", sz(a->heap_live_final).s, sz(a->heap_live_peak).s);

@@ -1,0 +1,95 @@
+#!/bin/bash
+# Safety promises of issue 16 that need the real binary: output errors fail the command (3 a.m.
+# scripts must not take a report that went nowhere for a success), a corrupt peak is refused
+# instead of wrapping into a tiny limit, files are never written through planted symlinks, text
+# from the recorded program never reaches the terminal raw, the HTML report runs only its own
+# scripts (CSP hashes).
+source "$(dirname "$0")/lib.sh"
+SYNTH="$BUILD/tests/tools/synth_recording"
+"$SYNTH" flat "$T/flat.db" --samples 200 >/dev/null
+
+# --- 10: output errors -----------------------------------------------------------------------
+set +e
+"$HEADROOM" report "$T/flat.db" >/dev/full 2>"$T/err"; rc=$?
+set -e
+check "report > /dev/full fails (exit $rc)" [ "$rc" -ne 0 ]
+check "report > /dev/full says why" grep -q "cannot write the output" "$T/err"
+set +e
+"$HEADROOM" report "$T/flat.db" --json >/dev/full 2>/dev/null; rc=$?
+"$HEADROOM" --version >/dev/full 2>/dev/null; rc2=$?
+"$HEADROOM" size "$T/flat.db" >/dev/full 2>/dev/null; rc3=$?
+set -e
+check "report --json > /dev/full fails" [ "$rc" -ne 0 ]
+check "--version > /dev/full fails" [ "$rc2" -ne 0 ]
+check "size > /dev/full fails" [ "$rc3" -ne 0 ]
+
+check "report to a working stdout still exits 0" "$HEADROOM" report "$T/flat.db"
+
+# --- 11: a peak of INT64_MAX is refused, never a 1Mi limit -----------------------------------
+cp "$T/flat.db" "$T/huge.db"
+q "$T/huge.db" "UPDATE samples SET rss = 9223372036854775807, rss_peak = 9223372036854775807 WHERE rowid = 100"
+set +e
+"$HEADROOM" size "$T/huge.db" >"$T/out" 2>"$T/err"; rc=$?
+"$HEADROOM" report "$T/huge.db" >"$T/rep" 2>&1; rrc=$?
+"$HEADROOM" report "$T/huge.db" --json >"$T/rep.json" 2>&1
+set -e
+check "size refuses an INT64_MAX peak (exit $rc)" [ "$rc" -eq 1 ]
+check "size says the figure is out of range" grep -qi "range" "$T/err"
+check "size prints no 1Mi limit" bash -c "! grep -q '\b1Mi\b' '$T/out'"
+check "report of it does not crash (exit $rrc)" [ "$rrc" -lt 128 ]
+check "report recommends no 1Mi limit" bash -c "! grep -q '\"limit\": \"1Mi\"\|limit *1Mi' '$T/rep' '$T/rep.json'"
+
+# --- 3: a symlink planted at the temporary or final name is not written through -------------
+echo precious >"$T/victim"
+ln -s "$T/victim" "$T/out.html.tmp"
+"$HEADROOM" report "$T/flat.db" --html "$T/out.html" >/dev/null
+expect_eq "report --html does not write through OUT.tmp" "$(cat "$T/victim")" "precious"
+check "the report was written" grep -q "<html" "$T/out.html"
+check "no temporary file is left" bash -c "[ \$(ls '$T' | grep -c 'out.html.') -eq 1 ]"
+ln -s "$T/victim" "$T/planted.db-wal"
+set +e
+"$HEADROOM" run --no-heap --no-cgroup --quiet --record "$T/planted.db" -- true 2>"$T/err"; rc=$?
+set -e
+check "a recording with a planted FILE-wal symlink is refused (exit $rc)" [ "$rc" -ne 0 ]
+expect_eq "the planted -wal target is untouched" "$(cat "$T/victim")" "precious"
+ln -s "$T/victim" "$T/link.db"
+set +e
+"$HEADROOM" run --no-heap --no-cgroup --quiet --record "$T/link.db" -- true 2>/dev/null; rc=$?
+set -e
+check "a recording path that is a symlink is refused (exit $rc)" [ "$rc" -ne 0 ]
+expect_eq "its target is untouched" "$(cat "$T/victim")" "precious"
+
+# --- 4: escape sequences from the command line never reach the terminal raw -------------------
+ESC=$'\e'
+"$HEADROOM" run --no-heap --no-cgroup --record "$T/esc.db" -- /bin/sh -c 'exit 0' "x${ESC}]0;pwned"$'\a'"${ESC}[2J" \
+  >"$T/run.out" 2>"$T/run.err"
+check "run's report holds no ESC byte" bash -c "! grep -q \$'\\e' '$T/run.out'"
+check "the command line is shown escaped" grep -qF 'x\e]0;pwned\x07\e[2J' "$T/run.out"
+"$HEADROOM" report "$T/esc.db" >"$T/rep.out"
+"$HEADROOM" explain "$T/esc.db" >"$T/expl.out"
+check "report holds no ESC byte" bash -c "! grep -q \$'\\e' '$T/rep.out'"
+check "explain holds no ESC byte" bash -c "! grep -q \$'\\e' '$T/expl.out'"
+set +e
+"$HEADROOM" run --no-heap --no-cgroup -- "/nonexistent${ESC}[2Jcmd" 2>"$T/err"; rc=$?
+"$HEADROOM" report "$T/no${ESC}]0;t"$'\a' 2>"$T/err2"
+set -e
+expect_eq "a missing command exits 127" "$rc" 127
+check "the error message holds no ESC byte" bash -c "! grep -q \$'\\e' '$T/err' '$T/err2'"
+check "the error message shows it escaped" grep -qF '/nonexistent\e[2Jcmd' "$T/err"
+
+# --- 5: the HTML report's CSP allows its own two scripts by hash, no 'unsafe-inline' script ---
+python3 - "$T/out.html" <<'PY' && ok "CSP script-src lists the SHA-256 of every inline script, no unsafe-inline" || fail "CSP script hashes"
+import base64, hashlib, re, sys
+html = open(sys.argv[1], encoding="utf-8").read()
+csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html).group(1)
+script_src = [d for d in csp.split(";") if d.strip().startswith("script-src")][0]
+assert "unsafe-inline" not in script_src, script_src
+hashes = set(re.findall(r"'sha256-([^']+)'", script_src))
+scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+assert len(scripts) == 2, len(scripts)
+for s in scripts:
+    h = base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()
+    assert h in hashes, ("script not allowed", s[:60])
+assert len(hashes) == len(scripts)
+PY
+finish
