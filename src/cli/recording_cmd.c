@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "html.h"
+#include "analyze.h"
 #include "live.h"
 #include "report.h"
 #include "util.h"
@@ -306,11 +307,44 @@ static void on_ready(void *ctx, struct runner *r, int64_t t_ns)
 		on_note(ctx, "could not start the load thread");
 }
 
+/* in the guard, after headroom was killed: its heap segments would stay in /dev/shm */
+static void after_crash(void *ctx)
+{
+	struct hook_ctx *h = ctx;
+	if (h->cmd->heap.injected)
+		heap_cleanup(h->cmd->heap.run_id);
+}
+
 static void on_stop(void *ctx, struct runner *r)
 {
 	struct hook_ctx *h = ctx;
 	if (h->cmd->load_spec)
 		runload_stop(&h->cmd->load);
+}
+
+/* The run's report when the file stopped early (disk full): the file's rows and the ones kept in
+ * memory, with the end of the run from the runner (the file may not have it). */
+static int report_unwritten(FILE *out, const struct runner_result *res, bool json)
+{
+	struct recording *rec;
+	int r = record_open(res->record_path, analyze_columns, &rec);
+	if (r < 0)
+		return r;
+	struct analysis *a = malloc(sizeof(*a));
+	r = a ? recording_add_unwritten(rec, &res->unwritten) : -ENOMEM;
+	if (r == 0) {
+		rec->run.duration_ns = res->info.duration_ns;
+		rec->run.exit_code = res->info.exit_code;
+		rec->run.exit_signal = res->info.exit_signal;
+		rec->run.oom_killed = res->info.oom_killed;
+		rec->run.finished = true;
+		r = analyze_recording(rec, NULL, a);
+		if (r == 0 || r == -ENODATA)
+			r = json ? report_print_json(out, rec, a) : report_print_text(out, rec, a);
+	}
+	free(a);
+	recording_free(rec);
+	return r;
 }
 
 static int exit_status(const struct recording_cmd *c, const struct runner_result *res)
@@ -338,6 +372,7 @@ int recording_cmd_execute(struct recording_cmd *c)
 	c->ro.hooks.on_start = on_start;
 	c->ro.hooks.on_ready = on_ready;
 	c->ro.hooks.on_stop = on_stop;
+	c->ro.hooks.after_crash = after_crash;
 	c->ro.hooks.ctx = &h;
 	/* the heap shim: LD_PRELOAD in our environment for the command to inherit, until it ran */
 	heap_run_prepare(&c->heap, c->ro.argv ? c->heap_mode : "off", c->ro.argv ? c->ro.argv[0] : NULL, NULL);
@@ -361,14 +396,21 @@ int recording_cmd_execute(struct recording_cmd *c)
 	if (res.ready_timed_out)
 		cli_note("%s did not accept connections in time (--ready-timeout): the command was stopped",
 			 c->ro.ready_addr);
-	if (!c->quiet || c->json) {
+	if (res.unwritten.write_error && (!c->quiet || c->json)) {
+		/* the file stops early: report the whole run from the file plus what memory kept */
+		int rr = report_unwritten(stdout, &res, c->json);
+		if (rr < 0)
+			cli_note("cannot report the run: %s", record_strerror(rr));
+		else if (!c->json)
+			printf("  recording     %s (incomplete: %s)\n", res.record_path, record_strerror(res.unwritten.write_error));
+	} else if (!c->quiet || c->json) {
 		int rr = report_file(stdout, res.record_path, c->json);
 		if (rr < 0)
 			cli_note("cannot read back '%s': %s", res.record_path, record_strerror(rr));
 		else if (!c->json)
 			printf("  recording     %s\n", res.record_path);
 	}
-	if (c->html_out) {
+	if (c->html_out && !res.unwritten.write_error) {
 		int hr = html_report_file(res.record_path, c->html_out);
 		if (hr < 0)
 			cli_note("cannot write the HTML report '%s': %s", c->html_out, record_strerror(hr));
@@ -384,5 +426,14 @@ int recording_cmd_execute(struct recording_cmd *c)
 			       (long long)lr->requests, lr->rps, lr->p50_us / 1e3, lr->p99_us / 1e3, lr->max_us / 1e3,
 			       (long long)lr->errors_total);
 	}
-	return exit_status(c, &res);
+	int code = exit_status(c, &res);
+	if (res.unwritten.write_error) {
+		if (c->html_out)
+			cli_note("no HTML report: the recording '%s' is incomplete", res.record_path);
+		/* the recording is not what was asked for: a script must see it */
+		if (code == 0)
+			code = EXIT_FAIL;
+	}
+	record_unwritten_free(&res.unwritten);
+	return code;
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "util.h"
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -504,6 +505,34 @@ void heap_cleanup(const char *run_id)
 	closedir(d);
 }
 
+/* Segments of a headroom killed with its guard: the run id starts with the owner's pid in hex
+ * (heap_env_prepare). Only our own user's segments of dead owners are removed. */
+void heap_sweep_stale(void)
+{
+	const char *prefix = &HEAP_SEG_PREFIX[1];
+	size_t plen = strlen(prefix);
+	DIR *d = opendir("/dev/shm");
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, plen) != 0 || strlen(de->d_name) < plen + 8)
+			continue;
+		char hex[9];
+		memcpy(hex, de->d_name + plen, 8);
+		hex[8] = '\0';
+		char *end;
+		unsigned long owner = strtoul(hex, &end, 16);
+		struct stat st;
+		if (*end || owner == 0 || owner > CGROUP_PID_MAX || cgroup_headroom_alive((pid_t)owner) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_uid != geteuid() ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* --- telling in advance ------------------------------------------------------------------ */
 static void say(char *reason, size_t len, const char *text)
 {
@@ -762,6 +791,7 @@ int heap_run_prepare(struct heap_run *h, const char *mode, const char *exe, cons
 	}
 	if (!shim)
 		shim = heap_shim_default_path();
+	heap_sweep_stale();
 	int rc = shim ? heap_env_prepare(shim, mode, h->run_id, sizeof(h->run_id)) : -ENOENT;
 	if (rc == -ENOENT)
 		run_status(h, HEAP_RUN_UNAVAILABLE, "libheadroom-heap.so was not found next to headroom "

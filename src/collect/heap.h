@@ -79,6 +79,8 @@ void heap_diagnose_pid(pid_t pid, char *reason, size_t len);
 
 /* shm_unlink every segment of this run and drop the reader's mappings of it. */
 void heap_cleanup(const char *run_id);
+/* Remove this user's segments left by headroom runs that died (owner pid no longer a headroom). */
+void heap_sweep_stale(void);
 
 const char *heap_allocator_name(int allocator);   /* "glibc", "jemalloc", "mimalloc", "unknown", "mixed" */
 

@@ -123,7 +123,7 @@ int cgroup_find_own(int *ret_version, char *ret_dir, size_t len)
 static void kill_all(const char *dir);
 
 /* Is `owner` a live headroom? A pid alone is not enough: after a crash it may have been reused. */
-static bool owner_alive(pid_t owner)
+bool cgroup_headroom_alive(pid_t owner)
 {
 	if (kill(owner, 0) < 0 && errno != EPERM)
 		return false;
@@ -148,7 +148,7 @@ static void sweep_leftovers(const char *parent)
 		const char *num = de->d_name + strlen(PREFIX);
 		uint64_t owner;
 		if (util_parse_u64(&num, &owner) < 0 || *num || owner == 0 || owner > CGROUP_PID_MAX ||
-		    owner_alive((pid_t)owner))
+		    cgroup_headroom_alive((pid_t)owner))
 			continue;
 		char dir[2048];
 		snprintf(dir, sizeof(dir), "%s/%s", parent, de->d_name);

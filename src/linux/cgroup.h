@@ -39,6 +39,9 @@ int cgroup_enter(const struct cgroup_run *cg, pid_t pid);
 int cgroup_parse_procs(const char *text, size_t n, bool complete, pid_t *ret_pids, int max);
 /* Every pid listed in DIR/cgroup.procs, read whole (in chunks, carrying partial lines). */
 int cgroup_read_procs(const char *dir, pid_t *ret_pids, int max);
+/* Is `pid` a live headroom (its comm starts with "headroom")? A pid alone is not enough to tell
+ * a crashed run's leftovers from a live run's: it may have been reused. */
+bool cgroup_headroom_alive(pid_t pid);
 /* Kill whatever is left inside, wait for it to empty, rmdir. Idempotent. */
 int cgroup_remove(struct cgroup_run *cg);
 

@@ -51,6 +51,16 @@ struct record {
 	struct batch writing;   /* the writer thread's, outside the lock */
 	int64_t dropped;
 	int write_error;        /* first SQLite error of the writer, as -errno-ish */
+	/* once a write failed, nothing more goes to the file (one clear instant where it stops):
+	 * rows go to `kept` instead, touched only by the writer (and by finish after the join) */
+	bool failed;
+	int64_t committed_t;    /* t_ns of the last sample in the file, -1 when none */
+	int64_t next_checkpoint_ns;
+	struct sample *kept;
+	size_t nkept;
+	int64_t kept_dropped;
+	struct record_event kept_events[EVENTS_MAX];
+	size_t nkept_events;
 };
 
 static const char *schema_sql =
@@ -159,8 +169,54 @@ static int write_batch(struct record *r, struct batch *b)
 		sqlite3_reset(r->ins_load);
 	}
 	int rc2 = exec_sql(r->db, rc == 0 ? "COMMIT" : "ROLLBACK");
-	b->nsamples = b->nevents = b->nloads = 0;
 	return rc ? rc : rc2;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void keep_batch(struct record *r, const struct batch *b)
+{
+	if (!r->kept && b->nsamples)
+		r->kept = malloc(RECORD_KEEP_MAX * sizeof(struct sample));
+	for (size_t i = 0; i < b->nsamples; i++) {
+		if (r->kept && r->nkept < RECORD_KEEP_MAX)
+			r->kept[r->nkept++] = b->samples[i];
+		else
+			r->kept_dropped++;
+	}
+	for (size_t i = 0; i < b->nevents && r->nkept_events < EVENTS_MAX; i++)
+		r->kept_events[r->nkept_events++] = b->events[i];
+}
+
+/* Write a batch, or keep it in memory once writing has failed; the batch is empty afterwards.
+ * Runs on the writer thread, or on the caller's after the writer was joined. */
+static void handle_batch(struct record *r, struct batch *b)
+{
+	if (!r->failed) {
+		int rc = write_batch(r, b);
+		pthread_mutex_lock(&r->lock);
+		if (rc == 0 && b->nsamples)
+			r->committed_t = b->samples[b->nsamples - 1].t_ns;
+		if (rc < 0) {
+			r->failed = true;
+			if (r->write_error == 0)
+				r->write_error = rc;
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (rc == 0 && mono_ns() >= r->next_checkpoint_ns) {
+			/* PASSIVE: never waits for readers; a failure leaves the rows safe in the WAL */
+			sqlite3_wal_checkpoint_v2(r->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+			r->next_checkpoint_ns = mono_ns() + RECORD_CHECKPOINT_MS * 1000000LL;
+		}
+	}
+	if (r->failed)
+		keep_batch(r, b);
+	b->nsamples = b->nevents = b->nloads = 0;
 }
 
 static void *writer_main(void *arg)
@@ -185,10 +241,8 @@ static void *writer_main(void *arg)
 		r->writing = r->filling;
 		r->filling = tmp;
 		pthread_mutex_unlock(&r->lock);
-		int rc = write_batch(r, &r->writing);
+		handle_batch(r, &r->writing);
 		pthread_mutex_lock(&r->lock);
-		if (rc < 0 && r->write_error == 0)
-			r->write_error = rc;
 		r->written++;
 		pthread_cond_broadcast(&r->written_cond);
 		if (stop)
@@ -213,7 +267,7 @@ static int prepare_inserts(struct record *r)
 	return sqlite_err(rc);
 }
 
-static int write_run_row(sqlite3 *db, const struct run_info *in, bool insert)
+static int write_run_row(sqlite3 *db, const struct run_info *in, bool insert, bool finished)
 {
 	const char *sql = insert
 		? "INSERT INTO run (id, mode, command, pid, limit_bytes, interval_ns, cgroup_version, cgroup_path,"
@@ -221,7 +275,7 @@ static int write_run_row(sqlite3 *db, const struct run_info *in, bool insert)
 		  " schema_version, started_wall_ns, finished) VALUES (1,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,0)"
 		: "UPDATE run SET mode=?1, command=?2, pid=?3, limit_bytes=?4, interval_ns=?5, cgroup_version=?6,"
 		  " cgroup_path=?7, rss_peaks_exact=?8, cg_peaks_exact=?9, heap_mode=?10, heap_status=?11,"
-		  " duration_ns=?17, exit_code=?18, exit_signal=?19, oom_killed=?20, finished=1 WHERE id=1";
+		  " duration_ns=?17, exit_code=?18, exit_signal=?19, oom_killed=?20, finished=?21 WHERE id=1";
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
@@ -251,6 +305,7 @@ static int write_run_row(sqlite3 *db, const struct run_info *in, bool insert)
 			sqlite3_bind_null(st, 18);
 		sqlite3_bind_int(st, 19, in->exit_signal);
 		sqlite3_bind_int(st, 20, in->oom_killed);
+		sqlite3_bind_int(st, 21, finished);
 	}
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
@@ -268,6 +323,7 @@ static void record_free(struct record *r)
 		sqlite3_close(r->db);
 	free(r->filling.samples);
 	free(r->writing.samples);
+	free(r->kept);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->wake);
 	pthread_cond_destroy(&r->written_cond);
@@ -315,6 +371,8 @@ int record_create(const char *path, const struct run_info *info, struct record *
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->wake, NULL);
 	pthread_cond_init(&r->written_cond, NULL);
+	r->committed_t = -1;
+	r->next_checkpoint_ns = mono_ns() + RECORD_CHECKPOINT_MS * 1000000LL;
 	r->filling.samples = malloc(RECORD_BATCH_MAX * sizeof(struct sample));
 	r->writing.samples = malloc(RECORD_BATCH_MAX * sizeof(struct sample));
 	int rc = -ENOMEM;
@@ -332,10 +390,16 @@ int record_create(const char *path, const struct run_info *info, struct record *
 	snprintf(sql + off, sizeof(sql) - off, "); PRAGMA user_version = %d;", RECORD_SCHEMA_VERSION);
 	/* the writer only appends: a small page cache keeps headroom's own RSS flat */
 	rc = exec_sql(r->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -256;");
+	/* the schema and the run row in one transaction: a recording cut short during its creation is
+	 * either empty or whole, never a schema without its run */
+	if (rc == 0)
+		rc = exec_sql(r->db, "BEGIN");
 	if (rc == 0)
 		rc = exec_sql(r->db, sql);
 	if (rc == 0)
-		rc = write_run_row(r->db, info, true);
+		rc = write_run_row(r->db, info, true, false);
+	if (rc == 0)
+		rc = exec_sql(r->db, "COMMIT");
 	if (rc == 0)
 		rc = prepare_inserts(r);
 	if (rc < 0)
@@ -413,6 +477,25 @@ int64_t record_dropped(const struct record *r)
 	return r->dropped;
 }
 
+int record_write_failed(struct record *r, int64_t *ret_stopped_t_ns)
+{
+	pthread_mutex_lock(&r->lock);
+	int rc = r->failed ? (r->write_error ? r->write_error : -EIO) : 0;
+	if (ret_stopped_t_ns)
+		*ret_stopped_t_ns = r->committed_t;
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+void record_unwritten_free(struct record_unwritten *u)
+{
+	if (!u)
+		return;
+	free(u->samples);
+	free(u->events);
+	memset(u, 0, sizeof(*u));
+}
+
 static void stop_writer(struct record *r)
 {
 	if (!r->writer_started)
@@ -424,13 +507,13 @@ static void stop_writer(struct record *r)
 	pthread_join(r->writer, NULL);
 	r->writer_started = false;
 	/* whatever was pushed after the writer's last swap */
-	int rc = write_batch(r, &r->filling);
-	if (rc < 0 && r->write_error == 0)
-		r->write_error = rc;
+	handle_batch(r, &r->filling);
 }
 
-int record_finish(struct record *r, const struct run_info *end)
+int record_finish_keep(struct record *r, const struct run_info *end, struct record_unwritten *ret)
 {
+	if (ret)
+		memset(ret, 0, sizeof(*ret));
 	if (r->dropped > 0) {
 		char d[64];
 		snprintf(d, sizeof(d), "%lld rows dropped: the disk could not keep up", (long long)r->dropped);
@@ -438,14 +521,49 @@ int record_finish(struct record *r, const struct run_info *end)
 	}
 	stop_writer(r);
 	int rc = r->write_error;
-	int rc2 = write_run_row(r->db, end, false);
-	if (rc == 0)
-		rc = rc2;
+	if (!r->failed) {
+		rc = write_run_row(r->db, end, false, true);
+	} else {
+		/* say where the file stops, if the disk takes these few bytes; if not, the run row
+		 * still says "not finished", which every view reports */
+		struct record_event e = {.t_ns = r->committed_t, .value = rc};
+		snprintf(e.kind, sizeof(e.kind), "write_failed");
+		snprintf(e.detail, sizeof(e.detail), "writing the recording failed (%s): samples after this instant are not in the file",
+			 record_strerror(rc));
+		struct batch *one = calloc(1, sizeof(*one)); /* 80 KiB: not on the stack */
+		if (one) {
+			one->nevents = 1;
+			one->events[0] = e;
+			if (write_batch(r, one) == 0)
+				write_run_row(r->db, end, false, false);
+			free(one);
+		}
+		if (r->nkept_events < EVENTS_MAX)
+			r->kept_events[r->nkept_events++] = e;
+	}
 	/* fold the WAL back so a single file can be copied or attached to a ticket */
 	sqlite3_wal_checkpoint_v2(r->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	exec_sql(r->db, "PRAGMA journal_mode = DELETE");
+	if (ret && r->failed) {
+		ret->write_error = rc;
+		ret->stopped_t_ns = r->committed_t;
+		ret->samples = r->kept;
+		ret->nsamples = r->nkept;
+		ret->samples_dropped = r->kept_dropped;
+		r->kept = NULL;
+		ret->events = malloc((r->nkept_events ? r->nkept_events : 1) * sizeof(struct record_event));
+		if (ret->events) {
+			memcpy(ret->events, r->kept_events, r->nkept_events * sizeof(struct record_event));
+			ret->nevents = r->nkept_events;
+		}
+	}
 	record_free(r);
 	return rc;
+}
+
+int record_finish(struct record *r, const struct run_info *end)
+{
+	return record_finish_keep(r, end, NULL);
 }
 
 void record_abandon(struct record *r)
@@ -659,6 +777,37 @@ out:
 		return rc;
 	}
 	*ret = rec;
+	return 0;
+}
+
+int recording_add_unwritten(struct recording *rec, const struct record_unwritten *u)
+{
+	if (!u || (u->nsamples == 0 && u->nevents == 0))
+		return 0;
+	size_t n = rec->nsamples + u->nsamples;
+	int64_t *t = realloc(rec->t_ns, (n ? n : 1) * sizeof(int64_t));
+	if (!t)
+		return -ENOMEM;
+	rec->t_ns = t;
+	for (int i = 0; i < rec->ncols; i++) {
+		int64_t *c = realloc(rec->col[i], (n ? n : 1) * sizeof(int64_t));
+		if (!c)
+			return -ENOMEM;
+		rec->col[i] = c;
+	}
+	for (size_t k = 0; k < u->nsamples; k++) {
+		const int64_t *f = (const int64_t *)&u->samples[k];
+		rec->t_ns[rec->nsamples + k] = f[0];
+		for (int i = 0; i < rec->ncols; i++)
+			rec->col[i][rec->nsamples + k] = f[column_index(rec->col_name[i])];
+	}
+	rec->nsamples = n;
+	struct record_event *ev = realloc(rec->events, (rec->nevents + u->nevents + 1) * sizeof(*ev));
+	if (!ev)
+		return -ENOMEM;
+	rec->events = ev;
+	memcpy(ev + rec->nevents, u->events, u->nevents * sizeof(*ev));
+	rec->nevents += u->nevents;
 	return 0;
 }
 

@@ -219,7 +219,14 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 		fprintf(out, "exit unknown");
 	fprintf(out, " after %s · %zu samples every %s · limit %s\n", dur(a->duration_ns).s, a->nsamples,
 		dur(a->interval_ns).s, a->limit_bytes >= 0 ? sz(a->limit_bytes).s : "none");
-	if (!a->finished)
+	const struct record_event *wf = NULL;
+	for (size_t i = 0; i < rec->nevents && !wf; i++)
+		if (strcmp(rec->events[i].kind, "write_failed") == 0)
+			wf = &rec->events[i];
+	if (wf)
+		fprintf(out, "  the recording file is incomplete: writing it failed (%s) after %s; the file has no samples after that\n",
+			record_strerror((int)wf->value), wf->t_ns >= 0 ? dur(wf->t_ns).s : "its start");
+	else if (!a->finished)
 		fprintf(out, "  the recording is not finished (headroom was stopped, or is still recording): figures cover the data up to its last flush\n");
 	if (a->oom_killed && a->limit_bytes > 0)
 		fprintf(out, "  the kernel killed the command: its cgroup reached the limit of %s; the peak below is a lower "
