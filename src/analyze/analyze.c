@@ -451,17 +451,17 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 	if (a->has_load) {
 		add_phase(a, "idle", -1, se, a->load_start_ns, HR_UNKNOWN);
 		add_stage_phases(rec, a);
-		add_phase(a, "after load", -1, a->load_end_ns, end_ns + 1, HR_UNKNOWN);
+		add_phase(a, "after load", -1, a->load_end_ns, util_add_sat(end_ns, 1), HR_UNKNOWN);
 	} else {
-		add_phase(a, "steady", -1, se, end_ns + 1, HR_UNKNOWN);
+		add_phase(a, "steady", -1, se, util_add_sat(end_ns, 1), HR_UNKNOWN);
 	}
 	for (int p = 0; p < a->nphases; p++) {
 		struct analyze_phase *ph = &a->phases[p];
 		size_t from = index_at(t, n, ph->start_ns), to = index_at(t, n, ph->end_ns);
 		/* an interval peak read at t_i covers (t_i-1, t_i]: peaks belong to the phase holding
 		 * (start, end], values read at an instant to the one holding [start, end) */
-		size_t pfrom = ph->start_ns <= t[0] ? 0 : index_at(t, n, ph->start_ns + 1);
-		size_t pto = index_at(t, n, ph->end_ns + 1);
+		size_t pfrom = ph->start_ns <= t[0] ? 0 : index_at(t, n, util_add_sat(ph->start_ns, 1));
+		size_t pto = index_at(t, n, util_add_sat(ph->end_ns, 1));
 		ph->nsamples = to - from;
 		ph->peak_bytes = max_known(bp, pfrom, pto, NULL, t);
 		ph->rss_peak_bytes = max_known(rp, pfrom, pto, NULL, t);

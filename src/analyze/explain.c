@@ -84,7 +84,8 @@ int explain_compute(const struct recording *rec, struct explain *ret)
 		else
 			e.heap_trend = EXPLAIN_HEAP_FLAT;
 	}
-	e.stayed_high = e.rss_peak > 0 && e.rss_final != HR_UNKNOWN && e.rss_final * 10 >= e.rss_peak * 9;
+	e.stayed_high = e.rss_peak > 0 && e.rss_final != HR_UNKNOWN &&
+			util_mul_sat(e.rss_final, 10) >= util_mul_sat(e.rss_peak, 9);
 	*ret = e;
 	return 0;
 }

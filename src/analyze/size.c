@@ -56,7 +56,9 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 		const struct analysis *x = a[i];
 		int64_t pk = x->peak;
 		if (pk > SIZE_PEAK_MAX || x->startup_peak > SIZE_PEAK_MAX || x->request_basis_p95 > SIZE_PEAK_MAX ||
-		    x->krr_max_bytes > SIZE_PEAK_MAX || x->vpa_peak_bytes > SIZE_PEAK_MAX)
+		    x->krr_max_bytes > SIZE_PEAK_MAX || x->krr_max_best_bytes > SIZE_PEAK_MAX ||
+		    x->vpa_peak_bytes > SIZE_PEAK_MAX || x->vpa_peak_best_bytes > SIZE_PEAK_MAX ||
+		    x->final > SIZE_PEAK_MAX || x->after_load_bytes > SIZE_PEAK_MAX || x->steady_p50 > SIZE_PEAK_MAX)
 			return -ERANGE;
 		if (x->oom_killed && pk >= 0) {
 			/* the demand that got it killed is unknown: only a lower bound was seen */

@@ -178,8 +178,8 @@ char *util_duration_format(int64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "%.1fs", s);
 	else if (s < 3600)
 		snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)s % 60);
-	else
-		snprintf(buf, len, "%dh%02dm", (int)(s / 3600), ((int)s % 3600) / 60);
+	else /* up to 292 years of ns: long long holds the hours, int would not */
+		snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), ((long long)s % 3600) / 60);
 	return buf;
 }
 

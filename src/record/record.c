@@ -26,6 +26,9 @@ _Static_assert(sizeof(record_sample_columns) / sizeof(record_sample_columns[0]) 
 	       "record_sample_columns must name every field of struct sample");
 
 #define EVENTS_MAX 256
+/* No recording lasts ten years: an instant beyond it (or before 0) is corruption, refused at
+ * open (-EPROTO) so no analysis ever does arithmetic on it. */
+#define RECORD_T_MAX (10LL * 366 * 24 * 3600 * 1000000000LL)
 #define LOADS_MAX 64
 
 struct batch {
@@ -620,6 +623,13 @@ static int read_run(sqlite3 *db, struct run_info *run)
 	run->oom_killed = sqlite3_column_int(st, 18);
 	run->finished = sqlite3_column_int(st, 19);
 	sqlite3_finalize(st);
+	/* figures no consumer can do arithmetic on are unknown, not trusted */
+	if (run->duration_ns < 0 || run->duration_ns > RECORD_T_MAX)
+		run->duration_ns = HR_UNKNOWN;
+	if (run->interval_ns <= 0 || run->interval_ns > RECORD_T_MAX)
+		run->interval_ns = HR_UNKNOWN;
+	if (run->started_wall_ns < 0)
+		run->started_wall_ns = HR_UNKNOWN;
 	return 0;
 }
 
@@ -639,6 +649,10 @@ static int read_events(sqlite3 *db, struct recording *rec)
 	while (rec->nevents < n && sqlite3_step(st) == SQLITE_ROW) {
 		struct record_event *e = &rec->events[rec->nevents++];
 		e->t_ns = col_i64(st, 0);
+		if (e->t_ns < -1 || e->t_ns > RECORD_T_MAX) {   /* -1: before the first sample */
+			sqlite3_finalize(st);
+			return -EPROTO;
+		}
 		copy_text(e->kind, sizeof(e->kind), sqlite3_column_text(st, 1));
 		e->value = col_i64(st, 2);
 		copy_text(e->detail, sizeof(e->detail), sqlite3_column_text(st, 3));
@@ -663,6 +677,10 @@ static int read_load(sqlite3 *db, struct recording *rec)
 		int64_t *f = (int64_t *)&rec->load[rec->nload++];
 		for (int c = 0; c < (int)(sizeof(struct load_row) / sizeof(int64_t)); c++)
 			f[c] = col_i64(st, c);
+		if (f[0] < 0 || f[0] > RECORD_T_MAX) {
+			sqlite3_finalize(st);
+			return -EPROTO;
+		}
 	}
 	sqlite3_finalize(st);
 	return 0;
@@ -720,6 +738,12 @@ static int read_samples(sqlite3 *db, const char *const *columns, struct recordin
 	int rc;
 	while (k < count && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rec->t_ns[k] = sqlite3_column_int64(st, 0);
+		/* instants in order, within range, and numbers: anything else is a corrupt file */
+		if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || rec->t_ns[k] < 0 || rec->t_ns[k] > RECORD_T_MAX ||
+		    (k > 0 && rec->t_ns[k] < rec->t_ns[k - 1])) {
+			sqlite3_finalize(st);
+			return -EPROTO;
+		}
 		for (int i = 0; i < n; i++)
 			rec->col[i][k] = col_i64(st, i + 1);
 		k++;
@@ -767,7 +791,7 @@ int record_open(const char *path, const char *const *columns, struct recording *
 		rc = read_load(db, rec);
 	if (rc == 0)
 		rc = read_samples(db, columns, rec);
-	if (rc == 0 && !rec->run.finished && rec->nsamples > 0)
+	if (rc == 0 && (!rec->run.finished || rec->run.duration_ns == HR_UNKNOWN) && rec->nsamples > 0)
 		rec->run.duration_ns = rec->t_ns[rec->nsamples - 1];
 out:
 	if (db)
