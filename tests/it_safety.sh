@@ -77,6 +77,46 @@ expect_eq "a missing command exits 127" "$rc" 127
 check "the error message holds no ESC byte" bash -c "! grep -q \$'\\e' '$T/err' '$T/err2'"
 check "the error message shows it escaped" grep -qF '/nonexistent\e[2Jcmd' "$T/err"
 
+# --- 4 and 11: a hostile Prometheus answer (pod named with escape sequences, a value of 1e30) --
+cat >"$T/prom.py" <<'PY'
+import http.server, json, sys
+ESC = "\x1b"
+body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
+    {"metric": {"namespace": "ns", "pod": "p" + ESC + "]0;pwned\x07" + ESC + "[2J", "container": "c" + ESC + "[31m"},
+     "value": [1700000000.0, "1e30"]}]}}).encode()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+for port in range(21400, 21450):
+    try:
+        srv = http.server.HTTPServer(("127.0.0.1", port), H)
+    except OSError:
+        continue
+    print(port, flush=True)
+    srv.timeout = 30
+    for _ in range(12):
+        srv.handle_request()
+    break
+PY
+python3 "$T/prom.py" >"$T/prom.port" &
+prom=$!
+for _ in $(seq 100); do [ -s "$T/prom.port" ] && break; sleep 0.05; done
+port=$(head -1 "$T/prom.port")
+for fmt in table yaml; do
+  set +e
+  timeout 20 "$HEADROOM" size --prometheus "http://127.0.0.1:$port" --format $fmt >"$T/ps.out" 2>"$T/ps.err"; rc=$?
+  set -e
+  check "size --prometheus ($fmt) with a 1e30 value does not crash (exit $rc)" [ "$rc" -lt 124 ]
+  check "size --prometheus ($fmt): no ESC byte from pod names reaches the terminal" \
+    bash -c "! grep -q \$'\\e' '$T/ps.out' '$T/ps.err'"
+  check "size --prometheus ($fmt): the pod name is shown escaped" grep -qF 'p\e]0;pwned' "$T/ps.out"
+  check "size --prometheus ($fmt): no negative limit from a wrapped 1e30" bash -c "! grep -q -- '-[0-9]*Mi' '$T/ps.out'"
+  check "size --prometheus ($fmt): no sanitizer report" bash -c "! grep -q 'runtime error' '$T/ps.err'"
+done
+kill $prom 2>/dev/null || true; wait $prom 2>/dev/null || true
+
 # --- 5: the HTML report's CSP allows its own two scripts by hash, no 'unsafe-inline' script ---
 python3 - "$T/out.html" <<'PY' && ok "CSP script-src lists the SHA-256 of every inline script, no unsafe-inline" || fail "CSP script hashes"
 import base64, hashlib, re, sys

@@ -296,6 +296,17 @@ int64_t util_add_sat(int64_t a, int64_t b)
 	return r;
 }
 
+int64_t util_double_to_i64(double v, int64_t nan_value)
+{
+	if (v != v)
+		return nan_value;
+	if (v >= 9223372036854775807.0) /* 2^63: the first double above INT64_MAX */
+		return INT64_MAX;
+	if (v <= -9223372036854775808.0)
+		return INT64_MIN;
+	return (int64_t)v;
+}
+
 int64_t util_mul_sat(int64_t a, int64_t b)
 {
 	int64_t r;

@@ -53,6 +53,9 @@ int util_parse_u64(const char **p, uint64_t *ret);
  * one (a peak of INT64_MAX must not become a 1Mi limit). Results clamp to [INT64_MIN, INT64_MAX]. */
 int64_t util_add_sat(int64_t a, int64_t b);
 int64_t util_mul_sat(int64_t a, int64_t b);
+/* A double from outside (a Prometheus value, a ratio) as int64: clamped to the int64 range,
+ * NaN -> `nan_value`. A plain cast of 1e30 or NaN is undefined behaviour. */
+int64_t util_double_to_i64(double v, int64_t nan_value);
 
 /* Text from outside (a command line, a cgroup name, a pod label, an HTTP answer, a recording)
  * made safe for a terminal: C0 controls, DEL, C1 controls (also as UTF-8 U+0080..U+009F) and
