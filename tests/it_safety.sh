@@ -132,4 +132,16 @@ for s in scripts:
     assert h in hashes, ("script not allowed", s[:60])
 assert len(hashes) == len(scripts)
 PY
+
+# --- tests stable under load: every CTest test has a TIMEOUT (a hang fails one test, not the run)
+if command -v ctest >/dev/null && [ -f "$BUILD/CTestTestfile.cmake" ]; then
+  (cd "$BUILD" && ctest --show-only=json-v1) >"$T/tests.json"
+  python3 - "$T/tests.json" <<'PY' && ok "every test has a TIMEOUT" || fail "tests without a TIMEOUT"
+import json, sys
+tests = json.load(open(sys.argv[1]))["tests"]
+missing = [t["name"] for t in tests
+           if not any(p["name"] == "TIMEOUT" and float(p["value"]) > 0 for p in t.get("properties", []))]
+assert tests and not missing, missing
+PY
+fi
 finish

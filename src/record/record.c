@@ -435,6 +435,9 @@ int record_create(const char *path, const struct run_info *info, struct record *
 		/* without the checkpointer the WAL still holds every row: a recording, only in two files */
 		if (sqlite3_open_v2(path, &r->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) == SQLITE_OK) {
 			sqlite3_busy_timeout(r->ckpt_db, 100);
+			/* a connection learns the file is in WAL mode on its first read; before it, a
+			 * checkpoint through it is a silent no-op */
+			exec_sql(r->ckpt_db, "SELECT count(*) FROM sqlite_master");
 			r->ckpt_started = pthread_create(&r->ckpt, NULL, ckpt_main, r) == 0;
 		}
 	}
