@@ -41,6 +41,9 @@ if mount -t tmpfs -o size=128k tmpfs full 2>/dev/null; then
   expect_eq "the file is not marked finished" "$(q full/r.db 'select finished from run')" 0
   "$HEADROOM" report full/r.db >later.out 2>&1 || true
   check "a later report says the file is incomplete" grep -q "incomplete\|not finished" later.out
+  "$HEADROOM" report full/r.db --json >later.json 2>/dev/null || true
+  check "a later JSON report says where the file stops" \
+    python3 -c "import json,sys; d=json.load(open('later.json')); sys.exit(0 if d['finished'] is False and d['recording_written_until_s'] is not None else 1)"
   later_n=$(sed -n 's/.* · \([0-9]*\) samples.*/\1/p' later.out | head -1)
   expect_eq "a later report counts only the samples in the file" "$later_n" "$file_n"
   umount full

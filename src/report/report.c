@@ -368,6 +368,13 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	add(o, "finished", json_object_new_boolean(a->finished));
 	add(o, "mode", json_object_new_string(rec->run.mode));
 	add(o, "recording", rec->path[0] ? json_object_new_string(rec->path) : NULL);
+	/* a file that stops early (disk full) says so to scripts too; absent when it is whole */
+	const struct record_event *wf = NULL;
+	for (size_t i = 0; i < rec->nevents && !wf; i++)
+		if (strcmp(rec->events[i].kind, "write_failed") == 0)
+			wf = &rec->events[i];
+	if (wf)
+		add(o, "recording_written_until_s", jsecs(wf->t_ns >= 0 ? wf->t_ns : 0));
 
 	struct json_object *rss = json_object_new_object();
 	add(rss, "peak_bytes", jbytes(a->rss_peak));
