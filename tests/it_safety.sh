@@ -133,6 +133,36 @@ for s in scripts:
 assert len(hashes) == len(scripts)
 PY
 
+# --- 7: the guard killed alone must not take headroom with it (SIGPIPE when told "done") -----
+"$HEADROOM" run --no-heap --record "$T/g.db" -- sleep 1 >"$T/g.out" 2>&1 &
+hp=$!
+guard=""
+for _ in $(seq 100); do
+  for p in $(cat /proc/$hp/task/*/children 2>/dev/null); do
+    [ "$(cat /proc/$p/comm 2>/dev/null)" = headroom-guard ] && guard=$p
+  done
+  [ -n "$guard" ] && break
+  sleep 0.02
+done
+[ -n "$guard" ] && kill -9 "$guard"
+set +e; wait $hp; rc=$?; set -e
+check "the guard was found and killed" [ -n "$guard" ]
+expect_eq "headroom survives its guard's death (exit status)" "$rc" 0
+check "and still prints its report" grep -q "recording " "$T/g.out"
+
+# --- 8: without a cgroup, a daemon the command started is named as not measured --------------
+cat >"$T/daemon.sh" <<'SH'
+#!/bin/sh
+setsid sh -c 'sleep 2' </dev/null >/dev/null 2>&1 &
+exit 0
+SH
+chmod +x "$T/daemon.sh"
+"$HEADROOM" run --no-heap --no-cgroup --record "$T/nd.db" -- "$T/daemon.sh" >/dev/null 2>"$T/nd.err"
+check "--no-cgroup: a daemonized process is said to be no longer measured" \
+  grep -q "1 process it started is still running (pid [0-9]*): it is no longer measured" "$T/nd.err"
+dpid=$(sed -n 's/.*still running (pid \([0-9]*\)).*/\1/p' "$T/nd.err")
+[ -n "$dpid" ] && kill "$dpid" 2>/dev/null || true
+
 # --- tests stable under load: every CTest test has a TIMEOUT (a hang fails one test, not the run)
 if command -v ctest >/dev/null && [ -f "$BUILD/CTestTestfile.cmake" ]; then
   (cd "$BUILD" && ctest --show-only=json-v1) >"$T/tests.json"

@@ -1,6 +1,7 @@
 #include "runner.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -49,7 +50,6 @@ struct runner {
 	const char *record_path;
 	pid_t self;
 	bool following;              /* the command exited, processes it left in the cgroup go on */
-	int last_nprocs;
 	pid_t guard;                 /* the guard process (guard_start), -1 when none */
 	int guard_fd;                /* our end of its pipe: EOF tells it headroom is gone */
 };
@@ -395,8 +395,10 @@ static void guard_main(struct runner *r, int fd)
 
 static int guard_start(struct runner *r)
 {
+	/* a socket pair, not a pipe: telling a guard that was killed must not raise SIGPIPE in
+	 * headroom (MSG_NOSIGNAL), and the guard still sees EOF when headroom is gone */
 	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
 		return -errno;
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -421,7 +423,7 @@ static void guard_tell(struct runner *r, unsigned char what, pid_t pid)
 		return;
 	unsigned char msg[1 + sizeof(pid_t)] = {what};
 	memcpy(msg + 1, &pid, sizeof(pid));
-	if (write(r->guard_fd, msg, what == GUARD_DONE ? 1 : sizeof(msg)) < 0) {
+	if (send(r->guard_fd, msg, what == GUARD_DONE ? 1 : sizeof(msg), MSG_NOSIGNAL) < 0) {
 		/* a guard that is gone cannot be told: the next run sweeps instead */
 	}
 }
@@ -517,17 +519,56 @@ static void finish_child(struct runner *r, int status, const struct rusage *ru, 
 	after_sample(r, &s);
 }
 
+/* Headroom's children other than the command and the guard: without a cgroup headroom is the
+ * command's subreaper, so a process that left the command's tree (a daemon) lands here. */
+static int adopted_count(struct runner *r, pid_t *ret_first)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[128], buf[4096];
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children", de->d_name);
+		if (util_read_file(path, buf, sizeof(buf)) <= 0)
+			continue;
+		for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n")) {
+			const char *p = tok;
+			uint64_t v;
+			if (util_parse_u64(&p, &v) < 0 || *p || v == 0 || (pid_t)v == r->guard || (pid_t)v == r->child)
+				continue;
+			char st[256];
+			snprintf(path, sizeof(path), "/proc/%llu/stat", (unsigned long long)v);
+			const char *z = util_read_file(path, st, sizeof(st)) > 0 ? strrchr(st, ')') : NULL;
+			if (z && z[1] == ' ' && z[2] == 'Z')
+				continue; /* already gone, not yet reaped */
+			if (n++ == 0)
+				*ret_first = (pid_t)v;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
 /* The command exited. A daemon (double fork, new session) it started is still in the cgroup:
  * follow it there instead of losing it silently. Without a cgroup nothing can follow it: say
  * what is no longer measured. Returns true when the loop goes on. */
 static bool follow_leftovers(struct runner *r)
 {
 	if (!r->cg.created) {
-		if (r->last_nprocs > 1) {
-			note(r, "the command exited; the %d other process%s of its tree (if still running) %s no longer "
-				"measured: without a cgroup headroom cannot follow a process that left the tree",
-			     r->last_nprocs - 1, r->last_nprocs == 2 ? "" : "es", r->last_nprocs == 2 ? "is" : "are");
-			push_event(r, "note", r->last_nprocs - 1, "the command exited: processes it started are no longer measured (no cgroup)");
+		pid_t first = 0;
+		int n = adopted_count(r, &first);
+		if (n > 0) {
+			note(r, "the command exited, but %d process%s it started %s still running (pid %d%s): %s no longer "
+				"measured. Without a cgroup headroom cannot follow a process that left the command's tree; "
+				"run with a cgroup (as root, without --no-cgroup) to follow a daemon",
+			     n, n == 1 ? "" : "es", n == 1 ? "is" : "are", (int)first, n > 1 ? ", ..." : "",
+			     n == 1 ? "it is" : "they are");
+			push_event(r, "note", n, "the command exited: %d process%s it started %s not measured (no cgroup)", n,
+				   n == 1 ? "" : "es", n == 1 ? "is" : "are");
 		}
 		return false;
 	}
@@ -568,7 +609,6 @@ static int loop(struct runner *r, struct runner_result *res)
 				int rc = sampler_take(&r->sampler, now - r->t0, &s);
 				record_push_sample(r->rec, &s);
 				after_sample(r, &s);
-				r->last_nprocs = (int)s.nprocs;
 				if (r->following && rc == -ESRCH) {
 					push_event(r, "exit", res->exit_signal ? -res->exit_signal : res->exit_code,
 						   "the processes the command left in its cgroup ended (the command itself exited earlier)");
@@ -611,15 +651,23 @@ static int loop(struct runner *r, struct runner_result *res)
 					if (si.ssi_signo == SIGCHLD) {
 						if (attach)
 							continue;
+						/* every child: the command, the guard, and (as subreaper) processes
+						 * that left the command's tree, whose zombies must not pile up */
 						int status;
 						struct rusage ru;
-						pid_t w = wait4(r->child, &status, WNOHANG, &ru);
-						if (w == r->child) {
-							finish_child(r, status, &ru, res);
-							if (follow_leftovers(r))
-								continue;
-							return 0;
+						pid_t w;
+						bool done = false;
+						while ((w = wait4(-1, &status, WNOHANG, &ru)) > 0) {
+							if (w == r->child) {
+								finish_child(r, status, &ru, res);
+								done = true;
+								break;
+							}
+							if (w == r->guard)
+								r->guard = -1;
 						}
+						if (done && !follow_leftovers(r))
+							return 0;
 						continue;
 					}
 					res->stopped_by_user = true;
@@ -724,6 +772,10 @@ int runner_run(const struct runner_options *opt, struct runner_result *res, char
 		}
 	}
 	r.info.cg_peaks_exact = r.info.cgroup_version != 0;
+	/* without a cgroup, a process that leaves the command's tree is re-parented to headroom instead
+	 * of init, so headroom can at least say it is there and is not measured */
+	if (opt->argv && !r.cg.created)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
 	/* before any thread exists: the guard is a plain fork of a single-threaded process */
 	if (opt->argv && guard_start(&r) < 0)
 		note(&r, "cannot start the guard process: if headroom is killed, the next run cleans up after it");
