@@ -68,6 +68,15 @@ check "the command line is shown escaped" grep -qF 'x\e]0;pwned\x07\e[2J' "$T/ru
 "$HEADROOM" report "$T/esc.db" >"$T/rep.out"
 "$HEADROOM" explain "$T/esc.db" >"$T/expl.out"
 check "report holds no ESC byte" bash -c "! grep -q \$'\\e' '$T/rep.out'"
+# text planted in a recording's run row and events (a recording is a file anyone may hand over)
+cp "$T/flat.db" "$T/handed.db"
+q "$T/handed.db" "UPDATE run SET exit_signal = 15, exit_code = NULL, heap_mode = 'off',
+  heap_status = 'gone' || char(27) || ']0;pwned' || char(7), cgroup_path = char(27) || '[2J';
+  INSERT INTO events VALUES (1000, 'signal', 15, 'headroom sent SIGTERM: ' || char(27) || '[31mred');"
+"$HEADROOM" report "$T/handed.db" >"$T/planted.out" 2>&1
+"$HEADROOM" explain "$T/handed.db" >>"$T/planted.out" 2>&1
+check "text planted in a recording's run and events reaches no terminal raw" bash -c "! grep -q \$'\\e' '$T/planted.out'"
+check "the planted stop reason is shown escaped" grep -qF 'stopped by headroom (\e[31mred)' "$T/planted.out"
 check "explain holds no ESC byte" bash -c "! grep -q \$'\\e' '$T/expl.out'"
 set +e
 "$HEADROOM" run --no-heap --no-cgroup -- "/nonexistent${ESC}[2Jcmd" 2>"$T/err"; rc=$?

@@ -210,7 +210,8 @@ int report_print_text(FILE *out, const struct recording *rec, const struct analy
 	if (a->oom_killed)
 		fprintf(out, "OOM KILLED");
 	else if (a->exit_signal > 0 && stopped_by_headroom(rec, a->exit_signal))
-		fprintf(out, "stopped by headroom (%s)", stopped_by_headroom(rec, a->exit_signal));
+		fprintf(out, "stopped by headroom (%s)",
+			util_term_escape(stopped_by_headroom(rec, a->exit_signal), reason, sizeof(reason), false));
 	else if (a->exit_signal > 0)
 		fprintf(out, "killed by signal %d", a->exit_signal);
 	else if (a->exit_code >= 0)
