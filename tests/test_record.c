@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -120,7 +123,8 @@ static void abandoned_recording_keeps_flushed_rows(void **state)
 		s.rss = 5;
 		record_push_sample(r, &s);
 	}
-	usleep((RECORD_FLUSH_MS + 200) * 1000);
+	/* the writer's own word that the rows are committed, not a guess at how long it takes */
+	record_sync(r);
 	/* what a SIGKILL leaves: flushed rows, run row not finished */
 	struct recording *rec;
 	assert_int_equal(record_open(path, NULL, &rec), 0);
@@ -170,12 +174,86 @@ static void bad_files(void **state)
 	assert_int_equal(record_create("/nonexistent-dir/x.db", &info, &r), -ENOENT);
 }
 
+/* A write that fails mid-run (here: the file size limit, as a full disk would) stops the file at
+ * one instant; every later sample is kept in memory, and the file plus memory is the whole run.
+ * In a child: the limit applies to the whole process. */
+#define FULL_SAMPLES 20000
+static int full_child(const char *path)
+{
+	signal(SIGXFSZ, SIG_IGN); /* EFBIG from write() instead of a signal */
+	struct run_info info;
+	fill_info(&info);
+	struct record *r;
+	if (record_create(path, &info, &r) != 0)
+		return 10;
+	struct rlimit lim = {96 * 1024, 96 * 1024};
+	if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+		return 11;
+	int noticed_at = -1;
+	for (int i = 0; i < FULL_SAMPLES; i++) {
+		struct sample s;
+		sample_clear(&s);
+		s.t_ns = (int64_t)i * 1000000;
+		s.rss = 1000 + i;
+		record_push_sample(r, &s);
+		if (i % 1000 == 999) {
+			record_sync(r);
+			if (noticed_at < 0 && record_write_failed(r, NULL) != 0)
+				noticed_at = i;
+		}
+	}
+	if (noticed_at < 0 || noticed_at >= FULL_SAMPLES - 1000)
+		return 12; /* the failure must be visible during the run, not only at the end */
+	int64_t stopped;
+	record_write_failed(r, &stopped);
+	struct record_unwritten u;
+	int rc = record_finish_keep(r, &info, &u);
+	if (rc == 0 || u.write_error == 0 || u.nsamples == 0 || u.stopped_t_ns != stopped)
+		return 13;
+	struct recording *rec;
+	if (record_open(path, NULL, &rec) != 0)
+		return 14;
+	size_t in_file = rec->nsamples;
+	if (rec->run.finished)
+		return 15; /* a file that stops early must never read as a finished run */
+	if (in_file > 0 && rec->t_ns[in_file - 1] != stopped)
+		return 16; /* the file stops exactly where it says */
+	if (recording_add_unwritten(rec, &u) != 0 || rec->nsamples != FULL_SAMPLES)
+		return 17;
+	const int64_t *rss = recording_column(rec, "rss");
+	for (size_t i = 0; i < rec->nsamples; i++)
+		if (rec->t_ns[i] != (int64_t)i * 1000000 || rss[i] != 1000 + (int64_t)i)
+			return 18; /* the whole run, in order, nothing lost or doubled */
+	bool event = false;
+	for (size_t i = 0; i < rec->nevents; i++)
+		event |= strcmp(rec->events[i].kind, "write_failed") == 0;
+	recording_free(rec);
+	record_unwritten_free(&u);
+	return event ? 0 : 19;
+}
+
+static void write_failure_keeps_the_run(void **state)
+{
+	(void)state;
+	char path[300];
+	snprintf(path, sizeof(path), "%s/full.db", dir);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(full_child(path));
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(roundtrip),
 		cmocka_unit_test(abandoned_recording_keeps_flushed_rows),
 		cmocka_unit_test(bad_files),
+		cmocka_unit_test(write_failure_keeps_the_run),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

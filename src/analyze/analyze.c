@@ -8,6 +8,7 @@
 
 #include "analyze.h"
 #include "analyze_stages.h"
+#include "sat.h"
 #include "stats.h"
 #include "thresholds.h"
 #include "util.h"
@@ -215,7 +216,7 @@ static size_t alive_end(const struct recording *rec, const int64_t *t, size_t n,
 	}
 	const struct record_event *exited = find_event(rec, "exit");
 	if (exited && end == INT64_MAX)
-		end = exited->t_ns - (interval_ns > 0 ? interval_ns : 0);
+		end = sat_sub(exited->t_ns, interval_ns > 0 ? interval_ns : 0);
 	if (end == INT64_MAX)
 		return n;
 	size_t alive = index_at(t, n, end);

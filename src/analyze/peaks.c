@@ -43,7 +43,7 @@ static void rss_peaks(struct series *s, struct analysis *a)
 			a->rss_peak = since_start;
 	}
 	a->rss_final = level_at_end(s, s->rss);
-	a->rss_stayed_high = a->rss_peak > 0 && a->rss_final >= 0 && a->rss_final * 10 >= a->rss_peak * 9;
+	a->rss_stayed_high = a->rss_peak > 0 && a->rss_final >= 0 && (__int128)a->rss_final * 10 >= (__int128)a->rss_peak * 9;
 }
 
 /* OOM kills and limit hits: the counters, or the events when a kill landed after the last sample

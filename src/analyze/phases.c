@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "analyze_stages.h"
+#include "sat.h"
 #include "stats.h"
 
 static void add_phase(struct analysis *a, const char *name, int64_t stage, int64_t from, int64_t to, int64_t conns)
@@ -25,7 +26,7 @@ static void place_load(const struct recording *rec, struct analysis *a, int64_t 
 {
 	int64_t first = HR_UNKNOWN, last = HR_UNKNOWN;
 	for (size_t i = 0; i < rec->nload; i++) {
-		int64_t from = rec->load[i].t_ns - 1000000000LL;
+		int64_t from = sat_sub(rec->load[i].t_ns, 1000000000LL);
 		if (from < 0)
 			from = 0;
 		if (first < 0 || from < first)
@@ -70,7 +71,7 @@ static void add_stage_phases(const struct recording *rec, struct analysis *a)
 		for (size_t i = 0; i < rec->nload && ns < 32; i++)
 			if (rec->load[i].stage != cur) {
 				cur = rec->load[i].stage;
-				int64_t from = rec->load[i].t_ns - 1000000000LL;
+				int64_t from = sat_sub(rec->load[i].t_ns, 1000000000LL);
 				starts[ns] = from > a->load_start_ns ? from : a->load_start_ns;
 				idx[ns++] = cur;
 			}
@@ -122,8 +123,8 @@ static void measure_phases(struct series *s, struct analysis *a)
 		size_t from = index_at(t, n, ph->start_ns), to = index_at(t, n, ph->end_ns);
 		/* an interval peak read at t_i covers (t_i-1, t_i]: peaks belong to the phase holding
 		 * (start, end], values read at an instant to the one holding [start, end) */
-		size_t pfrom = ph->start_ns <= t[0] ? 0 : index_at(t, n, ph->start_ns + 1);
-		size_t pto = index_at(t, n, ph->end_ns + 1);
+		size_t pfrom = ph->start_ns <= t[0] ? 0 : index_at(t, n, sat_add(ph->start_ns, 1));
+		size_t pto = index_at(t, n, sat_add(ph->end_ns, 1));
 		ph->nsamples = to - from;
 		ph->peak_bytes = max_known(s->bp, pfrom, pto, NULL, t);
 		ph->rss_peak_bytes = max_known(s->rp, pfrom, pto, NULL, t);
@@ -188,9 +189,9 @@ void stage_phases(struct series *s, const struct analyze_options *o, struct anal
 	if (a->has_load) {
 		add_phase(a, "idle", -1, se, a->load_start_ns, HR_UNKNOWN);
 		add_stage_phases(s->rec, a);
-		add_phase(a, "after load", -1, a->load_end_ns, t[s->n - 1] + 1, HR_UNKNOWN);
+		add_phase(a, "after load", -1, a->load_end_ns, sat_add(t[s->n - 1], 1), HR_UNKNOWN);
 	} else {
-		add_phase(a, "steady", -1, se, t[s->n - 1] + 1, HR_UNKNOWN);
+		add_phase(a, "steady", -1, se, sat_add(t[s->n - 1], 1), HR_UNKNOWN);
 	}
 	measure_phases(s, a);
 	if (a->nphases > 0 && strcmp(a->phases[0].name, "startup") == 0) {
@@ -199,7 +200,7 @@ void stage_phases(struct series *s, const struct analyze_options *o, struct anal
 		const int64_t *rss_pk = recording_column(s->rec, "rss_peak");
 		if (rss_pk && !s->rec->run.rss_peaks_exact) {
 			/* a since-start VmHWM read at the end of startup is the startup peak, exactly */
-			int64_t hwm = max_known(rss_pk, 0, index_at(t, s->n, se + 1), NULL, t);
+			int64_t hwm = max_known(rss_pk, 0, index_at(t, s->n, sat_add(se, 1)), NULL, t);
 			if (hwm > a->rss_startup_peak)
 				a->rss_startup_peak = hwm;
 		}

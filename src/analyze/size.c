@@ -55,7 +55,8 @@ int64_t size_krr_from_max(int64_t max_working_set)
 int64_t size_vpa_from_daily_peaks(double *peaks, size_t n, bool *floored)
 {
 	double p90 = stats_quantile_inplace(peaks, n, 0.9);
-	int64_t v = round_up_mi(times_frac((int64_t)p90, 1.15));
+	/* a double above INT64_MAX converted is undefined: saturate first */
+	int64_t v = round_up_mi(times_frac(p90 >= 9.2e18 ? INT64_MAX : p90 <= 0 ? 0 : (int64_t)p90, 1.15));
 	if (floored)
 		*floored = v < SIZE_VPA_FLOOR;
 	return v < SIZE_VPA_FLOOR ? SIZE_VPA_FLOOR : v;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analyze_stages.h"
+#include "sat.h"
 #include "stats.h"
 #include "thresholds.h"
 
@@ -104,7 +105,7 @@ static double concurrency_at(const struct recording *rec, const struct analysis 
 			(*row)++;
 		int64_t best = INT64_MAX;
 		for (size_t r2 = *row > 2 ? *row - 2 : 0; r2 < rec->nload && r2 <= *row + 2; r2++) {
-			int64_t d = llabs(rec->load[r2].t_ns - t);
+			int64_t d = llabs(sat_sub(rec->load[r2].t_ns, t));
 			if (rec->load[r2].stage == ph->stage && rec->load[r2].connections >= 0 && d < best) {
 				best = d;
 				c = rec->load[r2].connections;
@@ -120,13 +121,13 @@ static void after_load(struct series *s, struct analysis *a)
 	const int64_t *t = s->t;
 	size_t alive = s->alive;
 	size_t q0 = index_at(t, alive, a->load_end_ns);
-	if (alive - q0 < 3 || t[alive - 1] - a->load_end_ns < 1000000000LL)
+	if (alive - q0 < 3 || sat_sub(t[alive - 1], a->load_end_ns) < 1000000000LL)
 		return;
 	a->after_load_bytes = quantile_known(s->bi, q0, alive, 0.5, s->scratch);
 	size_t l0 = index_at(t, s->n, a->load_start_ns);
 	/* the level just before the load: the last 2 s before it (startup's tail when the first stage
 	 * ended the startup) */
-	size_t b0 = index_at(t, s->n, a->load_start_ns - 2000000000LL);
+	size_t b0 = index_at(t, s->n, sat_sub(a->load_start_ns, 2000000000LL));
 	int64_t before = quantile_known(s->bi, b0, l0, 0.5, s->scratch);
 	if (before < 0)
 		before = s->bi[l0 > 0 ? l0 - 1 : 0];

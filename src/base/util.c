@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include "sat.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -182,6 +185,8 @@ int64_t util_round_up_mi(int64_t bytes)
 {
 	if (bytes <= 0)
 		return 0;
+	if (bytes > INT64_MAX - UTIL_MiB)
+		return INT64_MAX / UTIL_MiB * UTIL_MiB; /* saturate: never wrap to a negative size */
 	return (bytes + UTIL_MiB - 1) / UTIL_MiB * UTIL_MiB;
 }
 
@@ -204,10 +209,8 @@ char *util_duration_format(int64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "%.1fs", s);
 	else if (s < 3600)
 		snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)s % 60);
-	else
-		/* whole seconds in 64 bits: a parsed duration reaches 9.2e9 s, past an int */
-		snprintf(buf, len, "%lldh%02lldm", (long long)(ns / 1000000000LL) / 3600,
-			 (long long)(ns / 1000000000LL) % 3600 / 60);
+	else /* up to 292 years of ns: long long holds the hours, int would not */
+		snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), ((long long)s % 3600) / 60);
 	return buf;
 }
 
@@ -261,6 +264,39 @@ int util_write_file(const char *path, const char *text)
 	int r = w < 0 ? -errno : (size_t)w == n ? 0 : -EIO;
 	close(fd);
 	return r;
+}
+
+int util_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	const char *p = data;
+	size_t off = 0;
+	while (off < len && rc == 0) {
+		ssize_t w = write(fd, p + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			rc = -errno;
+		else
+			off += (size_t)w;
+	}
+	if (rc == 0 && fchmod(fd, (mode_t)mode) < 0)
+		rc = -errno;
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
 }
 
 int util_parse_u64(const char **p, uint64_t *ret)
@@ -318,4 +354,105 @@ char *util_shell_quote(const char *arg, char *buf, size_t len)
 		buf[len - 1] = '\0';
 	}
 	return buf;
+}
+
+/* the saturating helpers of sat.h, for callers outside the hot paths */
+int64_t util_add_sat(int64_t a, int64_t b)
+{
+	return sat_add(a, b);
+}
+
+int64_t util_double_to_i64(double v, int64_t nan_value)
+{
+	if (v != v)
+		return nan_value;
+	if (v >= 9223372036854775807.0) /* 2^63: the first double above INT64_MAX */
+		return INT64_MAX;
+	if (v <= -9223372036854775808.0)
+		return INT64_MIN;
+	return (int64_t)v;
+}
+
+int64_t util_mul_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_mul_overflow(a, b, &r))
+		return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
+/* Length of the valid UTF-8 sequence at s (2..4), or 0 when it is not one (overlong forms,
+ * surrogates and code points above U+10FFFF count as invalid: a terminal may read them oddly). */
+static size_t utf8_len(const unsigned char *s, uint32_t *ret_cp)
+{
+	uint32_t cp;
+	size_t n;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*ret_cp = cp;
+	return n;
+}
+
+char *util_term_escape(const char *in, char *out, size_t len, bool keep_newlines)
+{
+	if (!out || len == 0)
+		return out;
+	size_t k = 0;
+	const unsigned char *s = (const unsigned char *)(in ? in : "");
+	while (*s) {
+		char esc[16];
+		const char *piece = esc;
+		size_t n = 1, plen;
+		uint32_t cp = 0;
+		if (*s == '\n' && keep_newlines) {
+			piece = "\n";
+		} else if (*s == '\t' && keep_newlines) {
+			piece = "\t";
+		} else if (*s == '\n') {
+			piece = "\\n";
+		} else if (*s == '\t') {
+			piece = "\\t";
+		} else if (*s == 0x1b) {
+			piece = "\\e";
+		} else if (*s < 0x20 || *s == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\x%02x", *s);
+		} else if (*s < 0x80) {
+			esc[0] = (char)*s;
+			esc[1] = '\0';
+		} else if ((n = utf8_len(s, &cp)) == 0) {
+			n = 1;
+			snprintf(esc, sizeof(esc), "\\x%02x", *s);
+		} else if (cp >= 0x80 && cp <= 0x9f) {
+			/* C1 controls: U+009B is a CSI to a terminal that reads UTF-8 */
+			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
+		} else {
+			memcpy(esc, s, n);
+			esc[n] = '\0';
+		}
+		plen = strlen(piece);
+		if (k + plen >= len)
+			break;
+		memcpy(out + k, piece, plen);
+		k += plen;
+		s += n;
+	}
+	out[k] = '\0';
+	return out;
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -22,15 +23,27 @@
 
 /* The options are size's (cmd_size.c): one table, one --help. */
 
+/* Names and labels come from Prometheus, i.e. from whoever named the pods: quotes and backslashes
+ * escaped for YAML, then control characters as the escapes YAML's double-quoted style shares with
+ * util_term_escape (\e, \xNN, \uNNNN, \n, \t), so neither the YAML nor a terminal is driven. */
 static void yaml_str(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			putchar('\\');
-		putchar(*s);
+	size_t n = strlen(s);
+	char *q = malloc(2 * n + 1), *safe = malloc(8 * n + 1);
+	if (q && safe) {
+		size_t k = 0;
+		for (; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				q[k++] = '\\';
+			q[k++] = *s;
+		}
+		q[k] = '\0';
+		printf("\"%s\"", util_term_escape(q, safe, 8 * n + 1, false));
+	} else {
+		printf("\"\"");
 	}
-	putchar('"');
+	free(q);
+	free(safe);
 }
 
 static void warning_text(const struct promsize_row *r, const char *window, char *buf, size_t len)
@@ -98,14 +111,17 @@ static int series_view(const struct promsize_options *po, const char *format, co
 		}
 	} else {
 		int wname = 9;
+		char name[1024], source[256];
 		for (int i = 0; i < r.nrows; i++)
-			if ((int)strlen(r.rows[i].name) > wname)
-				wname = (int)strlen(r.rows[i].name);
+			if ((int)strlen(util_term_escape(r.rows[i].name, name, sizeof(name), false)) > wname)
+				wname = (int)strlen(name);
 		printf("%-*s  %-34s  %10s  %7s  %8s  %8s\n", wname, "CONTAINER", "SOURCE", "PEAK", "POINTS", "HISTORY", "LIMIT");
 		for (int i = 0; i < r.nrows; i++) {
 			const struct promsize_row *w = &r.rows[i];
 			util_duration_format((int64_t)(w->history_s > 0 ? w->history_s * 1e9 : 0), hist, sizeof(hist));
-			printf("%-*s  %-34s  %10s  %7lld  %8s  %8s%s\n", wname, w->name, w->source,
+			printf("%-*s  %-34s  %10s  %7lld  %8s  %8s%s\n", wname,
+			       util_term_escape(w->name, name, sizeof(name), false),
+			       util_term_escape(w->source, source, sizeof(source), false),
 			       util_size_format(w->peak_bytes, peak, sizeof(peak)), (long long)w->points, hist,
 			       util_size_format_mi_ceil(w->recommended_bytes, rec, sizeof(rec)), w->short_history ? "  (!)" : "");
 		}

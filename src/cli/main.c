@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,21 @@ static void vnote(int code, const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
+/* A report that did not reach its reader is a failure (`headroom report > /dev/full`): stdout is
+ * buffered, so its write errors show only at the flush and close, after the command returned. */
+static int finish_stdout(int code)
+{
+	int failed = fflush(stdout) != 0 || ferror(stdout);
+	int e = errno;
+	if (fclose(stdout) != 0 && !failed) {
+		failed = 1;
+		e = errno;
+	}
+	if (failed)
+		return cli_fail(code ? code : EXIT_FAIL, "cannot write the output to stdout: %s", strerror(e));
+	return code;
+}
+
 int cli_fail(int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -84,7 +100,7 @@ int main(int argc, char **argv)
 		if (argc == 3 && strcmp(argv[1], "help") == 0 && strcmp(argv[2], "--options") == 0) {
 			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 				cli_help_table(stdout, commands[i].help);
-			return 0;
+			return finish_stdout(0);
 		}
 		/* `headroom help run` is `headroom run --help` */
 		if (argc >= 3 && strcmp(argv[1], "help") == 0) {
@@ -92,20 +108,20 @@ int main(int argc, char **argv)
 			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 				if (strcmp(argv[2], commands[i].name) == 0) {
 					cli_command = commands[i].name;
-					return commands[i].fn(2, hargv);
+					return finish_stdout(commands[i].fn(2, hargv));
 				}
 		}
 		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
+		return finish_stdout(argc < 2 ? EXIT_USAGE : 0);
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("headroom %s (git %s)\n", HEADROOM_VERSION, HEADROOM_GIT_DESCRIBE);
-		return 0;
+		return finish_stdout(0);
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0) {
 			cli_command = commands[i].name;
-			return commands[i].fn(argc - 1, argv + 1);
+			return finish_stdout(commands[i].fn(argc - 1, argv + 1));
 		}
 	char safe[128];
 	return cli_fail(EXIT_USAGE, "unknown command '%s'", cli_safe(argv[1], safe, sizeof(safe)));

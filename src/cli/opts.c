@@ -1,4 +1,5 @@
 #include "opts.h"
+#include "util.h"
 
 #include <errno.h>
 #include <string.h>
@@ -29,38 +30,13 @@ const char *cli_opt_name(const struct cli_opt *opts, int id)
 	return "?";
 }
 
-/* Length of a valid UTF-8 sequence at p (2..4), 0 when it is not one. */
-static size_t utf8_len(const unsigned char *p)
-{
-	size_t n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
-	if (p[0] >= 0xf5)
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
 
 const char *cli_safe(const char *text, char *buf, size_t len)
 {
-	size_t o = 0;
+	/* one escaping for every terminal-bound text: base's */
 	if (len == 0)
 		return "";
-	for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p && o + 5 < len;) {
-		size_t n = *p >= 0x80 ? utf8_len(p) : 0;
-		if (n) {
-			memcpy(buf + o, p, n);
-			o += n;
-			p += n;
-		} else if (*p < 0x20 || *p >= 0x7f) {
-			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", *p);
-			p++;
-		} else {
-			buf[o++] = (char)*p++;
-		}
-	}
-	buf[o] = '\0';
-	return buf;
+	return util_term_escape(text ? text : "", buf, len, false);
 }
 
 int cli_opts_fail(const struct cli_opt *opts, int opt, int argc, char **argv)

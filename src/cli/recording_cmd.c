@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "opts.h"
 #include "html.h"
+#include "analyze.h"
 #include "live.h"
 #include "report.h"
 #include "util.h"
@@ -470,11 +471,44 @@ static void on_ready(void *ctx, struct runner *r, int64_t t_ns)
 		on_note(ctx, "could not start the load thread");
 }
 
+/* in the guard, after headroom was killed: its heap segments would stay in /dev/shm */
+static void after_crash(void *ctx)
+{
+	struct hook_ctx *h = ctx;
+	if (h->cmd->heap.injected)
+		heap_cleanup(h->cmd->heap.run_id);
+}
+
 static void on_stop(void *ctx, struct runner *r)
 {
 	struct hook_ctx *h = ctx;
 	if (h->cmd->load_spec)
 		runload_stop(&h->cmd->load);
+}
+
+/* The run's report when the file stopped early (disk full): the file's rows and the ones kept in
+ * memory, with the end of the run from the runner (the file may not have it). */
+static int report_unwritten(FILE *out, const struct runner_result *res, bool json)
+{
+	struct recording *rec;
+	int r = record_open(res->record_path, analyze_columns, &rec);
+	if (r < 0)
+		return r;
+	struct analysis *a = malloc(sizeof(*a));
+	r = a ? recording_add_unwritten(rec, &res->unwritten) : -ENOMEM;
+	if (r == 0) {
+		rec->run.duration_ns = res->info.duration_ns;
+		rec->run.exit_code = res->info.exit_code;
+		rec->run.exit_signal = res->info.exit_signal;
+		rec->run.oom_killed = res->info.oom_killed;
+		rec->run.finished = true;
+		r = analyze_recording(rec, NULL, a);
+		if (r == 0 || r == -ENODATA)
+			r = json ? report_print_json(out, rec, a) : report_print_text(out, rec, a);
+	}
+	free(a);
+	recording_free(rec);
+	return r;
 }
 
 static int exit_status(const struct recording_cmd *c, const struct runner_result *res)
@@ -502,6 +536,7 @@ int recording_cmd_execute(struct recording_cmd *c)
 	c->ro.hooks.on_start = on_start;
 	c->ro.hooks.on_ready = on_ready;
 	c->ro.hooks.on_stop = on_stop;
+	c->ro.hooks.after_crash = after_crash;
 	c->ro.hooks.ctx = &h;
 	/* the heap shim: LD_PRELOAD in our environment for the command to inherit, until it ran */
 	heap_run_prepare(&c->heap, c->ro.argv ? c->heap_mode : "off", c->ro.argv ? c->ro.argv[0] : NULL, NULL);
@@ -526,14 +561,21 @@ int recording_cmd_execute(struct recording_cmd *c)
 		cli_note("%s did not accept connections in time (--ready-timeout): the command was stopped",
 			 c->ro.ready_addr);
 	int gate_code = 0;
-	if (c->markdown || c->fail_on) {
+	if (!res.unwritten.write_error && (c->markdown || c->fail_on)) {
 		/* the summary and the --fail-on decision read the recording back, like the report */
 		int gr = cli_gate_recording(c->ro.argv ? "run" : "attach", res.record_path, c->fail_on, c->markdown,
 					    c->html_out, &gate_code);
 		if (gr != 0)
 			return gr;
 	}
-	if (c->markdown) {
+	if (res.unwritten.write_error && (!c->quiet || c->json)) {
+		/* the file stops early: report the whole run from the file plus what memory kept */
+		int rr = report_unwritten(stdout, &res, c->json);
+		if (rr < 0)
+			cli_note("cannot report the run: %s", record_strerror(rr));
+		else if (!c->json)
+			printf("  recording     %s (incomplete: %s)\n", res.record_path, record_strerror(res.unwritten.write_error));
+	} else if (c->markdown) {
 		/* stdout holds the summary alone, to be appended to a CI job summary as it is */
 	} else if (!c->quiet || c->json) {
 		int rr = report_file(stdout, res.record_path, c->json);
@@ -542,7 +584,7 @@ int recording_cmd_execute(struct recording_cmd *c)
 		else if (!c->json)
 			printf("  recording     %s\n", res.record_path);
 	}
-	if (c->html_out) {
+	if (c->html_out && !res.unwritten.write_error) {
 		int hr = html_report_file(res.record_path, c->html_out);
 		if (hr < 0)
 			cli_note("cannot write the HTML report '%s': %s", c->html_out, record_strerror(hr));
@@ -583,6 +625,14 @@ int recording_cmd_execute(struct recording_cmd *c)
 		if (code == 0)
 			code = EXIT_FAIL;
 	}
+	if (res.unwritten.write_error) {
+		if (c->html_out)
+			cli_note("no HTML report: the recording '%s' is incomplete", res.record_path);
+		/* the recording is not what was asked for: a script must see it */
+		if (code == 0)
+			code = EXIT_FAIL;
+	}
+	record_unwritten_free(&res.unwritten);
 	/* a finding asked for by --fail-on decides the status (gate.h: 10..13), else the command's */
 	return gate_code ? gate_code : code;
 }

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "util.h"
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)

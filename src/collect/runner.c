@@ -1,6 +1,7 @@
 #include "runner.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -44,6 +46,12 @@ struct runner {
 	int64_t last_oom_kills, last_limit_hits;
 	int user_signals;
 	unsigned warned;
+	bool write_failed_noted;
+	const char *record_path;
+	pid_t self;
+	bool following;              /* the command exited, processes it left in the cgroup go on */
+	pid_t guard;                 /* the guard process (guard_start), -1 when none */
+	int guard_fd;                /* our end of its pipe: EOF tells it headroom is gone */
 };
 
 static void note(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -239,13 +247,26 @@ static void push_event(struct runner *r, const char *kind, int64_t value, const 
 	record_push_event(r->rec, util_now_ns() - r->t0, kind, value, detail);
 }
 
+/* The command, or once it exited, what it left running in its cgroup. Never kill(-1, ...). */
+static void signal_target(struct runner *r, int sig)
+{
+	if (r->child > 0) {
+		kill(r->child, sig);
+	} else if (r->following) {
+		pid_t pids[SAMPLER_MAX_PROCS];
+		int n = cgroup_read_procs(r->cg.path, pids, SAMPLER_MAX_PROCS);
+		for (int i = 0; i < n; i++)
+			kill(pids[i], sig);
+	}
+}
+
 static void begin_stop(struct runner *r, const char *why)
 {
-	if (r->stop_deadline || r->child <= 0)
+	if (r->stop_deadline || (r->child <= 0 && !r->following))
 		return;
 	int64_t grace = r->opt->grace_ns > 0 ? r->opt->grace_ns : 5 * SEC;
 	r->stop_deadline = util_now_ns() + grace;
-	kill(r->child, SIGTERM);
+	signal_target(r, SIGTERM);
 	push_event(r, "signal", SIGTERM, "headroom sent SIGTERM: %s", why);
 }
 
@@ -279,8 +300,24 @@ static void check_warnings(struct runner *r)
 		note(r, "more than %d processes: the rest are not counted", SAMPLER_MAX_PROCS);
 }
 
+/* A recording that stops being written must be said at once, not when the run ends. */
+static void check_write(struct runner *r)
+{
+	int64_t stopped;
+	int err;
+	if (r->write_failed_noted || (err = record_write_failed(r->rec, &stopped)) == 0)
+		return;
+	r->write_failed_noted = true;
+	char at[32];
+	note(r, "cannot write the recording '%s': %s; it stops at %s. Measuring goes on: this run's report "
+		"keeps the rest in memory (up to %d samples), and the file is marked incomplete",
+	     r->record_path, record_strerror(err),
+	     stopped >= 0 ? util_duration_format(stopped, at, sizeof(at)) : "its start", RECORD_KEEP_MAX);
+}
+
 static void after_sample(struct runner *r, const struct sample *s)
 {
+	check_write(r);
 	if (s->cg_oom_kills != HR_UNKNOWN && s->cg_oom_kills > r->last_oom_kills) {
 		push_event(r, "oom_kill", s->cg_oom_kills - r->last_oom_kills,
 			   "the kernel's OOM killer ended a process in the cgroup (usage peak %lld bytes)",
@@ -336,6 +373,102 @@ static void close_fds(struct runner *r)
 		}
 }
 
+/* The guard: a small process forked before anything else exists, which waits on a pipe from
+ * headroom. Headroom closes the pipe on every exit, clean or not (the kernel closes it on SIGKILL);
+ * if no "done" came first, headroom died without cleaning up, and the guard kills what the command
+ * left in its cgroup (children it forked do not get the command's PDEATHSIG), removes the cgroup
+ * and the heap segments (hooks.after_crash), then exits. A guard killed too leaves the cleanup to
+ * the next run (cgroup_create sweeps dead runs' cgroups). */
+enum { GUARD_DONE = 'D', GUARD_CHILD = 'P' };
+
+static void guard_main(struct runner *r, int fd)
+{
+	prctl(PR_SET_NAME, "headroom-guard");
+	/* Ctrl-C reaches the whole process group; the guard outlives headroom only to clean up */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* do not hold the caller's pipes open (`x=$(headroom run ...)` waits for every writer) */
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+	}
+	pid_t child = -1;
+	for (;;) {
+		unsigned char msg[1 + sizeof(pid_t)];
+		ssize_t n = read(fd, msg, sizeof(msg));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0 && msg[0] == GUARD_DONE)
+			_exit(0);
+		if (n == (ssize_t)sizeof(msg) && msg[0] == GUARD_CHILD) {
+			memcpy(&child, msg + 1, sizeof(child));
+			continue;
+		}
+		if (n > 0)
+			continue;
+		break; /* EOF (or an error): headroom is gone */
+	}
+	if (child > 0 && !r->cg.created)
+		kill(child, SIGKILL);
+	if (r->cg.created)
+		cgroup_remove(&r->cg);
+	if (r->opt->hooks.after_crash)
+		r->opt->hooks.after_crash(r->opt->hooks.ctx);
+	_exit(0);
+}
+
+static int guard_start(struct runner *r)
+{
+	/* a socket pair, not a pipe: telling a guard that was killed must not raise SIGPIPE in
+	 * headroom (MSG_NOSIGNAL), and the guard still sees EOF when headroom is gone */
+	int p[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = -errno;
+		close(p[0]);
+		close(p[1]);
+		return e;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		guard_main(r, p[0]);
+	}
+	close(p[0]);
+	r->guard = pid;
+	r->guard_fd = p[1];
+	return 0;
+}
+
+static void guard_tell(struct runner *r, unsigned char what, pid_t pid)
+{
+	if (r->guard_fd < 0)
+		return;
+	unsigned char msg[1 + sizeof(pid_t)] = {what};
+	memcpy(msg + 1, &pid, sizeof(pid));
+	if (send(r->guard_fd, msg, what == GUARD_DONE ? 1 : sizeof(msg), MSG_NOSIGNAL) < 0) {
+		/* a guard that is gone cannot be told: the next run sweeps instead */
+	}
+}
+
+static void guard_stop(struct runner *r)
+{
+	if (r->guard <= 0)
+		return;
+	guard_tell(r, GUARD_DONE, 0);
+	close(r->guard_fd);
+	r->guard_fd = -1;
+	waitpid(r->guard, NULL, 0);
+	r->guard = -1;
+}
+
 /* fork, enter the cgroup, exec; the exec error (if any) comes back through a CLOEXEC pipe. */
 static int spawn(struct runner *r, const char *path, const sigset_t *oldmask)
 {
@@ -352,6 +485,10 @@ static int spawn(struct runner *r, const char *path, const sigset_t *oldmask)
 	if (pid == 0) {
 		close(p[0]);
 		int err = 0;
+		/* the command must not outlive a headroom killed by SIGKILL; if headroom is already
+		 * gone (we were reparented before the prctl), go now */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != r->self)
+			_exit(126);
 		if (r->cg.created && cgroup_enter(&r->cg, 0) < 0)
 			err = EPERM;
 		/* a shell's background job starts with SIGINT and SIGQUIT ignored; a service should not */
@@ -387,12 +524,16 @@ static int spawn(struct runner *r, const char *path, const sigset_t *oldmask)
 static void finish_child(struct runner *r, int status, const struct rusage *ru, struct runner_result *res)
 {
 	r->child = -1;
+	/* processes left in the cgroup (a daemon) are followed: the run ends when they do, and the
+	 * analysis takes the `exit` event as the end of the run, so this exit is only a note */
+	pid_t left[1];
+	const char *kind = r->cg.created && cgroup_read_procs(r->cg.path, left, 1) > 0 ? "note" : "exit";
 	if (WIFEXITED(status)) {
 		res->exit_code = WEXITSTATUS(status);
-		push_event(r, "exit", res->exit_code, "exited with status %d", res->exit_code);
+		push_event(r, kind, res->exit_code, "exited with status %d", res->exit_code);
 	} else if (WIFSIGNALED(status)) {
 		res->exit_signal = WTERMSIG(status);
-		push_event(r, "exit", -res->exit_signal, "killed by signal %d (%s)", res->exit_signal,
+		push_event(r, kind, -res->exit_signal, "killed by signal %d (%s)", res->exit_signal,
 			   strsignal(res->exit_signal));
 	}
 	/* The last interval's peak of a process that is gone: wait4's maxrss is its VmHWM at exit. */
@@ -406,6 +547,73 @@ static void finish_child(struct runner *r, int status, const struct rusage *ru, 
 	}
 	record_push_sample(r->rec, &s);
 	after_sample(r, &s);
+}
+
+/* Headroom's children other than the command and the guard: without a cgroup headroom is the
+ * command's subreaper, so a process that left the command's tree (a daemon) lands here. */
+static int adopted_count(struct runner *r, pid_t *ret_first)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[128], buf[4096];
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children", de->d_name);
+		if (util_read_file(path, buf, sizeof(buf)) <= 0)
+			continue;
+		for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n")) {
+			const char *p = tok;
+			uint64_t v;
+			if (util_parse_u64(&p, &v) < 0 || *p || v == 0 || (pid_t)v == r->guard || (pid_t)v == r->child)
+				continue;
+			char st[256];
+			snprintf(path, sizeof(path), "/proc/%llu/stat", (unsigned long long)v);
+			const char *z = util_read_file(path, st, sizeof(st)) > 0 ? strrchr(st, ')') : NULL;
+			if (z && z[1] == ' ' && z[2] == 'Z')
+				continue; /* already gone, not yet reaped */
+			if (n++ == 0)
+				*ret_first = (pid_t)v;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* The command exited. A daemon (double fork, new session) it started is still in the cgroup:
+ * follow it there instead of losing it silently. Without a cgroup nothing can follow it: say
+ * what is no longer measured. Returns true when the loop goes on. */
+static bool follow_leftovers(struct runner *r)
+{
+	if (!r->cg.created) {
+		pid_t first = 0;
+		int n = adopted_count(r, &first);
+		if (n > 0) {
+			note(r, "the command exited, but %d process%s it started %s still running (pid %d%s): %s no longer "
+				"measured. Without a cgroup headroom cannot follow a process that left the command's tree; "
+				"run with a cgroup (as root, without --no-cgroup) to follow a daemon",
+			     n, n == 1 ? "" : "es", n == 1 ? "is" : "are", (int)first, n > 1 ? ", ..." : "",
+			     n == 1 ? "it is" : "they are");
+			push_event(r, "note", n, "the command exited: %d process%s it started %s not measured (no cgroup)", n,
+				   n == 1 ? "" : "es", n == 1 ? "is" : "are");
+		}
+		return false;
+	}
+	pid_t pids[SAMPLER_MAX_PROCS];
+	int n = cgroup_read_procs(r->cg.path, pids, SAMPLER_MAX_PROCS);
+	if (n <= 0)
+		return false;
+	r->following = true;
+	note(r, "the command exited but left %d process%s running in its cgroup (it daemonized): following %s until "
+		"%s end%s, --duration or Ctrl-C", n, n == 1 ? "" : "es", n == 1 ? "it" : "them", n == 1 ? "it" : "they",
+	     n == 1 ? "s" : "");
+	push_event(r, "note", n, "the command exited; %d process%s it left in its cgroup %s followed", n, n == 1 ? "" : "es",
+		   n == 1 ? "is" : "are");
+	sampler_refresh_tree(&r->sampler);
+	return true;
 }
 
 static int loop(struct runner *r, struct runner_result *res)
@@ -431,6 +639,11 @@ static int loop(struct runner *r, struct runner_result *res)
 				int rc = sampler_take(&r->sampler, now - r->t0, &s);
 				record_push_sample(r->rec, &s);
 				after_sample(r, &s);
+				if (r->following && rc == -ESRCH) {
+					push_event(r, "exit", res->exit_signal ? -res->exit_signal : res->exit_code,
+						   "the processes the command left in its cgroup ended (the command itself exited earlier)");
+					return 0;
+				}
 				if (attach && rc == -ESRCH && !r->opt->attach_cgroup) {
 					push_event(r, "exit", 0, "the process tree ended");
 					return 0;
@@ -468,13 +681,23 @@ static int loop(struct runner *r, struct runner_result *res)
 					if (si.ssi_signo == SIGCHLD) {
 						if (attach)
 							continue;
+						/* every child: the command, the guard, and (as subreaper) processes
+						 * that left the command's tree, whose zombies must not pile up */
 						int status;
 						struct rusage ru;
-						pid_t w = wait4(r->child, &status, WNOHANG, &ru);
-						if (w == r->child) {
-							finish_child(r, status, &ru, res);
-							return 0;
+						pid_t w;
+						bool done = false;
+						while ((w = wait4(-1, &status, WNOHANG, &ru)) > 0) {
+							if (w == r->child) {
+								finish_child(r, status, &ru, res);
+								done = true;
+								break;
+							}
+							if (w == r->guard)
+								r->guard = -1;
 						}
+						if (done && !follow_leftovers(r))
+							return 0;
 						continue;
 					}
 					res->stopped_by_user = true;
@@ -483,10 +706,10 @@ static int loop(struct runner *r, struct runner_result *res)
 						return 0;
 					r->user_signals++;
 					/* a terminal's Ctrl-C reached the child's process group already */
-					if (si.ssi_code != SI_KERNEL)
-						kill(r->child, (int)si.ssi_signo);
+					if (si.ssi_code != SI_KERNEL || r->following)
+						signal_target(r, (int)si.ssi_signo);
 					if (r->user_signals >= 3)
-						kill(r->child, SIGKILL);
+						signal_target(r, SIGKILL);
 				}
 			}
 		}
@@ -498,8 +721,8 @@ static int loop(struct runner *r, struct runner_result *res)
 			}
 			begin_stop(r, "--duration elapsed");
 		}
-		if (r->stop_deadline && now >= r->stop_deadline && r->child > 0) {
-			kill(r->child, SIGKILL);
+		if (r->stop_deadline && now >= r->stop_deadline && (r->child > 0 || r->following)) {
+			signal_target(r, SIGKILL);
 			push_event(r, "signal", SIGKILL, "headroom sent SIGKILL: the grace period ended");
 			r->stop_deadline = now + 3600 * SEC; /* once */
 		}
@@ -515,6 +738,8 @@ int runner_run(const struct runner_options *opt, struct runner_result *res, char
 	r.opt = opt;
 	r.child = -1;
 	r.sfd = r.tfd = r.evfd = r.epfd = -1;
+	r.guard = r.guard_fd = -1;
+	r.self = getpid();
 	why[0] = '\0';
 	fill_info(&r);
 	r.info.rss_peaks_exact = true;
@@ -577,6 +802,13 @@ int runner_run(const struct runner_options *opt, struct runner_result *res, char
 		}
 	}
 	r.info.cg_peaks_exact = r.info.cgroup_version != 0;
+	/* without a cgroup, a process that leaves the command's tree is re-parented to headroom instead
+	 * of init, so headroom can at least say it is there and is not measured */
+	if (opt->argv && !r.cg.created)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* before any thread exists: the guard is a plain fork of a single-threaded process */
+	if (opt->argv && guard_start(&r) < 0)
+		note(&r, "cannot start the guard process: if headroom is killed, the next run cleans up after it");
 
 	if (opt->record_path)
 		snprintf(res->record_path, sizeof(res->record_path), "%s", opt->record_path);
@@ -594,6 +826,7 @@ int runner_run(const struct runner_options *opt, struct runner_result *res, char
 	sigprocmask(SIG_BLOCK, &mask, &oldmask);
 	/* an ignored signal is discarded before it can reach a signalfd: take them back */
 	signal(SIGINT, SIG_DFL);
+	r.record_path = res->record_path;
 	r.t0 = util_now_ns();
 	r.info.started_wall_ns = util_wall_ns();
 	rc = record_create(res->record_path, &r.info, &r.rec);
@@ -617,6 +850,7 @@ int runner_run(const struct runner_options *opt, struct runner_result *res, char
 			goto out_record;
 		}
 		r.info.pid = r.child;
+		guard_tell(&r, GUARD_CHILD, r.child);
 		sc.root_pid = r.child;
 		sc.cgroup_path = r.cg.created ? r.cg.path : NULL;
 		sc.pids_from_cgroup = r.cg.created;
@@ -674,8 +908,13 @@ out_record:
 		/* the heap status may have changed during the run (available, or why not) */
 		snprintf(r.info.heap_status, sizeof(r.info.heap_status), "%s",
 			 opt->heap_status ? opt->heap_status : "not recorded");
-		int frc = rc < 0 ? (record_abandon(r.rec), 0) : record_finish(r.rec, &r.info);
-		if (frc < 0 && rc == 0) {
+		int frc = rc < 0 ? (record_abandon(r.rec), 0) : record_finish_keep(r.rec, &r.info, &res->unwritten);
+		if (frc < 0 && rc == 0 && res->unwritten.write_error) {
+			/* the run itself went on: the caller reports it from memory and says what is missing */
+			if (!r.write_failed_noted)
+				note(&r, "cannot write the recording '%s': %s; the file is incomplete", res->record_path,
+				     record_strerror(frc));
+		} else if (frc < 0 && rc == 0) {
 			snprintf(why, len, "the recording '%s' could not be completed: %s", res->record_path,
 				 record_strerror(frc));
 			rc = frc;
@@ -689,5 +928,6 @@ out_cgroup:
 	sampler_destroy(&r.sampler);
 	if (r.cg.created && cgroup_remove(&r.cg) < 0)
 		note(&r, "could not remove the cgroup %s", r.cg.path);
+	guard_stop(&r);
 	return rc;
 }

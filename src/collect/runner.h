@@ -33,6 +33,9 @@ struct runner_hooks {
 	void (*on_stop)(void *ctx, struct runner *r);
 	/* the heap shim reader, passed to the sampler */
 	void (*read_heap)(void *ctx, const pid_t *pids, int npids, struct sample *s);
+	/* in the guard process, after headroom was killed: remove what only the caller knows of
+	 * (the heap segments). Must not touch the recording. */
+	void (*after_crash)(void *ctx);
 	void *ctx;
 };
 
@@ -66,6 +69,9 @@ struct runner_result {
 	int64_t oom_kills;
 	char record_path[1024];
 	struct run_info info;
+	/* writing the recording failed (disk full): what is not in the file, for the run's report;
+	 * the caller frees it with record_unwritten_free() */
+	struct record_unwritten unwritten;
 };
 
 /* 0 when the recording was made (whatever the target did), or -errno with `why` filled:

@@ -115,14 +115,14 @@ static void on_series(void *ctx, const char *labels, const char *name, double ts
 		snprintf(row->labels, sizeof(row->labels), "%s", labels);
 		snprintf(row->name, sizeof(row->name), "%s", name);
 		row->source = c->source;
-		row->peak_bytes = (int64_t)ceil(value);
+		row->peak_bytes = util_double_to_i64(ceil(value), -1); /* "1e30", "NaN": no UB */
 		row->history_s = -1;
 		return;
 	}
 	if (!row)
 		return;
 	if (c->which == 1)
-		row->points = (int64_t)value;
+		row->points = util_double_to_i64(value, 0);
 	else if (c->which == 2)
 		row->history_s = ts - value;
 }
@@ -186,7 +186,7 @@ int promsize_run(const struct promsize_options *o, struct promsize_result *ret, 
 	for (int i = 0; i < ret->nrows; i++) {
 		struct promsize_row *r = &ret->rows[i];
 		double want = (double)r->peak_bytes * (1.0 + o->headroom);
-		r->recommended_bytes = util_round_up_mi((int64_t)ceil(want));
+		r->recommended_bytes = util_round_up_mi(util_double_to_i64(ceil(want), -1));
 		r->short_history = r->points < 2 || r->history_s < 0.9 * (double)window_s;
 	}
 	rc = 0;

@@ -128,15 +128,22 @@ int cgroup_find_own(int *ret_version, char *ret_dir, size_t len)
 	return -ENOENT;
 }
 
-static bool cgroup_empty(const char *dir)
+static void kill_all(const char *dir);
+
+/* Is `owner` a live headroom? A pid alone is not enough: after a crash it may have been reused. */
+bool cgroup_headroom_alive(pid_t owner)
 {
-	char path[1100], buf[64];
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	ssize_t n = util_read_file(path, buf, sizeof(buf));
-	return n == 0;
+	if (kill(owner, 0) < 0 && errno != EPERM)
+		return false;
+	char path[64], comm[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)owner);
+	if (util_read_file(path, comm, sizeof(comm)) <= 0)
+		return false;
+	return strncmp(comm, "headroom", 8) == 0;
 }
 
-/* A headroom killed by SIGKILL cannot clean up: its successor removes the empty leftovers. */
+/* A headroom killed by SIGKILL cannot clean up: its successor kills what its command left running
+ * (children it forked outlive it in the cgroup) and removes the cgroup. */
 static void sweep_leftovers(const char *parent)
 {
 	DIR *d = opendir(parent);
@@ -146,13 +153,18 @@ static void sweep_leftovers(const char *parent)
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, PREFIX, strlen(PREFIX)) != 0)
 			continue;
-		pid_t owner = (pid_t)atoi(de->d_name + strlen(PREFIX));
-		if (owner <= 0 || (kill(owner, 0) == 0 || errno == EPERM))
+		const char *num = de->d_name + strlen(PREFIX);
+		uint64_t owner;
+		if (util_parse_u64(&num, &owner) < 0 || *num || owner == 0 || owner > CGROUP_PID_MAX ||
+		    cgroup_headroom_alive((pid_t)owner))
 			continue;
 		char dir[2048];
 		snprintf(dir, sizeof(dir), "%s/%s", parent, de->d_name);
-		if (cgroup_empty(dir))
-			rmdir(dir);
+		for (int attempt = 0; attempt < 100 && rmdir(dir) < 0 && errno == EBUSY; attempt++) {
+			kill_all(dir);
+			struct timespec ts = {0, 10 * 1000000L};
+			nanosleep(&ts, NULL);
+		}
 	}
 	closedir(d);
 }
@@ -260,21 +272,86 @@ int cgroup_enter(const struct cgroup_run *cg, pid_t pid)
 	return rc;
 }
 
+int cgroup_parse_procs(const char *text, size_t n, bool complete, pid_t *ret_pids, int max)
+{
+	int count = 0;
+	size_t i = 0;
+	while (i < n) {
+		size_t j = i;
+		uint64_t v = 0;
+		while (j < n && text[j] >= '0' && text[j] <= '9') {
+			v = v * 10 + (uint64_t)(text[j] - '0');
+			if (v > CGROUP_PID_MAX)
+				return -EPROTO;
+			j++;
+		}
+		bool ended = j < n && text[j] == '\n';
+		if (j == n && !complete)
+			break; /* a line the read may have cut: not a pid */
+		if ((j < n && !ended) || j == i || v == 0)
+			return -EPROTO;
+		if (count < max)
+			ret_pids[count++] = (pid_t)v;
+		i = j + 1;
+	}
+	return count;
+}
+
+int cgroup_read_procs(const char *dir, pid_t *ret_pids, int max)
+{
+	char path[1100];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* one chunk at a time; a line split across two reads is carried into the next one */
+	char buf[4096];
+	size_t have = 0;
+	int count = 0, rc = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + have, sizeof(buf) - have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			break;
+		}
+		have += (size_t)r;
+		bool eof = r == 0;
+		size_t whole = have;
+		if (!eof) {
+			while (whole > 0 && buf[whole - 1] != '\n')
+				whole--;
+			if (whole == 0 && have == sizeof(buf)) {
+				rc = -EPROTO; /* a 4 KiB line is not a pid */
+				break;
+			}
+		}
+		int k = cgroup_parse_procs(buf, whole, eof, ret_pids + count, max - count);
+		if (k < 0) {
+			rc = k;
+			break;
+		}
+		count += k;
+		memmove(buf, buf + whole, have - whole);
+		have -= whole;
+		if (eof || count >= max)
+			break;
+	}
+	close(fd);
+	return rc < 0 ? rc : count;
+}
+
 static void kill_all(const char *dir)
 {
-	char path[1100], buf[8192];
+	char path[1100];
 	snprintf(path, sizeof(path), "%s/cgroup.kill", dir);
 	if (util_write_file(path, "1") == 0)
 		return;
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	ssize_t n = util_read_file(path, buf, sizeof(buf));
-	if (n <= 0 && n != -EFBIG)
-		return;
-	for (char *tok = strtok(buf, "\n"); tok; tok = strtok(NULL, "\n")) {
-		pid_t p = (pid_t)atoi(tok);
-		if (p > 0)
-			kill(p, SIGKILL);
-	}
+	pid_t pids[1024];
+	int n = cgroup_read_procs(dir, pids, 1024);
+	for (int i = 0; i < n; i++)
+		kill(pids[i], SIGKILL);
 }
 
 int cgroup_remove(struct cgroup_run *cg)

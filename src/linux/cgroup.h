@@ -37,6 +37,17 @@ int cgroup_find_own(int *ret_version, char *ret_dir, size_t len);
 int cgroup_create(struct cgroup_run *ret, int64_t limit_bytes, char *why, size_t len);
 /* Move `pid` (0 = the caller) into the cgroup. Async-signal-safe: callable between fork and exec. */
 int cgroup_enter(const struct cgroup_run *cg, pid_t pid);
+/* Parse cgroup.procs text strictly: one decimal pid per '\n'-terminated line, 1..CGROUP_PID_MAX.
+ * A last line without its '\n' is taken only when `complete` (the file ended there), never when
+ * the buffer may have cut it ("12345" read as "123" would name another process). Any other
+ * byte makes the whole text invalid (-EPROTO). Returns the number of pids stored (<= max). */
+#define CGROUP_PID_MAX 4194304   /* the kernel's PID_MAX_LIMIT on 64-bit */
+int cgroup_parse_procs(const char *text, size_t n, bool complete, pid_t *ret_pids, int max);
+/* Every pid listed in DIR/cgroup.procs, read whole (in chunks, carrying partial lines). */
+int cgroup_read_procs(const char *dir, pid_t *ret_pids, int max);
+/* Is `pid` a live headroom (its comm starts with "headroom")? A pid alone is not enough to tell
+ * a crashed run's leftovers from a live run's: it may have been reused. */
+bool cgroup_headroom_alive(pid_t pid);
 /* Kill whatever is left inside, wait for it to empty, rmdir. Idempotent. */
 int cgroup_remove(struct cgroup_run *cg);
 

@@ -383,7 +383,7 @@ pid_t probe_parse_stat_ppid(const char *stat)
 	while (*p && *p != ' ')
 		p++;
 	uint64_t v;
-	if (util_parse_u64(&p, &v) < 0)
+	if (util_parse_u64(&p, &v) < 0 || v > INT32_MAX)
 		return -1;
 	return (pid_t)v;
 }
@@ -593,7 +593,7 @@ static int64_t read_number(int fd)
 		return HR_UNKNOWN;
 	const char *p = buf;
 	uint64_t v;
-	return util_parse_u64(&p, &v) == 0 ? (int64_t)v : HR_UNKNOWN;
+	return util_parse_u64(&p, &v) == 0 && v <= (uint64_t)INT64_MAX ? (int64_t)v : HR_UNKNOWN;
 }
 
 int probe_cgroup_read(struct cgroup_handle *c, bool full, struct cgroup_stats *ret)

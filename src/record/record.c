@@ -27,6 +27,9 @@ _Static_assert(sizeof(record_sample_columns) / sizeof(record_sample_columns[0]) 
 	       "record_sample_columns must name every field of struct sample");
 
 #define EVENTS_MAX 256
+/* No recording lasts ten years: an instant beyond it (or before 0) is corruption, refused at
+ * open (-EPROTO) so no analysis ever does arithmetic on it. */
+#define RECORD_T_MAX (10LL * 366 * 24 * 3600 * 1000000000LL)
 #define LOADS_MAX 64
 
 struct batch {
@@ -52,6 +55,20 @@ struct record {
 	struct batch writing;   /* the writer thread's, outside the lock */
 	int64_t dropped;
 	int write_error;        /* first SQLite error of the writer, as -errno-ish */
+	/* once a write failed, nothing more goes to the file (one clear instant where it stops):
+	 * rows go to `kept` instead, touched only by the writer (and by finish after the join) */
+	bool failed;
+	int64_t committed_t;    /* t_ns of the last sample in the file, -1 when none */
+	/* the checkpointer: its own connection and thread, so the fsyncs of a checkpoint never hold
+	 * up the writer's commits (seen: 2 s without a commit on a loaded machine when they did) */
+	sqlite3 *ckpt_db;
+	pthread_t ckpt;
+	bool ckpt_started;
+	struct sample *kept;
+	size_t nkept;
+	int64_t kept_dropped;
+	struct record_event kept_events[EVENTS_MAX];
+	size_t nkept_events;
 };
 
 static const char *schema_sql =
@@ -100,6 +117,8 @@ const char *record_strerror(int err)
 		return "permission denied or the directory does not exist";
 	case -EPROTO:
 		return "not a headroom recording, or the file is corrupt";
+	case -ERANGE:
+		return "a figure in the recording is out of range (time or size past what a recording can hold): the file is damaged or forged";
 	case -EPROTONOSUPPORT:
 		return "the recording was made by a newer headroom (newer schema): upgrade headroom to read it";
 	case -ENOSPC:
@@ -160,8 +179,42 @@ static int write_batch(struct record *r, struct batch *b)
 		sqlite3_reset(r->ins_load);
 	}
 	int rc2 = exec_sql(r->db, rc == 0 ? "COMMIT" : "ROLLBACK");
-	b->nsamples = b->nevents = b->nloads = 0;
 	return rc ? rc : rc2;
+}
+
+static void keep_batch(struct record *r, const struct batch *b)
+{
+	if (!r->kept && b->nsamples)
+		r->kept = malloc(RECORD_KEEP_MAX * sizeof(struct sample));
+	for (size_t i = 0; i < b->nsamples; i++) {
+		if (r->kept && r->nkept < RECORD_KEEP_MAX)
+			r->kept[r->nkept++] = b->samples[i];
+		else
+			r->kept_dropped++;
+	}
+	for (size_t i = 0; i < b->nevents && r->nkept_events < EVENTS_MAX; i++)
+		r->kept_events[r->nkept_events++] = b->events[i];
+}
+
+/* Write a batch, or keep it in memory once writing has failed; the batch is empty afterwards.
+ * Runs on the writer thread, or on the caller's after the writer was joined. */
+static void handle_batch(struct record *r, struct batch *b)
+{
+	if (!r->failed) {
+		int rc = write_batch(r, b);
+		pthread_mutex_lock(&r->lock);
+		if (rc == 0 && b->nsamples)
+			r->committed_t = b->samples[b->nsamples - 1].t_ns;
+		if (rc < 0) {
+			r->failed = true;
+			if (r->write_error == 0)
+				r->write_error = rc;
+		}
+		pthread_mutex_unlock(&r->lock);
+	}
+	if (r->failed)
+		keep_batch(r, b);
+	b->nsamples = b->nevents = b->nloads = 0;
 }
 
 static void *writer_main(void *arg)
@@ -186,14 +239,34 @@ static void *writer_main(void *arg)
 		r->writing = r->filling;
 		r->filling = tmp;
 		pthread_mutex_unlock(&r->lock);
-		int rc = write_batch(r, &r->writing);
+		handle_batch(r, &r->writing);
 		pthread_mutex_lock(&r->lock);
-		if (rc < 0 && r->write_error == 0)
-			r->write_error = rc;
 		r->written++;
 		pthread_cond_broadcast(&r->written_cond);
 		if (stop)
 			break;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+static void *ckpt_main(void *arg)
+{
+	struct record *r = arg;
+	pthread_mutex_lock(&r->lock);
+	while (!r->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += RECORD_CHECKPOINT_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+		if (r->stopping || r->failed)
+			break;
+		pthread_mutex_unlock(&r->lock);
+		/* PASSIVE: waits for no one, and a failure leaves the rows safe in the WAL */
+		sqlite3_wal_checkpoint_v2(r->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&r->lock);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
@@ -214,7 +287,7 @@ static int prepare_inserts(struct record *r)
 	return sqlite_err(rc);
 }
 
-static int write_run_row(sqlite3 *db, const struct run_info *in, bool insert)
+static int write_run_row(sqlite3 *db, const struct run_info *in, bool insert, bool finished)
 {
 	const char *sql = insert
 		? "INSERT INTO run (id, mode, command, pid, limit_bytes, interval_ns, cgroup_version, cgroup_path,"
@@ -222,7 +295,7 @@ static int write_run_row(sqlite3 *db, const struct run_info *in, bool insert)
 		  " schema_version, started_wall_ns, finished) VALUES (1,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,0)"
 		: "UPDATE run SET mode=?1, command=?2, pid=?3, limit_bytes=?4, interval_ns=?5, cgroup_version=?6,"
 		  " cgroup_path=?7, rss_peaks_exact=?8, cg_peaks_exact=?9, heap_mode=?10, heap_status=?11,"
-		  " duration_ns=?17, exit_code=?18, exit_signal=?19, oom_killed=?20, finished=1 WHERE id=1";
+		  " duration_ns=?17, exit_code=?18, exit_signal=?19, oom_killed=?20, finished=?21 WHERE id=1";
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
@@ -252,6 +325,7 @@ static int write_run_row(sqlite3 *db, const struct run_info *in, bool insert)
 			sqlite3_bind_null(st, 18);
 		sqlite3_bind_int(st, 19, in->exit_signal);
 		sqlite3_bind_int(st, 20, in->oom_killed);
+		sqlite3_bind_int(st, 21, finished);
 	}
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
@@ -265,38 +339,67 @@ static void record_free(struct record *r)
 	sqlite3_finalize(r->ins_sample);
 	sqlite3_finalize(r->ins_event);
 	sqlite3_finalize(r->ins_load);
+	if (r->ckpt_db)
+		sqlite3_close(r->ckpt_db);
 	if (r->db)
 		sqlite3_close(r->db);
 	free(r->filling.samples);
 	free(r->writing.samples);
+	free(r->kept);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->wake);
 	pthread_cond_destroy(&r->written_cond);
 	free(r);
 }
 
+/* Remove the first `n` of FILE, FILE-wal, FILE-shm (the ones record_create made). */
+static void rc_sides_unlink(const char *path, int n)
+{
+	static const char *const sides[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < n && i < 3; i++) {
+		char side[4200];
+		snprintf(side, sizeof(side), "%s%s", path, sides[i]);
+		unlink(side);
+	}
+}
+
 int record_create(const char *path, const struct run_info *info, struct record **ret)
 {
-	/* O_EXCL: never overwrite a recording, and fail early on an unwritable directory */
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	close(fd);
+	/* O_EXCL: never overwrite a recording, never follow a planted symlink, and fail early on an
+	 * unwritable directory. SQLite opens FILE-wal and FILE-shm by name later: they are created
+	 * here the same way, so a name planted by another user (in /tmp, say) fails the run instead of
+	 * being written through. */
+	static const char *const sides[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		char side[4200];
+		if (snprintf(side, sizeof(side), "%s%s", path, sides[i]) >= (int)sizeof(side)) {
+			rc_sides_unlink(path, i);
+			return -ENAMETOOLONG;
+		}
+		int fd = open(side, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			int e = -errno;
+			rc_sides_unlink(path, i);
+			return e;
+		}
+		close(fd);
+	}
 
 	struct record *r = calloc(1, sizeof(*r));
 	if (!r) {
-		unlink(path);
+		rc_sides_unlink(path, 3);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->wake, NULL);
 	pthread_cond_init(&r->written_cond, NULL);
+	r->committed_t = -1;
 	r->filling.samples = malloc(RECORD_BATCH_MAX * sizeof(struct sample));
 	r->writing.samples = malloc(RECORD_BATCH_MAX * sizeof(struct sample));
 	int rc = -ENOMEM;
 	if (!r->filling.samples || !r->writing.samples)
 		goto fail;
-	rc = sqlite_err(sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE, NULL));
+	rc = sqlite_err(sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL));
 	if (rc < 0)
 		goto fail;
 	sqlite3_busy_timeout(r->db, 2000);
@@ -307,11 +410,18 @@ int record_create(const char *path, const struct run_info *info, struct record *
 					record_sample_columns[c], c == 0 ? " NOT NULL" : "");
 	snprintf(sql + off, sizeof(sql) - off, "); PRAGMA user_version = %d;", RECORD_SCHEMA_VERSION);
 	/* the writer only appends: a small page cache keeps headroom's own RSS flat */
-	rc = exec_sql(r->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -256;");
+	rc = exec_sql(r->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -256;"
+			     " PRAGMA wal_autocheckpoint = 0;");
+	/* the schema and the run row in one transaction: a recording cut short during its creation is
+	 * either empty or whole, never a schema without its run */
+	if (rc == 0)
+		rc = exec_sql(r->db, "BEGIN");
 	if (rc == 0)
 		rc = exec_sql(r->db, sql);
 	if (rc == 0)
-		rc = write_run_row(r->db, info, true);
+		rc = write_run_row(r->db, info, true, false);
+	if (rc == 0)
+		rc = exec_sql(r->db, "COMMIT");
 	if (rc == 0)
 		rc = prepare_inserts(r);
 	if (rc < 0)
@@ -323,17 +433,27 @@ int record_create(const char *path, const struct run_info *info, struct record *
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int prc = pthread_create(&r->writer, NULL, writer_main, r);
+	if (prc == 0) {
+		r->writer_started = true;
+		/* without the checkpointer the WAL still holds every row: a recording, only in two files */
+		if (sqlite3_open_v2(path, &r->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) == SQLITE_OK) {
+			sqlite3_busy_timeout(r->ckpt_db, 100);
+			/* a connection learns the file is in WAL mode on its first read; before it, a
+			 * checkpoint through it is a silent no-op */
+			exec_sql(r->ckpt_db, "SELECT count(*) FROM sqlite_master");
+			r->ckpt_started = pthread_create(&r->ckpt, NULL, ckpt_main, r) == 0;
+		}
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (prc != 0) {
 		rc = -EAGAIN;
 		goto fail;
 	}
-	r->writer_started = true;
 	*ret = r;
 	return 0;
 fail:
 	record_free(r);
-	unlink(path);
+	rc_sides_unlink(path, 3);
 	return rc;
 }
 
@@ -378,7 +498,7 @@ void record_sync(struct record *r)
 	/* the batch being written now may predate our rows: wait for the one after it */
 	uint64_t want = r->written + 2;
 	while (r->writer_started && r->written < want) {
-		pthread_cond_signal(&r->wake);
+		pthread_cond_broadcast(&r->wake); /* the checkpointer waits on it too */
 		pthread_cond_wait(&r->written_cond, &r->lock);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -389,24 +509,50 @@ int64_t record_dropped(const struct record *r)
 	return r->dropped;
 }
 
+int record_write_failed(struct record *r, int64_t *ret_stopped_t_ns)
+{
+	pthread_mutex_lock(&r->lock);
+	int rc = r->failed ? (r->write_error ? r->write_error : -EIO) : 0;
+	if (ret_stopped_t_ns)
+		*ret_stopped_t_ns = r->committed_t;
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+void record_unwritten_free(struct record_unwritten *u)
+{
+	if (!u)
+		return;
+	free(u->samples);
+	free(u->events);
+	memset(u, 0, sizeof(*u));
+}
+
 static void stop_writer(struct record *r)
 {
 	if (!r->writer_started)
 		return;
 	pthread_mutex_lock(&r->lock);
 	r->stopping = true;
-	pthread_cond_signal(&r->wake);
+	pthread_cond_broadcast(&r->wake);
 	pthread_mutex_unlock(&r->lock);
 	pthread_join(r->writer, NULL);
 	r->writer_started = false;
+	if (r->ckpt_started)
+		pthread_join(r->ckpt, NULL);
+	r->ckpt_started = false;
+	/* leaving WAL mode at finish needs the only connection */
+	if (r->ckpt_db)
+		sqlite3_close(r->ckpt_db);
+	r->ckpt_db = NULL;
 	/* whatever was pushed after the writer's last swap */
-	int rc = write_batch(r, &r->filling);
-	if (rc < 0 && r->write_error == 0)
-		r->write_error = rc;
+	handle_batch(r, &r->filling);
 }
 
-int record_finish(struct record *r, const struct run_info *end)
+int record_finish_keep(struct record *r, const struct run_info *end, struct record_unwritten *ret)
 {
+	if (ret)
+		memset(ret, 0, sizeof(*ret));
 	if (r->dropped > 0) {
 		char d[64];
 		snprintf(d, sizeof(d), "%lld rows dropped: the disk could not keep up", (long long)r->dropped);
@@ -414,14 +560,49 @@ int record_finish(struct record *r, const struct run_info *end)
 	}
 	stop_writer(r);
 	int rc = r->write_error;
-	int rc2 = write_run_row(r->db, end, false);
-	if (rc == 0)
-		rc = rc2;
+	if (!r->failed) {
+		rc = write_run_row(r->db, end, false, true);
+	} else {
+		/* say where the file stops, if the disk takes these few bytes; if not, the run row
+		 * still says "not finished", which every view reports */
+		struct record_event e = {.t_ns = r->committed_t, .value = rc};
+		snprintf(e.kind, sizeof(e.kind), "write_failed");
+		snprintf(e.detail, sizeof(e.detail), "writing the recording failed (%s): samples after this instant are not in the file",
+			 record_strerror(rc));
+		struct batch *one = calloc(1, sizeof(*one)); /* 80 KiB: not on the stack */
+		if (one) {
+			one->nevents = 1;
+			one->events[0] = e;
+			if (write_batch(r, one) == 0)
+				write_run_row(r->db, end, false, false);
+			free(one);
+		}
+		if (r->nkept_events < EVENTS_MAX)
+			r->kept_events[r->nkept_events++] = e;
+	}
 	/* fold the WAL back so a single file can be copied or attached to a ticket */
 	sqlite3_wal_checkpoint_v2(r->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	exec_sql(r->db, "PRAGMA journal_mode = DELETE");
+	if (ret && r->failed) {
+		ret->write_error = rc;
+		ret->stopped_t_ns = r->committed_t;
+		ret->samples = r->kept;
+		ret->nsamples = r->nkept;
+		ret->samples_dropped = r->kept_dropped;
+		r->kept = NULL;
+		ret->events = malloc((r->nkept_events ? r->nkept_events : 1) * sizeof(struct record_event));
+		if (ret->events) {
+			memcpy(ret->events, r->kept_events, r->nkept_events * sizeof(struct record_event));
+			ret->nevents = r->nkept_events;
+		}
+	}
 	record_free(r);
 	return rc;
+}
+
+int record_finish(struct record *r, const struct run_info *end)
+{
+	return record_finish_keep(r, end, NULL);
 }
 
 void record_abandon(struct record *r)
@@ -484,6 +665,13 @@ static int read_run(sqlite3 *db, struct run_info *run)
 	run->oom_killed = sqlite3_column_int(st, 18);
 	run->finished = sqlite3_column_int(st, 19);
 	sqlite3_finalize(st);
+	/* figures no consumer can do arithmetic on are unknown, not trusted */
+	if (run->duration_ns < 0 || run->duration_ns > RECORD_T_MAX)
+		run->duration_ns = HR_UNKNOWN;
+	if (run->interval_ns <= 0 || run->interval_ns > RECORD_T_MAX)
+		run->interval_ns = HR_UNKNOWN;
+	if (run->started_wall_ns < 0)
+		run->started_wall_ns = HR_UNKNOWN;
 	return 0;
 }
 
@@ -503,6 +691,10 @@ static int read_events(sqlite3 *db, struct recording *rec)
 	while (rec->nevents < n && sqlite3_step(st) == SQLITE_ROW) {
 		struct record_event *e = &rec->events[rec->nevents++];
 		e->t_ns = col_i64(st, 0);
+		if (e->t_ns < -1 || e->t_ns > RECORD_T_MAX) {   /* -1: before the first sample */
+			sqlite3_finalize(st);
+			return -EPROTO;
+		}
 		copy_text(e->kind, sizeof(e->kind), sqlite3_column_text(st, 1));
 		e->value = col_i64(st, 2);
 		copy_text(e->detail, sizeof(e->detail), sqlite3_column_text(st, 3));
@@ -527,6 +719,10 @@ static int read_load(sqlite3 *db, struct recording *rec)
 		int64_t *f = (int64_t *)&rec->load[rec->nload++];
 		for (int c = 0; c < (int)(sizeof(struct load_row) / sizeof(int64_t)); c++)
 			f[c] = col_i64(st, c);
+		if (f[0] < 0 || f[0] > RECORD_T_MAX) {
+			sqlite3_finalize(st);
+			return -EPROTO;
+		}
 	}
 	sqlite3_finalize(st);
 	return 0;
@@ -597,6 +793,12 @@ static int read_samples(sqlite3 *db, const char *const *columns, struct recordin
 	int rc;
 	while (k < count && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rec->t_ns[k] = sqlite3_column_int64(st, 0);
+		/* instants in order, within range, and numbers: anything else is a corrupt file */
+		if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || rec->t_ns[k] < 0 || rec->t_ns[k] > RECORD_T_MAX ||
+		    (k > 0 && rec->t_ns[k] < rec->t_ns[k - 1])) {
+			sqlite3_finalize(st);
+			return -EPROTO;
+		}
 		for (int i = 0; i < n; i++)
 			rec->col[i][k] = col_i64(st, i + 1);
 		k++;
@@ -611,7 +813,7 @@ static int read_samples(sqlite3 *db, const char *const *columns, struct recordin
  * analysis's arithmetic — differences of times, sums of sizes, phases of a scrape interval — is
  * only free of overflow inside them. Times are ns since the start; non-decreasing, as the
  * sampler writes them. */
-#define RECORD_T_MAX (INT64_C(1) << 56)       /* 2.3 years of recording */
+/* RECORD_T_MAX (above): the longest recording's clock */
 #define RECORD_VALUE_MAX (INT64_C(1) << 53)   /* bytes or counts: 8 PiB, still exact as a double */
 
 static bool value_ok(int64_t v)
@@ -635,7 +837,7 @@ static int recording_check(const struct recording *rec)
 			return -EPROTO;
 		for (int c = 0; c < rec->ncols; c++)
 			if (!value_ok(rec->col[c][i]))
-				return -EPROTO;
+				return -ERANGE;
 	}
 	for (size_t i = 0; i < rec->nevents; i++)
 		if (!time_ok(rec->events[i].t_ns))
@@ -645,7 +847,7 @@ static int recording_check(const struct recording *rec)
 		if (!time_ok(l->t_ns) || !value_ok(l->stage) || !value_ok(l->connections) || !value_ok(l->requests) ||
 		    !value_ok(l->inflight) || !value_ok(l->errors) || !value_ok(l->p50_us) || !value_ok(l->p99_us) ||
 		    !value_ok(l->max_us))
-			return -EPROTO;
+			return -ERANGE;
 	}
 	return 0;
 }
@@ -690,7 +892,7 @@ int record_open(const char *path, const char *const *columns, struct recording *
 		rc = read_samples(db, columns, rec);
 	if (rc == 0)
 		rc = recording_check(rec);
-	if (rc == 0 && !rec->run.finished && rec->nsamples > 0)
+	if (rc == 0 && (!rec->run.finished || rec->run.duration_ns == HR_UNKNOWN) && rec->nsamples > 0)
 		rec->run.duration_ns = rec->t_ns[rec->nsamples - 1];
 out:
 	if (db)
@@ -700,6 +902,37 @@ out:
 		return rc;
 	}
 	*ret = rec;
+	return 0;
+}
+
+int recording_add_unwritten(struct recording *rec, const struct record_unwritten *u)
+{
+	if (!u || (u->nsamples == 0 && u->nevents == 0))
+		return 0;
+	size_t n = rec->nsamples + u->nsamples;
+	int64_t *t = realloc(rec->t_ns, (n ? n : 1) * sizeof(int64_t));
+	if (!t)
+		return -ENOMEM;
+	rec->t_ns = t;
+	for (int i = 0; i < rec->ncols; i++) {
+		int64_t *c = realloc(rec->col[i], (n ? n : 1) * sizeof(int64_t));
+		if (!c)
+			return -ENOMEM;
+		rec->col[i] = c;
+	}
+	for (size_t k = 0; k < u->nsamples; k++) {
+		const int64_t *f = (const int64_t *)&u->samples[k];
+		rec->t_ns[rec->nsamples + k] = f[0];
+		for (int i = 0; i < rec->ncols; i++)
+			rec->col[i][rec->nsamples + k] = f[column_index(rec->col_name[i])];
+	}
+	rec->nsamples = n;
+	struct record_event *ev = realloc(rec->events, (rec->nevents + u->nevents + 1) * sizeof(*ev));
+	if (!ev)
+		return -ENOMEM;
+	rec->events = ev;
+	memcpy(ev + rec->nevents, u->events, u->nevents * sizeof(*ev));
+	rec->nevents += u->nevents;
 	return 0;
 }
 

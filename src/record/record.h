@@ -23,6 +23,14 @@
 #define RECORD_SCHEMA_VERSION 1
 #define RECORD_FLUSH_MS 250
 #define RECORD_BATCH_MAX 8192
+/* Samples kept in memory once the disk refuses writes (disk full), for the run's own report:
+ * 65536 × 264 bytes = 17 MiB, 11 minutes at the shortest usual interval (10 ms). Older samples
+ * than the bound are dropped and counted. */
+#define RECORD_KEEP_MAX 65536
+/* A PASSIVE checkpoint this often folds the WAL into the main file, so a recording interrupted any
+ * way (kill -9, power) holds every sample up to about the last second in FILE itself, not only in
+ * FILE-wal (which a copy of the .db alone would lose). */
+#define RECORD_CHECKPOINT_MS 1000
 
 struct run_info {
 	char mode[16];            /* "run" or "attach" */
@@ -50,7 +58,8 @@ struct run_info {
 
 struct record_event {
 	int64_t t_ns;
-	char kind[24];            /* start, ready, exit, signal, oom_kill, limit_hit, stage, note, dropped */
+	char kind[24];            /* start, ready, exit, signal, oom_kill, limit_hit, stage, note, dropped,
+				   * write_failed (value: -errno; t_ns: the last sample in the file) */
 	int64_t value;
 	char detail[232];
 };
@@ -73,10 +82,30 @@ void record_push_sample(struct record *r, const struct sample *s);
 void record_push_event(struct record *r, int64_t t_ns, const char *kind, int64_t value, const char *detail);
 void record_push_load(struct record *r, const struct load_row *row);
 int64_t record_dropped(const struct record *r);
+/* Did a write fail (disk full, I/O error)? Then writing stopped for good: ret_stopped_t_ns is the
+ * t_ns of the last sample that reached the file (-1: none), and later rows are kept in memory
+ * (record_finish_keep). Returns the first error (-ENOSPC, -EIO, ...) or 0. */
+int record_write_failed(struct record *r, int64_t *ret_stopped_t_ns);
+
+/* What could not be written, handed to the caller so the run's report still covers the run. */
+struct record_unwritten {
+	int write_error;          /* 0 when everything was written */
+	int64_t stopped_t_ns;     /* the last sample in the file, -1 when none */
+	struct sample *samples;   /* malloc'd, in order; free with record_unwritten_free */
+	size_t nsamples;
+	int64_t samples_dropped;  /* beyond RECORD_KEEP_MAX */
+	struct record_event *events;
+	size_t nevents;
+};
+void record_unwritten_free(struct record_unwritten *u);
 /* Block until every row pushed before the call is committed (tests; a clean checkpoint). */
 void record_sync(struct record *r);
-/* Flush, stop the writer, store the end of the run and close. Frees r. */
+/* Flush, stop the writer, store the end of the run and close. Frees r. When writing failed, the
+ * run is stored (if the disk allows) as not finished with a `write_failed` event at the instant
+ * writing stopped, so every later view says the file is incomplete; returns that error. */
 int record_finish(struct record *r, const struct run_info *end);
+/* record_finish that also hands over what could not be written (ret may be NULL). */
+int record_finish_keep(struct record *r, const struct run_info *end, struct record_unwritten *ret);
 /* Close without marking the run finished (tests of a headroom that died). Frees r. */
 void record_abandon(struct record *r);
 
@@ -105,6 +134,9 @@ extern const char *const record_sample_columns[];
  * Errors: -ENOENT, -EPROTO (not a headroom recording or corrupt),
  * -EPROTONOSUPPORT (a newer schema), -ENOMEM. */
 int record_open(const char *path, const char *const *columns, struct recording **ret);
+/* Append rows that never reached the file (from record_finish_keep) to a recording read back, so
+ * the run's own report covers the whole run. -ENOMEM. */
+int recording_add_unwritten(struct recording *rec, const struct record_unwritten *u);
 /* The array of a loaded column, or NULL if it was not loaded. */
 const int64_t *recording_column(const struct recording *rec, const char *name);
 void recording_free(struct recording *rec);

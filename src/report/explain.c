@@ -34,7 +34,8 @@ static void rooms(FILE *f, const struct analysis *a)
 	char x[48], y[48], z[48];
 	fprintf(f, "\n");
 	if (!a->heap_available) {
-		fprintf(f, "The heap was not measured: %s.\n", a->heap_status);
+		char st[600];
+		fprintf(f, "The heap was not measured: %s.\n", util_term_escape(a->heap_status, st, sizeof(st), false));
 		fprintf(f, "Without it the rooms in use and the empty shelves cannot be told apart: both are in\n"
 			   "\"anonymous\" above.\n");
 		return;
@@ -67,7 +68,8 @@ static void shelves(FILE *f, const struct analysis *a)
 int explain_print(FILE *f, const struct recording *rec, const struct analysis *a)
 {
 	char x[48], y[48];
-	fprintf(f, "headroom explain: %s\n", rec->run.command);
+	char cmd[8192];   /* the recorded command line: escaped, it cannot drive a terminal */
+	fprintf(f, "headroom explain: %s\n", util_term_escape(rec->run.command, cmd, sizeof(cmd), false));
 	fprintf(f, "  %s %s, %zu samples%s\n\n", rec->run.mode, words_duration(a->duration_ns, x, sizeof(x)), a->nsamples,
 		a->finished ? "" : " (the recording was cut short)");
 	if (a->rss_peak < 0) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "html.h"
+#include "sha256.h"
 #include "util.h"
 
 /* ---------- output buffer: the whole page is built in memory, then written once ---------- */
@@ -102,36 +103,8 @@ static int out_save(struct out *o, const char *path)
 {
 	if (o->err)
 		return o->err;
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	size_t off = 0;
-	while (off < o->len) {
-		ssize_t w = write(fd, o->p + off, o->len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = -errno;
-			close(fd);
-			unlink(tmp);
-			return e;
-		}
-		off += (size_t)w;
-	}
-	if (close(fd) < 0) {
-		int e = -errno;
-		unlink(tmp);
-		return e;
-	}
-	if (rename(tmp, path) < 0) {
-		int e = -errno;
-		unlink(tmp);
-		return e;
-	}
-	return 0;
+	/* never through a name someone else may have planted (OUT.tmp was followed as a symlink) */
+	return util_file_write_atomic(path, o->p, o->len, 0644);
 }
 
 /* ---------- reading the recording ---------- */
@@ -879,20 +852,32 @@ static const char script[] =
 	"document.documentElement.setAttribute('data-rendered-ms',String(Math.round(performance.now())));"
 	"document.documentElement.setAttribute('data-ready','1')})();";
 
+/* Reports a script error on the page's root element, where the headless-browser test reads it. */
+static const char error_script[] = "window.addEventListener('error',function(e){"
+				   "document.documentElement.setAttribute('data-error',String(e.message))});";
+
 static void page_begin(struct out *o, const char *title)
 {
+	/* The policy names the page's two inline scripts by their SHA-256: text from a recording that
+	 * slipped past the escaping could inject markup, but no script would run. */
+	char h_err[SHA256_B64_LEN], h_main[SHA256_B64_LEN];
+	sha256_base64(error_script, strlen(error_script), h_err);
+	sha256_base64(script, strlen(script), h_main);
 	out_puts(o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
 	            "<meta name=\"color-scheme\" content=\"light dark\">"
 	            /* belt and braces: even a future edit that adds a URL cannot make the page fetch it */
 	            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-	            "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
+	            "style-src 'unsafe-inline'; script-src ");
+	out_printf(o, "'sha256-%s' 'sha256-%s'", h_err, h_main);
+	out_puts(o, "; img-src data:\">"
 	            "<meta name=\"generator\" content=\"headroom " HEADROOM_VERSION "\"><title>");
 	out_esc(o, title);
 	out_puts(o, "</title><style>");
 	out_puts(o, css);
-	out_puts(o, "</style></head><body>\n<script>window.addEventListener('error',function(e){"
-	            "document.documentElement.setAttribute('data-error',String(e.message))});</script>\n");
+	out_puts(o, "</style></head><body>\n<script>");
+	out_puts(o, error_script);
+	out_puts(o, "</script>\n");
 }
 
 static void page_end(struct out *o)

@@ -92,13 +92,16 @@ static const char *startup_reason(enum analyze_phase_source s)
 static void print_command(FILE *out, const struct recording *rec)
 {
 	struct json_object *cmd = json_tokener_parse(rec->run.command);
+	/* the command line is the recorded program's text: escaped, it cannot drive a terminal */
+	char safe[8192];
 	if (cmd && json_object_is_type(cmd, json_type_array)) {
 		char q[1024];   /* quoted like a shell would need it: `sh -c 'exit 3'` (issue 19.10) */
 		for (size_t i = 0; i < json_object_array_length(cmd); i++)
 			fprintf(out, "%s%s", i ? " " : "",
-				util_shell_quote(json_object_get_string(json_object_array_get_idx(cmd, i)), q, sizeof(q)));
+				util_term_escape(util_shell_quote(json_object_get_string(json_object_array_get_idx(cmd, i)),
+								  q, sizeof(q)), safe, sizeof(safe), false));
 	} else {
-		fputs(rec->run.command, out);
+		fputs(util_term_escape(rec->run.command, safe, sizeof(safe), false), out);
 	}
 	json_object_put(cmd);
 }
@@ -183,6 +186,7 @@ static const char *stopped_by_headroom(const struct recording *rec, int sig)
 
 static void print_header_text(FILE *out, const struct recording *rec, const struct analysis *a)
 {
+	char reason[320];
 	fputs("headroom: ", out);
 	print_command(out, rec);
 	fprintf(out, "  (%s", rec->run.mode[0] ? rec->run.mode : "run");
@@ -193,7 +197,8 @@ static void print_header_text(FILE *out, const struct recording *rec, const stru
 	if (a->oom_killed)
 		fprintf(out, "OOM KILLED");
 	else if (a->exit_signal > 0 && stopped_by_headroom(rec, a->exit_signal))
-		fprintf(out, "stopped by headroom (%s)", stopped_by_headroom(rec, a->exit_signal));
+		fprintf(out, "stopped by headroom (%s)",
+			util_term_escape(stopped_by_headroom(rec, a->exit_signal), reason, sizeof(reason), false));
 	else if (a->exit_signal > 0)
 		fprintf(out, "killed by signal %d", a->exit_signal);
 	else if (a->exit_code >= 0)
@@ -207,7 +212,14 @@ static void print_header_text(FILE *out, const struct recording *rec, const stru
 	if (a->teardown_samples > 0)
 		fprintf(out, "  %lld sample(s) read while the command was stopping count for the peaks only\n",
 			(long long)a->teardown_samples);
-	if (!a->finished)
+	const struct record_event *wf = NULL;
+	for (size_t i = 0; i < rec->nevents && !wf; i++)
+		if (strcmp(rec->events[i].kind, "write_failed") == 0)
+			wf = &rec->events[i];
+	if (wf)
+		fprintf(out, "  the recording file is incomplete: writing it failed (%s) after %s; the file has no samples after that\n",
+			record_strerror((int)wf->value), wf->t_ns >= 0 ? dur(wf->t_ns).s : "its start");
+	else if (!a->finished)
 		fprintf(out, "  the recording is not finished (headroom was stopped, or is still recording): figures cover the data up to its last flush\n");
 	if (a->oom_killed && a->limit_bytes > 0)
 		fprintf(out, "  the kernel killed the command: its cgroup reached the limit of %s; the peak below is a lower "
@@ -381,6 +393,13 @@ static void json_run(struct json_object *o, const struct recording *rec, const s
 	add(o, "finished", json_object_new_boolean(a->finished));
 	add(o, "mode", json_object_new_string(rec->run.mode));
 	add(o, "recording", rec->path[0] ? json_object_new_string(rec->path) : NULL);
+	/* a file that stops early (disk full) says so to scripts too; absent when it is whole */
+	const struct record_event *wf = NULL;
+	for (size_t i = 0; i < rec->nevents && !wf; i++)
+		if (strcmp(rec->events[i].kind, "write_failed") == 0)
+			wf = &rec->events[i];
+	if (wf)
+		add(o, "recording_written_until_s", jsecs(wf->t_ns >= 0 ? wf->t_ns : 0));
 }
 
 static void json_rss(struct json_object *o, const struct recording *rec, const struct analysis *a)

@@ -178,7 +178,8 @@ const char *words_heap(const struct analysis *a, char *buf, size_t len)
 {
 	char x[48], y[48], z[48], w[48];
 	if (!a->heap_available) {
-		snprintf(buf, len, "unavailable — %s", a->heap_status);
+		char safe[600];   /* the status is the recording's text: escaped for the terminal */
+		snprintf(buf, len, "unavailable — %s", util_term_escape(a->heap_status, safe, sizeof(safe), false));
 		return buf;
 	}
 	if (a->heap_finding == HEAP_LIVE_GROWING) {

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# stress-timing.sh [N] [BUILD_DIR] [-- extra ctest args]
+#
+# Runs `ctest -L timing` N times (default 20) while every core is kept busy by a busy-loop load
+# this script starts and stops itself (one spinning process per core, at normal priority: the
+# tests share the CPU with it as they would with a neighbour on a small shared machine).
+# Prints the pass count of every timing test and of whole runs; exits 0 only when every run
+# passed. Extra ctest arguments (e.g. `-- -R it_faults`) narrow or widen the set.
+set -u
+N=${1:-20}
+BUILD=${2:-build}
+shift $(( $# >= 2 ? 2 : $# ))
+[ "${1:-}" = "--" ] && shift
+case $N in ''|*[!0-9]*) echo "usage: $0 [N] [BUILD_DIR] [-- ctest args]  (N: a count, got '$N')" >&2; exit 2;; esac
+[ -f "$BUILD/CTestTestfile.cmake" ] || { echo "$0: '$BUILD' is not a configured build directory" >&2; exit 2; }
+
+cores=$(nproc)
+spinners=()
+stop_load() { for p in "${spinners[@]}"; do kill "$p" 2>/dev/null; done; wait "${spinners[@]}" 2>/dev/null; }
+trap stop_load EXIT
+for _ in $(seq "$cores"); do
+  ( while :; do :; done ) &
+  spinners+=($!)
+done
+echo "busy-loop load: ${#spinners[@]} spinners on $cores cores (pids ${spinners[*]})"
+
+log=$(mktemp -d /tmp/stress-timing.XXXXXX)
+declare -A pass total skip
+runs_ok=0
+for i in $(seq "$N"); do
+  ( cd "$BUILD" && ctest -L timing --output-on-failure "$@" ) >"$log/run$i.txt" 2>&1
+  rc=$?
+  [ $rc -eq 0 ] && runs_ok=$((runs_ok + 1))
+  # "  1/13 Test  #3: test_heap ........   Passed    1.23 sec"
+  while read -r name verdict; do
+    total[$name]=$(( ${total[$name]:-0} + 1 ))
+    case $verdict in
+      Passed) pass[$name]=$(( ${pass[$name]:-0} + 1 ));;
+      *Skipped) skip[$name]=$(( ${skip[$name]:-0} + 1 ));;
+    esac
+  done < <(awk '/ Test +#[0-9]+: / { v = "Failed"; if (/ Passed /) v = "Passed"; else if (/Skipped/) v = "Skipped";
+                                       for (k = 1; k <= NF; k++) if ($k ~ /^#[0-9]+:$/) print $(k + 1), v }' "$log/run$i.txt")
+  echo "run $i/$N: $([ $rc -eq 0 ] && echo passed || echo "FAILED (log: $log/run$i.txt)")"
+done
+echo
+echo "pass counts under full CPU load ($N runs):"
+for name in $(printf '%s\n' "${!total[@]}" | sort); do
+  printf '  %-24s %d/%d passed%s\n' "$name" "${pass[$name]:-0}" "${total[$name]}" \
+    "$([ "${skip[$name]:-0}" -gt 0 ] && echo " (${skip[$name]} skipped: exit 77)")"
+done
+echo "whole runs passed: $runs_ok/$N  (logs in $log)"
+[ "$runs_ok" -eq "$N" ]
