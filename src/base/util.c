@@ -35,7 +35,10 @@ static int parse_exponent(const char *end, double *v)
 		sign = *p++ == '-' ? -1 : 1;
 	if (!*p || strlen(p) > 2 || strspn(p, "0123456789") != strlen(p))
 		return -EINVAL;
-	*v *= pow(10.0, sign * atoi(p));
+	uint64_t e;
+	if (util_parse_u64(&p, &e) < 0)   /* at most two digits, checked above */
+		return -EINVAL;
+	*v *= pow(10.0, sign * (double)e);
 	return 0;
 }
 

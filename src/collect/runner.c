@@ -565,7 +565,8 @@ static int adopted_count(struct runner *r, pid_t *ret_first)
 		snprintf(path, sizeof(path), "/proc/self/task/%s/children", de->d_name);
 		if (util_read_file(path, buf, sizeof(buf)) <= 0)
 			continue;
-		for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n")) {
+		char *save;
+		for (char *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
 			const char *p = tok;
 			uint64_t v;
 			if (util_parse_u64(&p, &v) < 0 || *p || v == 0 || (pid_t)v == r->guard || (pid_t)v == r->child)

@@ -331,7 +331,7 @@ static int scan_dir(char *path, size_t plen, size_t cap, int depth, void (*fn)(v
 		memcpy(path + plen + 1, de->d_name, nl + 1);
 		size_t sub = plen + 1 + nl;
 		char procs[32];
-		strcpy(path + sub, "/cgroup.procs");
+		memcpy(path + sub, "/cgroup.procs", sizeof("/cgroup.procs"));
 		ssize_t n = util_read_file(path, procs, sizeof(procs));
 		path[sub] = 0;
 		/* -EFBIG: more pids than fit in the probe buffer, so certainly not empty */

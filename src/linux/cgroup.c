@@ -101,7 +101,8 @@ static bool v2_has_memory(const char *dir)
 	snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
 	if (util_read_file(path, buf, sizeof(buf)) < 0)
 		return false;
-	for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n"))
+	char *save;
+	for (char *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
 		if (strcmp(tok, "memory") == 0)
 			return true;
 	return false;

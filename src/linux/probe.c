@@ -423,7 +423,12 @@ int probe_tree_scan(const char *proc_root, pid_t root, pid_t *ret_pids, int max)
 				goto out;
 			}
 		}
-		pids[n] = (pid_t)atoi(de->d_name);
+		/* a name that starts with a digit is a pid only when all of it is */
+		const char *d = de->d_name;
+		uint64_t v;
+		if (util_parse_u64(&d, &v) < 0 || *d || v == 0 || v > INT32_MAX)
+			continue;
+		pids[n] = (pid_t)v;
 		ppids[n] = probe_parse_stat_ppid(buf);
 		n++;
 	}
