@@ -1,5 +1,6 @@
 /* headroom load: drive staged HTTP load at a loopback URL and print what came back. */
 #include <errno.h>
+#include <json.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -115,42 +116,55 @@ static void stages_text(const struct load_stage *st, int n, char *buf, size_t le
 	}
 }
 
-static void put_json_str(const char *s)
+static void jadd(struct json_object *o, const char *k, struct json_object *v)
 {
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", (unsigned char)*s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
+	json_object_object_add(o, k, v);
 }
 
-static void print_json(const struct load_config *c, const struct load_result *r, const char *stages)
+/* The result as one JSON object, built with json-c (escaping, numbers) like every other --json. */
+static int print_json(const struct load_config *c, const struct load_result *r, const char *stages)
 {
-	printf("{\"url\": ");
-	put_json_str(c->url);
-	printf(", \"stages\": \"%s\", \"mode\": \"%s\", \"rate\": %.3f, \"threads\": %d, "
-	       "\"max_connections\": %d, \"duration_s\": %.3f, \"sent\": %lld, \"requests\": %lld, "
-	       "\"attempts\": %lld, \"error_rate\": %.6f, "
-	       "\"rps\": %.1f, \"status\": {\"2xx\": %lld, \"3xx\": %lld, \"4xx\": %lld, \"5xx\": %lld, \"other\": %lld}, "
-	       "\"latency_us\": {\"p50\": %lld, \"p90\": %lld, \"p99\": %lld, \"p99_9\": %lld, \"max\": %lld, \"mean\": %lld}, "
-	       "\"errors\": {\"total\": %lld",
-	       stages, c->rate > 0 ? "open" : "closed", c->rate, r->threads, r->max_connections,
-	       (double)r->duration_ns / 1e9, (long long)r->sent, (long long)r->requests, (long long)r->attempts,
-	       load_error_rate(r), r->rps,
-	       (long long)r->status_class[2], (long long)r->status_class[3], (long long)r->status_class[4],
-	       (long long)r->status_class[5], (long long)r->status_class[0], (long long)r->p50_us, (long long)r->p90_us, (long long)r->p99_us,
-	       (long long)r->p999_us, (long long)r->max_us, (long long)r->mean_us, (long long)r->errors_total);
+	struct json_object *o = json_object_new_object();
+	jadd(o, "url", json_object_new_string(c->url));
+	jadd(o, "stages", json_object_new_string(stages));
+	jadd(o, "mode", json_object_new_string(c->rate > 0 ? "open" : "closed"));
+	jadd(o, "rate", json_object_new_double(c->rate));
+	jadd(o, "threads", json_object_new_int(r->threads));
+	jadd(o, "max_connections", json_object_new_int(r->max_connections));
+	jadd(o, "duration_s", json_object_new_double((double)r->duration_ns / 1e9));
+	jadd(o, "sent", json_object_new_int64(r->sent));
+	jadd(o, "requests", json_object_new_int64(r->requests));
+	jadd(o, "attempts", json_object_new_int64(r->attempts));
+	jadd(o, "error_rate", json_object_new_double(load_error_rate(r)));
+	jadd(o, "rps", json_object_new_double(r->rps));
+	struct json_object *st = json_object_new_object();
+	static const char *const cls[] = {"other", NULL, "2xx", "3xx", "4xx", "5xx"};
+	for (int k = 2; k <= 5; k++)
+		jadd(st, cls[k], json_object_new_int64(r->status_class[k]));
+	jadd(st, "other", json_object_new_int64(r->status_class[0]));
+	jadd(o, "status", st);
+	struct json_object *lat = json_object_new_object();
+	jadd(lat, "p50", json_object_new_int64(r->p50_us));
+	jadd(lat, "p90", json_object_new_int64(r->p90_us));
+	jadd(lat, "p99", json_object_new_int64(r->p99_us));
+	jadd(lat, "p99_9", json_object_new_int64(r->p999_us));
+	jadd(lat, "max", json_object_new_int64(r->max_us));
+	jadd(lat, "mean", json_object_new_int64(r->mean_us));
+	jadd(o, "latency_us", lat);
+	struct json_object *err = json_object_new_object();
+	jadd(err, "total", json_object_new_int64(r->errors_total));
 	for (int k = 0; k < LOAD_ERR_KINDS; k++)
-		printf(", \"%s\": %lld", load_error_name(k), (long long)r->errors[k]);
-	printf("}, \"unfinished\": %lld, \"connections_opened\": %lld, \"bytes_read\": %lld, "
-	       "\"ended_by\": \"%s\"}\n",
-	       (long long)r->unfinished, (long long)r->connects, (long long)r->bytes_read,
-	       r->aborted ? "errors" : r->stopped ? "signal" : r->capped ? "max-requests" : "stages");
+		jadd(err, load_error_name(k), json_object_new_int64(r->errors[k]));
+	jadd(o, "errors", err);
+	jadd(o, "unfinished", json_object_new_int64(r->unfinished));
+	jadd(o, "connections_opened", json_object_new_int64(r->connects));
+	jadd(o, "bytes_read", json_object_new_int64(r->bytes_read));
+	jadd(o, "ended_by", json_object_new_string(r->aborted ? "errors" : r->stopped ? "signal"
+						   : r->capped ? "max-requests" : "stages"));
+	const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+	int rc = txt && printf("%s\n", txt) >= 0 ? 0 : -EIO;
+	json_object_put(o);
+	return rc;
 }
 
 static void print_text(const struct load_config *c, const struct load_result *r, const char *stages)
@@ -399,11 +413,14 @@ int cmd_load(int argc, char **argv)
 	}
 	char st[1024];
 	stages_text(c->stages, c->nstages, st, sizeof(st));
+	int pr = 0;
 	if (json)
-		print_json(c, &res, st);
+		pr = print_json(c, &res, st);
 	else
 		print_text(c, &res, st);
 	rc = res.stopped && load_signal ? 128 + load_signal : 0;   /* like a shell's interrupted command */
+	if (pr < 0)
+		rc = cli_fail(EXIT_FAIL, "cannot write the result");
 out:
 	free(c);
 	return rc;

@@ -424,9 +424,9 @@ int probe_tree_scan(const char *proc_root, pid_t root, pid_t *ret_pids, int max)
 			}
 		}
 		/* a name that starts with a digit is a pid only when all of it is */
-		const char *d = de->d_name;
+		const char *dn = de->d_name;
 		uint64_t v;
-		if (util_parse_u64(&d, &v) < 0 || *d || v == 0 || v > INT32_MAX)
+		if (util_parse_u64(&dn, &v) < 0 || *dn || v == 0 || v > INT32_MAX)
 			continue;
 		pids[n] = (pid_t)v;
 		ppids[n] = probe_parse_stat_ppid(buf);
