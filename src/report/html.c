@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json.h>
+
 #include "html.h"
 #include "sha256.h"
 #include "util.h"
@@ -1492,6 +1494,24 @@ static void figures_table(struct out *o, const struct recording *rec, const stru
 	out_puts(o, "</table>");
 }
 
+/* The recorded command line as a user would type it (shell-quoted words), not its JSON array. */
+static void out_command(struct out *o, const char *command)
+{
+	struct json_object *cmd = command[0] ? json_tokener_parse(command) : NULL;
+	if (!cmd || !json_object_is_type(cmd, json_type_array)) {
+		out_esc(o, command[0] ? command : "(unknown command)");
+		json_object_put(cmd);
+		return;
+	}
+	char q[1024];
+	for (size_t i = 0; i < json_object_array_length(cmd); i++) {
+		if (i)
+			out_puts(o, " ");
+		out_esc(o, util_shell_quote(json_object_get_string(json_object_array_get_idx(cmd, i)), q, sizeof(q)));
+	}
+	json_object_put(cmd);
+}
+
 static void header_block(struct out *o, const struct recording *rec, const char *h1)
 {
 	const struct run_info *run = &rec->run;
@@ -1500,7 +1520,7 @@ static void header_block(struct out *o, const struct recording *rec, const char 
 	if (h1[0])
 		out_printf(o, "<h1>%s</h1>", h1);
 	out_puts(o, "<p class=\"meta\"><code>");
-	out_esc(o, run->command[0] ? run->command : "(unknown command)");
+	out_command(o, run->command);
 	out_printf(o, "</code><br>%s, recorded %s for %s, %zu samples every %s", run->mode[0] ? run->mode : "run",
 	           when, ftime(run->duration_ns > 0 ? run->duration_ns : rec_end(rec), dur, sizeof(dur)),
 	           rec->nsamples, ftime(run->interval_ns, iv, sizeof(iv)));
