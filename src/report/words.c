@@ -191,10 +191,19 @@ const char *words_heap(const struct analysis *a, char *buf, size_t len)
 			 words_size(a->bd.allocator >= 0 ? a->bd.allocator : a->heap_gap_bytes, y, sizeof(y)),
 			 words_duration(a->bd_t_ns, z, sizeof(z)));
 	} else if (a->have_breakdown && a->bd.allocator >= 0) {
+		/* say which of the two thresholds it stays under (both must be crossed to matter) */
+		double pct = isnan(a->bd_held_ratio) ? 0 : a->bd_held_ratio * 100;
+		bool small = a->bd.allocator < TH_HELD_MIN_BYTES, low = pct < TH_HELD_RATIO * 100;
+		char under[96];
 		util_size_format(TH_HELD_MIN_BYTES, w, sizeof(w));
-		snprintf(buf, len, "the allocator holds %s (%.0f %% of RSS): below the %.0f %% and %s worth tuning; the live "
-			 "heap does not grow.", words_size(a->bd.allocator, x, sizeof(x)),
-			 isnan(a->bd_held_ratio) ? 0 : a->bd_held_ratio * 100, TH_HELD_RATIO * 100, w);
+		if (small && low)
+			snprintf(under, sizeof(under), "under both the %s and the %.0f %% of RSS", w, TH_HELD_RATIO * 100);
+		else if (small)
+			snprintf(under, sizeof(under), "under the %s", w);
+		else
+			snprintf(under, sizeof(under), "under the %.0f %% of RSS", TH_HELD_RATIO * 100);
+		snprintf(buf, len, "the allocator holds %s (%.0f %% of RSS): %s that would be worth tuning; the live heap "
+			 "does not grow.", words_size(a->bd.allocator, x, sizeof(x)), pct, under);
 	} else {
 		snprintf(buf, len, "the live heap does not grow; no breakdown says what the allocator holds.");
 	}
