@@ -6,16 +6,17 @@ _headroom_opts() {   # _headroom_opts SUBCOMMAND: its options
 	case $1 in
 	run) echo "--limit --interval --record --duration --grace --heap --no-heap --no-cgroup --ready
 		--ready-timeout --load --load-url --path --connections --rate --cooldown --max-error-rate --json --format
-		--fail-on --html --quiet" ;;
-	attach) echo "--pid --cgroup --interval --duration --record --json --format --fail-on --html --quiet" ;;
+		--fail-on --out --html --quiet" ;;
+	attach) echo "--pid --cgroup --interval --duration --record --json --format --fail-on --out --html --quiet" ;;
 	load) echo "--stages --profile --rate --connections --threads --method --path --header --body --timeout
 		--max-requests --json" ;;
 	report) echo "--json --html" ;;
 	size) echo "--headroom --qos --replicas --surge --hpa-target --format --json --fail-on --html-link --verify
-		--verify-margin --no-replay-load --prometheus --selector --window --timeout" ;;
+		--verify-margin --no-replay-load --prometheus --selector --window --timeout --by --patch --at --step" ;;
 	compare) echo "--json --html" ;;
 	explain) echo "" ;;
-	export) echo "--pid --cgroup --cgroup-root --listen --interval --peak-window --rescan --timeout --duration" ;;
+	export) echo "--pid --cgroup --cgroup-root --listen --interval --peak-window --rescan --timeout --duration
+		--reset-peaks --host-root --containerd-state --crio-state --docker-root --podman-root" ;;
 	esac
 }
 

@@ -29,7 +29,9 @@ int cli_fail_on_parse(const char *cmd, const char *text, unsigned *ret_mask);
 void cli_gate_say(const char *cmd, unsigned fired, unsigned wanted);
 /* Analyse the recording at path, print the markdown summary when asked, say which --fail-on
  * classes fired; *ret_code = the gate's exit status (0 when none fired). Returns 0 or an exit code. */
-int cli_gate_recording(const char *cmd, const char *path, unsigned wanted, bool markdown, const char *html_link, int *ret_code);
+#include <stdio.h>
+int cli_gate_recording(FILE *out, const char *cmd, const char *path, unsigned wanted, bool markdown, const char *html_link,
+		       int *ret_code);
 
 /* The subcommand being run ("run"), set by main before dispatch; usage errors name its help. */
 extern const char *cli_command;

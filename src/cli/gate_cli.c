@@ -32,7 +32,8 @@ void cli_gate_say(const char *cmd, unsigned fired, unsigned wanted)
 							   : "the limit it ran under is below the recommended limit");
 }
 
-int cli_gate_recording(const char *cmd, const char *path, unsigned wanted, bool markdown, const char *html_link, int *ret_code)
+int cli_gate_recording(FILE *out, const char *cmd, const char *path, unsigned wanted, bool markdown, const char *html_link,
+		       int *ret_code)
 {
 	struct recording *rec;
 	struct analysis *a;
@@ -51,7 +52,7 @@ int cli_gate_recording(const char *cmd, const char *path, unsigned wanted, bool 
 	unsigned fired = gate_findings(one, 1, sized ? &s : NULL, NULL);
 	struct markdown_gate g = {.wanted = wanted, .fired = fired, .exit_code = gate_exit_code(fired, wanted)};
 	int code = 0;
-	if (markdown && markdown_print_run(stdout, path, a, sized ? &s : NULL, html_link, &g) < 0)
+	if (markdown && markdown_print_run(out, path, a, sized ? &s : NULL, html_link, &g) < 0)
 		code = cli_fail(EXIT_FAIL, "cannot write the markdown summary");
 	cli_gate_say(cmd, fired, wanted);
 	*ret_code = g.exit_code;

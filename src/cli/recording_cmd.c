@@ -21,7 +21,7 @@
 
 enum { OPT_LIMIT = 256, OPT_INTERVAL, OPT_RECORD, OPT_DURATION, OPT_NO_HEAP, OPT_JSON, OPT_QUIET, OPT_PID,
        OPT_CGROUP, OPT_NO_CGROUP, OPT_READY, OPT_READY_TIMEOUT, OPT_GRACE, OPT_HTML, OPT_LOAD, OPT_LOAD_URL,
-       OPT_PATH, OPT_CONNECTIONS, OPT_RATE, OPT_COOLDOWN, OPT_HEAP, OPT_MAX_ERROR_RATE, OPT_FAIL_ON, OPT_FORMAT };
+       OPT_PATH, OPT_CONNECTIONS, OPT_RATE, OPT_COOLDOWN, OPT_HEAP, OPT_MAX_ERROR_RATE, OPT_FAIL_ON, OPT_FORMAT, OPT_OUT };
 
 /* A load that fails this often did not exercise the service: its memory under load was not
  * measured. 5% leaves room for the refused connections of a stage ramp and a few timeouts at the
@@ -41,6 +41,8 @@ enum { OPT_LIMIT = 256, OPT_INTERVAL, OPT_RECORD, OPT_DURATION, OPT_NO_HEAP, OPT
 		"a CI job, alone on stdout)", OPT_FORMAT}
 #define O_FAIL_ON {"fail-on", "CLASS[,CLASS]", "none", "exit with the class's status when it holds: growing " \
 		"(10), oom (11), over-limit (12), under-sized (13); docs/ci.md", OPT_FAIL_ON}
+#define O_OUT {"out", "FILE", "stdout", "write the report (text, --json or --format markdown) to FILE instead of " \
+		"stdout, where it cannot mix with the command's own output (checked before the run starts)", OPT_OUT}
 #define O_QUIET {"quiet", NULL, NULL, "no live line and no report at the end (the recording is still written)", OPT_QUIET}
 
 static const struct cli_opt run_opts[] = {
@@ -76,6 +78,7 @@ static const struct cli_opt run_opts[] = {
 	O_HTML,
 	O_FORMAT,
 	O_FAIL_ON,
+	O_OUT,
 	O_QUIET,
 	{NULL, NULL, NULL, NULL, 0},
 };
@@ -90,6 +93,7 @@ static const struct cli_opt attach_opts[] = {
 	O_HTML,
 	O_FORMAT,
 	O_FAIL_ON,
+	O_OUT,
 	O_QUIET,
 	{NULL, NULL, NULL, NULL, 0},
 };
@@ -332,6 +336,9 @@ static int parse_one(struct recording_cmd *c, int opt, const char *name)
 		c->max_error_rate_set = true;
 		return 0;
 	}
+	case OPT_OUT:
+		c->out_path = optarg;
+		return check_output_path(name, optarg) < 0 ? EXIT_USAGE : 0;
 	case OPT_FAIL_ON:
 		return cli_fail_on_parse(cli_command ? cli_command : "run", arg, &c->fail_on);
 	case OPT_FORMAT:
@@ -560,47 +567,66 @@ int recording_cmd_execute(struct recording_cmd *c)
 	if (res.ready_timed_out)
 		cli_note("%s did not accept connections in time (--ready-timeout): the command was stopped",
 			 c->ro.ready_addr);
+	/* the report goes to stdout, or with --out into a buffer written to its file at the end */
+	char *outbuf = NULL;
+	size_t outlen = 0;
+	FILE *out = c->out_path ? open_memstream(&outbuf, &outlen) : stdout;
+	if (!out)
+		return cli_fail(EXIT_FAIL, "cannot hold the report in memory: %s", strerror(errno));
 	int gate_code = 0;
 	if (!res.unwritten.write_error && (c->markdown || c->fail_on)) {
 		/* the summary and the --fail-on decision read the recording back, like the report */
-		int gr = cli_gate_recording(c->ro.argv ? "run" : "attach", res.record_path, c->fail_on, c->markdown,
+		int gr = cli_gate_recording(out, c->ro.argv ? "run" : "attach", res.record_path, c->fail_on, c->markdown,
 					    c->html_out, &gate_code);
-		if (gr != 0)
+		if (gr != 0) {
+			if (c->out_path) {
+				fclose(out);
+				free(outbuf);
+			}
 			return gr;
+		}
 	}
-	if (res.unwritten.write_error && (!c->quiet || c->json)) {
+	if (res.unwritten.write_error && (!c->quiet || c->json || c->out_path)) {
 		/* the file stops early: report the whole run from the file plus what memory kept */
-		int rr = report_unwritten(stdout, &res, c->json);
+		int rr = report_unwritten(out, &res, c->json);
 		if (rr < 0)
 			cli_note("cannot report the run: %s", record_strerror(rr));
 		else if (!c->json)
-			printf("  recording     %s (incomplete: %s)\n", res.record_path, record_strerror(res.unwritten.write_error));
+			fprintf(out, "  recording     %s (incomplete: %s)\n", res.record_path, record_strerror(res.unwritten.write_error));
 	} else if (c->markdown) {
 		/* stdout holds the summary alone, to be appended to a CI job summary as it is */
-	} else if (!c->quiet || c->json) {
-		int rr = report_file(stdout, res.record_path, c->json);
+	} else if (!c->quiet || c->json || c->out_path) {
+		int rr = report_file(out, res.record_path, c->json);
 		if (rr < 0)
 			cli_note("cannot read back '%s': %s", res.record_path, record_strerror(rr));
 		else if (!c->json)
-			printf("  recording     %s\n", res.record_path);
+			fprintf(out, "  recording     %s\n", res.record_path);
 	}
 	if (c->html_out && !res.unwritten.write_error) {
 		int hr = html_report_file(res.record_path, c->html_out);
 		if (hr < 0)
 			cli_note("cannot write the HTML report '%s': %s", c->html_out, record_strerror(hr));
 		else if (!c->json && !c->quiet && !c->markdown)
-			printf("  html report   %s\n", c->html_out);
+			fprintf(out, "  html report   %s\n", c->html_out);
 	}
 	const struct load_result *lr = &c->load.result;
 	if (c->load_spec && !c->json && !c->quiet && !c->markdown) {
 		if (!c->load.started_once)
-			printf("  load          never started: the service was not ready\n");
+			fprintf(out, "  load          never started: the service was not ready\n");
 		else if (c->load.rc < 0)
-			printf("  load          could not run: %s\n", strerror(-c->load.rc));
+			fprintf(out, "  load          could not run: %s\n", strerror(-c->load.rc));
 		else
-			printf("  load          %lld attempts, %lld errors (%.1f%%), %.0f/s, p50 %.2f ms, p99 %.2f ms\n",
+			fprintf(out, "  load          %lld attempts, %lld errors (%.1f%%), %.0f/s, p50 %.2f ms, p99 %.2f ms\n",
 			       (long long)lr->attempts, (long long)lr->errors_total, 100.0 * load_error_rate(lr), lr->rps,
 			       lr->p50_us / 1e3, lr->p99_us / 1e3);
+	}
+	if (c->out_path) {
+		int wr = fclose(out) == 0 ? util_file_write_atomic(c->out_path, outbuf, outlen, 0644) : -EIO;
+		free(outbuf);
+		if (wr < 0)
+			cli_note("cannot write the report to '%s': %s", c->out_path, strerror(-wr));
+		else if (!c->quiet)
+			cli_note("report written to %s", c->out_path);
 	}
 	int code = exit_status(c, &res);
 	if (c->load_spec && c->load.started_once && runload_failed(&c->load)) {

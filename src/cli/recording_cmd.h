@@ -17,6 +17,7 @@ struct recording_cmd {
 	bool markdown;               /* --format markdown: the CI summary instead of the text report */
 	unsigned fail_on;            /* --fail-on classes (gate.h), 0 = none */
 	const char *html_out;
+	const char *out_path;         /* --out: the report goes there, not to stdout */
 	/* --load */
 	const char *load_spec;
 	const char *load_url;
