@@ -355,6 +355,7 @@ static void selector_with(const char *sel, const char *extra, char *out, size_t 
 
 struct query {
 	int which;
+	const char *what;            /* for the timings in the result */
 	const char *tmpl;            /* $S selector (with `extra`), $W window, $R step, $O the OOMKilled selector */
 	const char *extra;           /* matchers added to the selector */
 };
@@ -366,31 +367,31 @@ struct query {
 #define RST_INC "clamp_min(" RST " - " RST " offset $R, 0)"
 /* Order matters: pod uids before the exact peaks that may be labelled by uid only. */
 static const struct query queries[] = {
-	{Q_POD_INFO, "max by (namespace,pod,uid) (max_over_time(kube_pod_info$S[$W]))", NULL},
-	{Q_WS_MAX, BY_CTR "(max_over_time(" CWS "[$W]))", CTR_ONLY},
-	{Q_EXACT, "max by (namespace,pod,container,uid) (max_over_time(headroom_rss_peak_bytes$S[$W]))", NULL},
-	{Q_WS_P95, BY_CTR "(quantile_over_time(0.95, " CWS "[$W]))", CTR_ONLY},
-	{Q_WS_COUNT, BY_CTR "(count_over_time(" CWS "[$W]))", CTR_ONLY},
+	{Q_POD_INFO, "pod_info", "max by (namespace,pod,uid) (max_over_time(kube_pod_info$S[$W]))", NULL},
+	{Q_WS_MAX, "working_set_max", BY_CTR "(max_over_time(" CWS "[$W]))", CTR_ONLY},
+	{Q_EXACT, "exact_peaks", "max by (namespace,pod,container,uid) (max_over_time(headroom_rss_peak_bytes$S[$W]))", NULL},
+	{Q_WS_P95, "working_set_p95", BY_CTR "(quantile_over_time(0.95, " CWS "[$W]))", CTR_ONLY},
+	{Q_WS_COUNT, "working_set_points", BY_CTR "(count_over_time(" CWS "[$W]))", CTR_ONLY},
 	/* first and last step at which the series is present; timestamp() would be exact but makes
 	 * Prometheus 2.42 a hundred times slower here (33 s against 0.3 s for a week of 900 pods) */
-	{Q_WS_FIRST, "min by (namespace,pod,container) (min_over_time((" CWS " * 0 + time())[$W:$R]))", CTR_ONLY},
-	{Q_WS_LAST, BY_CTR "(max_over_time((" CWS " * 0 + time())[$W:$R]))", CTR_ONLY},
-	{Q_REQ, BY_CTR "(last_over_time(kube_pod_container_resource_requests$S[$W]))", "resource=\"memory\""},
-	{Q_LIM, BY_CTR "(last_over_time(kube_pod_container_resource_limits$S[$W]))", "resource=\"memory\""},
+	{Q_WS_FIRST, "first_sample", "min by (namespace,pod,container) (min_over_time((" CWS " * 0 + time())[$W:$R]))", CTR_ONLY},
+	{Q_WS_LAST, "last_sample", BY_CTR "(max_over_time((" CWS " * 0 + time())[$W:$R]))", CTR_ONLY},
+	{Q_REQ, "requests", BY_CTR "(last_over_time(kube_pod_container_resource_requests$S[$W]))", "resource=\"memory\""},
+	{Q_LIM, "limits", BY_CTR "(last_over_time(kube_pod_container_resource_limits$S[$W]))", "resource=\"memory\""},
 	/* increments only: a counter that starts again from 0 (pod re-created) adds nothing false */
-	{Q_RESTARTS, BY_CTR "(sum_over_time(" RST_INC "[$W:$R]))", NULL},
-	{Q_RESETS, BY_CTR "(resets(" RST "[$W]))", NULL},
+	{Q_RESTARTS, "restarts", BY_CTR "(sum_over_time(" RST_INC "[$W:$R]))", NULL},
+	{Q_RESETS, "counter_resets", BY_CTR "(resets(" RST "[$W]))", NULL},
 	/* restarts whose last termination reason, sampled with the restart (within one step), is
 	 * OOMKilled; an instant selector would also see the reason of the restart before for 5 min
 	 * where no staleness marker ends it */
-	{Q_OOMS, BY_CTR "(sum_over_time((" RST_INC " * on(namespace,pod,container) group_left() " BY_CTR
+	{Q_OOMS, "oom_kills", BY_CTR "(sum_over_time((" RST_INC " * on(namespace,pod,container) group_left() " BY_CTR
 	         "(last_over_time(kube_pod_container_status_last_terminated_reason$O[$R]) == 1))[$W:$R]))", NULL},
 	/* the VPA's daily peaks: a range query, one point per day */
-	{Q_DAYS, BY_CTR "(max_over_time(" CWS "[$D]))", CTR_ONLY},
-	{Q_POD_OWNER, "max by (namespace,pod,owner_kind,owner_name) (max_over_time(kube_pod_owner$S[$W]))",
+	{Q_DAYS, "daily_peaks", BY_CTR "(max_over_time(" CWS "[$D]))", CTR_ONLY},
+	{Q_POD_OWNER, "pod_owners", "max by (namespace,pod,owner_kind,owner_name) (max_over_time(kube_pod_owner$S[$W]))",
 	 "owner_is_controller!=\"false\""},
-	{Q_RS_OWNER, "max by (namespace,replicaset,owner_kind,owner_name) (max_over_time(kube_replicaset_owner$S[$W]))", NULL},
-	{Q_JOB_OWNER, "max by (namespace,job_name,owner_kind,owner_name) (max_over_time(kube_job_owner$S[$W]))", NULL},
+	{Q_RS_OWNER, "replicaset_owners", "max by (namespace,replicaset,owner_kind,owner_name) (max_over_time(kube_replicaset_owner$S[$W]))", NULL},
+	{Q_JOB_OWNER, "job_owners", "max by (namespace,job_name,owner_kind,owner_name) (max_over_time(kube_job_owner$S[$W]))", NULL},
 };
 _Static_assert(sizeof(queries) / sizeof(queries[0]) == FLEET_QUERIES, "FLEET_QUERIES counts the queries");
 
@@ -723,6 +724,8 @@ int fleet_run(const struct fleet_options *o, struct fleet_result *ret, char *why
 			rc = prom_query_range(&c, promql, s.day0, ret->at_s, (double)day, on_sample, &s, why, whylen);
 		else
 			rc = prom_query(&c, promql, ret->at_s, on_sample, &s, why, whylen);
+		ret->query_names[q] = queries[q].what;
+		ret->query_s[q] = c.last_s;
 		if (rc >= 0 && s.err)
 			rc = s.err;
 		if (rc < 0)

@@ -68,6 +68,8 @@ struct fleet_result {
 	int64_t window_ns;
 	double headroom, at_s, scrape_s;
 	int queries;                 /* PromQL queries sent */
+	const char *query_names[FLEET_QUERIES];
+	double query_s[FLEET_QUERIES];  /* wall time of each, answer parsed */
 	bool owners_guessed;         /* no kube_pod_owner: names stripped of hashes */
 	char **notes;                /* one line each: conflicting owners, partial answers, ... */
 	int nnotes;
