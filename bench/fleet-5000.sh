@@ -58,5 +58,8 @@ print(json.dumps({
     "size_user_cpu_s_median": statistics.median(x[1] for x in t),
     "size_max_rss_mib_median": round(statistics.median(x[2] for x in t) / 1024, 1),
     "prometheus_rss_mib_before": round(int(prss) / 1024, 1), "prometheus_peak_rss_mib": round(int(phwm) / 1024, 1),
+    "query_seconds_median": {q: statistics.median(json.load(open("run%d.json" % i))["query_seconds"][q]
+                                                  for i in range(1, int(runs) + 1))
+                             for q in d.get("query_seconds", {})},
 }, indent=1))
 PY

@@ -114,9 +114,9 @@ check "db: the series with a gap is named with its missing fraction" \
   python3 -c "import json; w=[w for w in json.load(open('got.json'))['workloads'] if w['name']=='db'][0]; assert any('1 pod(s) miss up to 12%' in x for x in w['warnings']), w['warnings']"
 check "a pod with two controllers is left out, with one line naming it" \
   grep -q "pod shop/orphan-x7k2p has conflicting controllers" got.err
-expect_eq "the query count is fixed (16)" "$(python3 -c "import json; print(json.load(open('got.json'))['queries'])")" 16
+expect_eq "the query count is fixed (18 at most, all needed here)" "$(python3 -c "import json; print(json.load(open('got.json'))['queries'])")" 18
 "$HEADROOM" size --prometheus "$PROM" --at "$AT" --window 7d --format json --selector '{namespace="ops"}' > ops.json 2>/dev/null
-expect_eq "a selector narrows the fleet, with the same number of queries" \
+expect_eq "a selector narrows the fleet; no counter reset or OOM there, so two queries fewer" \
   "$(python3 -c "import json; d=json.load(open('ops.json')); print(sorted({w['namespace'] for w in d['workloads']}), d['queries'])")" "['ops'] 16"
 
 # 3. The other formats say the same.

@@ -198,6 +198,11 @@ static void fleet_print_json(const struct fleet_result *r, const char *url)
 	json_object_object_add(root, "headroom", json_object_new_double(r->headroom));
 	json_object_object_add(root, "scrape_interval_seconds", isnan(r->scrape_s) ? NULL : json_object_new_double(r->scrape_s));
 	json_object_object_add(root, "queries", json_object_new_int(r->queries));
+	json_object *qs = json_object_new_object();
+	for (int i = 0; i < r->queries && i < FLEET_QUERIES; i++)
+		if (r->query_names[i])
+			json_object_object_add(qs, r->query_names[i], json_object_new_double(r->query_s[i]));
+	json_object_object_add(root, "query_seconds", qs);
 	json_object_object_add(root, "owners_guessed", json_object_new_boolean(r->owners_guessed));
 	for (int i = 0; i < r->nrows; i++) {
 		const struct fleet_row *w = &r->rows[i];

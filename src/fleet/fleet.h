@@ -23,7 +23,7 @@
 #define FLEET_GAP_FRACTION 0.10
 /* 730 h: the average month (8,760 h / 12), the unit cloud bills use for GiB-hours. */
 #define FLEET_HOURS_PER_MONTH 730.0
-#define FLEET_QUERIES 16
+#define FLEET_QUERIES 18   /* at most: two are only sent when a pod needs them */
 /* Prometheus' default --query.lookback-delta: an instant selector sees a sample this long */
 #define FLEET_LOOKBACK_S 300
 
@@ -68,6 +68,8 @@ struct fleet_result {
 	int64_t window_ns;
 	double headroom, at_s, scrape_s;
 	int queries;                 /* PromQL queries sent */
+	const char *query_names[FLEET_QUERIES];
+	double query_s[FLEET_QUERIES];  /* wall time of each, answer parsed */
 	bool owners_guessed;         /* no kube_pod_owner: names stripped of hashes */
 	char **notes;                /* one line each: conflicting owners, partial answers, ... */
 	int nnotes;

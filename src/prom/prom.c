@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 /* libcurl is opened only here, when a sizing actually talks to Prometheus: linked into the
  * binary, its dependency tree (OpenSSL, Kerberos, LDAP, SSH, nghttp2) costs every headroom
  * process ~3 MiB of resident library pages, the exporter included. */
@@ -279,12 +281,14 @@ int prom_query(struct prom_client *c, const char *promql, double at_s, prom_samp
 {
 	char extra[64] = "";
 	long status = 0;
+	int64_t t0 = util_now_ns();
 	if (at_s > 0)
 		snprintf(extra, sizeof(extra), "&time=%.3f", at_s);
 	int rc = get(c, "/api/v1/query", promql, extra, &status, why, whylen);
-	if (rc < 0)
-		return rc;
-	return prom_parse(c->body, status, "vector", fn, ctx, c, why, whylen);
+	if (rc >= 0)
+		rc = prom_parse(c->body, status, "vector", fn, ctx, c, why, whylen);
+	c->last_s = (double)(util_now_ns() - t0) / 1e9;
+	return rc;
 }
 
 int prom_query_range(struct prom_client *c, const char *promql, double start_s, double end_s, double step_s,
@@ -292,9 +296,11 @@ int prom_query_range(struct prom_client *c, const char *promql, double start_s, 
 {
 	char extra[128];
 	long status = 0;
+	int64_t t0 = util_now_ns();
 	snprintf(extra, sizeof(extra), "&start=%.3f&end=%.3f&step=%.3f", start_s, end_s, step_s);
 	int rc = get(c, "/api/v1/query_range", promql, extra, &status, why, whylen);
-	if (rc < 0)
-		return rc;
-	return prom_parse(c->body, status, "matrix", fn, ctx, c, why, whylen);
+	if (rc >= 0)
+		rc = prom_parse(c->body, status, "matrix", fn, ctx, c, why, whylen);
+	c->last_s = (double)(util_now_ns() - t0) / 1e9;
+	return rc;
 }

@@ -28,6 +28,7 @@ struct prom_client {
 	int queries;                 /* how many queries were sent (the scale contract counts them) */
 	int warnings;                /* answers that carried Prometheus warnings (partial results) */
 	char warning[256];           /* the first warning, printable */
+	double last_s;               /* wall time of the last query, request to parsed answer */
 	char *body;                  /* the last answer, reused between queries */
 	size_t len;
 };
