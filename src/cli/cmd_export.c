@@ -120,6 +120,8 @@ static int dir_opt(const char *name, const char *text, const char **ret)
 	return 0;
 }
 
+/* Long because: one case per option of export's table, each a few lines of checking, then the
+ * exporter started with them. */
 int cmd_export(int argc, char **argv)
 {
 	struct export_config cfg = {0};

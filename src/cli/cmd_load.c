@@ -212,6 +212,9 @@ static int url_fail(const char *url, int rc)
 	}
 }
 
+/* Long because: one case per option of load's table, each a few lines of checking, then the run
+ * and its output; the checks are kept together so every option is validated before anything
+ * starts. */
 int cmd_load(int argc, char **argv)
 {
 	struct option opts[CLI_OPTS_MAX];

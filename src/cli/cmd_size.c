@@ -188,6 +188,9 @@ static int check_together(const char **files, struct recording **rec, struct ana
 	return 0;
 }
 
+/* Long because: one case per option of size's table, each a few lines of checking, then the
+ * sizing, --verify and the output in their order; kept together so every option is validated
+ * before anything runs. */
 int cmd_size(int argc, char **argv)
 {
 	/* sizing a fleet from Prometheus instead of recordings: its own options and code path */

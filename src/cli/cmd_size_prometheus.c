@@ -410,6 +410,8 @@ static int fleet_view(const struct fleet_options *fo, const char *format, const 
 	return code;
 }
 
+/* Long because: one case per option the Prometheus sizing takes from size's table, each a few
+ * lines of checking, before any query is sent. */
 int cmd_size_prometheus(int argc, char **argv)
 {
 	struct promsize_options o = {.headroom = 0.25};

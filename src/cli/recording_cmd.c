@@ -228,6 +228,8 @@ static int check_output_path(const char *opt, const char *path)
 
 /* One option's value into c. Longer than 80 lines because it is one short, independent case per
  * option of the table; splitting it would only scatter them. Returns 0 or EXIT_USAGE (printed). */
+/* Long because: one case per option of run's and attach's tables, each a few lines of checking
+ * with its own message (issue 19.3: every option validated before anything starts). */
 static int parse_one(struct recording_cmd *c, int opt, const char *name)
 {
 	char safe[256];

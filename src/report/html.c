@@ -1638,6 +1638,93 @@ static void compare_row(struct out *o, const char *name, int64_t a, int64_t b, b
 	out_printf(o, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>", x, y, d);
 }
 
+/* Side by side: the duration, the analysis's figures of both (one list, row by row), the limits. */
+static void compare_figures(struct out *o, const struct recording *a, const struct recording *b,
+                            const struct html_summary *sum_a, const struct html_summary *sum_b)
+{
+	out_puts(o, "</div></div>\n<section id=\"compare-figures\"><h2>Side by side</h2><table><tr><th></th>"
+	             "<th class=\"n\">A</th><th class=\"n\">B</th><th class=\"n\">B − A</th></tr>");
+	compare_row(o, "duration", a->run.duration_ns > 0 ? a->run.duration_ns : rec_end(a),
+	            b->run.duration_ns > 0 ? b->run.duration_ns : rec_end(b), false);
+	/* the analysis's figures of both sides, row by row (both come from the same list) */
+	for (size_t i = 0; sum_a && sum_b && i < sum_a->nfigures && i < sum_b->nfigures; i++)
+		compare_row(o, sum_a->figures[i].name, sum_a->figures[i].bytes, sum_b->figures[i].bytes, true);
+	compare_row(o, "recommended limit", sum_a ? sum_a->limit_bytes : HR_UNKNOWN,
+	            sum_b ? sum_b->limit_bytes : HR_UNKNOWN, true);
+}
+
+/* RSS and live heap of both on one time axis, with their limits and recommendations. */
+static int compare_chart(struct out *o, const struct recording *a, const struct recording *b, const struct ctx *ca,
+                         const struct ctx *cb, const struct html_summary *sum_a, const struct html_summary *sum_b)
+{
+	int r = 0;
+	out_puts(o, "</table></section>\n<section id=\"compare-memory\"><h2>Memory over time, on one time axis</h2>");
+	struct chart *ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->id = "chart-compare";
+	ch->title = "RSS and live heap of A and B";
+	ch->caption = "time since each recording started";
+	ch->height = 340;
+	ch->t0 = ca->t0 < cb->t0 ? ca->t0 : cb->t0;
+	ch->t1 = ca->t1 > cb->t1 ? ca->t1 : cb->t1;
+	ch->bytes[0] = true;
+	chart_add(ch, "A: live heap", "alive", a->t_ns, ca->live, a->nsamples, S_LINE, 0);
+	chart_add(ch, "B: live heap", "blive", b->t_ns, cb->live, b->nsamples, S_LINE, 0);
+	chart_add(ch, "A: RSS", "a", a->t_ns, ca->rss, a->nsamples, S_LINE, 0);
+	chart_add(ch, "B: RSS", "b", b->t_ns, cb->rss, b->nsamples, S_LINE, 0);
+	chart_hline(ch, rec_limit(a), "limit", "%s %s", "A: limit");
+	if (rec_limit(b) != rec_limit(a))
+		chart_hline(ch, rec_limit(b), "limit", "%s %s", "B: limit");
+	chart_hline(ch, sum_a ? sum_a->limit_bytes : 0, "reclim", "%s %s", "A: recommended");
+	chart_hline(ch, sum_b ? sum_b->limit_bytes : 0, "recreq", "%s %s", "B: recommended");
+	if (ca->rss || cb->rss) {
+		if ((r = chart_render(o, ch)) < 0)
+			goto out;
+	} else {
+		out_puts(o, "<p>Neither recording holds RSS figures.</p>");
+	}
+out:
+	free(ch);
+	return r;
+}
+
+/* The two buildings as bars on one scale, and their parts in a table. */
+static void compare_buildings(struct out *o, const struct html_summary *sum_a, const struct html_summary *sum_b)
+{
+	out_puts(o, "</section>\n<section id=\"compare-building\"><h2>The buildings, on one scale</h2>");
+	struct building ba, bb;
+	bool ha = building_from(sum_a, &ba), hb = building_from(sum_b, &bb);
+	int64_t scale = (ha ? ba.total : 0) > (hb ? bb.total : 0) ? ba.total : (hb ? bb.total : 1);
+	if (ha)
+		building_bar(o, &ba, scale, "A");
+	else
+		out_puts(o, "<p>A: no breakdown.</p>");
+	if (hb)
+		building_bar(o, &bb, scale, "B");
+	else
+		out_puts(o, "<p>B: no breakdown.</p>");
+	out_puts(o, "<table><tr><th></th><th>part</th><th class=\"n\">A</th><th class=\"n\">B</th></tr>");
+	static const char *const cls[] = {"live", "held", "anon", "stacks", "code", "files", "file", "shmem", "other"};
+	for (size_t k = 0; k < sizeof(cls) / sizeof(cls[0]); k++) {
+		const struct part *pa = NULL, *pb = NULL;
+		for (int i = 0; ha && i < ba.np; i++)
+			if (strcmp(ba.p[i].cls, cls[k]) == 0)
+				pa = &ba.p[i];
+		for (int i = 0; hb && i < bb.np; i++)
+			if (strcmp(bb.p[i].cls, cls[k]) == 0)
+				pb = &bb.p[i];
+		if (!pa && !pb)
+			continue;
+		char x[32], y[32];
+		out_printf(o, "<tr><td><i class=\"seg seg-%s\"></i></td><td>", cls[k]);
+		out_esc(o, pa ? pa->name : pb->name);
+		out_printf(o, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>",
+		           fsize(pa ? pa->bytes : HR_UNKNOWN, x, sizeof(x)), fsize(pb ? pb->bytes : HR_UNKNOWN, y, sizeof(y)));
+	}
+	out_puts(o, "</table></section>\n");
+}
+
 int html_write_compare(const char *out_path, const struct recording *a, const struct recording *b,
                        const struct html_summary *sum_a, const struct html_summary *sum_b)
 {
@@ -1645,7 +1732,6 @@ int html_write_compare(const char *out_path, const struct recording *a, const st
 		return -EINVAL;
 	struct out o = {0};
 	struct ctx ca, cb;
-	struct chart *ch = NULL;
 	int r = ctx_init(&ca, a, sum_a);
 	int r2 = ctx_init(&cb, b, sum_b);
 	if (r < 0 || r2 < 0) {
@@ -1662,78 +1748,13 @@ int html_write_compare(const char *out_path, const struct recording *a, const st
 	header_block(&o, b, "");
 	summary_block(&o, &cb, true);
 	missing_list(&o, &cb);
-	out_puts(&o, "</div></div>\n<section id=\"compare-figures\"><h2>Side by side</h2><table><tr><th></th>"
-	             "<th class=\"n\">A</th><th class=\"n\">B</th><th class=\"n\">B − A</th></tr>");
-	compare_row(&o, "duration", a->run.duration_ns > 0 ? a->run.duration_ns : rec_end(a),
-	            b->run.duration_ns > 0 ? b->run.duration_ns : rec_end(b), false);
-	/* the analysis's figures of both sides, row by row (both come from the same list) */
-	for (size_t i = 0; sum_a && sum_b && i < sum_a->nfigures && i < sum_b->nfigures; i++)
-		compare_row(&o, sum_a->figures[i].name, sum_a->figures[i].bytes, sum_b->figures[i].bytes, true);
-	compare_row(&o, "recommended limit", sum_a ? sum_a->limit_bytes : HR_UNKNOWN,
-	            sum_b ? sum_b->limit_bytes : HR_UNKNOWN, true);
-	out_puts(&o, "</table></section>\n<section id=\"compare-memory\"><h2>Memory over time, on one time axis</h2>");
-	ch = calloc(1, sizeof(*ch));
-	if (!ch) {
-		r = -ENOMEM;
+	compare_figures(&o, a, b, sum_a, sum_b);
+	if ((r = compare_chart(&o, a, b, &ca, &cb, sum_a, sum_b)) < 0)
 		goto out_release;
-	}
-	ch->id = "chart-compare";
-	ch->title = "RSS and live heap of A and B";
-	ch->caption = "time since each recording started";
-	ch->height = 340;
-	ch->t0 = ca.t0 < cb.t0 ? ca.t0 : cb.t0;
-	ch->t1 = ca.t1 > cb.t1 ? ca.t1 : cb.t1;
-	ch->bytes[0] = true;
-	chart_add(ch, "A: live heap", "alive", a->t_ns, ca.live, a->nsamples, S_LINE, 0);
-	chart_add(ch, "B: live heap", "blive", b->t_ns, cb.live, b->nsamples, S_LINE, 0);
-	chart_add(ch, "A: RSS", "a", a->t_ns, ca.rss, a->nsamples, S_LINE, 0);
-	chart_add(ch, "B: RSS", "b", b->t_ns, cb.rss, b->nsamples, S_LINE, 0);
-	chart_hline(ch, rec_limit(a), "limit", "%s %s", "A: limit");
-	if (rec_limit(b) != rec_limit(a))
-		chart_hline(ch, rec_limit(b), "limit", "%s %s", "B: limit");
-	chart_hline(ch, sum_a ? sum_a->limit_bytes : 0, "reclim", "%s %s", "A: recommended");
-	chart_hline(ch, sum_b ? sum_b->limit_bytes : 0, "recreq", "%s %s", "B: recommended");
-	if (ca.rss || cb.rss) {
-		if ((r = chart_render(&o, ch)) < 0)
-			goto out_release;
-	} else {
-		out_puts(&o, "<p>Neither recording holds RSS figures.</p>");
-	}
-	out_puts(&o, "</section>\n<section id=\"compare-building\"><h2>The buildings, on one scale</h2>");
-	struct building ba, bb;
-	bool ha = building_from(sum_a, &ba), hb = building_from(sum_b, &bb);
-	int64_t scale = (ha ? ba.total : 0) > (hb ? bb.total : 0) ? ba.total : (hb ? bb.total : 1);
-	if (ha)
-		building_bar(&o, &ba, scale, "A");
-	else
-		out_puts(&o, "<p>A: no breakdown.</p>");
-	if (hb)
-		building_bar(&o, &bb, scale, "B");
-	else
-		out_puts(&o, "<p>B: no breakdown.</p>");
-	out_puts(&o, "<table><tr><th></th><th>part</th><th class=\"n\">A</th><th class=\"n\">B</th></tr>");
-	static const char *const cls[] = {"live", "held", "anon", "stacks", "code", "files", "file", "shmem", "other"};
-	for (size_t k = 0; k < sizeof(cls) / sizeof(cls[0]); k++) {
-		const struct part *pa = NULL, *pb = NULL;
-		for (int i = 0; ha && i < ba.np; i++)
-			if (strcmp(ba.p[i].cls, cls[k]) == 0)
-				pa = &ba.p[i];
-		for (int i = 0; hb && i < bb.np; i++)
-			if (strcmp(bb.p[i].cls, cls[k]) == 0)
-				pb = &bb.p[i];
-		if (!pa && !pb)
-			continue;
-		char x[32], y[32];
-		out_printf(&o, "<tr><td><i class=\"seg seg-%s\"></i></td><td>", cls[k]);
-		out_esc(&o, pa ? pa->name : pb->name);
-		out_printf(&o, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>",
-		           fsize(pa ? pa->bytes : HR_UNKNOWN, x, sizeof(x)), fsize(pb ? pb->bytes : HR_UNKNOWN, y, sizeof(y)));
-	}
-	out_puts(&o, "</table></section>\n");
+	compare_buildings(&o, sum_a, sum_b);
 	page_end(&o);
 	r = out_save(&o, out_path);
 out_release:
-	free(ch);
 	ctx_release(&ca);
 	ctx_release(&cb);
 	free(o.p);
