@@ -63,19 +63,22 @@ _headroom() {
 	--qos) COMPREPLY=($(compgen -W "guaranteed burstable" -- "$cur")); return ;;
 	--format)
 		case $sub in
-		size) COMPREPLY=($(compgen -W "yaml json text markdown table" -- "$cur")) ;;
+		size) COMPREPLY=($(compgen -W "yaml json text markdown table csv" -- "$cur")) ;;
 		*) COMPREPLY=($(compgen -W "text json markdown" -- "$cur")) ;;
 		esac
 		return ;;
 	--fail-on) _headroom_fail_on "$cur"; return ;;
 	--method) COMPREPLY=($(compgen -W "GET HEAD POST PUT DELETE PATCH OPTIONS" -- "$cur")); return ;;
 	--record | --html) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
-	--cgroup | --cgroup-root) COMPREPLY=($(compgen -d -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
+	--cgroup | --cgroup-root | --patch | --host-root | --containerd-state | --crio-state | --docker-root | \
+	--podman-root)
+		COMPREPLY=($(compgen -d -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
+	--by) COMPREPLY=($(compgen -W "workload series" -- "$cur")); return ;;
 	--pid) COMPREPLY=($(compgen -W "$(cd /proc 2>/dev/null && echo [0-9]*)" -- "$cur")); return ;;
 	--limit | --interval | --duration | --grace | --ready | --ready-timeout | --load-url | --path | \
 	--connections | --rate | --cooldown | --stages | --threads | --header | --body | --timeout | \
 	--max-requests | --headroom | --replicas | --surge | --hpa-target | --html-link | --prometheus | \
-	--selector | --window | --listen | --peak-window | --rescan | --max-error-rate)
+	--selector | --window | --listen | --peak-window | --rescan | --max-error-rate | --at | --step)
 		return ;;   # a value of the user's: nothing to offer
 	esac
 	if [[ $cur == -* ]]; then

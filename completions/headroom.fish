@@ -57,7 +57,7 @@ complete -c headroom -n '__fish_seen_subcommand_from size' -l qos -x -a 'guarant
 complete -c headroom -n '__fish_seen_subcommand_from size' -l replicas -x -d 'pods starting together'
 complete -c headroom -n '__fish_seen_subcommand_from size' -l surge -x -d 'rolling update surge'
 complete -c headroom -n '__fish_seen_subcommand_from size' -l hpa-target -x -d 'HPA utilisation'
-complete -c headroom -n '__fish_seen_subcommand_from size' -l format -x -a 'yaml json text markdown table' -d 'output format'
+complete -c headroom -n '__fish_seen_subcommand_from size' -l format -x -a 'yaml json text markdown table csv' -d 'output format'
 complete -c headroom -n '__fish_seen_subcommand_from size' -l html-link -x -d 'HTML report URL'
 complete -c headroom -n '__fish_seen_subcommand_from size' -l verify -d 'replay under the limit'
 complete -c headroom -n '__fish_seen_subcommand_from size' -l verify-margin -d 'and under 0.9 x the peak'
@@ -65,10 +65,6 @@ complete -c headroom -n '__fish_seen_subcommand_from size' -l no-replay-load -d 
 complete -c headroom -n '__fish_seen_subcommand_from size' -l prometheus -x -d 'Prometheus URL'
 complete -c headroom -n '__fish_seen_subcommand_from size' -l selector -x -d 'label selector'
 complete -c headroom -n '__fish_seen_subcommand_from size' -l window -x -d 'history to read'
-complete -c headroom -n '__fish_seen_subcommand_from size' -l by -x -a 'workload series' -d 'group by'
-complete -c headroom -n '__fish_seen_subcommand_from size' -l patch -x -a '(__fish_complete_directories)' -d 'patch directory'
-complete -c headroom -n '__fish_seen_subcommand_from size' -l at -x -d 'end of the window'
-complete -c headroom -n '__fish_seen_subcommand_from size' -l step -x -d 'query resolution'
 # export
 complete -c headroom -n '__fish_seen_subcommand_from export' -l cgroup-root -x -a '(__fish_complete_directories)' -d 'every cgroup under'
 complete -c headroom -n '__fish_seen_subcommand_from export' -l listen -x -d 'HOST:PORT'
@@ -76,9 +72,14 @@ complete -c headroom -n '__fish_seen_subcommand_from export' -l interval -x -d '
 complete -c headroom -n '__fish_seen_subcommand_from export' -l peak-window -x -d 'peak window'
 complete -c headroom -n '__fish_seen_subcommand_from export' -l rescan -x -d 'rescan'
 complete -c headroom -n '__fish_seen_subcommand_from export' -l duration -x -d 'stop after'
-complete -c headroom -n '__fish_seen_subcommand_from export' -l reset-peaks -d 'reset the programs peak figures'
-complete -c headroom -n '__fish_seen_subcommand_from export' -l host-root -x -a '(__fish_complete_directories)' -d 'node root'
-complete -c headroom -n '__fish_seen_subcommand_from export' -l containerd-state -x -a '(__fish_complete_directories)' -d 'containerd state'
-complete -c headroom -n '__fish_seen_subcommand_from export' -l crio-state -x -a '(__fish_complete_directories)' -d 'CRI-O records'
-complete -c headroom -n '__fish_seen_subcommand_from export' -l docker-root -x -a '(__fish_complete_directories)' -d 'docker records'
-complete -c headroom -n '__fish_seen_subcommand_from export' -l podman-root -x -a '(__fish_complete_directories)' -d 'podman records'
+complete -c headroom -n '__fish_seen_subcommand_from export' -l reset-peaks -d "reset the programs' own peaks"
+complete -c headroom -n '__fish_seen_subcommand_from export' -l host-root -x -a '(__fish_complete_directories)' -d 'the node root'
+complete -c headroom -n '__fish_seen_subcommand_from export' -l containerd-state -x -a '(__fish_complete_directories)' -d "containerd's state"
+complete -c headroom -n '__fish_seen_subcommand_from export' -l crio-state -x -a '(__fish_complete_directories)' -d "CRI-O's records"
+complete -c headroom -n '__fish_seen_subcommand_from export' -l docker-root -x -a '(__fish_complete_directories)' -d "docker's records"
+complete -c headroom -n '__fish_seen_subcommand_from export' -l podman-root -x -a '(__fish_complete_directories)' -d "podman's records"
+# size --prometheus
+complete -c headroom -n '__fish_seen_subcommand_from size' -l by -x -a 'workload series' -d 'group by'
+complete -c headroom -n '__fish_seen_subcommand_from size' -l patch -x -a '(__fish_complete_directories)' -d 'one patch per workload into'
+complete -c headroom -n '__fish_seen_subcommand_from size' -l at -x -d 'end of the window (unix time)'
+complete -c headroom -n '__fish_seen_subcommand_from size' -l step -x -d 'query resolution'

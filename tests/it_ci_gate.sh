@@ -2,6 +2,7 @@
 # CI gating: docs/ci.md's worked example, run as written (a leaking build fails with the growing
 # status, the fixed one passes), one exit status per --fail-on class, the markdown summary, and
 # bad --fail-on / --format values refused with the accepted forms.
+# ctest-labels: timing
 . "$(dirname "$0")/lib.sh"
 : "${SRC:?SRC must point at the source tree}"
 cd "$T"

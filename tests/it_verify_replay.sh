@@ -2,6 +2,7 @@
 # size --verify replays the load the recording had (stages, URL, paths, cooldown), not only the
 # command, and says so; --no-replay-load and recordings without load run the command alone; a
 # tampered load in a recording is refused, never passed on to `headroom run`.
+# ctest-labels: timing
 . "$(dirname "$0")/lib.sh"
 cd "$T"
 SVC="$BUILD/demo-c-svc"
