@@ -536,7 +536,9 @@ static int exit_status(const struct recording_cmd *c, const struct runner_result
 	return res->exit_code >= 0 ? res->exit_code : EXIT_FAIL;
 }
 
-int recording_cmd_execute(struct recording_cmd *c)
+/* Runs the command (or attaches) with the live line, the heap shim and the hooks; *res holds the
+ * run's outcome. Returns runner_run's result. */
+static int record_the_run(struct recording_cmd *c, struct runner_result *res, char *why, size_t whylen)
 {
 	struct hook_ctx h = {.cmd = c};
 	live_init(&h.live, stdout, !c->quiet && isatty(STDOUT_FILENO), cli_width(STDOUT_FILENO));
@@ -556,56 +558,44 @@ int recording_cmd_execute(struct recording_cmd *c)
 	char note[320];
 	if (heap_run_note(&c->heap, note, sizeof(note)))
 		cli_note("%s", note);
-	struct runner_result res;
-	char why[512];
-	int rc = runner_run(&c->ro, &res, why, sizeof(why));
+	int rc = runner_run(&c->ro, res, why, whylen);
 	heap_run_forked(&c->heap);
 	heap_run_finish(&c->heap);
 	live_clear(&h.live);
-	if (rc < 0) {
-		/* 127/126 for a command that could not be run, like a shell */
-		return cli_fail(res.exit_code > 0 ? res.exit_code : EXIT_FAIL, "%s", why);
-	}
-	if (res.ready_timed_out)
-		cli_note("%s did not accept connections in time (--ready-timeout): the command was stopped",
-			 c->ro.ready_addr);
-	/* the report goes to stdout, or with --out into a buffer written to its file at the end */
-	char *outbuf = NULL;
-	size_t outlen = 0;
-	FILE *out = c->out_path ? open_memstream(&outbuf, &outlen) : stdout;
-	if (!out)
-		return cli_fail(EXIT_FAIL, "cannot hold the report in memory: %s", strerror(errno));
+	return rc;
+}
+
+/* The report of the run on `out`: the --fail-on decision and markdown summary, or the text/JSON
+ * report, the HTML file and the load's line. Returns 0, or the gate's exit status through
+ * *ret_gate; non-zero when the gate could not read the recording. */
+static int report_the_run(struct recording_cmd *c, struct runner_result *res, FILE *out, int *ret_gate)
+{
 	int gate_code = 0;
-	if (!res.unwritten.write_error && (c->markdown || c->fail_on)) {
+	if (!res->unwritten.write_error && (c->markdown || c->fail_on)) {
 		/* the summary and the --fail-on decision read the recording back, like the report */
-		int gr = cli_gate_recording(out, c->ro.argv ? "run" : "attach", res.record_path, c->fail_on, c->markdown,
+		int gr = cli_gate_recording(out, c->ro.argv ? "run" : "attach", res->record_path, c->fail_on, c->markdown,
 					    c->html_out, &gate_code);
-		if (gr != 0) {
-			if (c->out_path) {
-				fclose(out);
-				free(outbuf);
-			}
+		if (gr != 0)
 			return gr;
-		}
 	}
-	if (res.unwritten.write_error && (!c->quiet || c->json || c->out_path)) {
+	if (res->unwritten.write_error && (!c->quiet || c->json || c->out_path)) {
 		/* the file stops early: report the whole run from the file plus what memory kept */
-		int rr = report_unwritten(out, &res, c->json);
+		int rr = report_unwritten(out, res, c->json);
 		if (rr < 0)
 			cli_note("cannot report the run: %s", record_strerror(rr));
 		else if (!c->json)
-			fprintf(out, "  recording     %s (incomplete: %s)\n", res.record_path, record_strerror(res.unwritten.write_error));
+			fprintf(out, "  recording     %s (incomplete: %s)\n", res->record_path, record_strerror(res->unwritten.write_error));
 	} else if (c->markdown) {
 		/* stdout holds the summary alone, to be appended to a CI job summary as it is */
 	} else if (!c->quiet || c->json || c->out_path) {
-		int rr = report_file(out, res.record_path, c->json);
+		int rr = report_file(out, res->record_path, c->json);
 		if (rr < 0)
-			cli_note("cannot read back '%s': %s", res.record_path, record_strerror(rr));
+			cli_note("cannot read back '%s': %s", res->record_path, record_strerror(rr));
 		else if (!c->json)
-			fprintf(out, "  recording     %s\n", res.record_path);
+			fprintf(out, "  recording     %s\n", res->record_path);
 	}
-	if (c->html_out && !res.unwritten.write_error) {
-		int hr = html_report_file(res.record_path, c->html_out);
+	if (c->html_out && !res->unwritten.write_error) {
+		int hr = html_report_file(res->record_path, c->html_out);
 		if (hr < 0)
 			cli_note("cannot write the HTML report '%s': %s", c->html_out, record_strerror(hr));
 		else if (!c->json && !c->quiet && !c->markdown)
@@ -622,15 +612,14 @@ int recording_cmd_execute(struct recording_cmd *c)
 			       (long long)lr->attempts, (long long)lr->errors_total, 100.0 * load_error_rate(lr), lr->rps,
 			       lr->p50_us / 1e3, lr->p99_us / 1e3);
 	}
-	if (c->out_path) {
-		int wr = fclose(out) == 0 ? util_file_write_atomic(c->out_path, outbuf, outlen, 0644) : -EIO;
-		free(outbuf);
-		if (wr < 0)
-			cli_note("cannot write the report to '%s': %s", c->out_path, strerror(-wr));
-		else if (!c->quiet)
-			cli_note("report written to %s", c->out_path);
-	}
-	int code = exit_status(c, &res);
+	*ret_gate = gate_code;
+	return 0;
+}
+
+/* A failed load is a failed run (issue 19.2): one loud line and exit 1. */
+static int load_failed_status(struct recording_cmd *c, int code)
+{
+	const struct load_result *lr = &c->load.result;
 	if (c->load_spec && c->load.started_once && runload_failed(&c->load)) {
 		static const char consequence[] = "the load did not exercise the service, so these figures are not its "
 						  "memory under load";
@@ -653,6 +642,42 @@ int recording_cmd_execute(struct recording_cmd *c)
 		if (code == 0)
 			code = EXIT_FAIL;
 	}
+	return code;
+}
+
+int recording_cmd_execute(struct recording_cmd *c)
+{
+	struct runner_result res;
+	char why[512];
+	int rc = record_the_run(c, &res, why, sizeof(why));
+	if (rc < 0) {
+		/* 127/126 for a command that could not be run, like a shell */
+		return cli_fail(res.exit_code > 0 ? res.exit_code : EXIT_FAIL, "%s", why);
+	}
+	if (res.ready_timed_out)
+		cli_note("%s did not accept connections in time (--ready-timeout): the command was stopped",
+			 c->ro.ready_addr);
+	/* the report goes to stdout, or with --out into a buffer written to its file at the end */
+	char *outbuf = NULL;
+	size_t outlen = 0;
+	FILE *out = c->out_path ? open_memstream(&outbuf, &outlen) : stdout;
+	if (!out)
+		return cli_fail(EXIT_FAIL, "cannot hold the report in memory: %s", strerror(errno));
+	int gate_code = 0;
+	int gr = report_the_run(c, &res, out, &gate_code);
+	if (c->out_path) {
+		int wr = fclose(out) == 0 ? util_file_write_atomic(c->out_path, outbuf, outlen, 0644) : -EIO;
+		free(outbuf);
+		if (wr < 0)
+			cli_note("cannot write the report to '%s': %s", c->out_path, strerror(-wr));
+		else if (!c->quiet)
+			cli_note("report written to %s", c->out_path);
+	}
+	if (gr != 0) {
+		record_unwritten_free(&res.unwritten);
+		return gr;
+	}
+	int code = load_failed_status(c, exit_status(c, &res));
 	if (res.unwritten.write_error) {
 		if (c->html_out)
 			cli_note("no HTML report: the recording '%s' is incomplete", res.record_path);
