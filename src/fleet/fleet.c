@@ -555,6 +555,54 @@ static double scrape_interval(struct state *s)
 	return r;
 }
 
+/* One container's figures folded into its workload's row: peaks, current resources of the newest
+ * pod, restarts, OOM kills, counter resets, daily peaks and scrape gaps. */
+static void row_fold(const struct state *s, struct fleet_row *w, struct acc *a, const struct ctr *c)
+{
+	const struct fleet_result *r = s->r;
+	w->pods++;
+	int64_t pk = to_bytes(nanmax(c->exact, c->ws_max)), ws = to_bytes(c->ws_max), p95 = to_bytes(c->ws_p95);
+	if (pk > w->peak_bytes)
+		w->peak_bytes = pk;
+	if (ws > w->ws_max_bytes)
+		w->ws_max_bytes = ws;
+	if (p95 > w->ws_p95_bytes)
+		w->ws_p95_bytes = p95;
+	if (!isnan(c->exact)) {
+		w->exact_pods++;
+		a->exact_max = nanmax(a->exact_max, c->exact);
+		a->ws_of_exact = nanmax(a->ws_of_exact, c->ws_max);
+	}
+	double seen = nanmax(c->last, c->first);
+	if (!isnan(seen) && (isnan(a->newest) || seen >= a->newest)) {
+		a->newest = seen;
+		w->cur_request = to_bytes(c->req);
+		w->cur_limit = to_bytes(c->lim);
+	} else if (isnan(a->newest) && w->cur_limit < 0 && !isnan(c->lim)) {
+		w->cur_request = to_bytes(c->req);
+		w->cur_limit = to_bytes(c->lim);
+	}
+	if (w->restarts < 1000000000)
+		w->restarts += to_count(!isnan(c->restarts_inc) ? c->restarts_inc : c->restarts);
+	if (w->oom_kills < 1000000000)
+		w->oom_kills += to_count(c->ooms);
+	if (c->resets > 0)
+		w->counter_reset = true;
+	for (int d = 0; d < s->ndays; d++)
+		a->day[d] = nanmax(a->day[d], c->day[d]);
+	if (!isnan(c->count) && !isnan(c->first) && !isnan(c->last) && !isnan(r->scrape_s) && r->scrape_s > 0) {
+		double span = c->last - c->first;
+		a->pod_time += span + r->scrape_s;
+		double expected = span / r->scrape_s + 1;
+		double missing = 1.0 - c->count / expected;
+		if (missing > FLEET_GAP_FRACTION) {
+			w->gap_pods++;
+			if (missing > w->gap_fraction)
+				w->gap_fraction = missing;
+		}
+	}
+}
+
 static int group(struct state *s, struct acc **ret_acc)
 {
 	struct fleet_result *r = s->r;
@@ -603,49 +651,7 @@ static int group(struct state *s, struct acc **ret_acc)
 			for (int d = 0; d < MAX_DAYS; d++)
 				a->day[d] = NAN;
 		}
-		struct fleet_row *w = &r->rows[idx - 1];
-		struct acc *a = &acc[idx - 1];
-		w->pods++;
-		int64_t pk = to_bytes(nanmax(c->exact, c->ws_max)), ws = to_bytes(c->ws_max), p95 = to_bytes(c->ws_p95);
-		if (pk > w->peak_bytes)
-			w->peak_bytes = pk;
-		if (ws > w->ws_max_bytes)
-			w->ws_max_bytes = ws;
-		if (p95 > w->ws_p95_bytes)
-			w->ws_p95_bytes = p95;
-		if (!isnan(c->exact)) {
-			w->exact_pods++;
-			a->exact_max = nanmax(a->exact_max, c->exact);
-			a->ws_of_exact = nanmax(a->ws_of_exact, c->ws_max);
-		}
-		double seen = nanmax(c->last, c->first);
-		if (!isnan(seen) && (isnan(a->newest) || seen >= a->newest)) {
-			a->newest = seen;
-			w->cur_request = to_bytes(c->req);
-			w->cur_limit = to_bytes(c->lim);
-		} else if (isnan(a->newest) && w->cur_limit < 0 && !isnan(c->lim)) {
-			w->cur_request = to_bytes(c->req);
-			w->cur_limit = to_bytes(c->lim);
-		}
-		if (w->restarts < 1000000000)
-			w->restarts += to_count(!isnan(c->restarts_inc) ? c->restarts_inc : c->restarts);
-		if (w->oom_kills < 1000000000)
-			w->oom_kills += to_count(c->ooms);
-		if (c->resets > 0)
-			w->counter_reset = true;
-		for (int d = 0; d < s->ndays; d++)
-			a->day[d] = nanmax(a->day[d], c->day[d]);
-		if (!isnan(c->count) && !isnan(c->first) && !isnan(c->last) && !isnan(r->scrape_s) && r->scrape_s > 0) {
-			double span = c->last - c->first;
-			a->pod_time += span + r->scrape_s;
-			double expected = span / r->scrape_s + 1;
-			double missing = 1.0 - c->count / expected;
-			if (missing > FLEET_GAP_FRACTION) {
-				w->gap_pods++;
-				if (missing > w->gap_fraction)
-					w->gap_fraction = missing;
-			}
-		}
+		row_fold(s, &r->rows[idx - 1], &acc[idx - 1], c);
 	}
 out:
 	map_free(&rows, false);
@@ -745,6 +751,66 @@ static const char *pod_matcher(struct state *s, size_t field_offset, char *out, 
 	return ret;
 }
 
+/* Query q of the fixed set (queries[]), folded into the state by on_sample; one line in `why` and
+ * a negative errno when the answer cannot be trusted (nothing matched, a partial result). */
+static int run_query(struct state *s, struct prom_client *c, const struct fleet_options *o, size_t q, long long w,
+                     long long step, long long day, char *why, size_t whylen)
+{
+	char pods_re[FLEET_MAX_POD_MATCHER + 64], oom_pods[FLEET_MAX_POD_MATCHER + 64];
+	char sel[FLEET_MAX_POD_MATCHER + 1200], oom[FLEET_MAX_POD_MATCHER + 1200], promql[FLEET_MAX_POD_MATCHER + 4096];
+	int rc;
+	selector_with(o->selector, "reason=\"OOMKilled\"", oom, sizeof(oom));
+	const char *extra = queries[q].extra;
+	if (extra && strcmp(extra, "$P") == 0) {
+		extra = pod_matcher(s, queries[q].which == Q_OOMS ? offsetof(struct ctr, oom_any) :
+		                                                     offsetof(struct ctr, resets), pods_re, sizeof(pods_re));
+		if (extra && !*extra)
+			return 0;   /* no pod needs it */
+		if (extra && queries[q].which == Q_OOMS) {
+			snprintf(oom_pods, sizeof(oom_pods), "reason=\"OOMKilled\",%s", extra);
+			selector_with(o->selector, oom_pods, oom, sizeof(oom));
+		}
+	}
+	selector_with(o->selector, extra, sel, sizeof(sel));
+	if (expand(queries[q].tmpl, sel, oom, w, step, day, promql, sizeof(promql)) < 0) {
+		snprintf(why, whylen, "--selector is too long (the queries must fit in %zu bytes)", sizeof(promql));
+		rc = -EINVAL;
+		return rc;
+	}
+	s->which = queries[q].which;
+	if (s->which == Q_DAYS)
+		rc = prom_query_range(c, promql, s->day0, s->r->at_s, (double)day, on_sample, s, why, whylen);
+	else
+		rc = prom_query(c, promql, s->r->at_s, on_sample, s, why, whylen);
+	s->r->query_names[q] = queries[q].what;
+	s->r->query_s[q] = c->last_s;
+	if (rc >= 0 && s->err)
+		rc = s->err;
+	if (rc < 0)
+		return rc;
+	if (s->which == Q_EXACT && s->ctrs.n == 0) {
+		snprintf(why, whylen, "no container series matched %s in the %llds before %.0f at %s (looked for "
+		         "container_memory_working_set_bytes and headroom_rss_peak_bytes with namespace, pod and "
+		         "container labels)", o->selector && *o->selector ? o->selector : "any selector", w,
+		         s->r->at_s, c->url);
+		rc = -ENODATA;
+		return rc;
+	}
+	if (c->warnings) {
+		snprintf(why, whylen, "Prometheus answered with a partial result (\"%s\"): the figures would be too low; "
+		         "retry when every store answers, or narrow --selector", c->warning);
+		rc = -EPROTO;
+		return rc;
+	}
+	if (s->which == Q_POD_OWNER && s->pods.n == 0) {
+		s->r->owners_guessed = true;
+		if ((rc = note(s->r, "no kube_pod_owner series (kube-state-metrics absent?): workloads are guessed "
+		               "by stripping the ReplicaSet and pod hashes from pod names")) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int fleet_run(const struct fleet_options *o, struct fleet_result *ret, char *why, size_t whylen)
 {
 	memset(ret, 0, sizeof(*ret));
@@ -767,59 +833,9 @@ int fleet_run(const struct fleet_options *o, struct fleet_result *ret, char *why
 	int rc = prom_client_open(&c, o->url, o->timeout_ns, why, whylen);
 	if (rc < 0)
 		return rc;
-	char pods_re[FLEET_MAX_POD_MATCHER + 64], oom_pods[FLEET_MAX_POD_MATCHER + 64];
-	char sel[FLEET_MAX_POD_MATCHER + 1200], oom[FLEET_MAX_POD_MATCHER + 1200], promql[FLEET_MAX_POD_MATCHER + 4096];
-	selector_with(o->selector, "reason=\"OOMKilled\"", oom, sizeof(oom));
-	for (size_t q = 0; q < FLEET_QUERIES; q++) {
-		const char *extra = queries[q].extra;
-		if (extra && strcmp(extra, "$P") == 0) {
-			extra = pod_matcher(&s, queries[q].which == Q_OOMS ? offsetof(struct ctr, oom_any) :
-			                                                     offsetof(struct ctr, resets), pods_re, sizeof(pods_re));
-			if (extra && !*extra)
-				continue;   /* no pod needs it */
-			if (extra && queries[q].which == Q_OOMS) {
-				snprintf(oom_pods, sizeof(oom_pods), "reason=\"OOMKilled\",%s", extra);
-				selector_with(o->selector, oom_pods, oom, sizeof(oom));
-			}
-		}
-		selector_with(o->selector, extra, sel, sizeof(sel));
-		if (expand(queries[q].tmpl, sel, oom, w, step, day, promql, sizeof(promql)) < 0) {
-			snprintf(why, whylen, "--selector is too long (the queries must fit in %zu bytes)", sizeof(promql));
-			rc = -EINVAL;
+	for (size_t q = 0; q < FLEET_QUERIES; q++)
+		if ((rc = run_query(&s, &c, o, q, w, step, day, why, whylen)) < 0)
 			goto out;
-		}
-		s.which = queries[q].which;
-		if (s.which == Q_DAYS)
-			rc = prom_query_range(&c, promql, s.day0, ret->at_s, (double)day, on_sample, &s, why, whylen);
-		else
-			rc = prom_query(&c, promql, ret->at_s, on_sample, &s, why, whylen);
-		ret->query_names[q] = queries[q].what;
-		ret->query_s[q] = c.last_s;
-		if (rc >= 0 && s.err)
-			rc = s.err;
-		if (rc < 0)
-			goto out;
-		if (s.which == Q_EXACT && s.ctrs.n == 0) {
-			snprintf(why, whylen, "no container series matched %s in the %llds before %.0f at %s (looked for "
-			         "container_memory_working_set_bytes and headroom_rss_peak_bytes with namespace, pod and "
-			         "container labels)", o->selector && *o->selector ? o->selector : "any selector", w,
-			         ret->at_s, c.url);
-			rc = -ENODATA;
-			goto out;
-		}
-		if (c.warnings) {
-			snprintf(why, whylen, "Prometheus answered with a partial result (\"%s\"): the figures would be too low; "
-			         "retry when every store answers, or narrow --selector", c.warning);
-			rc = -EPROTO;
-			goto out;
-		}
-		if (s.which == Q_POD_OWNER && s.pods.n == 0) {
-			ret->owners_guessed = true;
-			if ((rc = note(ret, "no kube_pod_owner series (kube-state-metrics absent?): workloads are guessed "
-			               "by stripping the ReplicaSet and pod hashes from pod names")) < 0)
-				goto out;
-		}
-	}
 	ret->queries = c.queries;
 	/* a series stays visible FLEET_LOOKBACK_S after its last sample (no staleness marker once a
 	 * pod is gone from a backfilled or remote-read store): its last sample was that much earlier,
