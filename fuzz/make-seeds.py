@@ -86,3 +86,36 @@ for i, s in enumerate(["10s:50,5s:400,30s:~50", "500ms:1", "2m:0", "steady", "bu
 # heap_seg: a zeroed segment with a valid header in stats and in count mode (flag byte)
 put("heap_seg", "zero-stats", bytes([1]) + bytes(64))
 put("heap_seg", "zero-count", bytes([3]) + bytes(64))
+
+# analysis: the synthetic recordings of corpus/recording/ (written by make-seeds-built.sh)
+# translated to fuzz_analysis's input: each time step to the nearest step code, each figure to
+# 4 MiB units (255 = unknown), the events at their times. Keep in step with fuzz_analysis.c.
+import sqlite3
+
+COLS = ["rss", "rss_peak", "map_anon", "map_stacks", "map_code", "map_files", "map_shmem", "map_other",
+        "cg_usage", "cg_usage_peak", "cg_working_set", "cg_inactive_file", "cg_file", "cg_oom_kills",
+        "cg_limit_hits", "heap_live", "heap_held", "heap_allocs", "heap_live_peak"]
+STEPS = [0, 1, 1000, 1000000, 10000000, 100000000, 250000000, 1000000000, 15000000000, 60000000000,
+         3600000000000, (1 << 56) // 4]
+KINDS = ["start", "ready", "exit", "signal", "oom_kill", "limit_hit", "stage", "note", "dropped", "load"]
+rdir = os.path.join(OUT, "recording")
+for f in sorted(os.listdir(rdir)) if os.path.isdir(rdir) else []:
+    if not f.startswith("synth-"):
+        continue
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(rdir, f), uri=True)
+    fin, cgv = db.execute("SELECT finished, cgroup_version FROM run").fetchone()
+    flags = (1 if fin else 0) | (4 if cgv == 2 else 8 if cgv == 1 else 0) | 16
+    out = bytearray([flags, 5])   # interval code 5: 100 ms, as synth_recording writes
+    events = db.execute("SELECT t_ns, kind, value FROM events ORDER BY t_ns").fetchall()
+    prev = 0
+    for row in db.execute("SELECT t_ns, %s FROM samples ORDER BY rowid" % ", ".join(COLS)):
+        while events and events[0][0] <= row[0]:
+            _, kind, val = events.pop(0)
+            if kind in KINDS:
+                out += bytes([0xfe, (KINDS.index(kind) | ((val or 0) % 16) << 4) & 0xff])
+        step = min(range(len(STEPS)), key=lambda i: abs(STEPS[i] - (row[0] - prev)))
+        prev += STEPS[step]
+        out.append(step if step != 0xfe else 0)
+        for v in row[1:]:
+            out.append(255 if v is None else min(249, (v + (1 << 21)) >> 22))
+    put("analysis", f.replace("synth-", "synth-"), bytes(out))

@@ -6,6 +6,9 @@
 set -euo pipefail
 bin=$1 seeds=$2 work=$3 secs=$4
 shift 4
+# every run starts from the seeds alone: a corpus grown over many runs would make the run's
+# start (each input is executed once first) ever longer
+rm -rf "$work/corpus"
 mkdir -p "$work/corpus" "$work/crashes"
 # fuzz/<parser>.dict: the tokens of the format, where it has any worth knowing
 dict=$(dirname "$0")/$(basename "$seeds").dict

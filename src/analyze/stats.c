@@ -377,6 +377,31 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+struct blind_cover {
+	int64_t x;
+	int64_t k0, count;   /* the phases reading the sample: k0, k0 + 1, ... (mod nphase) */
+};
+
+static int cmp_cover_desc(const void *a, const void *b)
+{
+	int64_t x = ((const struct blind_cover *)a)->x, y = ((const struct blind_cover *)b)->x;
+	return (x < y) - (x > y);
+}
+
+/* the first phase at or after p that is not painted yet (nphase when none) */
+static size_t phase_next(size_t *next, size_t p)
+{
+	size_t r = p;
+	while (next[r] != r)
+		r = next[r];
+	while (next[p] != r) {   /* path compression */
+		size_t q = next[p];
+		next[p] = r;
+		p = q;
+	}
+	return r;
+}
+
 int stats_blind_spot(const int64_t *t_ns, const int64_t *x, size_t n, int64_t scrape_ns, struct stats_blind *ret)
 {
 	if (!t_ns || !x || !ret || scrape_ns <= 0)
@@ -408,11 +433,20 @@ int stats_blind_spot(const int64_t *t_ns, const int64_t *x, size_t n, int64_t sc
 		nphase = 1 << 20;
 	double w = (double)scrape_ns / (double)nphase;
 	int64_t *best = malloc((size_t)nphase * sizeof(*best));
-	if (!best)
+	size_t *next = malloc(((size_t)nphase + 1) * sizeof(*next));
+	struct blind_cover *cov = malloc((n ? n : 1) * sizeof(*cov));
+	if (!best || !next || !cov) {
+		free(best);
+		free(next);
+		free(cov);
 		return -ENOMEM;
-	for (int64_t p = 0; p < nphase; p++)
-		best[p] = INT64_MIN;
-	int any = 0;
+	}
+	/* Each sample is read by the scrape phases in one (cyclic) run [k0, k0 + count). Visiting
+	 * every covered phase of every sample costs samples x phases (a recording of 1 ns and 14 s
+	 * gaps took minutes); instead the samples go from the highest value down and each paints only
+	 * the phases no higher sample has painted, found through `next` (the first unpainted phase at
+	 * or after p, path-compressed): every phase is painted once. */
+	size_t ncov = 0;
 	for (size_t i = 0; i < n; i++) {
 		/* the scrapes that read sample i are those in [t_i, t_{i+1}) */
 		int64_t a = t_ns[i];
@@ -421,23 +455,45 @@ int stats_blind_spot(const int64_t *t_ns, const int64_t *x, size_t n, int64_t sc
 			continue;
 		if (x[i] < 0)
 			continue; /* unknown: the scraper sees a gap */
-		any = 1;
-		int64_t amod = a % scrape_ns;
-		int64_t k = (int64_t)ceil((double)amod / w);
-		int64_t covered = 0;
-		for (;; k++, covered++) {
-			double offset = (double)k * w - (double)amod;
-			if (offset >= (double)(b - a) || covered >= nphase)
-				break;
-			int64_t p = k % nphase;
-			if (x[i] > best[p])
-				best[p] = x[i];
-		}
+		int64_t amod = (a % scrape_ns + scrape_ns) % scrape_ns;   /* a phase, also for a < 0 */
+		int64_t k0 = (int64_t)ceil((double)amod / w);
+		/* phases k0, k0+1, ... while k*w - amod < b - a, at most nphase of them */
+		int64_t end = k0 + (int64_t)((double)(b - a) / w);
+		if (end - k0 > nphase)
+			end = k0 + nphase;
+		while (end > k0 && (double)(end - 1) * w - (double)amod >= (double)(b - a))
+			end--;
+		while (end - k0 < nphase && (double)end * w - (double)amod < (double)(b - a))
+			end++;
+		cov[ncov++] = (struct blind_cover){.x = x[i], .k0 = k0 % nphase, .count = end - k0};
 	}
-	if (!any) {
+	if (ncov == 0) {
 		free(best);
+		free(next);
+		free(cov);
 		return -ENODATA;
 	}
+	qsort(cov, ncov, sizeof(*cov), cmp_cover_desc);
+	for (int64_t p = 0; p <= nphase; p++)
+		next[p] = (size_t)p;
+	for (int64_t p = 0; p < nphase; p++)
+		best[p] = INT64_MIN;
+	for (size_t c = 0; c < ncov; c++) {
+		/* the cyclic run as at most two linear ones */
+		int64_t from[2] = {cov[c].k0, 0}, to[2] = {cov[c].k0 + cov[c].count, 0};
+		if (to[0] > nphase) {
+			to[1] = to[0] - nphase;
+			to[0] = nphase;
+		}
+		for (int r = 0; r < 2; r++)
+			for (size_t p = phase_next(next, (size_t)from[r]); p < (size_t)to[r];
+			     p = phase_next(next, p + 1)) {
+				best[p] = cov[c].x;
+				next[p] = p + 1;
+			}
+	}
+	free(next);
+	free(cov);
 	int64_t hi = INT64_MIN, lo = INT64_MAX;
 	for (int64_t p = 0; p < nphase; p++) {
 		if (best[p] == INT64_MIN)

@@ -117,8 +117,6 @@ const char *record_strerror(int err)
 		return "permission denied or the directory does not exist";
 	case -EPROTO:
 		return "not a headroom recording, or the file is corrupt";
-	case -ERANGE:
-		return "a figure in the recording is out of range (time or size past what a recording can hold): the file is damaged or forged";
 	case -EPROTONOSUPPORT:
 		return "the recording was made by a newer headroom (newer schema): upgrade headroom to read it";
 	case -ENOSPC:
@@ -808,17 +806,19 @@ static int read_samples(sqlite3 *db, const char *const *columns, struct recordin
 	return 0;
 }
 
-/* What a recording's figures must respect to be analysed. The recorder never writes outside
- * these bounds; a file that does was damaged or forged (a recording may come from anyone), and the
- * analysis's arithmetic — differences of times, sums of sizes, phases of a scrape interval — is
- * only free of overflow inside them. Times are ns since the start; non-decreasing, as the
- * sampler writes them. */
+/* What a recording must respect to be analysed. The recorder never writes outside these bounds;
+ * a file that does was damaged or forged (a recording may come from anyone), and the analysis's
+ * arithmetic — differences of times, sums of sizes, phases of a scrape interval — is only free of
+ * overflow inside them. Times are ns since the start, non-decreasing as the sampler writes them:
+ * a time outside makes the file corrupt. A figure outside is no measurement (a target that forges
+ * its heap segment gets INT64_MAX recorded): it becomes unknown, and the rest stays readable. */
 /* RECORD_T_MAX (above): the longest recording's clock */
 #define RECORD_VALUE_MAX (INT64_C(1) << 53)   /* bytes or counts: 8 PiB, still exact as a double */
 
-static bool value_ok(int64_t v)
+static void value_bound(int64_t *v)
 {
-	return v >= HR_UNKNOWN && v <= RECORD_VALUE_MAX;
+	if (*v < HR_UNKNOWN || *v > RECORD_VALUE_MAX)
+		*v = HR_UNKNOWN;
 }
 
 static bool time_ok(int64_t t)
@@ -826,28 +826,31 @@ static bool time_ok(int64_t t)
 	return t >= 0 && t <= RECORD_T_MAX;
 }
 
-static int recording_check(const struct recording *rec)
+static int recording_bound(struct recording *rec)
 {
-	const struct run_info *r = &rec->run;
-	if ((r->interval_ns != HR_UNKNOWN && !(r->interval_ns > 0 && time_ok(r->interval_ns))) ||
-	    (r->duration_ns != HR_UNKNOWN && !time_ok(r->duration_ns)) || !value_ok(r->limit_bytes))
-		return -EPROTO;
+	struct run_info *r = &rec->run;
+	if (r->interval_ns <= 0 || r->interval_ns > RECORD_T_MAX)
+		r->interval_ns = HR_UNKNOWN;
+	if (!time_ok(r->duration_ns))
+		r->duration_ns = HR_UNKNOWN;
+	value_bound(&r->limit_bytes);
 	for (size_t i = 0; i < rec->nsamples; i++) {
 		if (!time_ok(rec->t_ns[i]) || (i > 0 && rec->t_ns[i] < rec->t_ns[i - 1]))
 			return -EPROTO;
 		for (int c = 0; c < rec->ncols; c++)
-			if (!value_ok(rec->col[c][i]))
-				return -ERANGE;
+			value_bound(&rec->col[c][i]);
 	}
 	for (size_t i = 0; i < rec->nevents; i++)
 		if (!time_ok(rec->events[i].t_ns))
 			return -EPROTO;
 	for (size_t i = 0; i < rec->nload; i++) {
-		const struct load_row *l = &rec->load[i];
-		if (!time_ok(l->t_ns) || !value_ok(l->stage) || !value_ok(l->connections) || !value_ok(l->requests) ||
-		    !value_ok(l->inflight) || !value_ok(l->errors) || !value_ok(l->p50_us) || !value_ok(l->p99_us) ||
-		    !value_ok(l->max_us))
-			return -ERANGE;
+		struct load_row *l = &rec->load[i];
+		if (!time_ok(l->t_ns))
+			return -EPROTO;
+		int64_t *f[] = {&l->stage, &l->connections, &l->requests, &l->inflight, &l->errors,
+				&l->p50_us, &l->p99_us, &l->max_us};
+		for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
+			value_bound(f[k]);
 	}
 	return 0;
 }
@@ -891,7 +894,7 @@ int record_open(const char *path, const char *const *columns, struct recording *
 	if (rc == 0)
 		rc = read_samples(db, columns, rec);
 	if (rc == 0)
-		rc = recording_check(rec);
+		rc = recording_bound(rec);
 	if (rc == 0 && (!rec->run.finished || rec->run.duration_ns == HR_UNKNOWN) && rec->nsamples > 0)
 		rec->run.duration_ns = rec->t_ns[rec->nsamples - 1];
 out:

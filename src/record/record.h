@@ -129,8 +129,8 @@ struct recording {
 extern const char *const record_sample_columns[];
 
 /* Opens, validates the schema and loads run, events and load rows, and the sample columns named
- * (NULL = every column). Times and figures outside what the recorder writes (record.c
- * RECORD_T_MAX, RECORD_VALUE_MAX), or times going backwards, make the file corrupt.
+ * (NULL = every column). Times outside what the recorder writes (record.c RECORD_T_MAX) or
+ * going backwards make the file corrupt; figures outside it (RECORD_VALUE_MAX) read as HR_UNKNOWN.
  * Errors: -ENOENT, -EPROTO (not a headroom recording or corrupt),
  * -EPROTONOSUPPORT (a newer schema), -ENOMEM. */
 int record_open(const char *path, const char *const *columns, struct recording **ret);
