@@ -73,6 +73,7 @@ struct exporter {
 	int sandboxes, named, unnamed;       /* the last rescan's containers, by how they were named */
 	int dropped;                         /* cgroups not sampled: over EXPORT_MAX_TARGETS */
 	bool pid_gone;                       /* EXPORT_PID: the process exited or its pid was reused */
+	bool noted_deep;                     /* said once that the tree goes deeper than the walk */
 	int64_t sample_ns_total, last_sample_ns;
 	atomic_uint_fast64_t scrapes;
 };
@@ -308,7 +309,9 @@ static void targets_remove(struct exporter *e, int i)
 
 /* ---- cgroup discovery ---- */
 
-static int scan_dir(char *path, size_t plen, size_t cap, int depth, void (*fn)(void *, const char *), void *ctx)
+/* `deeper`: set when a directory below max_depth was left unvisited */
+static int scan_dir(char *path, size_t plen, size_t cap, int depth, void (*fn)(void *, const char *), void *ctx,
+                    bool *deeper)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -339,8 +342,10 @@ static int scan_dir(char *path, size_t plen, size_t cap, int depth, void (*fn)(v
 			fn(ctx, path);
 			count++;
 		}
+		if (depth <= 1)
+			*deeper = true;
 		if (depth > 1) {
-			int rc = scan_dir(path, sub, cap, depth - 1, fn, ctx);
+			int rc = scan_dir(path, sub, cap, depth - 1, fn, ctx, deeper);
 			if (rc > 0)
 				count += rc;
 		}
@@ -350,7 +355,9 @@ static int scan_dir(char *path, size_t plen, size_t cap, int depth, void (*fn)(v
 	return count;
 }
 
-int export_scan_cgroups(const char *root, int max_depth, void (*fn)(void *ctx, const char *path), void *ctx)
+/* export_scan_cgroups, saying whether the tree went on below max_depth */
+static int scan_cgroups_deep(const char *root, int max_depth, void (*fn)(void *ctx, const char *path), void *ctx,
+                             bool *deeper)
 {
 	char path[1024];
 	size_t len = strlen(root);
@@ -360,7 +367,13 @@ int export_scan_cgroups(const char *root, int max_depth, void (*fn)(void *ctx, c
 		return -ENAMETOOLONG;
 	memcpy(path, root, len);
 	path[len] = 0;
-	return scan_dir(path, len, sizeof(path), max_depth, fn, ctx);
+	return scan_dir(path, len, sizeof(path), max_depth, fn, ctx, deeper);
+}
+
+int export_scan_cgroups(const char *root, int max_depth, void (*fn)(void *ctx, const char *path), void *ctx)
+{
+	bool deeper = false;
+	return scan_cgroups_deep(root, max_depth, fn, ctx, &deeper);
 }
 
 static void note(struct exporter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -510,9 +523,15 @@ static void rescan(struct exporter *e)
 		e->targets[i]->seen = false;
 	e->sandboxes = e->named = e->unnamed = 0;
 	e->dropped = 0;
-	int rc = export_scan_cgroups(e->cfg.cgroup, SCAN_MAX_DEPTH, rescan_found, e);
+	bool deeper = false;
+	int rc = scan_cgroups_deep(e->cfg.cgroup, SCAN_MAX_DEPTH, rescan_found, e, &deeper);
 	if (rc < 0)
 		note(e, "cannot walk the cgroup root %s: %s", e->cfg.cgroup, strerror(-rc));
+	if (deeper && !e->noted_deep) {
+		/* the kubelet's trees are 3-4 levels deep: deeper ones are not containers it made */
+		note(e, "cgroups more than %d levels below %s are not exported", SCAN_MAX_DEPTH, e->cfg.cgroup);
+		e->noted_deep = true;
+	}
 	for (int i = e->ntargets - 1; i >= 0; i--)
 		if (!e->targets[i]->seen)
 			targets_remove(e, i);
