@@ -265,6 +265,12 @@ static void start_time_parsed(void **state)
 	assert_int_equal(probe_parse_start_time("7 (a) b (c) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4242 1 2", &st), 0);
 	assert_int_equal(st, 4242);
 	assert_int_equal(probe_parse_start_time("7 (a) S 1 7", &st), -EINVAL);
+	/* statm's resident pages are status's VmRSS (the captured pair: 5418 pages, 21672 kB) */
+	assert_true(util_read_file(FIXTURES "/proc-6.18/1001/statm", buf, sizeof(buf)) > 0);
+	int64_t rss = 0;
+	assert_int_equal(probe_parse_statm_rss(buf, &rss), 0);
+	assert_int_equal(rss, 21672 * 1024);
+	assert_int_equal(probe_parse_statm_rss("x", &rss), -EINVAL);
 	assert_int_equal(probe_parse_start_time("no parenthesis", &st), -EINVAL);
 }
 
