@@ -147,6 +147,10 @@ check "a container started later is found within one --rescan of 2 s (+1 s inter
 for _ in $(seq 100); do curl -sf "$PROM/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
 sleep 8   # five spikes, eight scrapes
 curl -sf "http://127.0.0.1:$EPORT/metrics" > m.txt
+plainb=$(curl -s -o /dev/null -w '%{size_download}' "http://127.0.0.1:$EPORT/metrics")
+gzb=$(curl -s -H 'Accept-Encoding: gzip' -D gz.h -o m.gz -w '%{size_download}' "http://127.0.0.1:$EPORT/metrics")
+check "asked for gzip, the answer is gzip ($gzb bytes against $plainb)" grep -qi '^content-encoding: gzip' gz.h
+check "and holds the same exposition" test "$(gunzip -c m.gz | grep -c '^headroom_cgroup_usage_bytes{')" = "$(grep -c '^headroom_cgroup_usage_bytes{' m.txt)"
 promtool check metrics < m.txt > lint.txt 2>&1; rc=$?
 check "promtool parses the node exposition (rc $rc: 0 clean, 3 lint only)" test "$rc" -eq 0 -o "$rc" -eq 3
 promql() { curl -sf "$PROM/api/v1/query" --data-urlencode "query=$1" | python3 -c '

@@ -353,6 +353,20 @@ static void escape_invalid_utf8(void **state)
 	assert_int_equal(export_escape_label("\xff", out, 3), -ENOSPC);
 }
 
+static void gzip_when_asked(void **state)
+{
+	(void)state;
+	assert_true(export_accepts_gzip("gzip"));
+	assert_true(export_accepts_gzip("deflate, gzip"));
+	assert_true(export_accepts_gzip("GZIP;q=0.5"));
+	assert_true(export_accepts_gzip("identity;q=1, gzip ; q=1"));
+	assert_false(export_accepts_gzip("gzip;q=0"));
+	assert_false(export_accepts_gzip("x-gzip2, deflate"));
+	assert_false(export_accepts_gzip("identity"));
+	assert_false(export_accepts_gzip(""));
+	assert_false(export_accepts_gzip(NULL));
+}
+
 static void start_rejects_bad_config(void **state)
 {
 	(void)state;
@@ -474,6 +488,7 @@ int main(void)
 		cmocka_unit_test(start_time_parsed),
 		cmocka_unit_test(pid_reuse_is_noticed),
 		cmocka_unit_test(escape_invalid_utf8),
+		cmocka_unit_test(gzip_when_asked),
 		cmocka_unit_test(start_rejects_bad_config),
 		cmocka_unit_test(parse_prometheus_answers),
 		cmocka_unit_test(unreachable_prometheus_is_said),
