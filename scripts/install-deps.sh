@@ -5,7 +5,7 @@ set -euo pipefail
 
 # build + unit tests
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
-      libsqlite3-dev sqlite3 libjson-c-dev libcmocka-dev
+      libsqlite3-dev sqlite3 libjson-c-dev libcmocka-dev zlib1g-dev
       libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev
       nginx-light         # tests/it_load_nginx.sh: a real server for the load generator
       python3 python3-yaml  # tests/it_analyze_*.sh: JSON checks, the resources: YAML parsed

@@ -133,7 +133,7 @@ PROM=http://127.0.0.1:$PPORT
 # 3. After the exporter: a container that spikes 48 MiB for 30 ms every 1.5 s (between 1 s scrapes),
 # and one whose worker is OOM-killed under its 32 MiB limit.
 t_spike=$(date +%s%N)
-run_ctr besteffort spiky-1 shop spike 0 /memspike 8 48 30 1500 12; SPIKE=$CID
+run_ctr besteffort spiky-1 shop spike 0 /memspike 8 48 30 1500 40; SPIKE=$CID
 run_ctr guaranteed batch-7 jobs hog $((32 << 20)) /oomkid 60
 found_ms=""
 for _ in $(seq 60); do
@@ -147,6 +147,10 @@ check "a container started later is found within one --rescan of 2 s (+1 s inter
 for _ in $(seq 100); do curl -sf "$PROM/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
 sleep 8   # five spikes, eight scrapes
 curl -sf "http://127.0.0.1:$EPORT/metrics" > m.txt
+plainb=$(curl -s -o /dev/null -w '%{size_download}' "http://127.0.0.1:$EPORT/metrics")
+gzb=$(curl -s -H 'Accept-Encoding: gzip' -D gz.h -o m.gz -w '%{size_download}' "http://127.0.0.1:$EPORT/metrics")
+check "asked for gzip, the answer is gzip ($gzb bytes against $plainb)" grep -qi '^content-encoding: gzip' gz.h
+check "and holds the same exposition" test "$(gunzip -c m.gz | grep -c '^headroom_cgroup_usage_bytes{')" = "$(grep -c '^headroom_cgroup_usage_bytes{' m.txt)"
 promtool check metrics < m.txt > lint.txt 2>&1; rc=$?
 check "promtool parses the node exposition (rc $rc: 0 clean, 3 lint only)" test "$rc" -eq 0 -o "$rc" -eq 3
 promql() { curl -sf "$PROM/api/v1/query" --data-urlencode "query=$1" | python3 -c '
@@ -202,6 +206,30 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$P2/metrics" 2>/dev/null | gre
 curl -sf "http://127.0.0.1:$P2/metrics" > mp.txt || true
 check "a podman container is named from podman's record" \
   grep -qE "^headroom_cgroup_usage_bytes\{container=\"$NODE-web\",container_id=\"[0-9a-f]{64}\",runtime=\"podman\"\} [0-9]+" mp.txt
+
+# 6. --reset-peaks, the explicit choice: every interval's peak exact, and the shared v1 counter
+# (cAdvisor's container_memory_max_usage_bytes) now restarts at every interval.
+P3=$(port $((P2 + 1)))
+"$HEADROOM" export --cgroup-root "$KROOT" --containerd-state "$CTD/state" --listen "127.0.0.1:$P3" \
+  --interval 500ms --peak-window 3s --rescan 1s --reset-peaks 2> reset.log &
+PIDS+=("$!")
+sp=""; ex=""
+for _ in $(seq 40); do
+  m=$(curl -sf "http://127.0.0.1:$P3/metrics" 2>/dev/null || true)
+  ex=$(sed -n 's/^headroom_cgroup_usage_peak_exact{namespace="shop",pod="spiky-1",container="spike",.*} //p' <<<"$m")
+  sp=$(sed -n 's/^headroom_cgroup_usage_peak_bytes{namespace="shop",pod="spiky-1",container="spike",.*} //p' <<<"$m")
+  [ "${ex:-0}" = 1 ] && [ "${sp:-0}" -ge "$true_spike" ] && break
+  sleep 0.25
+done
+check "with --reset-peaks a spike that is no new high is still caught exactly (exact=$ex, peak ${sp:-none})" \
+  test "${ex:-0}" = 1 -a "${sp:-0}" -ge "$true_spike"
+low=""
+for _ in $(seq 30); do
+  v=$(cat "$KROOT/besteffort/pod${UIDS[spiky-1]}/$SPIKE/memory.max_usage_in_bytes")
+  [ "$v" -lt "$true_spike" ] && { low=$v; break; }
+  sleep 0.1
+done
+check "and it resets the shared max_usage_in_bytes, as documented (seen at ${low:-never})" test -n "$low"
 
 check "the exporter printed no error" test -z "$(grep -v 'exporting on\|note:' exporter.log)"
 finish

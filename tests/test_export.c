@@ -265,6 +265,12 @@ static void start_time_parsed(void **state)
 	assert_int_equal(probe_parse_start_time("7 (a) b (c) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4242 1 2", &st), 0);
 	assert_int_equal(st, 4242);
 	assert_int_equal(probe_parse_start_time("7 (a) S 1 7", &st), -EINVAL);
+	/* statm's resident pages are status's VmRSS (the captured pair: 5418 pages, 21672 kB) */
+	assert_true(util_read_file(FIXTURES "/proc-6.18/1001/statm", buf, sizeof(buf)) > 0);
+	int64_t rss = 0;
+	assert_int_equal(probe_parse_statm_rss(buf, &rss), 0);
+	assert_int_equal(rss, 21672 * 1024);
+	assert_int_equal(probe_parse_statm_rss("x", &rss), -EINVAL);
 	assert_int_equal(probe_parse_start_time("no parenthesis", &st), -EINVAL);
 }
 
@@ -345,6 +351,20 @@ static void escape_invalid_utf8(void **state)
 	assert_true(export_escape_label("\"\xff\n", out, sizeof(out)) > 0);
 	assert_string_equal(out, "\\\"\xef\xbf\xbd\\n");
 	assert_int_equal(export_escape_label("\xff", out, 3), -ENOSPC);
+}
+
+static void gzip_when_asked(void **state)
+{
+	(void)state;
+	assert_true(export_accepts_gzip("gzip"));
+	assert_true(export_accepts_gzip("deflate, gzip"));
+	assert_true(export_accepts_gzip("GZIP;q=0.5"));
+	assert_true(export_accepts_gzip("identity;q=1, gzip ; q=1"));
+	assert_false(export_accepts_gzip("gzip;q=0"));
+	assert_false(export_accepts_gzip("x-gzip2, deflate"));
+	assert_false(export_accepts_gzip("identity"));
+	assert_false(export_accepts_gzip(""));
+	assert_false(export_accepts_gzip(NULL));
 }
 
 static void start_rejects_bad_config(void **state)
@@ -468,6 +488,7 @@ int main(void)
 		cmocka_unit_test(start_time_parsed),
 		cmocka_unit_test(pid_reuse_is_noticed),
 		cmocka_unit_test(escape_invalid_utf8),
+		cmocka_unit_test(gzip_when_asked),
 		cmocka_unit_test(start_rejects_bad_config),
 		cmocka_unit_test(parse_prometheus_answers),
 		cmocka_unit_test(unreachable_prometheus_is_said),

@@ -259,6 +259,7 @@ static void exporter_names_a_node(void **state)
 	mk_cgroup(root, "burstable/pod" POD_UID "/" CID_HALF);
 	mk_cgroup(root, "burstable/pod" POD_UID "/" CID_HOSTILE);
 	mk_cgroup(root, "besteffort/helper");
+	sh("mkdir -p '%s/x/1/2/3/4/5/6/7/8/9'", root);      /* stranger than the kubelet makes */
 	struct notes notes = {0};
 	struct export_config cfg = {
 		.mode = EXPORT_CGROUP_ROOT, .cgroup = sysd, .listen = "127.0.0.1:0",
@@ -295,6 +296,10 @@ static void exporter_names_a_node(void **state)
 	for (int i = 0; i < notes.n; i++)
 		noted |= strstr(notes.text[i], CID_HALF) && strstr(notes.text[i], "not named");
 	assert_true(noted);
+	bool deep = false;
+	for (int i = 0; i < notes.n; i++)
+		deep |= strstr(notes.text[i], "more than 8 levels below") != NULL;
+	assert_true(deep);
 	/* the runtime finishes writing the record: named at the next rescan */
 	sh("cp " RT "/containerd/io.containerd.runtime.v2.task/k8s.io/" CID_APP "/config.json "
 	   "'%s/io.containerd.runtime.v2.task/k8s.io/" CID_HALF "/config.json'", rt);

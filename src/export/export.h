@@ -1,13 +1,20 @@
 /* export: a Prometheus exporter for a process tree, a cgroup, or every container cgroup under a
- * root, with the exact peak of a sliding window.
+ * root, with the peak of a sliding window.
+ *
+ * Under a root, container cgroups are named from the runtime's records (node.h) and labelled
+ * namespace/pod/container/uid/container_id/qos; sandboxes are left out; anything it cannot name
+ * keeps its cgroup path. By default it writes nothing that other readers share (clear_refs, v1
+ * max_usage_in_bytes): peaks are then sampled, plus exact new highs; reset_peaks makes them exact
+ * at that cost. Which peaks are exact is exported per target (headroom_*_peak_exact).
  *
  * One sampling thread takes a sample of every target at its own cadence (struct sampler per
- * target: VmHWM and the cgroup peak are reset every interval, so each interval's peak is exact
- * however short the spike), keeps the per-interval peaks in a fixed ring per target (no
- * allocation per sample), and renders the exposition text once per interval. Scrapes only copy
+ * target; with reset_peaks, VmHWM and the cgroup peak are reset every interval, so each
+ * interval's peak is exact however short the spike), keeps the per-interval peaks in a ring per
+ * target (no allocation per sample), and renders the exposition text once per interval. Scrapes only copy
  * that text: they never touch /proc or a cgroup, so a scrape cannot slow sampling and sampling
  * cannot make a scrape wait on I/O. Targets that disappear (a removed cgroup) drop their series.
- * The HTTP side is libmicrohttpd in epoll mode with one internal thread (see export.c).
+ * The HTTP side is libmicrohttpd in epoll mode with one internal thread (see export.c); answers
+ * are gzip-compressed for clients that ask (Prometheus does).
  * Knows nothing of the CLI; errors are negative errno values, with a one-line reason in `why`.
  */
 #ifndef HEADROOM_EXPORT_H
@@ -77,6 +84,9 @@ char *export_render(struct exporter *e, size_t *ret_len);
 /* Every cgroup under `root` (not `root` itself) that has processes of its own, found by walking
  * the tree at most `max_depth` deep. Calls `fn` with each path; returns the count or -errno. */
 int export_scan_cgroups(const char *root, int max_depth, void (*fn)(void *ctx, const char *path), void *ctx);
+
+/* Whether an Accept-Encoding header value allows a gzip answer (Prometheus sends "gzip"). */
+bool export_accepts_gzip(const char *accept_encoding);
 
 /* Prometheus label value escaping (backslash, double quote, newline), and bytes that are not
  * UTF-8 replaced by U+FFFD so the exposition stays valid UTF-8. Returns the length written, or
