@@ -449,6 +449,7 @@ static void stress(const char *heap_mode, const char *under)
 static void test_stress_stats_glibc(void **state) { stress("stats", NULL); }
 static void test_stress_stats_jemalloc(void **state) { stress("stats", JEMALLOC); }
 static void test_stress_count_glibc(void **state) { stress("count", NULL); }
+static void test_stress_count_jemalloc(void **state) { stress("count", JEMALLOC); }
 
 /* --- 400 MiB of small blocks, 15 of 16 freed: small heap, large allocator-held, high RSS --- */
 static void frag(const char *mode)
@@ -1113,6 +1114,7 @@ int main(void)
 		cmocka_unit_test(test_stress_stats_glibc),
 		cmocka_unit_test(test_stress_stats_jemalloc),
 		cmocka_unit_test(test_stress_count_glibc),
+		cmocka_unit_test(test_stress_count_jemalloc),
 		cmocka_unit_test(test_frag_stats),
 		cmocka_unit_test(test_frag_count),
 		cmocka_unit_test(test_threads_count),

@@ -631,6 +631,10 @@ static __attribute__((noinline)) int init_slow(void)
 		fn_mallinfo2 = mi2;
 	}
 	g_key_ok = pthread_key_create(&g_key, thread_gone) == 0;
+	/* Child handlers run in the order they were registered, and ours allocates (a new segment,
+	 * a new service thread): the allocator's own handler (jemalloc re-initialises its locks in
+	 * it) must come first, so the allocator is made to initialise, and register it, now. */
+	real_free(real_malloc(16));
 	pthread_atfork(NULL, NULL, atfork_child);
 	tls.in_init = false;
 	if (environ)
