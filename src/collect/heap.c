@@ -1005,8 +1005,9 @@ void heap_diagnose_pid(pid_t pid, char *reason, size_t len)
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	if (heap_probe_binary(path, reason, len) == -ENOTSUP)
 		return;
-	say(reason, len, "the program does not call the C library's malloc (static binary, Go or a "
-			 "bundled allocator)");
+	say(reason, len, "no heap segment: the program does not call the C library's malloc (static "
+			 "binary, Go or a bundled allocator), or the shim could not make its segment "
+			 "(memfd_create refused: open-file limit, seccomp)");
 }
 
 /* --- a run's heap ------------------------------------------------------------------------ */
