@@ -452,12 +452,20 @@ static void entry_ask(struct entry *e, int64_t now)
 	uint32_t pub = __atomic_load_n(&s->published, __ATOMIC_ACQUIRE);
 	if (e->req_id && req == 0 && pub == e->req_id)
 		e->answer_ns = e->req_ns;
-	if (req != 0 || (e->req_id && now - e->req_ns < HEAP_STATS_INTERVAL_NS))
+	/* 9/10: a sampler whose interval equals HEAP_STATS_INTERVAL_NS reads a little early now and
+	 * then, and would otherwise ask only every other read */
+	if (e->req_id && now - e->req_ns < HEAP_STATS_INTERVAL_NS * 9 / 10)
 		return;
-	uint32_t id = pub + 1 ? pub + 1 : 1;
+	/* Still pending (a stopped process): ask again under a new id, so that the answer it gives
+	 * when it runs again is dated from then, not from the first unanswered request. No wait for
+	 * it in this read. If the shim answers the old id meanwhile, that answer matches nothing
+	 * and the next read asks again: an answer is never dated earlier than it was asked for. */
+	uint32_t id = req != 0 ? e->req_id + 1 : pub + 1;
+	if (id == 0)
+		id = 1;
+	e->raised = req == 0;
 	e->req_id = id;
 	e->req_ns = now;
-	e->raised = true;
 	__atomic_store_n(&s->request, id, __ATOMIC_RELEASE);
 	syscall(SYS_futex, &s->request, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
@@ -588,6 +596,9 @@ static int seg_sum(struct entry *e, struct heap_totals *t, int64_t now, bool *by
 		*bypassed = true;
 		return 0;
 	}
+	/* an answer that came in since the wait: the figures about to be read are that answer's */
+	if (e->req_id && LOAD(&s->request) == 0 && LOAD(&s->published) == e->req_id)
+		e->answer_ns = e->req_ns;
 	bool answered = e->answer_ns != HR_UNKNOWN;
 	struct seg_figures f;
 	if (seg_figures(e, answered, &f) < 0)
@@ -670,6 +681,8 @@ static struct entry *entry_get(pid_t pid, int64_t now, struct read_state *r)
 	}
 	char why[160] = "";
 	int rc = entry_open(pid, &e, why, sizeof(why));
+	if (rc == -ENOENT && proc_exiting(pid))
+		r->pending++;   /* exiting before we ever saw its segment: nothing to say either */
 	if (rc == -EPERM) {
 		r->refused++;
 		r->bad_pid = pid;
@@ -1037,8 +1050,9 @@ void heap_diagnose_pid(pid_t pid, char *reason, size_t len)
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	if (heap_probe_binary(path, reason, len) == -ENOTSUP)
 		return;
-	say(reason, len, "the program does not call the C library's malloc (static binary, Go or a "
-			 "bundled allocator)");
+	say(reason, len, "no heap segment: the program does not call the C library's malloc (static "
+			 "binary, Go or a bundled allocator), or the shim could not make its segment "
+			 "(memfd_create refused: open-file limit, seccomp)");
 }
 
 /* --- a run's heap ------------------------------------------------------------------------ */

@@ -29,9 +29,10 @@
 #define HEAP_STATS_INTERVAL_NS 100000000LL /* at most this often ask for allocator figures */
 #define HEAP_CORRUPT_READS 3             /* consecutive reads of a bad header before "corrupt" */
 /* How long a read waits for the answers to the requests it raised: a service thread answers in
- * well under 1 ms (mallinfo2 over a 400 MiB fragmented heap: ~3 ms here); a stopped process
- * never does, and costs this once per stop (its request then stays pending, nothing is raised). */
-#define HEAP_ANSWER_WAIT_NS 10000000LL
+ * well under 1 ms on an idle machine (mallinfo2 over a 400 MiB fragmented heap: ~3 ms here), but
+ * waits for a core on a loaded one (10 ms was often too short at load 9 on 2 cores); a stopped
+ * process never answers, and costs this once per stop (it is asked again, but not waited for). */
+#define HEAP_ANSWER_WAIT_NS 20000000LL
 #define HEAP_ANSWER_POLL_NS 200000L      /* between looks at the answers */
 #define HEAP_RECHECK_NS 500000000LL      /* a segment whose fd the process closed: is it still mapped? */
 #define HEAP_BOUND_CHECK (256LL << 20)   /* a figure above this is checked against the address space */

@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -169,6 +170,7 @@ static char *put_uint(char *p, char *end, unsigned long v)
 }
 
 static bool same_object(void *a, void *b);
+static void route(void);
 
 /* --- the segment ----------------------------------------------------------------------- */
 #define SEG_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
@@ -315,22 +317,28 @@ static inline void poll_request(void)
 #define SERVICE_WAIT_S 5
 #define SERVICE_STACK (256 * 1024)   /* mallctl's stats refresh is the deepest call; 16x margin */
 
+static pthread_t g_service;
+static bool g_service_on;
+static int g_service_quit;          /* set (and the futex woken) to make the thread return */
+
 static void *service_main(void *arg)
 {
 	struct heap_seg *s = arg;
 	prctl(PR_SET_NAME, "headroom-heap", 0, 0, 0);
-	for (;;) {
+	while (!__atomic_load_n(&g_service_quit, __ATOMIC_ACQUIRE)) {
 		if (__atomic_load_n(&s->request, __ATOMIC_ACQUIRE) != 0)
 			publish(s);
 		struct timespec ts = {SERVICE_WAIT_S, 0};
-		syscall(SYS_futex, &s->request, FUTEX_WAIT, 0, &ts, NULL, 0);
+		if (!__atomic_load_n(&g_service_quit, __ATOMIC_ACQUIRE))
+			syscall(SYS_futex, &s->request, FUTEX_WAIT, 0, &ts, NULL, 0);
 	}
 	return NULL;
 }
 
 /* Starts the service thread for segment s; false when it cannot (the calls answer then). The
  * thread gets every signal blocked (a signal meant for the program never lands on it) and a
- * small stack. */
+ * small stack. Joinable, so that service_stop() can know it is gone; never joined otherwise
+ * (the process's exit ends it: it keeps nothing alive). */
 static bool service_start(struct heap_seg *s)
 {
 	pthread_attr_t at;
@@ -339,17 +347,42 @@ static bool service_start(struct heap_seg *s)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_t t;
-	bool ok = pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) == 0 &&
-		  pthread_attr_setstacksize(&at, SERVICE_STACK) == 0 &&
+	__atomic_store_n(&g_service_quit, 0, __ATOMIC_RELEASE);
+	bool ok = pthread_attr_setstacksize(&at, SERVICE_STACK) == 0 &&
 		  pthread_sigmask(SIG_SETMASK, &all, &old) == 0;
 	if (ok) {
 		ok = pthread_create(&t, &at, service_main, s) == 0;
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	pthread_attr_destroy(&at);
-	if (ok)
+	if (ok) {
+		g_service = t;
+		g_service_on = true;
 		__atomic_store_n(&s->service, 1, __ATOMIC_RELEASE);
+	}
 	return ok;
+}
+
+/* Ends the service thread and waits until it is gone; the calls answer meanwhile. */
+static void service_stop(struct heap_seg *s)
+{
+	__atomic_store_n(&g_poll_seg, s, __ATOMIC_RELEASE);
+	__atomic_store_n(&g_stats_seg, s->mode == HEAP_SEG_STATS ? s : NULL, __ATOMIC_RELEASE);
+	route();
+	__atomic_store_n(&g_service_quit, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &s->request, FUTEX_WAKE, 1, NULL, NULL, 0);
+	pthread_join(g_service, NULL);
+	g_service_on = false;
+	__atomic_store_n(&s->service, 0, __ATOMIC_RELEASE);
+}
+
+static void service_resume(struct heap_seg *s)
+{
+	if (!service_start(s))
+		return;
+	__atomic_store_n(&g_poll_seg, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&g_stats_seg, NULL, __ATOMIC_RELEASE);
+	route();
 }
 
 /* --- count mode -------------------------------------------------------------------------- */
@@ -582,11 +615,8 @@ static void seg_setup(void)
 			 __ATOMIC_RELEASE);
 	route();
 	/* only now: pthread_create allocates (its TLS), which must find the shim initialised */
-	if (s && service_start(s)) {
-		__atomic_store_n(&g_poll_seg, NULL, __ATOMIC_RELEASE);
-		__atomic_store_n(&g_stats_seg, NULL, __ATOMIC_RELEASE);
-		route();
-	}
+	if (s)
+		service_resume(s);
 }
 
 static __attribute__((noinline)) int init_slow(void)
@@ -631,6 +661,10 @@ static __attribute__((noinline)) int init_slow(void)
 		fn_mallinfo2 = mi2;
 	}
 	g_key_ok = pthread_key_create(&g_key, thread_gone) == 0;
+	/* Child handlers run in the order they were registered, and ours allocates (a new segment,
+	 * a new service thread): the allocator's own handler (jemalloc re-initialises its locks in
+	 * it) must come first, so the allocator is made to initialise, and register it, now. */
+	real_free(real_malloc(16));
 	pthread_atfork(NULL, NULL, atfork_child);
 	tls.in_init = false;
 	if (environ)
@@ -660,6 +694,7 @@ static void atfork_child(void)
 			frees += LOAD(&old->slots[i].frees);
 		}
 	}
+	g_service_on = false;   /* threads do not survive fork */
 	__atomic_store_n(&g_state, ST_FORWARD, __ATOMIC_RELEASE);
 	__atomic_store_n(&g_stats_seg, NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&g_poll_seg, NULL, __ATOMIC_RELEASE);
@@ -1015,4 +1050,63 @@ EXPORT size_t malloc_usable_size(void *p)
 	if (unlikely(LOAD(&g_state) == ST_INIT) && init_slow() != 0)
 		return 0;
 	return real_usable(p);
+}
+
+/* --- calls that need a single-threaded process -------------------------------------------
+ * unshare(CLONE_NEWUSER) and setns() into a user namespace fail with EINVAL in a process with
+ * more than one thread: the service thread must not change what the program can do. It is
+ * stopped for the call (the calls answer meanwhile) and started again after it. The kernel
+ * forgets an exited thread an instant after pthread_join returns, so an EINVAL right after the
+ * stop is retried for up to USERNS_RETRY_MS. */
+#define USERNS_RETRY_MS 50
+
+static int (*real_unshare)(int);
+static int (*real_setns)(int, int);
+
+static int single_threaded_call(int (*fn)(int, int), int a, int b, bool needs_single)
+{
+	struct heap_seg *s = LOAD(&g_seg);
+	bool stop = needs_single && g_service_on && s;
+	if (stop)
+		service_stop(s);
+	int rc = fn(a, b);
+	for (int i = 0; stop && rc < 0 && errno == EINVAL && i < USERNS_RETRY_MS; i++) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+		rc = fn(a, b);
+	}
+	int saved = errno;
+	if (stop && LOAD(&g_seg) == s)
+		service_resume(s);
+	errno = saved;
+	return rc;
+}
+
+static int unshare_call(int flags, int unused)
+{
+	return real_unshare(flags);
+}
+
+static int setns_call(int fd, int nstype)
+{
+	return real_setns(fd, nstype);
+}
+
+EXPORT int unshare(int flags)
+{
+	if (!real_unshare && !(real_unshare = dlsym(RTLD_NEXT, "unshare"))) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return single_threaded_call(unshare_call, flags, 0, (flags & CLONE_NEWUSER) != 0);
+}
+
+EXPORT int setns(int fd, int nstype)
+{
+	if (!real_setns && !(real_setns = dlsym(RTLD_NEXT, "setns"))) {
+		errno = ENOSYS;
+		return -1;
+	}
+	/* 0: any type, a user namespace included */
+	return single_threaded_call(setns_call, fd, nstype, nstype == 0 || (nstype & CLONE_NEWUSER));
 }
