@@ -165,6 +165,17 @@ static void tracks_load_edges(void **state)
 	a->shape_lo = 100 * MiB;
 	a->shape_hi = 110 * MiB - 1;
 	assert_false(found(a, FINDING_TRACKS_LOAD));
+	/* a peak during the heaviest stage of a load memory follows is the load's, not a spike */
+	a = base();
+	a->load_correlation = 0.9;
+	a->shape_lo = 30 * MiB;
+	a->shape_hi = 80 * MiB;
+	a->steady_p50 = 31 * MiB;
+	a->traffic_peak = a->peak = 83 * MiB;
+	a->peak_median_ratio = 83.0 / 31.0;
+	a->spike_time_fraction = 0.155;
+	assert_true(found(a, FINDING_TRACKS_LOAD));
+	assert_null(analysis_finding(a, FINDING_SPIKY));
 }
 
 static void too_short_edges(void **state)

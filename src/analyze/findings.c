@@ -176,8 +176,8 @@ static bool too_short(const struct analyze_options *o, struct analysis *a)
 	return true;
 }
 
-/* The shapes of the steady phase. Teeth that follow the load's stages are the load's, and the
- * tops of a sawtooth's teeth are not spikes. Returns the verdict. */
+/* The shapes of the steady phase. Teeth and peaks that follow the load's stages are the load's, and
+ * the tops of a sawtooth's teeth are not spikes. Returns the verdict. */
 static enum analyze_verdict shapes(const struct analyze_options *o, struct analysis *a, double lo, double hi,
 				   double frac_mid, double rise, double fall)
 {
@@ -191,7 +191,8 @@ static enum analyze_verdict shapes(const struct analyze_options *o, struct analy
 	/* a sawtooth grows only if its troughs rise by as much as the trend test calls material */
 	if (saw && growing && !(a->shape_floor_last - a->shape_floor_first >= fmax((double)o->band_min_bytes, o->band_frac * med)))
 		growing = false;
-	bool spiky = !saw && !isnan(a->peak_median_ratio) && a->peak_median_ratio >= TH_SPIKE_RATIO &&
+	/* the peak of a load stage that memory follows is the load's, not a spike */
+	bool spiky = !saw && !tracks && !isnan(a->peak_median_ratio) && a->peak_median_ratio >= TH_SPIKE_RATIO &&
 		     (double)a->traffic_peak - med >= (double)TH_SPIKE_MIN_BYTES && a->spike_time_fraction < TH_SPIKE_MAX_TIME;
 	double rise_bytes = a->slope_bytes_per_s * (double)a->steady_ns / 1e9;
 	if (growing)
