@@ -3,8 +3,8 @@
  * owns the segment and may write anything into it at any time.
  *
  * Input: one flag byte, then the segment's bytes (zero-padded or cut to sizeof(struct heap_seg)).
- * Flag bit 0 makes the header valid for this process (magic, version, size, pid, slot count,
- * no exe identity) so that mutations reach the figures behind it; bit 1 picks count mode over
+ * Flag bit 0 makes the header valid for this process (magic, version, size, pid, slot count)
+ * so that mutations reach the figures behind it; bit 1 picks count mode over
  * stats mode there; bits 2-3 read it 1-4 times (three bad reads in a row mark it corrupt).
  * Kept small on purpose: when the segment layout changes (shim/heap_seg.h), only the header
  * fix-up below follows it. */
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		seg->nslots = HEAP_SEG_SLOTS;
 		seg->hiwater %= HEAP_SEG_SLOTS + 1;
 		seg->mode = flags & 2 ? HEAP_SEG_COUNT : HEAP_SEG_STATS;
-		seg->exe_dev = seg->exe_ino = 0;
+
 	}
 	/* the segment as the shim makes it: a sealed memfd of this process, found by the reader
 	 * through /proc/self/fd; open while it is read */
