@@ -85,7 +85,9 @@ int util_size_parse(const char *text, int64_t *ret_bytes)
 	if (factor == 0)
 		return -EINVAL;
 	double bytes = ceil(v * factor);
-	if (!(bytes <= 9.2e18))
+	/* no memory size is above 8 EiB - 1 MiB: a larger figure is refused rather than wrapping when
+	 * it is later rounded up to a whole Mi (9.2e18 did, found by fuzz_quantity) */
+	if (!(bytes <= (double)(INT64_MAX - (1LL << 20) - (1LL << 11))))
 		return -ERANGE;
 	*ret_bytes = (int64_t)bytes;
 	return 0;

@@ -250,6 +250,7 @@ int prom_parse(const char *body, long http_status, const char *want, prom_sample
 		if (!json_object_object_get_ex(item, "metric", &metric) || !json_object_is_type(metric, json_type_object) ||
 		    !json_object_object_get_ex(item, matrix ? "values" : "value", &value)) {
 			snprintf(why, whylen, "a series in the answer has no metric or value");
+			rc = -EPROTO;   /* rc held the previous series' success (fuzz_promsize) */
 			goto out;
 		}
 		double ts, val;
