@@ -662,6 +662,9 @@ static struct entry *entry_get(pid_t pid, int64_t now, struct read_state *r)
 	return rc < 0 ? NULL : e;
 }
 
+/* One function, ~100 lines, on purpose: its three passes (segments and requests, one wait,
+ * figures) and then the choice of one reason among the counters are one sequence that shares
+ * the per-read state; split, the order of the reasons would be spread over several places. */
 int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap_totals *ret)
 {
 	totals_clear(ret, npids);
