@@ -611,7 +611,7 @@ static int seg_sum(struct entry *e, struct heap_totals *t, int64_t now, bool *by
 	return 0;
 }
 
-/* Finds or opens the entry of pid; NULL when there is none to read (the counters say why). */
+/* What went wrong in one read, to choose the reason from. */
 struct read_state {
 	int corrupt, refused, bounds, full, pending, stale;
 	pid_t first_missing, bad_pid;
@@ -631,6 +631,7 @@ static bool proc_exiting(pid_t pid)
 	return p && (p[2] == 'Z' || p[2] == 'X');
 }
 
+/* Finds or opens the entry of pid; NULL when there is none to read (the counters say why). */
 static struct entry *entry_get(pid_t pid, int64_t now, struct read_state *r)
 {
 	struct entry *e = entry_find(pid);
