@@ -346,6 +346,28 @@ static void test_idle_bursts_glibc(void **state) { idle_both("bursts", NULL, HEA
 static void test_idle_bursts_jemalloc(void **state) { idle_both("bursts", JEMALLOC, HEAP_ALLOC_JEMALLOC); }
 static void test_idle_bursts_mimalloc(void **state) { idle_both("bursts", MIMALLOC, HEAP_ALLOC_MIMALLOC); }
 
+/* A daemon that closes every fd before headroom first looks: its segment is found where it is
+ * mapped (/proc/PID/map_files, root only) and read as any other. */
+static void test_idle_closefds(void **state)
+{
+	SKIP_IF_SANITIZED();
+	if (getuid() != 0)
+		skip();
+	struct idle c;
+	assert_int_equal(idle_start(&c, "closefds", "stats", NULL), 0);
+	assert_int_equal(idle_free(&c), 0);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)c.pid, HEAP_SEG_FD_MIN);
+	assert_int_equal(access(path, F_OK), -1);   /* the fd is gone */
+	struct heap_totals t;
+	int rc = read_after(c.run, c.pid, c.said_ns, &t);
+	if (rc != 0)
+		print_error("rc %d: %s\n", rc, t.reason);
+	assert_int_equal(rc, 0);
+	assert_near(t.live, c.live, 0.02, "live heap of a process without the segment's fd");
+	idle_stop(&c);
+}
+
 /* A program stopped right after its frees cannot answer: every read says how old its figures
  * are (from before the frees), never that they are fresh; once continued it answers again. */
 static void stopped(const char *heap_mode, const char *under, int allocator)
@@ -1115,6 +1137,7 @@ int main(void)
 		cmocka_unit_test(test_idle_bursts_glibc),
 		cmocka_unit_test(test_idle_bursts_jemalloc),
 		cmocka_unit_test(test_idle_bursts_mimalloc),
+		cmocka_unit_test(test_idle_closefds),
 		cmocka_unit_test(test_stopped_stats_glibc),
 		cmocka_unit_test(test_stopped_count_glibc),
 		cmocka_unit_test(test_stopped_stats_jemalloc),

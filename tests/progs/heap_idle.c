@@ -6,6 +6,8 @@
  *   sleep   sleeps (no malloc, no free) for SECONDS
  *   read    blocks in read() on stdin until EOF
  *   stop    stops itself (SIGSTOP); once continued, sleeps for SECONDS
+ *   closefds  closes every fd but 0-2 (a daemon's close-all, the shim's segment fd included)
+ *           before it says "ready", then sleeps for SECONDS
  *   bursts  every 300 ms allocates and frees BURST bytes more (default 32 MiB), idle in between,
  *           and after each burst prints "burst N live=L" (L unchanged), SECONDS in all
  * Every line is flushed at once: tests wait for the lines, never for the clock.
@@ -57,12 +59,17 @@ int main(int argc, char **argv)
 			live += (long long)malloc_usable_size(v[i]);
 		}
 	}
+	if (strcmp(mode, "closefds") == 0)
+		for (int fd = 3; fd < 4096; fd++)
+			close(fd);
 	printf("ready live=%lld\n", live);
 	fflush(stdout);
 	if (strcmp(mode, "read") == 0) {
 		char buf[64];
 		while (read(0, buf, sizeof(buf)) > 0)
 			;
+	} else if (strcmp(mode, "closefds") == 0) {
+		sleep_s(seconds);
 	} else if (strcmp(mode, "stop") == 0) {
 		raise(SIGSTOP);
 		sleep_s(seconds);
