@@ -342,6 +342,8 @@ static void test_idle_sleep_mimalloc(void **state) { idle_both("sleep", MIMALLOC
 static void test_idle_read_glibc(void **state) { idle_both("read", NULL, HEAP_ALLOC_GLIBC); }
 static void test_idle_read_jemalloc(void **state) { idle_both("read", JEMALLOC, HEAP_ALLOC_JEMALLOC); }
 static void test_idle_read_mimalloc(void **state) { idle_both("read", MIMALLOC, HEAP_ALLOC_MIMALLOC); }
+static void test_idle_spin_glibc(void **state) { idle_both("spin", NULL, HEAP_ALLOC_GLIBC); }
+static void test_idle_spin_jemalloc(void **state) { idle_both("spin", JEMALLOC, HEAP_ALLOC_JEMALLOC); }
 static void test_idle_bursts_glibc(void **state) { idle_both("bursts", NULL, HEAP_ALLOC_GLIBC); }
 static void test_idle_bursts_jemalloc(void **state) { idle_both("bursts", JEMALLOC, HEAP_ALLOC_JEMALLOC); }
 static void test_idle_bursts_mimalloc(void **state) { idle_both("bursts", MIMALLOC, HEAP_ALLOC_MIMALLOC); }
@@ -1134,6 +1136,8 @@ int main(void)
 		cmocka_unit_test(test_idle_read_glibc),
 		cmocka_unit_test(test_idle_read_jemalloc),
 		cmocka_unit_test(test_idle_read_mimalloc),
+		cmocka_unit_test(test_idle_spin_glibc),
+		cmocka_unit_test(test_idle_spin_jemalloc),
 		cmocka_unit_test(test_idle_bursts_glibc),
 		cmocka_unit_test(test_idle_bursts_jemalloc),
 		cmocka_unit_test(test_idle_bursts_mimalloc),
