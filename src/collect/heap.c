@@ -234,6 +234,34 @@ static int seg_find_fd(pid_t pid)
 	return found;
 }
 
+/* Where the process maps the segment, for a process that closed its fd (a daemon's close-all
+ * before we first looked): "/proc/PID/map_files/START-END" into path; -ENOENT none. Opening it
+ * needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE (headroom as root has them). */
+static int seg_find_map(pid_t pid, char *path, size_t len)
+{
+	char maps[64], line[512], name[160];
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+	seg_link_name(name, sizeof(name), pid);
+	FILE *f = fopen(maps, "re");
+	if (!f)
+		return -ENOENT;
+	int rc = -ENOENT;
+	while (rc < 0 && fgets(line, sizeof(line), f)) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		size_t n = strlen(line), k = strlen(name);
+		char *sp = strchr(line, ' ');
+		if (n > k && strcmp(line + n - k, name) == 0 && line[n - k - 1] == ' ' && sp) {
+			*sp = '\0';   /* "start-end" */
+			snprintf(path, len, "/proc/%d/map_files/%s", (int)pid, line);
+			rc = 0;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
 /* The process's four uids (real, effective, saved, filesystem) from its status file. */
 static int proc_uids(pid_t pid, uid_t uids[4])
 {
@@ -297,10 +325,11 @@ static int entry_open(pid_t pid, struct entry **ret, char *why, size_t len)
 	if (rd.n >= HEAP_READER_MAX)
 		return -ENOSPC;
 	int n = seg_find_fd(pid);
-	if (n < 0)
-		return n;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, n);
+	char path[128];
+	if (n >= 0)
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, n);
+	else if (seg_find_map(pid, path, sizeof(path)) < 0)
+		return -ENOENT;
 	/* a name is only a name: an open of a device or a fifo could act on it, so the inode must
 	 * look like a memfd (a regular file with no link) before it is opened */
 	struct stat pre;
@@ -327,7 +356,7 @@ static int entry_open(pid_t pid, struct entry **ret, char *why, size_t len)
 		return -errno;
 	}
 	struct entry *e = &rd.e[rd.n++];
-	*e = (struct entry){.pid = pid, .fd = fd, .target_fd = n, .dev = st.st_dev, .ino = st.st_ino,
+	*e = (struct entry){.pid = pid, .fd = fd, .target_fd = n >= 0 ? n : -1, .dev = st.st_dev, .ino = st.st_ino,
 			    .seg = m, .answer_ns = HR_UNKNOWN, .last_live = HR_UNKNOWN};
 	*ret = e;
 	return 0;
@@ -642,7 +671,7 @@ static int seg_sum(struct entry *e, struct heap_totals *t, int64_t now, bool *by
 	return 0;
 }
 
-/* Finds or opens the entry of pid; NULL when there is none to read (the counters say why). */
+/* What went wrong in one read, to choose the reason from. */
 struct read_state {
 	int corrupt, refused, bounds, full, pending, stale;
 	pid_t first_missing, bad_pid;
@@ -662,6 +691,7 @@ static bool proc_exiting(pid_t pid)
 	return p && (p[2] == 'Z' || p[2] == 'X');
 }
 
+/* Finds or opens the entry of pid; NULL when there is none to read (the counters say why). */
 static struct entry *entry_get(pid_t pid, int64_t now, struct read_state *r)
 {
 	struct entry *e = entry_find(pid);
@@ -693,6 +723,9 @@ static struct entry *entry_get(pid_t pid, int64_t now, struct read_state *r)
 	return rc < 0 ? NULL : e;
 }
 
+/* One function, ~100 lines, on purpose: its three passes (segments and requests, one wait,
+ * figures) and then the choice of one reason among the counters are one sequence that shares
+ * the per-read state; split, the order of the reasons would be spread over several places. */
 int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap_totals *ret)
 {
 	totals_clear(ret, npids);

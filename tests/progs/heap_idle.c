@@ -6,6 +6,9 @@
  *   sleep   sleeps (no malloc, no free) for SECONDS
  *   read    blocks in read() on stdin until EOF
  *   stop    stops itself (SIGSTOP); once continued, sleeps for SECONDS
+ *   spin    spins on the CPU (no syscall, no malloc) for SECONDS
+ *   closefds  closes every fd but 0-2 (a daemon's close-all, the shim's segment fd included)
+ *           before it says "ready", then sleeps for SECONDS
  *   bursts  every 300 ms allocates and frees BURST bytes more (default 32 MiB), idle in between,
  *           and after each burst prints "burst N live=L" (L unchanged), SECONDS in all
  * Every line is flushed at once: tests wait for the lines, never for the clock.
@@ -57,12 +60,26 @@ int main(int argc, char **argv)
 			live += (long long)malloc_usable_size(v[i]);
 		}
 	}
+	if (strcmp(mode, "closefds") == 0)
+		for (int fd = 3; fd < 4096; fd++)
+			close(fd);
 	printf("ready live=%lld\n", live);
 	fflush(stdout);
 	if (strcmp(mode, "read") == 0) {
 		char buf[64];
 		while (read(0, buf, sizeof(buf)) > 0)
 			;
+	} else if (strcmp(mode, "closefds") == 0) {
+		sleep_s(seconds);
+	} else if (strcmp(mode, "spin") == 0) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);   /* the vDSO: no syscall */
+		volatile unsigned long x = 0;
+		do {
+			for (int i = 0; i < 1000000; i++)
+				x += (unsigned long)i;
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+		} while ((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
 	} else if (strcmp(mode, "stop") == 0) {
 		raise(SIGSTOP);
 		sleep_s(seconds);
