@@ -28,6 +28,8 @@ static void sleep_s(double s)
 		;
 }
 
+static volatile unsigned long spin_sink;
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "sleep";
@@ -80,6 +82,7 @@ int main(int argc, char **argv)
 				x += (unsigned long)i;
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 		} while ((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+		spin_sink = x;   /* the loop's work is used (clang: set but not used) */
 	} else if (strcmp(mode, "stop") == 0) {
 		raise(SIGSTOP);
 		sleep_s(seconds);
