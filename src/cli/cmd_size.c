@@ -115,7 +115,8 @@ static int run_verify(const struct sizing *s, char **command, char **load, bool 
 	for (int k = 0; k < (margin ? 2 : 1) && code == 0; k++) {
 		char path[64];
 		snprintf(path, sizeof(path), "%s/verify-%d.hr", dir, k);
-		cli_note("verify: running the command under %lldMi%s", (long long)(limits[k] >> 20),
+		char lim[32];   /* the same figure the result line says (issue 19.9: "34Mi" then "35Mi") */
+		cli_note("verify: running the command under %s%s", util_size_format(limits[k], lim, sizeof(lim)),
 			 k ? " (0.9 × the true peak: expected to be OOM-killed)" : " (the recommended limit)");
 		int r = verify_run(self, limits[k], command, load, path, &v[k]);
 		if (r < 0)

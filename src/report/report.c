@@ -788,7 +788,7 @@ static struct json_object *verify_json(const struct verify_result *v, bool expec
 
 static void print_verify_text(FILE *out, const struct verify_result *v, bool expect_survive, const char *pre)
 {
-	fprintf(out, "%sverify under %s: %s", pre, mi(v->limit_bytes).s,
+	fprintf(out, "%sverify under %s: %s", pre, sz(v->limit_bytes).s,
 		v->oom_killed ? "OOM-KILLED" : "survived");
 	fprintf(out, " (exit status %d, peak %s, %lld limit hit(s), %s)", v->exit_status, sz(v->peak_bytes).s,
 		(long long)(v->limit_hits > 0 ? v->limit_hits : 0), dur(v->duration_ns).s);
