@@ -112,7 +112,7 @@ const char *finding_remedy(enum finding_kind k, const char *allocator)
 		if (strcmp(alloc, "mimalloc") == 0)
 			return "let mimalloc purge sooner: MIMALLOC_PURGE_DELAY=0 (2.1+) or MIMALLOC_RESET_DELAY=0 (2.0); "
 			       "MIMALLOC_ARENA_EAGER_COMMIT=0";
-		return "glibc: fewer arenas (MALLOC_ARENA_MAX=2) and malloc_trim(0) after bursts (or "
+		return "for glibc, fewer arenas (MALLOC_ARENA_MAX=2) and malloc_trim(0) after bursts (or "
 		       "GLIBC_TUNABLES=glibc.malloc.trim_threshold=1048576); or run over jemalloc with "
 		       "background_thread:true; or fewer, reused buffers";
 	case FINDING_HEAP_GROWING:

@@ -1,5 +1,6 @@
 #include "words.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -167,10 +168,11 @@ static void say(const struct analysis *a, const struct finding *f, char *buf, si
 const char *words_finding(const struct analysis *a, const struct finding *f, char *buf, size_t len)
 {
 	say(a, f, buf, len);
+	/* the remedy as its own sentence: "... tested. Size it for the highest load you expect." */
 	const char *remedy = finding_remedy(f->kind, a->allocator);
 	size_t n = strlen(buf);
 	if (remedy[0] && n + 4 < len)
-		snprintf(buf + n, len - n, " — %s.", remedy);
+		snprintf(buf + n, len - n, " %c%s.", toupper((unsigned char)remedy[0]), remedy + 1);
 	return buf;
 }
 
