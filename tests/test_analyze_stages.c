@@ -415,6 +415,31 @@ static void stale_heap_is_not_current(void **state)
 	synth_free(rec);
 }
 
+/* issue 19.1: a service that never became ready gets no recommendation, with the reason; 19.9: a
+ * status that says "available" without one figure is not shown as available */
+static void never_ready_is_not_sized(void **state)
+{
+	(void)state;
+	struct recording *rec = synth_new(300, 100 * MS);
+	int64_t *rss = synth_col(rec, "rss");
+	for (size_t i = 0; i < 300; i++)
+		rss[i] = 20 * MiB;
+	snprintf(rec->run.heap_status, sizeof(rec->run.heap_status), "available: glibc, stats mode");
+	struct analysis a;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(a.sized);
+	assert_int_equal(a.sizing.limit_bytes, 25 * MiB);   /* 20 MiB x 1.25, above the 16 MiB floor */
+	assert_false(a.heap_available);
+	assert_null(strstr(a.heap_status, "available:"));
+	synth_event_detail(rec, 30 * SEC, "note", 0, "127.0.0.1:8080 did not accept connections in time");
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(a.never_ready);
+	assert_false(a.sized);
+	assert_non_null(strstr(a.no_sizing_reason, "never became ready"));
+	assert_non_null(analysis_finding(&a, FINDING_NOT_READY));
+	synth_free(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +456,7 @@ int main(void)
 		cmocka_unit_test(sizing_floor),
 		cmocka_unit_test(teardown_is_not_a_reading),
 		cmocka_unit_test(stale_heap_is_not_current),
+		cmocka_unit_test(never_ready_is_not_sized),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
