@@ -15,6 +15,10 @@
 #include "stats.h"
 #include "thresholds.h"
 
+/* A smaps read older than this before the end of the living process is not "the end": the
+ * sampler reads smaps every 500 ms (sampler.c), so one period and a margin. */
+#define SMAPS_STALE_NS 600000000LL
+
 static int64_t fresh_limit_ns(const struct analysis *a)
 {
 	int64_t lim = a->interval_ns > 0 ? TH_HEAP_FRESH_INTERVALS * a->interval_ns : 0;
@@ -117,15 +121,23 @@ static bool breakdown_sample(struct series *s, struct sample *out, size_t *ret_i
 	static const char *const smaps_cols[] = {"map_anon", "map_stacks", "map_code", "map_files", "map_shmem", "map_other"};
 	static const char *const status_cols[] = {"rss_anon", "rss_file", "rss_shmem"};
 	const int64_t *anon = recording_column(rec, "map_anon");
-	size_t i = 0;
+	size_t i = 0, last = 0;
 	sample_clear(out);
-	if (last_known(anon, s->alive, &i) >= 0) {
+	/* smaps is read every 500 ms: a read much older than the last sample of the living process
+	 * describes another moment (a one-second program's only read may be its start); then the
+	 * status split of the last sample says more */
+	bool has_last = last_known(s->rss, s->alive, &last) >= 0;
+	bool smaps = last_known(anon, s->alive, &i) >= 0 &&
+		     (!has_last || s->t[last] - s->t[i] <= SMAPS_STALE_NS ||
+		      last_known(recording_column(rec, "rss_anon"), s->alive, NULL) < 0);
+	if (smaps) {
 		int64_t *f[] = {&out->map_anon, &out->map_stacks, &out->map_code, &out->map_files, &out->map_shmem, &out->map_other};
 		for (size_t c = 0; c < 6; c++) {
 			const int64_t *col = recording_column(rec, smaps_cols[c]);
 			*f[c] = col ? col[i] : HR_UNKNOWN;
 		}
 	} else if (last_known(recording_column(rec, "rss_anon"), s->alive, &i) >= 0) {
+		/* the status split of the last sample that has one */
 		int64_t *f[] = {&out->rss_anon, &out->rss_file, &out->rss_shmem};
 		for (size_t c = 0; c < 3; c++) {
 			const int64_t *col = recording_column(rec, status_cols[c]);
