@@ -123,7 +123,8 @@ int size_recommend(const struct analysis *const *a, size_t n, const struct size_
 		const struct analysis *x = a[s.peak_recording];
 		int64_t from = x->final >= 0 ? x->final : s.true_peak;
 		double secs = (double)(s.limit_bytes - from) / s.slope_bytes_per_s;
-		s.time_to_limit_ns = secs > 0 ? (int64_t)(secs * 1e9) : 0;
+		/* a slope of bytes per century puts the limit past what a ns count holds: saturate */
+		s.time_to_limit_ns = secs <= 0 ? 0 : secs >= 9.2e9 ? INT64_MAX : (int64_t)(secs * 1e9);
 	}
 
 	int burst = opt->replicas > 0 ? opt->replicas : opt->surge;
