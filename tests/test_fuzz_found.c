@@ -25,6 +25,7 @@
 #include "probe.h"
 #include "promsize.h"
 #include "record.h"
+#include "size.h"
 #include "stats.h"
 #include "util.h"
 
@@ -276,6 +277,28 @@ static void blind_spot_cost_bounded(void **state)
 	free(x);
 }
 
+/* size_recommend cast the time to reach the limit to ns without a bound: a growing verdict with
+ * a slope of almost nothing overflowed (fuzz/corpus/analysis/crash-time-to-limit). */
+static void time_to_limit_saturates(void **state)
+{
+	(void)state;
+	struct analysis a;
+	memset(&a, 0, sizeof(a));
+	a.peak = a.final = 100 * UTIL_MiB;
+	a.startup_peak = a.request_basis_p95 = HR_UNKNOWN;
+	a.krr_max_bytes = a.krr_max_best_bytes = a.vpa_peak_bytes = a.vpa_peak_best_bytes = HR_UNKNOWN;
+	a.verdict = VERDICT_GROWING;
+	a.slope_bytes_per_s = 1e-12;
+	const struct analysis *pa = &a;
+	struct sizing s;
+	assert_int_equal(size_recommend(&pa, 1, NULL, &s), 0);
+	assert_true(s.growing);
+	assert_int_equal(s.time_to_limit_ns, INT64_MAX);
+	a.slope_bytes_per_s = 1024 * 1024;   /* 1 MiB/s: the 25 % headroom, 25 MiB, in 25 s */
+	assert_int_equal(size_recommend(&pa, 1, NULL, &s), 0);
+	assert_true(s.time_to_limit_ns > 20000000000LL && s.time_to_limit_ns < 30000000000LL);
+}
+
 /* A recording with a negative time (fuzz/corpus/recording/crash-negative-t-blind-spot) drove the
  * blind-spot phases below their array; control characters in its text (crash-control-char-in-
  * command) reached the terminal. Now: corrupt, and '?'; impossible figures read as unknown. */
@@ -379,6 +402,7 @@ int main(void)
 		cmocka_unit_test(promsize_wrong_types),
 		cmocka_unit_test(blind_spot_no_phase),
 		cmocka_unit_test(blind_spot_cost_bounded),
+		cmocka_unit_test(time_to_limit_saturates),
 		cmocka_unit_test(recording_validated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
