@@ -61,7 +61,7 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$EP/metrics" -o /dev/null 2>/
 sleep 12   # a full rescan and a dozen samples before measuring
 
 # every thread's time on CPU (the process's own schedstat is its main thread only)
-cpu_ns() { cat /proc/$hx/task/*/schedstat | awk '{s += $1} END {printf "%d\n", s}'; }
+cpu_ns() { cat /proc/$hx/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$hx/status"; }
 c0=$(cpu_ns); t0=$(date +%s%N)
 : > "$T/rss"; : > "$T/scrape"; : > "$T/cpu"
