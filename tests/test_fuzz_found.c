@@ -3,6 +3,7 @@
  * fuzz/corpus/<parser>/crash-* and replayed by the fuzz tests (label fuzz) under ASan/UBSan;
  * these tests state what the right answer is, and fail without the fix in any build. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -288,6 +289,8 @@ static void time_to_limit_saturates(void **state)
 	a.startup_peak = a.request_basis_p95 = HR_UNKNOWN;
 	a.krr_max_bytes = a.krr_max_best_bytes = a.vpa_peak_bytes = a.vpa_peak_best_bytes = HR_UNKNOWN;
 	a.verdict = VERDICT_GROWING;
+	a.nfindings = 1;   /* sizing reads the growing finding */
+	a.findings[0] = (struct finding){FINDING_GROWING, NAN, HR_UNKNOWN, HR_UNKNOWN};
 	a.slope_bytes_per_s = 1e-12;
 	const struct analysis *pa = &a;
 	struct sizing s;
