@@ -16,6 +16,8 @@
 #   -k REGEX    only mutants whose line matches REGEX (extended, e.g. -k 'src/base/|rps')
 #   -t SECONDS  timeout of the unit suite per mutant (default 240)
 #   -j N        parallel build and test jobs (default 2)
+#   -x REGEX    leave out the unit tests matching REGEX (one that fails without a mutant on a busy
+#               machine, e.g. -x test_heap, would count every mutant as killed)
 # Run it niced: `nice -n 10 scripts/mutate.sh`. Exit 0 when the score reaches MUTATE_MIN_PCT.
 set -u
 
@@ -28,12 +30,14 @@ work="$here/build-mutate"
 filter=""
 tmo=240
 jobs=2
-while getopts "k:t:j:" o; do
+exclude=""
+while getopts "k:t:j:x:" o; do
 	case $o in
 	k) filter=$OPTARG ;;
 	t) tmo=$OPTARG ;;
 	j) jobs=$OPTARG ;;
-	*) echo "usage: $0 [-k PATTERN] [-t SECONDS] [-j N]" >&2; exit 2 ;;
+	x) exclude=$OPTARG ;;
+	*) echo "usage: $0 [-k REGEX] [-t SECONDS] [-j N] [-x REGEX]" >&2; exit 2 ;;
 	esac
 done
 case $tmo$jobs in *[!0-9]*) echo "mutate: -t and -j take whole numbers, e.g. -t 240 -j 2" >&2; exit 2 ;; esac
@@ -62,14 +66,24 @@ trap 'restore; echo "mutate: interrupted, source restored" >&2; exit 130' INT TE
 
 # only the unit tests' executables: the CLI, tools, benches and examples are not what is run
 build() { cmake --build "$bld" -j"$jobs" --target $targets >"$1" 2>&1; }
+ctest_run() {
+	(cd "$bld" && timeout -k 10 "$tmo" ctest -R '^test_' ${exclude:+-E "$exclude"} -j"$jobs" --timeout "$tmo" "$@")
+}
+# The suite fails only when a failure repeats: the failed tests are run again, and if they pass the
+# second time the whole suite is run once more. A test that fails now and then on a loaded machine
+# (timings, peaks) must not count a mutant as killed; a real kill fails every time.
 suite() {
-	(cd "$bld" && timeout -k 10 "$tmo" ctest -R '^test_' -j"$jobs" --timeout "$tmo" --stop-on-failure >"$1" 2>&1)
+	ctest_run --stop-on-failure >"$1" 2>&1 && return 0
+	ctest_run --rerun-failed >"$1.again" 2>&1 || { cat "$1.again" >>"$1"; return 1; }
+	ctest_run >"$1.full" 2>&1 && return 0
+	cat "$1.full" >>"$1"
+	return 1
 }
 
 echo "mutate: configuring and building the unmutated copy in $bld"
 cmake -S "$src" -B "$bld" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$log/configure" 2>&1 ||
 	{ echo "mutate: cmake failed (see $log/configure)" >&2; exit 2; }
-targets=$(cd "$bld" && ctest -N -R '^test_' | awk '/Test +#/ {print $3}' | tr '\n' ' ')
+targets=$(cd "$bld" && ctest -N -R '^test_' ${exclude:+-E "$exclude"} | awk '/Test +#/ {print $3}' | tr '\n' ' ')
 [ -n "$targets" ] || { echo "mutate: no unit tests found" >&2; exit 2; }
 # everything once (the shim and the test programs test_heap runs), then only the unit tests
 cmake --build "$bld" -j"$jobs" >"$log/build-base" 2>&1 || { echo "mutate: the unmutated tree does not build (see $log/build-base)" >&2; exit 2; }

@@ -76,11 +76,21 @@ check "and says it is not a memory cgroup" grep -q "not a memory cgroup" <<<"$e"
 parent=$(own_memcg)
 cgdir="$parent/it-attach-$$"
 mkdir "$cgdir"
-( echo $BASHPID > "$cgdir/cgroup.procs"; exec sh -c "\"$PROGS/memgrow\" 32 8 20 1200 & \"$PROGS/memgrow\" 16 8 20 1200 & wait" ) &
+# The workload's own signals pace it, not the clock (issue 20.3): it waits in the cgroup until
+# attach has written its recording, and attach is stopped (SIGINT) once the workload has exited.
+rm -f in-cg go
+( echo $BASHPID > "$cgdir/cgroup.procs"; : > in-cg
+  for _ in $(seq 300); do [ -e go ] && break; sleep 0.05; done
+  exec sh -c "\"$PROGS/memgrow\" 32 8 20 1200 & \"$PROGS/memgrow\" 16 8 20 1200 & wait" ) &
 wl=$!
-sleep 0.2
-"$HEADROOM" attach --cgroup "$cgdir" --duration 1s --interval 50ms --record cg.db --quiet
+for _ in $(seq 300); do [ -e in-cg ] && break; sleep 0.05; done
+"$HEADROOM" attach --cgroup "$cgdir" --duration 60s --interval 50ms --record cg.db --quiet &
+at=$!
+for _ in $(seq 300); do [ -s cg.db ] && break; sleep 0.05; done
+: > go
 wait "$wl" || true
+kill -INT "$at" 2>/dev/null || true
+wait "$at" || true
 rmdir "$cgdir" 2>/dev/null || true
 cgpeak=$(q cg.db 'select max(cg_usage_peak) from samples')
 check "attach --cgroup saw both workers' 48 MiB ($cgpeak)" test "$cgpeak" -gt $((46 << 20))
