@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "load.h"
 #include "util.h"
 
@@ -237,6 +239,63 @@ static void stop_and_cap(void **state)
 	free(seen);
 }
 
+/* A server that accepts and closes without answering: every attempt is an error, none a response. */
+static void *accept_and_close(void *arg)
+{
+	struct server *s = arg;
+	for (;;) {
+		int fd = accept4(s->ls, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			return NULL;
+		close(fd);
+	}
+}
+
+/* rps is complete responses ÷ the run's duration, computed here from the result's own counts and
+ * checked against the caller's clock; a run where nothing answers has attempts and errors but an
+ * rps of 0 and an error rate of 1 (errors over attempts, not over responses). */
+static void rps_is_responses_over_duration(void **state)
+{
+	(void)state;
+	struct server srv;
+	assert_int_equal(server_start(&srv), 0);
+	struct load_config *c = malloc(sizeof(*c));
+	assert_non_null(c);
+	config_for(c, srv.port, "1s:2");
+	c->max_requests = 20000;
+	struct load_result res;
+	int64_t t0 = util_now_ns();
+	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), 0);
+	int64_t wall = util_now_ns() - t0;
+	server_stop(&srv);
+	assert_true(res.requests > 0);
+	assert_true(res.duration_ns > 0 && res.duration_ns <= wall);
+	assert_near(res.rps, (double)res.requests * 1e9 / (double)res.duration_ns, 1e-6 * res.rps);
+	/* the duration is the run's in nanoseconds: the 1 s stage (unless the cap ended it), at most
+	 * the caller's clock */
+	assert_true(res.capped || res.duration_ns >= S * 9 / 10);
+	assert_near(load_error_rate(&res), 0, 0);
+
+	struct server mute;
+	mute.ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sin);
+	assert_int_equal(bind(mute.ls, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(mute.ls, 128), 0);
+	assert_int_equal(getsockname(mute.ls, (struct sockaddr *)&sin, &sl), 0);
+	assert_int_equal(pthread_create(&mute.th, NULL, accept_and_close, &mute), 0);
+	config_for(c, ntohs(sin.sin_port), "500ms:1");
+	c->max_requests = 200;
+	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), 0);
+	server_stop(&mute);
+	assert_int_equal(res.requests, 0);
+	assert_true(res.attempts > 0);
+	assert_int_equal(res.errors_total, res.attempts);
+	assert_near(res.rps, 0, 0);
+	assert_near(load_error_rate(&res), 1.0, 1e-12);
+	free(c);
+}
+
 static void refuses_before_running(void **state)
 {
 	(void)state;
@@ -275,6 +334,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stages_and_rows),
 		cmocka_unit_test(stop_and_cap),
+		cmocka_unit_test(rps_is_responses_over_duration),
 		cmocka_unit_test(refuses_before_running),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
