@@ -18,6 +18,7 @@
 #include "helpers.h"
 #include "breakdown.h"
 #include "hist.h"
+#include "probe.h"
 #include "sample.h"
 #include "size.h"
 #include "stats.h"
@@ -269,6 +270,21 @@ static void breakdown_with_mmapped_blocks(void **state)
 	assert_int_equal(b.other, 30 * MiB);
 }
 
+/* ---- cgroup limits ---- */
+
+/* v1 writes "no limit" as LONG_MAX rounded down to a page (9223372036854771712); anything below
+ * 2^62 is a real limit, and pods with 8 or 64 GiB limits are common. */
+static void large_limits_are_limits(void **state)
+{
+	(void)state;
+	assert_int_equal(probe_parse_limit("8589934592\n"), 8589934592LL);
+	assert_int_equal(probe_parse_limit("68719476736\n"), 68719476736LL);
+	assert_int_equal(probe_parse_limit("4611686018427387903\n"), 4611686018427387903LL);   /* 2^62 - 1 */
+	assert_int_equal(probe_parse_limit("4611686018427387904\n"), HR_UNKNOWN);              /* 2^62 */
+	assert_int_equal(probe_parse_limit("9223372036854771712\n"), HR_UNKNOWN);
+	assert_int_equal(probe_parse_limit("max\n"), HR_UNKNOWN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +298,7 @@ int main(void)
 		cmocka_unit_test(hist_ranks_on_known_values),
 		cmocka_unit_test(sizing_rounds_up_fractions_of_a_mib),
 		cmocka_unit_test(breakdown_with_mmapped_blocks),
+		cmocka_unit_test(large_limits_are_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
