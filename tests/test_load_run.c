@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -24,6 +25,9 @@
 #define S 1000000000LL
 
 static atomic_int open_conns, peak_conns;
+/* when non-zero, every slow_every-th response (over all connections) waits SLOW_MS first */
+static atomic_int slow_every, served;
+#define SLOW_MS 300
 
 struct server {
 	int ls;
@@ -51,6 +55,12 @@ static void *serve_conn(void *arg)
 			size_t h = (size_t)(end - buf) + 4;
 			memmove(buf, buf + h, len - h);
 			len -= h;
+			int every = atomic_load(&slow_every);
+			if (every && (atomic_fetch_add(&served, 1) + 1) % every == 0) {
+				struct timespec ts = {0, SLOW_MS * 1000000L};
+				while (nanosleep(&ts, &ts) < 0)
+					;
+			}
 			if (send(fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL) < 0)
 				goto out;
 		}
@@ -296,6 +306,34 @@ static void rps_is_responses_over_duration(void **state)
 	free(c);
 }
 
+/* 1000 requests on one connection, every 200th answered after SLOW_MS: 5 slow of 1000 (0.5 %).
+ * The 99th percentile is rank 990, a fast answer; the 99.9th is rank 999, a slow one. Up to five
+ * fast answers may be slowed by a busy machine without moving rank 990 past SLOW_MS. */
+static void latency_percentiles_on_known_tail(void **state)
+{
+	(void)state;
+	struct server srv;
+	assert_int_equal(server_start(&srv), 0);
+	struct load_config *c = malloc(sizeof(*c));
+	assert_non_null(c);
+	config_for(c, srv.port, "60s:1");
+	c->max_requests = 1000;
+	atomic_store(&served, 0);
+	atomic_store(&slow_every, 200);
+	struct load_result res;
+	int rc = load_run(c, NULL, NULL, NULL, NULL, &res);
+	atomic_store(&slow_every, 0);
+	server_stop(&srv);
+	free(c);
+	assert_int_equal(rc, 0);
+	assert_true(res.capped);
+	assert_int_equal(res.requests, 1000);
+	assert_true(res.p99_us < SLOW_MS * 1000);
+	assert_true(res.p999_us >= SLOW_MS * 1000);
+	assert_true(res.max_us >= SLOW_MS * 1000);
+	assert_true(res.p50_us <= res.p90_us && res.p90_us <= res.p99_us);
+}
+
 static void refuses_before_running(void **state)
 {
 	(void)state;
@@ -326,6 +364,12 @@ static void refuses_before_running(void **state)
 	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), -EINVAL);
 	config_for(c, 80, "1s:0");
 	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), -EINVAL);
+	/* a stage of no time at all would be a load that never ran: refused, like a negative one */
+	config_for(c, 80, "1s:1");
+	c->stages[0].duration_ns = 0;
+	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), -EINVAL);
+	c->stages[0].duration_ns = -1;
+	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), -EINVAL);
 	free(c);
 }
 
@@ -335,6 +379,7 @@ int main(void)
 		cmocka_unit_test(stages_and_rows),
 		cmocka_unit_test(stop_and_cap),
 		cmocka_unit_test(rps_is_responses_over_duration),
+		cmocka_unit_test(latency_percentiles_on_known_tail),
 		cmocka_unit_test(refuses_before_running),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
