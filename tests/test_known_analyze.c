@@ -1,0 +1,57 @@
+/* Known answers for the analysis and sizing of a recording built in memory (issue 20.1): the
+ * request's percentile on a steady phase whose distribution is known exactly. Threshold edges of
+ * the findings are in test_analyze_stages.c. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "synth.h"
+#include "size.h"
+#include "util.h"
+
+#define MS 1000000LL
+#define SEC 1000000000LL
+
+/* No cgroup, so the request is sized on RSS. 60 s at 100 ms; ready at 3 s (50 MiB before). In the
+ * steady phase every 10th sample is 110 MiB + 300 KiB and the others 100 MiB: 10 % high, so the
+ * 95th percentile (type 7, position 0.95 (n-1), inside the top 10 % for any n >= 11) is the high
+ * value and the median is 100 MiB. The request is the p95 rounded up to a Mi: 111 MiB; the limit
+ * is the peak × 1.25 rounded up: (110 MiB + 300 KiB) × 1.25 = 137.87 MiB -> 138 MiB. */
+static void request_is_the_steady_p95_of_rss(void **state)
+{
+	(void)state;
+	const int64_t hi = 110 * SYN_MiB + 300 * 1024, lo = 100 * SYN_MiB;
+	struct recording *rec = synth_new(600, 100 * MS);
+	int64_t *rss = synth_col(rec, "rss"), *pk = synth_col(rec, "rss_peak");
+	for (size_t i = 0; i < 600; i++) {
+		rss[i] = i < 30 ? 50 * SYN_MiB : i % 10 == 0 ? hi : lo;
+		pk[i] = rss[i];
+	}
+	synth_event(rec, 3 * SEC, "ready", 0);
+	struct analysis a;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_false(a.cgroup);
+	assert_int_equal(a.basis, BASIS_RSS);
+	assert_int_equal(a.rss_steady_p50, lo);
+	assert_int_equal(a.rss_steady_p95, hi);
+	assert_int_equal(a.request_basis_p95, hi);
+	assert_int_equal(a.peak, hi);
+	const struct analysis *as[] = {&a};
+	struct sizing s;
+	assert_int_equal(size_recommend(as, 1, NULL, &s), 0);
+	assert_int_equal(s.request_bytes, 111 * SYN_MiB);
+	assert_int_equal(s.limit_bytes, 138 * SYN_MiB);
+	synth_free(rec);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(request_is_the_steady_p95_of_rss),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
