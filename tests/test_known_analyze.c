@@ -48,10 +48,37 @@ static void request_is_the_steady_p95_of_rss(void **state)
 	synth_free(rec);
 }
 
+/* In a cgroup with little page cache (2 MiB inactive file, under TH_CACHE_MIN_BYTES) the limit is
+ * sized on usage, but the request is still the working set's p95, what the kubelet and the VPA
+ * compare with a request: usage 165 MiB - 2 MiB = 163 MiB, not usage's 165. */
+static void request_is_the_working_set_even_when_usage_sets_the_limit(void **state)
+{
+	(void)state;
+	struct recording *rec = synth_new(300, 100 * MS);
+	int64_t *rss = synth_col(rec, "rss"), *u = synth_col(rec, "cg_usage"), *up = synth_col(rec, "cg_usage_peak");
+	int64_t *ws = synth_col(rec, "cg_working_set"), *inact = synth_col(rec, "cg_inactive_file");
+	for (size_t i = 0; i < 300; i++) {
+		rss[i] = 60 * SYN_MiB;
+		inact[i] = 2 * SYN_MiB;
+		u[i] = 165 * SYN_MiB;
+		up[i] = u[i];
+		ws[i] = u[i] - inact[i];
+	}
+	struct analysis a;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(a.cgroup);
+	assert_int_equal(a.basis, BASIS_CG_USAGE);
+	assert_int_equal(a.peak, 165 * SYN_MiB);
+	assert_int_equal(a.steady_p95, 165 * SYN_MiB);
+	assert_int_equal(a.request_basis_p95, 163 * SYN_MiB);
+	synth_free(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(request_is_the_steady_p95_of_rss),
+		cmocka_unit_test(request_is_the_working_set_even_when_usage_sets_the_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
