@@ -7,8 +7,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "synth.h"
 #include "size.h"
 #include "util.h"
@@ -74,11 +76,55 @@ static void request_is_the_working_set_even_when_usage_sets_the_limit(void **sta
 	synth_free(rec);
 }
 
+/* Memory that falls steadily after startup is a significant trend too (a cache being evicted, a
+ * leak's opposite): 200 MiB -> 150 MiB over the 57 s after ready, a slope of -50/57 MiB/s. */
+static void a_falling_trend_is_significant(void **state)
+{
+	(void)state;
+	struct recording *rec = synth_new(600, 100 * MS);
+	int64_t *rss = synth_col(rec, "rss"), *pk = synth_col(rec, "rss_peak");
+	for (size_t i = 0; i < 600; i++) {
+		rss[i] = i < 30 ? 220 * SYN_MiB : 200 * SYN_MiB - (int64_t)(i - 30) * 50 * SYN_MiB / 570;
+		pk[i] = rss[i];
+	}
+	synth_event(rec, 3 * SEC, "ready", 0);
+	struct analysis a;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(a.trend_significant);
+	assert_within_frac(a.slope_bytes_per_s, -50.0 * SYN_MiB / 57.0, 0.02);
+	synth_free(rec);
+}
+
+/* RSS "stayed high" when the final level is at least 90 % of the peak: 100 MiB then 95 MiB stays
+ * high (95 %), 100 MiB then 85 MiB came down (85 %). */
+static void rss_stayed_high_at_ninety_percent(void **state)
+{
+	(void)state;
+	const int64_t finals[] = {95, 85};
+	const bool want[] = {true, false};
+	for (int k = 0; k < 2; k++) {
+		struct recording *rec = synth_new(600, 100 * MS);
+		int64_t *rss = synth_col(rec, "rss"), *pk = synth_col(rec, "rss_peak");
+		for (size_t i = 0; i < 600; i++) {
+			rss[i] = (i < 300 ? 100 : finals[k]) * SYN_MiB;
+			pk[i] = rss[i];
+		}
+		struct analysis a;
+		assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+		assert_int_equal(a.rss_peak, 100 * SYN_MiB);
+		assert_int_equal(a.rss_final, finals[k] * SYN_MiB);
+		assert_int_equal(a.rss_stayed_high, want[k]);
+		synth_free(rec);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(request_is_the_steady_p95_of_rss),
 		cmocka_unit_test(request_is_the_working_set_even_when_usage_sets_the_limit),
+		cmocka_unit_test(a_falling_trend_is_significant),
+		cmocka_unit_test(rss_stayed_high_at_ninety_percent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
