@@ -1,6 +1,8 @@
-/* Known answers for the analysis and sizing of a recording built in memory (issue 20.1): the
- * request's percentile on a steady phase whose distribution is known exactly. Threshold edges of
- * the findings are in test_analyze_stages.c. */
+/* Known answers for the analysis, sizing and their rendering on recordings built in memory
+ * (issue 20.1): the request's percentile and basis on steady phases whose distribution is known
+ * exactly, a falling trend, RSS that stayed high at its 90 % edge, the order of the resources:
+ * block, and the load's error-rate edge. Threshold edges of the findings are in
+ * test_analyze_stages.c and are not repeated. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -10,8 +12,14 @@
 #include <stdbool.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "helpers.h"
 #include "synth.h"
+#include "report.h"
+#include "runload.h"
 #include "size.h"
 #include "util.h"
 
@@ -118,6 +126,59 @@ static void rss_stayed_high_at_ninety_percent(void **state)
 	}
 }
 
+/* `headroom size` prints the request under requests and the limit under limits, each its own
+ * figure: on the recording of request_is_the_steady_p95_of_rss, 111Mi and 138Mi. */
+static void size_yaml_has_request_and_limit_in_place(void **state)
+{
+	(void)state;
+	struct recording *rec = synth_new(600, 100 * MS);
+	int64_t *rss = synth_col(rec, "rss"), *pk = synth_col(rec, "rss_peak");
+	for (size_t i = 0; i < 600; i++) {
+		rss[i] = i < 30 ? 50 * SYN_MiB : i % 10 == 0 ? 110 * SYN_MiB + 300 * 1024 : 100 * SYN_MiB;
+		pk[i] = rss[i];
+	}
+	synth_event(rec, 3 * SEC, "ready", 0);
+	struct analysis a;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	const struct analysis *as[] = {&a};
+	const char *paths[] = {"synth.hr"};
+	struct sizing s;
+	assert_int_equal(size_recommend(as, 1, NULL, &s), 0);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	assert_non_null(out);
+	assert_int_equal(report_print_sizing(out, &s, paths, as, REPORT_SIZE_YAML, NULL, 0), 0);
+	assert_int_equal(fclose(out), 0);
+	assert_non_null(strstr(text, "resources:\n  requests:\n    memory: 111Mi\n  limits:\n    memory: 138Mi\n"));
+	free(text);
+	synth_free(rec);
+}
+
+/* The load failed when its error rate is above --max-error-rate, not at it: 5 of 100 attempts at
+ * 5 % is a pass, 6 a failure; 0 allows no error at all. */
+static void load_fails_above_the_error_rate_not_at_it(void **state)
+{
+	(void)state;
+	struct runload *l = calloc(1, sizeof(*l));
+	assert_non_null(l);
+	l->max_error_rate = 0.05;
+	l->result.attempts = 100;
+	l->result.requests = 95;
+	l->result.errors_total = 5;
+	assert_false(runload_failed(l));
+	l->result.errors_total = 6;
+	l->result.requests = 94;
+	assert_true(runload_failed(l));
+	l->max_error_rate = 0;
+	l->result.errors_total = 0;
+	l->result.requests = 100;
+	assert_false(runload_failed(l));
+	l->result.errors_total = 1;
+	assert_true(runload_failed(l));
+	free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +186,8 @@ int main(void)
 		cmocka_unit_test(request_is_the_working_set_even_when_usage_sets_the_limit),
 		cmocka_unit_test(a_falling_trend_is_significant),
 		cmocka_unit_test(rss_stayed_high_at_ninety_percent),
+		cmocka_unit_test(size_yaml_has_request_and_limit_in_place),
+		cmocka_unit_test(load_fails_above_the_error_rate_not_at_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
