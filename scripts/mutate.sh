@@ -131,12 +131,13 @@ while IFS= read -r line <&3; do
 		echo "STALE   $id: $reason: $old"
 		stale=$((stale + 1)); stales+=("$id: $old"); continue
 	fi
-	total=$((total + 1))
 	if ! build "$log/build-$lineno"; then
-		# a mutant the compiler rejects (-Werror) is caught, but say so: it tests nothing
-		echo "KILLED  $id (does not compile): $old -> $new"
-		killed=$((killed + 1)); broke=$((broke + 1))
-	elif suite "$log/suite-$lineno"; then
+		# a mutant the compiler rejects (-Werror) tests nothing: not counted either way
+		echo "INVALID $id (does not compile, see $log/build-$lineno): $old -> $new"
+		broke=$((broke + 1)); restore; continue
+	fi
+	total=$((total + 1))
+	if suite "$log/suite-$lineno"; then
 		echo "SURVIVE $id: $old -> $new"
 		survivors+=("$id: '$old' -> '$new'${why:+ ($why)}")
 	else
@@ -151,7 +152,7 @@ done 3<"$list"
 [ $total -gt 0 ] && build "$log/build-final"
 
 echo
-echo "mutants: $total applied, $killed killed ($broke by the compiler), $((total - killed)) survived, $stale stale"
+echo "mutants: $total run, $killed killed, $((total - killed)) survived; $stale stale, $broke invalid (do not compile)"
 pct=0
 [ $total -gt 0 ] && pct=$((killed * 100 / total))
 echo "score: $pct % (target $MUTATE_MIN_PCT %)"
