@@ -370,6 +370,10 @@ static void refuses_before_running(void **state)
 	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), -EINVAL);
 	c->stages[0].duration_ns = -1;
 	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), -EINVAL);
+	/* also between stages that do last: the whole run is not empty, the stage still is */
+	config_for(c, 80, "1s:1,1s:2");
+	c->stages[1].duration_ns = 0;
+	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), -EINVAL);
 	free(c);
 }
 
