@@ -192,6 +192,20 @@ analysed() { # analysed NAME REC
 		"memory: $limit" "memory: $request" 'Growing or stable?' 'Heap or allocator?' 'Did a short spike do it?' \
 		'Does memory track traffic?' 'recommended limit '
 	lacks "$name" 'No analysis was attached' 'Not answered'
+	# the resources: block parsed as YAML (a user pastes it into a manifest): requests and limits
+	# hold the same figures as the JSON recommendation, each in its place
+	python3 - "$tmp/$name.html" "$tmp/$name.json" <<'PY' || fail "$name: the resources: block is not the recommendation"
+import html, json, re, sys, yaml
+page = open(sys.argv[1], encoding="utf-8").read()
+blocks = re.findall(r"<pre><code>(resources:.*?)</code></pre>", page, re.S)
+assert len(blocks) == 1, "%d resources: blocks" % len(blocks)
+doc = yaml.safe_load(html.unescape(blocks[0]))
+rec = json.load(open(sys.argv[2]))["recommendation"]
+want = {"resources": {"requests": {"memory": rec["request"]}, "limits": {"memory": rec["limit"]}}}
+assert doc == want, "YAML %r, JSON says %r" % (doc, want)
+assert list(doc["resources"]) == ["requests", "limits"], list(doc["resources"])
+print("resources: block ok:", doc)
+PY
 }
 "$TOOL" record full 3000 "$tmp/an-full.db" >/dev/null
 analysed an-full "$tmp/an-full.db"

@@ -197,6 +197,27 @@ static void oom_kill_marked_after_many_limit_hits(void **state)
 	mem_free(&m);
 }
 
+/* The YAML snippet of the recommendation: requests before limits, each with its own figure rounded
+ * up to a whole Mi (request 300 MiB + 1 byte -> 301Mi, limit 512 MiB - 1 byte -> 512Mi). */
+static void resources_block_has_request_and_limit_in_place(void **state)
+{
+	(void)state;
+	struct mem m;
+	mem_make(&m, 100);
+	struct html_summary sum;
+	html_summary_init(&sum);
+	sum.limit_bytes = 512LL * 1024 * 1024 - 1;
+	sum.request_bytes = 300LL * 1024 * 1024 + 1;
+	char path[256];
+	snprintf(path, sizeof(path), "%s/res.html", dir);
+	assert_int_equal(html_write_report(path, &m.rec, &sum), 0);
+	char *p = slurp(path, NULL);
+	assert_non_null(strstr(p, "<pre><code>resources:\n  requests:\n    memory: 301Mi\n  limits:\n    memory: 512Mi</code></pre>"));
+	assert_non_null(strstr(p, "limit 512Mi · request 301Mi"));
+	free(p);
+	mem_free(&m);
+}
+
 static void summary_init_is_not_available(void **state)
 {
 	(void)state;
@@ -219,6 +240,7 @@ int main(void)
 		cmocka_unit_test(million_samples_keep_the_spike),
 		cmocka_unit_test(oom_kill_marked_after_many_limit_hits),
 		cmocka_unit_test(summary_init_is_not_available),
+		cmocka_unit_test(resources_block_has_request_and_limit_in_place),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -227,6 +227,9 @@ static void bad_lengths(void **state)
 		"HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: 0x10\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n",
+		/* a list that starts with 0 is as conflicting as any other: 0 is a value, not "none yet" */
+		"HTTP/1.1 200 OK\r\nContent-Length: 0, 5\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5, 0\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n;ext\r\n",

@@ -13,8 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "helpers.h"
 
 #include "load.h"
 #include "util.h"
@@ -22,6 +25,9 @@
 #define S 1000000000LL
 
 static atomic_int open_conns, peak_conns;
+/* when non-zero, every slow_every-th response (over all connections) waits SLOW_MS first */
+static atomic_int slow_every, served;
+#define SLOW_MS 300
 
 struct server {
 	int ls;
@@ -49,6 +55,12 @@ static void *serve_conn(void *arg)
 			size_t h = (size_t)(end - buf) + 4;
 			memmove(buf, buf + h, len - h);
 			len -= h;
+			int every = atomic_load(&slow_every);
+			if (every && (atomic_fetch_add(&served, 1) + 1) % every == 0) {
+				struct timespec ts = {0, SLOW_MS * 1000000L};
+				while (nanosleep(&ts, &ts) < 0)
+					;
+			}
 			if (send(fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL) < 0)
 				goto out;
 		}
@@ -237,6 +249,91 @@ static void stop_and_cap(void **state)
 	free(seen);
 }
 
+/* A server that accepts and closes without answering: every attempt is an error, none a response. */
+static void *accept_and_close(void *arg)
+{
+	struct server *s = arg;
+	for (;;) {
+		int fd = accept4(s->ls, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			return NULL;
+		close(fd);
+	}
+}
+
+/* rps is complete responses ÷ the run's duration, computed here from the result's own counts and
+ * checked against the caller's clock; a run where nothing answers has attempts and errors but an
+ * rps of 0 and an error rate of 1 (errors over attempts, not over responses). */
+static void rps_is_responses_over_duration(void **state)
+{
+	(void)state;
+	struct server srv;
+	assert_int_equal(server_start(&srv), 0);
+	struct load_config *c = malloc(sizeof(*c));
+	assert_non_null(c);
+	config_for(c, srv.port, "1s:2");
+	c->max_requests = 20000;
+	struct load_result res;
+	int64_t t0 = util_now_ns();
+	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), 0);
+	int64_t wall = util_now_ns() - t0;
+	server_stop(&srv);
+	assert_true(res.requests > 0);
+	assert_true(res.duration_ns > 0 && res.duration_ns <= wall);
+	assert_near(res.rps, (double)res.requests * 1e9 / (double)res.duration_ns, 1e-6 * res.rps);
+	/* the duration is the run's in nanoseconds: the 1 s stage (unless the cap ended it), at most
+	 * the caller's clock */
+	assert_true(res.capped || res.duration_ns >= S * 9 / 10);
+	assert_near(load_error_rate(&res), 0, 0);
+
+	struct server mute;
+	mute.ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sin);
+	assert_int_equal(bind(mute.ls, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(mute.ls, 128), 0);
+	assert_int_equal(getsockname(mute.ls, (struct sockaddr *)&sin, &sl), 0);
+	assert_int_equal(pthread_create(&mute.th, NULL, accept_and_close, &mute), 0);
+	config_for(c, ntohs(sin.sin_port), "500ms:1");
+	c->max_requests = 200;
+	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), 0);
+	server_stop(&mute);
+	assert_int_equal(res.requests, 0);
+	assert_true(res.attempts > 0);
+	assert_int_equal(res.errors_total, res.attempts);
+	assert_near(res.rps, 0, 0);
+	assert_near(load_error_rate(&res), 1.0, 1e-12);
+	free(c);
+}
+
+/* 1000 requests on one connection, every 200th answered after SLOW_MS: 5 slow of 1000 (0.5 %).
+ * The 99th percentile is rank 990, a fast answer; the 99.9th is rank 999, a slow one. Up to five
+ * fast answers may be slowed by a busy machine without moving rank 990 past SLOW_MS. */
+static void latency_percentiles_on_known_tail(void **state)
+{
+	(void)state;
+	struct server srv;
+	assert_int_equal(server_start(&srv), 0);
+	struct load_config *c = malloc(sizeof(*c));
+	assert_non_null(c);
+	config_for(c, srv.port, "60s:1");
+	c->max_requests = 1000;
+	atomic_store(&served, 0);
+	atomic_store(&slow_every, 200);
+	struct load_result res;
+	int rc = load_run(c, NULL, NULL, NULL, NULL, &res);
+	atomic_store(&slow_every, 0);
+	server_stop(&srv);
+	free(c);
+	assert_int_equal(rc, 0);
+	assert_true(res.capped);
+	assert_int_equal(res.requests, 1000);
+	assert_true(res.p99_us < SLOW_MS * 1000);
+	assert_true(res.p999_us >= SLOW_MS * 1000);
+	assert_true(res.max_us >= SLOW_MS * 1000);
+	assert_true(res.p50_us <= res.p90_us && res.p90_us <= res.p99_us);
+}
+
 static void refuses_before_running(void **state)
 {
 	(void)state;
@@ -267,6 +364,16 @@ static void refuses_before_running(void **state)
 	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), -EINVAL);
 	config_for(c, 80, "1s:0");
 	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), -EINVAL);
+	/* a stage of no time at all would be a load that never ran: refused, like a negative one */
+	config_for(c, 80, "1s:1");
+	c->stages[0].duration_ns = 0;
+	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), -EINVAL);
+	c->stages[0].duration_ns = -1;
+	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), -EINVAL);
+	/* also between stages that do last: the whole run is not empty, the stage still is */
+	config_for(c, 80, "1s:1,1s:2");
+	c->stages[1].duration_ns = 0;
+	assert_int_equal(load_run(c, NULL, NULL, NULL, NULL, &res), -EINVAL);
 	free(c);
 }
 
@@ -275,6 +382,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stages_and_rows),
 		cmocka_unit_test(stop_and_cap),
+		cmocka_unit_test(rps_is_responses_over_duration),
+		cmocka_unit_test(latency_percentiles_on_known_tail),
 		cmocka_unit_test(refuses_before_running),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
