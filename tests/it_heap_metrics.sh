@@ -37,6 +37,23 @@ check "report shows the live heap" grep -qE "^Heap: live 6[3-5]\.[0-9]Mi" "$T/go
 check "explain names the Go runtime" grep -q "go runtime" "$T/explain.txt"
 check "explain shows the live heap" grep -qE "live heap +6[3-5]\.[0-9]Mi" "$T/explain.txt"
 
+# attach --metrics (localhost, --json): the same figures from a service already running
+"$T/heapmetrics" 127.0.0.1:27102 32 & gopid=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/27102) 2>/dev/null && break; sleep 0.1; done
+rc=0
+"$HEADROOM" attach --pid $gopid --metrics http://localhost:27102/metrics --duration 3s --record "$T/attach.db" \
+	--json >"$T/attach.json" 2>"$T/attach.err" || rc=$?
+kill $gopid; wait $gopid 2>/dev/null || true
+expect_eq "attach --metrics exits 0" $rc 0
+python3 - "$T/attach.json" >"$T/attach.check" 2>&1 <<'PY' || true
+import json, sys
+h = json.load(open(sys.argv[1]))["heap"]
+assert h["available"] is True and h["status"] == "available: go runtime (metrics http://localhost:27102/metrics)", h
+assert abs(h["live_final_bytes"] - 32 * 2**20) <= 0.05 * 32 * 2**20, h
+print("ok")
+PY
+expect_eq "attach --json: heap from the Go runtime, 32 MiB within 5 %" "$(cat "$T/attach.check")" ok
+
 # --- broken endpoints: one note each, the recording goes on ----------------------------------
 cat >"$T/bad.py" <<'PY'
 import socket, sys, threading, time
