@@ -125,9 +125,12 @@ static ssize_t poll_fetch(struct metrics_poll *m)
 	if (w == 1 && (soerr || (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr))) {
 		ret = -soerr;
 		pthread_mutex_lock(&m->mu);
-		bool starting = m->answers == 0 && util_now_ns() - m->start_ns < METRICS_START_GRACE_NS;
+		bool answered = m->answers > 0;
+		bool starting = !answered && util_now_ns() - m->start_ns < METRICS_START_GRACE_NS;
 		pthread_mutex_unlock(&m->mu);
-		if (!starting)
+		/* after answers, one refusal is most often the service stopping at the end of the run
+		 * (the poll raced its exit): only a second in a row is said */
+		if (!starting && ++m->refused_in_row >= (answered ? 2 : 1))
 			poll_fail(m, MF_CONNECT, "cannot connect: %s", strerror(soerr));
 		goto out_close;
 	}
@@ -146,6 +149,7 @@ static ssize_t poll_fetch(struct metrics_poll *m)
 		poll_fail(m, MF_CONNECT, "cannot send the request: %s", strerror(errno));
 		goto out_close;
 	}
+	m->refused_in_row = 0;
 	size_t cap = METRICS_HEADER_MAX + METRICS_BODY_MAX, len = 0;
 	for (;;) {
 		w = wait_fd(m, fd, POLLIN, deadline);

@@ -50,6 +50,7 @@ struct metrics_poll {
 	bool started;
 	int stop_pipe[2];
 	int64_t start_ns;
+	int refused_in_row;                   /* the poll thread's own: connections refused in a row */
 	/* shared with the thread, under mu */
 	pthread_mutex_t mu;
 	int64_t live, held, next_gc, gc_count;   /* HR_UNKNOWN where the page does not say */
