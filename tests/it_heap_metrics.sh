@@ -69,6 +69,12 @@ def serve(c):
             c.sendall(b"HTTP/1.0 200 OK\r\n\r\ngo_memstats_heap_alloc_bytes twelve\n\x1b[31m{{{\n")
         elif mode == "big":
             c.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + (b"# " + b"x" * 1000 + b"\n") * 10000)
+        elif mode == "page":
+            body = (b"# TYPE jemalloc_allocated_bytes gauge\njemalloc_allocated_bytes 104857600\n"
+                    b"jemalloc_active_bytes 1.1e8\njemalloc_resident_bytes 1.2e+08\n"
+                    b"app_heap_bytes{pool=\"main\"} 5000000 1700000000000\napp_free_bytes 700000\n")
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %d\r\n\r\n"
+                      % len(body) + body)
         elif mode == "slow":
             time.sleep(2)
             c.sendall(b"HTTP/1.0 200 OK\r\n\r\ngo_memstats_heap_alloc_bytes 1\n")
@@ -88,7 +94,7 @@ for mode in refused 500 garbage big slow; do
 		for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 	fi
 	# a refusal is only said after the start-up grace (METRICS_START_GRACE_NS, 3 s)
-	dur=3s; [ $mode = refused ] && dur=5s
+	dur=2500ms; [ $mode = refused ] && dur=5s
 	rc=0
 	"$HEADROOM" run --quiet --metrics "http://127.0.0.1:$port/metrics" --duration $dur --record "$T/$mode.db" \
 		-- sleep 30 2>"$T/$mode.err" || rc=$?
@@ -113,6 +119,26 @@ for mode in refused 500 garbage big slow; do
 	check "$mode: status says unavailable" grep -q "^unavailable: metrics" <(q "$T/$mode.db" "select heap_status from run")
 	check "$mode: no escape reaches the terminal" test "$(grep -c $'\x1b' "$T/$mode.err")" -eq 0
 done
+
+# jemalloc's names as Rust services export them, and --heap-metric (which wins over known names)
+python3 "$T/bad.py" page 27110 & pid=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/27110) 2>/dev/null && break; sleep 0.1; done
+"$HEADROOM" run --quiet --metrics http://127.0.0.1:27110/metrics --duration 2s --record "$T/je.db" -- sleep 30 2>/dev/null ||
+	fail "jemalloc page: run exits 0"
+"$HEADROOM" run --quiet --metrics http://127.0.0.1:27110/metrics --heap-metric live=app_heap_bytes \
+	--heap-metric held=app_free_bytes --duration 2s --record "$T/hm.db" -- sleep 30 2>/dev/null ||
+	fail "--heap-metric: run exits 0"
+kill $pid; wait $pid 2>/dev/null || true
+expect_eq "jemalloc: status" "$(q "$T/je.db" "select heap_status from run")" \
+	"available: jemalloc (metrics http://127.0.0.1:27110/metrics)"
+expect_eq "jemalloc: live = allocated, held = resident - allocated" \
+	"$(q "$T/je.db" "select distinct heap_live || ' ' || heap_held from samples where heap_live is not null")" \
+	"104857600 15142400"
+expect_eq "--heap-metric: status" "$(q "$T/hm.db" "select heap_status from run")" \
+	"available: --heap-metric (metrics http://127.0.0.1:27110/metrics)"
+expect_eq "--heap-metric: the named series (labels and timestamp allowed)" \
+	"$(q "$T/hm.db" "select distinct heap_live || ' ' || heap_held from samples where heap_live is not null")" \
+	"5000000 700000"
 
 # bad input: not loopback, not a URL, --heap-metric alone or malformed
 rc=0; "$HEADROOM" run --metrics http://10.1.2.3/metrics -- true 2>"$T/u1" || rc=$?
