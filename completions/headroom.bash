@@ -4,10 +4,10 @@
 
 _headroom_opts() {   # _headroom_opts SUBCOMMAND: its options
 	case $1 in
-	run) echo "--limit --interval --record --duration --grace --heap --no-heap --no-cgroup --ready
+	run) echo "--limit --interval --record --duration --grace --heap --no-heap --metrics --heap-metric --no-cgroup --ready
 		--ready-timeout --load --load-url --path --connections --rate --cooldown --max-error-rate --json --format
 		--fail-on --out --html --quiet" ;;
-	attach) echo "--pid --cgroup --interval --duration --record --json --format --fail-on --out --html --quiet" ;;
+	attach) echo "--pid --cgroup --metrics --heap-metric --interval --duration --record --json --format --fail-on --out --html --quiet" ;;
 	load) echo "--stages --profile --rate --connections --threads --method --path --header --body --timeout
 		--max-requests --json" ;;
 	report) echo "--json --html" ;;

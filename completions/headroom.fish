@@ -24,6 +24,8 @@ complete -c headroom -n '__fish_seen_subcommand_from run attach size' -l fail-on
 complete -c headroom -n '__fish_seen_subcommand_from run attach report compare' -l html -r -F -d 'HTML report'
 complete -c headroom -n '__fish_seen_subcommand_from run attach' -l out -r -F -d 'the report to a file'
 complete -c headroom -n '__fish_seen_subcommand_from run attach' -l quiet -d 'no live line, no report'
+complete -c headroom -n '__fish_seen_subcommand_from run attach' -l metrics -x -d 'heap from a Prometheus page'
+complete -c headroom -n '__fish_seen_subcommand_from run attach' -l heap-metric -x -a 'live= held=' -d 'ROLE=NAME heap series'
 complete -c headroom -n '__fish_seen_subcommand_from run' -l limit -x -d 'cgroup memory limit (256Mi)'
 complete -c headroom -n '__fish_seen_subcommand_from run' -l grace -x -d 'SIGTERM to SIGKILL'
 complete -c headroom -n '__fish_seen_subcommand_from run' -l heap -x -a 'stats count off' -d 'heap figures'

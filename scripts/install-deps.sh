@@ -26,7 +26,7 @@ for group in "$@"; do
     bench) pkgs+=(heaptrack libc-devtools valgrind wrk nginx-light libjemalloc2 libmimalloc2.0 prometheus-node-exporter) ;;
     real)  pkgs+=(redis-server memcached nginx-light ripgrep libjemalloc2 libmimalloc2.0 wrk) ;;
     # demo services (scripts/build-examples.sh): Debian's crates for an offline cargo build,
-    # Go, curl for the tests. Debian's cargo (with rustc 1.63) only when no cargo is present:
+    # Go (also tests/it_heap_metrics.sh's Go service), curl for the tests. Debian's cargo (with rustc 1.63) only when no cargo is present:
     # the image's rustup cargo builds the same sources.
     demo)  pkgs+=(golang-go librust-hyper-dev librust-tokio-dev curl)
            command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || pkgs+=(cargo) ;;

@@ -38,7 +38,7 @@ only() {  # only DESCRIPTION LINE WORDS: exactly these are offered
 
 has "subcommands and top options" "headroom " run attach load report size compare explain export --version --help
 only "a subcommand prefix" "headroom ex" "explain export "
-only "run's options by prefix" "headroom run --he" "--heap "
+only "run's options by prefix" "headroom run --hea" "--heap --heap-metric "
 only "heap modes" "headroom run --heap " "count off stats "
 only "load profiles for run --load" "headroom run --load b" "burst "
 only "load profiles for load --profile" "headroom load http://127.0.0.1:8080/ --profile " "burst ramp soak steady "

@@ -21,7 +21,8 @@
 
 enum { OPT_LIMIT = 256, OPT_INTERVAL, OPT_RECORD, OPT_DURATION, OPT_NO_HEAP, OPT_JSON, OPT_QUIET, OPT_PID,
        OPT_CGROUP, OPT_NO_CGROUP, OPT_READY, OPT_READY_TIMEOUT, OPT_GRACE, OPT_HTML, OPT_LOAD, OPT_LOAD_URL,
-       OPT_PATH, OPT_CONNECTIONS, OPT_RATE, OPT_COOLDOWN, OPT_HEAP, OPT_MAX_ERROR_RATE, OPT_FAIL_ON, OPT_FORMAT, OPT_OUT };
+       OPT_PATH, OPT_CONNECTIONS, OPT_RATE, OPT_COOLDOWN, OPT_HEAP, OPT_MAX_ERROR_RATE, OPT_FAIL_ON, OPT_FORMAT, OPT_OUT,
+       OPT_METRICS, OPT_HEAP_METRIC };
 
 /* A load that fails this often did not exercise the service: its memory under load was not
  * measured. 5% leaves room for the refused connections of a stage ramp and a few timeouts at the
@@ -43,6 +44,11 @@ enum { OPT_LIMIT = 256, OPT_INTERVAL, OPT_RECORD, OPT_DURATION, OPT_NO_HEAP, OPT
 		"(10), oom (11), over-limit (12), under-sized (13); docs/ci.md", OPT_FAIL_ON}
 #define O_OUT {"out", "FILE", "stdout", "write the report (text, --json or --format markdown) to FILE instead of " \
 		"stdout, where it cannot mix with the command's own output (checked before the run starts)", OPT_OUT}
+#define O_METRICS {"metrics", "URL", NULL, "read the heap from the service's Prometheus text page at URL " \
+		"(loopback only) once a second: Go's client library, jemalloc, or --heap-metric; wins over the " \
+		"shim (docs/heap.md)", OPT_METRICS}
+#define O_HEAP_METRIC {"heap-metric", "ROLE=NAME", NULL, "with --metrics: the series of the live (live=NAME) " \
+		"or held (held=NAME) heap, for runtimes not known; repeat for both", OPT_HEAP_METRIC}
 #define O_QUIET {"quiet", NULL, NULL, "no live line and no report at the end (the recording is still written)", OPT_QUIET}
 
 static const struct cli_opt run_opts[] = {
@@ -56,6 +62,8 @@ static const struct cli_opt run_opts[] = {
 	{"heap", "MODE", "stats", "live heap through the LD_PRELOAD shim: stats (bytes and counts), count (counts "
 	 "only), off", OPT_HEAP},
 	{"no-heap", NULL, NULL, "same as --heap off", OPT_NO_HEAP},
+	O_METRICS,
+	O_HEAP_METRIC,
 	{"no-cgroup", NULL, NULL, "do not create a cgroup: RSS only, no cgroup usage (not with --limit)",
 	 OPT_NO_CGROUP},
 	{"ready", "ADDR", NULL, "HOST:PORT or :PORT (127.0.0.1); the service is ready when it accepts a TCP "
@@ -89,6 +97,8 @@ static const struct cli_opt attach_opts[] = {
 	O_INTERVAL,
 	O_RECORD,
 	{"duration", "DUR", "until the target ends or Ctrl-C", "stop recording after DUR", OPT_DURATION},
+	O_METRICS,
+	O_HEAP_METRIC,
 	O_JSON,
 	O_HTML,
 	O_FORMAT,
@@ -302,6 +312,20 @@ static int parse_one(struct recording_cmd *c, int opt, const char *name)
 	case OPT_LOAD_URL:
 		c->load_url = optarg;
 		return 0;
+	case OPT_METRICS: {
+		int r = metrics_poll_check_url(optarg);
+		if (r == -EADDRNOTAVAIL)
+			return cli_fail(EXIT_USAGE, "--metrics '%s' is not a loopback address (127.0.0.0/8, ::1 or localhost)", arg);
+		if (r < 0)
+			return cli_fail(EXIT_USAGE, "--metrics '%s' is not a URL (accepted: http://127.0.0.1:PORT/metrics)", arg);
+		c->metrics_url = optarg;
+		return 0;
+	}
+	case OPT_HEAP_METRIC:
+		if (metrics_poll_set_name(&c->metrics, optarg) < 0)
+			return cli_fail(EXIT_USAGE, "--heap-metric '%s' is not ROLE=NAME (ROLE: live or held; NAME a "
+					"Prometheus metric name, e.g. live=my_heap_bytes)", arg);
+		return 0;
 	case OPT_PATH:
 		if (c->npaths >= LOAD_PATHS_MAX)
 			return cli_fail(EXIT_USAGE, "--path: at most %d paths", LOAD_PATHS_MAX);
@@ -387,6 +411,8 @@ static int check_combinations(struct recording_cmd *c)
 		return cli_fail(EXIT_USAGE, "--ready-timeout goes with --ready ADDR (or --load-url)");
 	if (c->load_spec && configure_load(c) < 0)
 		return EXIT_USAGE;
+	if ((*c->metrics.live_name || *c->metrics.held_name) && !c->metrics_url)
+		return cli_fail(EXIT_USAGE, "--heap-metric goes with --metrics URL");
 	return 0;
 }
 
@@ -398,6 +424,7 @@ int recording_cmd_parse(struct recording_cmd *c, int argc, char **argv, bool is_
 	c->heap_mode = is_run ? "stats" : "off";
 	c->cooldown_ns = -1;
 	c->max_error_rate = RUN_MAX_ERROR_RATE_DEFAULT;
+	metrics_poll_init(&c->metrics);
 	const struct cli_opt *table = is_run ? run_opts : attach_opts;
 	struct option long_opts[CLI_OPTS_MAX];
 	if (cli_opts_getopt(table, long_opts, CLI_OPTS_MAX) < 0) {
@@ -458,12 +485,16 @@ static void on_sample(void *ctx, const struct sample *s, const struct run_info *
 	const char *note = heap_run_note(&h->cmd->heap, buf, sizeof(buf));
 	if (note && h->cmd->heap.state == HEAP_RUN_UNAVAILABLE)
 		on_note(ctx, note);
+	while ((note = metrics_poll_note(&h->cmd->metrics, buf, sizeof(buf))))
+		on_note(ctx, note);
 }
 
 static void read_heap(void *ctx, const pid_t *pids, int npids, struct sample *s)
 {
 	struct hook_ctx *h = ctx;
-	heap_run_read(&h->cmd->heap, pids, npids, s);
+	if (h->cmd->heap.injected)
+		heap_run_read(&h->cmd->heap, pids, npids, s);
+	metrics_poll_read(&h->cmd->metrics, s);
 }
 
 static void on_start(void *ctx, struct runner *r, struct record *rec, int64_t t0_ns, pid_t pid)
@@ -549,16 +580,35 @@ static int record_the_run(struct recording_cmd *c, struct runner_result *res, ch
 	c->ro.hooks.on_stop = on_stop;
 	c->ro.hooks.after_crash = after_crash;
 	c->ro.hooks.ctx = &h;
-	/* the heap shim: LD_PRELOAD in our environment for the command to inherit, until it ran */
-	heap_run_prepare(&c->heap, c->ro.argv ? c->heap_mode : "off", c->ro.argv ? c->ro.argv[0] : NULL, NULL);
+	if (c->metrics_url) {
+		int mr = metrics_poll_start(&c->metrics, c->metrics_url);
+		if (mr < 0) {
+			memset(res, 0, sizeof(*res));
+			snprintf(why, whylen, "cannot read --metrics: %s", strerror(-mr));
+			return mr;
+		}
+	}
+	/* the heap shim: LD_PRELOAD in our environment for the command to inherit, until it ran;
+	 * --metrics wins when both exist (the runtime's own figures, one source per recording), so
+	 * the shim is then not loaded at all */
+	const char *heap_mode = c->ro.argv && !c->metrics_url ? c->heap_mode : "off";
+	heap_run_prepare(&c->heap, heap_mode, c->ro.argv ? c->ro.argv[0] : NULL, NULL);
 	c->ro.heap_mode = c->heap.mode;
 	c->ro.heap_status = c->heap.status;
 	if (c->heap.injected)
 		c->ro.hooks.read_heap = read_heap;
 	char note[320];
-	if (heap_run_note(&c->heap, note, sizeof(note)))
+	if (c->metrics_url) {
+		if (c->ro.argv && strcmp(c->heap_mode, "off") != 0)
+			cli_note("heap: from --metrics, which wins over the shim; the shim is not loaded");
+		c->ro.heap_mode = "metrics";
+		c->ro.heap_status = c->metrics.status;
+		c->ro.hooks.read_heap = read_heap;
+	} else if (heap_run_note(&c->heap, note, sizeof(note))) {
 		cli_note("%s", note);
+	}
 	int rc = runner_run(&c->ro, res, why, whylen);
+	metrics_poll_stop(&c->metrics);
 	heap_run_forked(&c->heap);
 	heap_run_finish(&c->heap);
 	live_clear(&h.live);

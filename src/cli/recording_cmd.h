@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "heap.h"
+#include "metrics_poll.h"
 #include "runload.h"
 #include "runner.h"
 
@@ -12,6 +13,8 @@ struct recording_cmd {
 	struct runner_options ro;
 	const char *heap_mode;       /* --heap MODE / --no-heap: "stats" (run's default), "count", "off" */
 	struct heap_run heap;        /* the heap shim for this run */
+	const char *metrics_url;     /* --metrics URL: the heap from the service's Prometheus page */
+	struct metrics_poll metrics;
 	bool json;
 	bool quiet;
 	bool markdown;               /* --format markdown: the CI summary instead of the text report */

@@ -40,6 +40,10 @@ static void rooms(FILE *f, const struct analysis *a)
 			   "\"anonymous\" above.\n");
 		return;
 	}
+	char src[600];   /* run --metrics: say whose figures these are (the shim's need no saying) */
+	if (strncmp(a->heap_status, "available: ", 11) == 0 && strstr(a->heap_status, "(metrics "))
+		fprintf(f, "The heap figures are the service's own: %s.\n",
+			util_term_escape(a->heap_status + 11, src, sizeof(src), false));
 	fprintf(f, "Rooms in use (live heap): peaked at %s; %s at %s, the last fresh figure.\n",
 		words_size(a->heap_live_peak, x, sizeof(x)), words_size(a->heap_live_final, y, sizeof(y)),
 		words_duration(a->heap_final_t_ns, z, sizeof(z)));
