@@ -285,19 +285,25 @@ static int try_containerd(const struct node_runtime_dirs *d, struct node_contain
 	return -ENOENT;
 }
 
+/* A runtime's JSON record of the container, or a note saying why it could not be read (absent is
+ * not worth a note: that runtime does not run it). */
+static int record_or_note(const char *path, struct node_container *c, json_object **ret)
+{
+	int rc = read_record(path, json_type_object, ret);
+	if (rc < 0 && rc != -ENOENT)
+		snprintf(c->note, sizeof(c->note), "cannot read %.110s: %s", path, strerror(-rc));
+	return rc;
+}
+
 static int try_crio(const struct node_runtime_dirs *d, struct node_container *c)
 {
 	char base[512], path[1024];
 	const char *state = dir_or(d, d ? d->crio_state : NULL, "/run/containers/storage", base, sizeof(base));
 	snprintf(path, sizeof(path), "%s/overlay-containers/%s/userdata/config.json", state, c->id);
 	json_object *o = NULL;
-	int rc = read_record(path, json_type_object, &o);
-	if (rc == -ENOENT)
+	int rc = record_or_note(path, c, &o);
+	if (rc < 0)
 		return rc;
-	if (rc < 0) {
-		snprintf(c->note, sizeof(c->note), "cannot read %.110s: %s", path, strerror(-rc));
-		return rc;
-	}
 	json_object *ann = NULL;
 	json_object_object_get_ex(o, "annotations", &ann);
 	c->runtime = NODE_RT_CRIO;
@@ -327,13 +333,9 @@ static int try_docker(const struct node_runtime_dirs *d, struct node_container *
 	const char *root = dir_or(d, d ? d->docker_root : NULL, "/var/lib/docker", base, sizeof(base));
 	snprintf(path, sizeof(path), "%s/containers/%s/config.v2.json", root, c->id);
 	json_object *o = NULL;
-	int rc = read_record(path, json_type_object, &o);
-	if (rc == -ENOENT)
+	int rc = record_or_note(path, c, &o);
+	if (rc < 0)
 		return rc;
-	if (rc < 0) {
-		snprintf(c->note, sizeof(c->note), "cannot read %.110s: %s", path, strerror(-rc));
-		return rc;
-	}
 	json_object *cfg = NULL, *labels = NULL;
 	if (json_object_object_get_ex(o, "Config", &cfg))
 		json_object_object_get_ex(cfg, "Labels", &labels);
