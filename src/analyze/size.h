@@ -11,9 +11,9 @@
  * VPA     = P90 of the daily peaks (each recording is one "day") × 1.15, at least 250 MiB.
  * Both depend on where their polling falls: given at the worst and the best alignment.
  * A growing verdict gets the time to reach the limit at the measured slope: no limit is safe.
- * Pure: no I/O. Errors: -EINVAL (no analyses), -ERANGE (headroom outside 0..200 %, replicas < 0,
- * a peak above SIZE_PEAK_MAX: a corrupt recording, refused rather than wrapped),
- * -ENODATA (no recording has a peak).
+ * Pure: no I/O. Errors: -EINVAL (no analyses), -ERANGE (headroom outside 0..200 %, replicas or
+ * surge < 0), -ENODATA (no recording has a peak). A corrupt peak cannot wrap: record_open() reads
+ * figures above RECORD_VALUE_MAX (8 PiB) as unknown, and the arithmetic here saturates (base/sat.h).
  */
 #ifndef HEADROOM_SIZE_H
 #define HEADROOM_SIZE_H
@@ -32,9 +32,6 @@
  * limit is also never below the process tree's RSS peak plus the headroom (sizing.needs_to_exist). */
 #define SIZE_FLOOR_BYTES (16LL * 1024 * 1024)
 #define SIZE_KRR_MIN_POINTS 100
-/* No machine has more memory than x86-64's 52-bit physical address space (4 PiB): a larger peak
- * comes from a corrupt recording, and sizing from it would overflow. */
-#define SIZE_PEAK_MAX (1LL << 52)
 
 struct size_options {
 	double headroom;        /* fraction: 0.25 = 25 % */
