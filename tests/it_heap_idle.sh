@@ -4,6 +4,7 @@
 # heap_t_ns says when each figure was taken: fresh while the program sleeps, old (and never
 # claimed fresh) while it is stopped. A recording made before heap_t_ns existed still opens.
 # The tests wait for the program's own lines (tests/progs/heap_idle.c), not for the clock.
+# ctest-labels: timing
 . "$(dirname "$0")/lib.sh"
 
 # a sanitizer build's test programs carry their own malloc (the ASan runtime): not interposable
@@ -42,12 +43,19 @@ within "stats and count mode agree" "$live_stats" "$live_count" 2
 	"$PROGS/heap_idle" stop $TOTAL 500 1 </dev/null >"$T/stop.out" 2>"$T/stop.err" &
 hr=$!
 check "the program said it freed" wait_for "$T/stop.out" '^ready'
-pid=$(pgrep -n -f "heap_idle stop $TOTAL" || true)
+# the program itself (its name), not headroom or its guard, whose command lines hold the same words
+pid=$(pgrep -n -x heap_idle || true)
 stopped() { [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ]; }
 for _ in $(seq 600); do stopped && break; sleep 0.1; done
 check "the program stopped itself" stopped
-# the subject of this part is the clock: how old the figures get while it cannot answer
-sleep 1.5
+# the subject of this part is the clock: how old the figures get while it cannot answer. It
+# stays stopped until the recording (read while headroom writes it) holds 3 samples whose heap
+# figures are at least 1 s old, bounded at 60 s: a fixed stop of 1.5 s left no such sample when
+# the sampler was starved by parallel tests, which says nothing about the figures' age.
+old_now() { sqlite3 -readonly -cmd ".timeout 2000" "$T/stop.db" \
+	"select count(*) from samples where heap_t_ns is not null and t_ns - heap_t_ns >= 1000000000" 2>/dev/null || echo 0; }
+for _ in $(seq 600); do [ "$(old_now)" -ge 3 ] 2>/dev/null && break; sleep 0.1; done
+check "stopped: the program was still stopped when the figures had aged" stopped
 kill -CONT "$pid"
 wait $hr
 # samples whose heap figures are at least 1 s older than the sample itself: the stopped stretch
