@@ -415,6 +415,24 @@ static void stale_heap_is_not_current(void **state)
 	synth_free(rec);
 }
 
+/* a run that ended before the shim's first answer: the recorder's "pending" becomes a reason a
+ * user can read, not the recorder's word */
+static void heap_never_answered_is_said(void **state)
+{
+	(void)state;
+	struct recording *rec = synth_new(3, 25 * MS);
+	int64_t *rss = synth_col(rec, "rss");
+	for (size_t i = 0; i < 3; i++)
+		rss[i] = 4 * MiB;
+	snprintf(rec->run.heap_mode, sizeof(rec->run.heap_mode), "stats");
+	snprintf(rec->run.heap_status, sizeof(rec->run.heap_status), "pending");
+	struct analysis a;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_false(a.heap_available);
+	assert_string_equal(a.heap_status, "no heap figures: the run ended before the heap shim first answered");
+	synth_free(rec);
+}
+
 /* issue 19.1: a service that never became ready gets no recommendation, with the reason; 19.9: a
  * status that says "available" without one figure is not shown as available */
 static void never_ready_is_not_sized(void **state)
@@ -457,6 +475,7 @@ int main(void)
 		cmocka_unit_test(teardown_is_not_a_reading),
 		cmocka_unit_test(stale_heap_is_not_current),
 		cmocka_unit_test(never_ready_is_not_sized),
+		cmocka_unit_test(heap_never_answered_is_said),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -115,6 +115,9 @@ status:
 				 "the heap figures stopped being fresh (the process did not answer: stopped, or blocked)");
 		else if (strncmp(a->heap_status, "available", 9) == 0)
 			snprintf(a->heap_status, sizeof(a->heap_status), "no heap figures were recorded");
+		else if (strcmp(a->heap_status, "pending") == 0)   /* the recorder's word for "not yet" */
+			snprintf(a->heap_status, sizeof(a->heap_status),
+				 "no heap figures: the run ended before the heap shim first answered");
 	}
 }
 
