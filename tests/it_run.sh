@@ -65,6 +65,14 @@ wait "$pid" || true
 apeak=$(q attach.db 'select max(rss_peak) from samples')
 check "attach saw the 48 MiB the process touched ($apeak)" test "$apeak" -gt $((48 << 20))
 expect_eq "attach recorded the end of the tree" "$(q attach.db "select count(*) from events where kind='exit'")" 1
+# the recording names the process by its own command line, and no startup is made up for a
+# process that started before the recording
+expect_eq "attach recorded the process's command line" "$(q attach.db 'select command from run')" \
+	"[\"$PROGS/memgrow\",\"48\",\"8\",\"50\",\"1500\"]"
+"$HEADROOM" report --json attach.db >attach.json
+expect_eq "attach: the startup is not observed" \
+	"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["memory"]["startup_from"])' attach.json)" attached
+check "attach: the report says the startup was not observed" grep -q "not observed: attached" <("$HEADROOM" report attach.db)
 set +e; e=$("$HEADROOM" attach --pid 999999 --quiet 2>&1); rc=$?; set -e
 expect_eq "attach to a pid that does not exist fails" "$rc" 1
 check "and says which pid" grep -q "no process with pid 999999" <<<"$e"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -260,6 +261,36 @@ static void tree_scan_finds_children(void **state)
 	assert_int_equal(probe_tree_scan("/proc", 999999999, pids, 16), -ESRCH);
 }
 
+/* /proc/PID/cmdline as the kernel gives it (arguments each ending in NUL), in a made-up proc
+ * root: the arguments whole, a trailing NUL dropped, a long one cut and said to be */
+static void cmdline_read(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/test_probe_cmdline.XXXXXX", dir[64], path[96], buf[32];
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/42", root);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/cmdline", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fwrite("redis\0--port\0\x1b]0;x\0", 1, 19, f);
+	fclose(f);
+	bool cut = true;
+	assert_int_equal(probe_proc_cmdline(root, 42, buf, sizeof(buf), &cut), 18);
+	assert_false(cut);
+	assert_string_equal(buf, "redis");
+	assert_string_equal(buf + 6, "--port");
+	assert_memory_equal(buf + 13, "\x1b]0;x", 6);
+	/* 19 bytes into 8: 7 kept, cut */
+	assert_int_equal(probe_proc_cmdline(root, 42, buf, 8, &cut), 7);
+	assert_true(cut);
+	assert_string_equal(buf, "redis");
+	assert_int_equal(probe_proc_cmdline(root, 43, buf, sizeof(buf), &cut), -ESRCH);
+	unlink(path);
+	rmdir(dir);
+	rmdir(root);
+}
+
 static void not_a_cgroup(void **state)
 {
 	(void)state;
@@ -280,6 +311,7 @@ int main(void)
 		cmocka_unit_test(missing_process),
 		cmocka_unit_test(tree_scan_finds_children),
 		cmocka_unit_test(not_a_cgroup),
+		cmocka_unit_test(cmdline_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

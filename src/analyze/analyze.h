@@ -88,6 +88,7 @@ enum analyze_phase_source {
 	PHASE_FROM_STABLE,     /* memory settled */
 	PHASE_FROM_GUESS,      /* none of those: the first tenth of the run */
 	PHASE_NONE,            /* too few samples to tell */
+	PHASE_ATTACHED,        /* attached to a running process: its startup was before the recording */
 };
 
 enum analyze_heap_finding {

@@ -115,6 +115,12 @@ status:
 				 "the heap figures stopped being fresh (the process did not answer: stopped, or blocked)");
 		else if (strncmp(a->heap_status, "available", 9) == 0)
 			snprintf(a->heap_status, sizeof(a->heap_status), "no heap figures were recorded");
+		else if (strcmp(a->heap_status, "off") == 0 && strcmp(s->rec->run.mode, "attach") == 0)
+			snprintf(a->heap_status, sizeof(a->heap_status),
+				 "not measured: attach cannot load the heap shim into a running process (`headroom run` "
+				 "starts it with the shim; --metrics URL reads a runtime's own figures)");
+		else if (strcmp(a->heap_status, "off") == 0)
+			snprintf(a->heap_status, sizeof(a->heap_status), "off (--heap off)");
 		else if (strcmp(a->heap_status, "pending") == 0)   /* the recorder's word for "not yet" */
 			snprintf(a->heap_status, sizeof(a->heap_status),
 				 "no heap figures: the run ended before the heap shim first answered");

@@ -99,6 +99,9 @@ static void place_startup(struct series *s, const struct analyze_options *o, str
 		a->stabilized_after_ns = (int64_t)(st * 1e9);
 	if (s->n < 2) {
 		a->startup_source = PHASE_NONE;
+	} else if (strcmp(s->rec->run.mode, "attach") == 0) {
+		/* memory settling after an attach is not a startup: the process started before */
+		a->startup_source = PHASE_ATTACHED;
 	} else if (ready) {
 		a->startup_source = PHASE_FROM_READY;
 		a->startup_end_ns = ready->t_ns;
@@ -150,7 +153,7 @@ static void steady_levels(struct series *s, struct analysis *a, size_t i0, int64
 	/* steady: everything after startup, load included (tracks-load is judged on it); the sample
 	 * ending the startup interval is startup's */
 	size_t s0 = a->startup_end_ns >= 0 ? i0 : 0;
-	if (s0 + 1 < n && a->startup_source != PHASE_NONE && t[s0] == se)
+	if (s0 + 1 < n && a->startup_source != PHASE_NONE && a->startup_source != PHASE_ATTACHED && t[s0] == se)
 		s0++;
 	size_t s1 = s->alive > s0 ? s->alive : n;
 	s->s0 = s0;

@@ -164,12 +164,24 @@ static void fill_info(struct runner *r)
 			json_object_array_add(arr, js);
 		}
 	} else {
-		char what[1100];
-		if (o->attach_pid > 0)
-			snprintf(what, sizeof(what), "pid %d", (int)o->attach_pid);
-		else
-			snprintf(what, sizeof(what), "cgroup %s", o->attach_cgroup);
-		json_object_array_add(arr, json_object_new_string(what));
+		/* 600 bytes: escaped as JSON (at most 6 bytes each) it stays within command[4096] */
+		char what[600];
+		bool cut = false;
+		ssize_t n = o->attach_pid > 0 ? probe_proc_cmdline(NULL, o->attach_pid, what, sizeof(what), &cut) : -1;
+		if (n > 0) {
+			/* the process's own command line, as `run` records its command (JSON keeps every
+			 * byte; views escape it) */
+			for (const char *p = what; p < what + n; p += strlen(p) + 1)
+				json_object_array_add(arr, json_object_new_string(p));
+			if (cut)
+				json_object_array_add(arr, json_object_new_string("(cut)"));
+		} else {
+			if (o->attach_pid > 0)
+				snprintf(what, sizeof(what), "pid %d", (int)o->attach_pid);
+			else
+				snprintf(what, sizeof(what), "cgroup %s", o->attach_cgroup);
+			json_object_array_add(arr, json_object_new_string(what));
+		}
 	}
 	snprintf(in->command, sizeof(in->command), "%s", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(arr);
@@ -813,9 +825,21 @@ int runner_run(const struct runner_options *opt, struct runner_result *res, char
 
 	if (opt->record_path)
 		snprintf(res->record_path, sizeof(res->record_path), "%s", opt->record_path);
-	else
-		runner_default_record_path(opt->argv ? opt->argv[0] : opt->attach_cgroup ? "cgroup" : "pid",
+	else {
+		/* an attached process is named by its own name (comm: 15 bytes the process may set to
+		 * anything; the name keeps only [A-Za-z0-9_-] of it) */
+		char comm[64] = "pid", comm_path[64];
+		if (!opt->argv && !opt->attach_cgroup && opt->attach_pid > 0) {
+			snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", (int)opt->attach_pid);
+			ssize_t n = util_read_file(comm_path, comm, sizeof(comm));
+			if (n > 0 && comm[n - 1] == '\n')
+				comm[n - 1] = '\0';
+			if (n <= 1)
+				snprintf(comm, sizeof(comm), "pid");
+		}
+		runner_default_record_path(opt->argv ? opt->argv[0] : opt->attach_cgroup ? "cgroup" : comm,
 					   res->record_path, sizeof(res->record_path));
+	}
 	/* before any thread exists (the recorder's writer), so every thread inherits the mask and
 	 * SIGCHLD/SIGINT reach only the signalfd */
 	sigset_t mask, oldmask;

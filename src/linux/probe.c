@@ -323,6 +323,27 @@ int probe_proc_start_time(const char *proc_root, pid_t pid, uint64_t *ret)
 	return probe_parse_start_time(buf, ret) < 0 ? -ESRCH : 0;
 }
 
+ssize_t probe_proc_cmdline(const char *proc_root, pid_t pid, char *buf, size_t len, bool *cut)
+{
+	char path[256];
+	*cut = false;
+	snprintf(path, sizeof(path), "%s/%d/cmdline", proc_root ? proc_root : "/proc", (int)pid);
+	ssize_t n = util_read_file(path, buf, len);
+	if (n == -ENOENT || n == -ESRCH)
+		return -ESRCH;
+	if (n == -EFBIG) {
+		*cut = true;
+		n = (ssize_t)len - 1;
+	}
+	if (n < 0)
+		return n;
+	/* without its final NUL an argument ends where the text does */
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	buf[n] = '\0';
+	return n;
+}
+
 int probe_proc_reset_hwm(struct proc_handle *h)
 {
 	if (h->fd_clear_refs < 0)

@@ -66,6 +66,11 @@ int probe_proc_read_status(struct proc_handle *h, struct proc_status *ret);
 /* The process's start time (field 22 of /proc/PID/stat, clock ticks since boot): with the pid, the
  * identity of a process, since a pid is reused once its process is gone. -ESRCH when none. */
 int probe_proc_start_time(const char *proc_root, pid_t pid, uint64_t *ret);
+/* The process's command line (/proc/PID/cmdline) into buf: its arguments NUL-separated, at most
+ * len - 1 bytes (a longer one is cut, *cut says so). The process wrote it (it may rewrite its
+ * argv with anything): the caller escapes it before a terminal sees it. Returns the byte count
+ * (0: a kernel thread or a zombie), -ESRCH when there is no such process. */
+ssize_t probe_proc_cmdline(const char *proc_root, pid_t pid, char *buf, size_t len, bool *cut);
 /* Same, from a "stat" line; -EINVAL when it is malformed. */
 int probe_parse_start_time(const char *stat_text, uint64_t *ret);
 /* RSS alone from /proc/PID/statm (resident pages): a fraction of status's cost, for readers that

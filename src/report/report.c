@@ -84,6 +84,7 @@ static const char *startup_reason(enum analyze_phase_source s)
 	case PHASE_FROM_LOAD: return "until the first load stage";
 	case PHASE_FROM_STABLE: return "until memory settled";
 	case PHASE_FROM_GUESS: return "the first tenth of the run (memory never settled, no ready event)";
+	case PHASE_ATTACHED: return "not observed: attached to a process already running";
 	case PHASE_NONE: break;
 	}
 	return "not placed: too few samples";
@@ -235,9 +236,13 @@ static void print_memory_text(FILE *out, const struct recording *rec, const stru
 	fprintf(out, "  true peak      %10s at %s%s%s\n", sz(a->peak).s, dur(a->peak_t_ns).s,
 		a->startup_peak >= 0 && a->startup_peak >= a->peak ? ", during startup" : "",
 		a->basis == BASIS_RSS && !a->rss_peaks_exact ? " (VmHWM since start: phase peaks are sampled values)" : "");
-	fprintf(out, "  startup peak   %10s   startup %s, %s\n", sz(a->startup_peak).s,
-		a->startup_end_ns >= 0 ? dur(a->startup_end_ns).s : "-", startup_reason(a->startup_source));
-	fprintf(out, "  traffic peak   %10s   after startup\n", sz(a->traffic_peak).s);
+	bool attached = a->startup_source == PHASE_ATTACHED;
+	if (attached)
+		fprintf(out, "  startup peak   %10s   %s\n", "-", startup_reason(a->startup_source));
+	else
+		fprintf(out, "  startup peak   %10s   startup %s, %s\n", sz(a->startup_peak).s,
+			a->startup_end_ns >= 0 ? dur(a->startup_end_ns).s : "-", startup_reason(a->startup_source));
+	fprintf(out, "  traffic peak   %10s   %s\n", sz(a->traffic_peak).s, attached ? "over the recording" : "after startup");
 	fprintf(out, "  steady         %10s median, %s p95, %s final\n", sz(a->steady_p50).s, sz(a->steady_p95).s,
 		sz(a->final).s);
 	if (a->basis != BASIS_RSS)
@@ -519,7 +524,7 @@ static void json_memory(struct json_object *o, const struct recording *rec, cons
 	add(peak, "steady_p95_bytes", jbytes(a->steady_p95));
 	add(peak, "final_bytes", jbytes(a->final));
 	add(peak, "startup_end_s", jsecs(a->startup_end_ns));
-	static const char *const sources[] = {"ready", "load", "stable", "guess", "none"};
+	static const char *const sources[] = {"ready", "load", "stable", "guess", "none", "attached"};
 	add(peak, "startup_from", json_object_new_string(sources[a->startup_source]));
 	add(o, "memory", peak);
 }
