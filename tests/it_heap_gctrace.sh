@@ -37,6 +37,44 @@ expect_eq "the cycle count never goes back" "$decreasing" 0
 check "no GC or scavenger line reached stderr" sh -c "! grep -qE '^(gc [0-9]+ @|scav [0-9]+ KiB)' '$T/go.err'"
 check "the report shows the live heap" grep -qE "^Heap: live 6[2-6]\.[0-9]Mi" "$T/go.txt"
 
+# the analysis: the GC figures and the advice, recomputed here from the report's own figures
+"$HEADROOM" report --json "$T/go.db" >"$T/go.json" || fail "report --json exits 0"
+python3 -W ignore::DeprecationWarning - "$T/go.json" "$SRC/docs/schema" >"$T/go.check" 2>&1 <<'PY' || true
+import json, math, os, sys
+d = json.load(open(sys.argv[1]))
+g, MiB = d["gc"], 2**20
+assert g and g["runtime"] == "go", g
+assert abs(g["live_final_bytes"] - 64 * MiB) <= 0.05 * 64 * MiB, g
+assert g["cycles"] >= 8 and g["gogc"] is not None and abs(g["gogc"] - 100) <= 10, g   # GOGC unset: 100
+lim = d["recommendation"]["limit_bytes"]
+assert g["limit_bytes"] == lim, (g, lim)
+gml = math.floor(lim * 0.9 / MiB) * MiB
+assert g["gomemlimit_bytes"] == gml, (g["gomemlimit_bytes"], gml)
+over = max(0, d["rss"]["peak_bytes"] - g["goal_peak_bytes"])
+assert g["overhead_bytes"] == over, (g, over)
+want = max(0, math.floor(100 * (gml - over - g["live_peak_bytes"]) / g["live_peak_bytes"]))
+assert abs(g["gogc_max"] - want) <= 1, (g["gogc_max"], want)      # float rounding at the floor
+assert "GOMEMLIMIT=%dMiB" % (gml // MiB) in g["gomemlimit_text"], g["gomemlimit_text"]
+assert "GOGC up to %d" % g["gogc_max"] in g["gogc_text"], g["gogc_text"]
+from jsonschema import Draft202012Validator, RefResolver
+store = {}
+for f in os.listdir(sys.argv[2]):
+    s = json.load(open(os.path.join(sys.argv[2], f)))
+    store[s["$id"]] = s
+schema = store["urn:headroom:schema:report"]
+errs = list(Draft202012Validator(schema, resolver=RefResolver.from_schema(schema, store=store)).iter_errors(d))
+assert not errs, [e.message[:200] for e in errs[:3]]
+print("ok")
+PY
+expect_eq "--json gc: 64 MiB live, GOMEMLIMIT = 90 % of the limit, GOGC that fits, valid against the schema" \
+	"$(cat "$T/go.check")" ok
+[ "$(cat "$T/go.check")" = ok ] || cat "$T/go.check"
+check "the report has the GC lines and the advice" sh -c "grep -q '^GC (Go runtime): ' '$T/go.txt' && grep -q '^  GOMEMLIMIT=' '$T/go.txt' && grep -q '^  GOGC up to ' '$T/go.txt'"
+"$HEADROOM" explain "$T/go.db" >"$T/explain.txt" 2>&1 || fail "explain exits 0"
+check "explain says where the heap came from and gives the advice" \
+	sh -c "grep -q 'go runtime (GODEBUG=gctrace=1)' '$T/explain.txt' && grep -q '^GOMEMLIMIT=' '$T/explain.txt'"
+check "no glibc remedy for a Go program" sh -c "! grep -q MALLOC_ARENA_MAX '$T/go.txt' '$T/explain.txt'"
+
 # --- the program's output, byte for byte --------------------------------------------------------
 "$G" 8 6 chatter >"$T/d.out" 2>"$T/d.err"
 "$HEADROOM" run --quiet --record "$T/c1.db" -- "$G" 8 6 chatter >"$T/h.out" 2>"$T/h.err" || fail "run (files) exits 0"
