@@ -73,6 +73,9 @@ check "the report has the GC lines and the advice" sh -c "grep -q '^GC (Go runti
 "$HEADROOM" explain "$T/go.db" >"$T/explain.txt" 2>&1 || fail "explain exits 0"
 check "explain says where the heap came from and gives the advice" \
 	sh -c "grep -q 'go runtime (GODEBUG=gctrace=1)' '$T/explain.txt' && grep -q '^GOMEMLIMIT=' '$T/explain.txt'"
+"$HEADROOM" report "$T/go.db" --html "$T/go.html" >/dev/null 2>&1 || fail "report --html exits 0"
+check "the HTML answers what the collector's settings do, with GOMEMLIMIT" \
+	sh -c "grep -q 'garbage collector&#39;s settings' '$T/go.html' && grep -q 'GOMEMLIMIT=' '$T/go.html'"
 check "no glibc remedy for a Go program" sh -c "! grep -q MALLOC_ARENA_MAX '$T/go.txt' '$T/explain.txt'"
 
 # --- the program's output, byte for byte --------------------------------------------------------
