@@ -60,7 +60,7 @@ static const struct cli_opt run_opts[] = {
 	 OPT_DURATION},
 	{"grace", "DUR", "5s", "how long a stopped command has between SIGTERM and SIGKILL", OPT_GRACE},
 	{"heap", "MODE", "stats", "live heap through the LD_PRELOAD shim: stats (bytes and counts), count (counts "
-	 "only), off", OPT_HEAP},
+	 "only), off; a Go program: its runtime's GC trace instead (GODEBUG=gctrace=1), off leaves it alone", OPT_HEAP},
 	{"no-heap", NULL, NULL, "same as --heap off", OPT_NO_HEAP},
 	O_METRICS,
 	O_HEAP_METRIC,
