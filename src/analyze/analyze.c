@@ -183,6 +183,10 @@ void stage_run_facts(const struct recording *rec, struct analysis *a)
 	a->finished = rec->run.finished;
 	a->rss_peaks_exact = rec->run.rss_peaks_exact;
 	a->duration_ns = rec->run.duration_ns;
+	const char *hm = rec->run.heap_mode;
+	snprintf(a->heap_source, sizeof(a->heap_source), "%s",
+		 strcmp(hm, "stats") == 0 || strcmp(hm, "count") == 0 ? "shim"
+		 : strcmp(hm, "metrics") == 0 || strcmp(hm, "gctrace") == 0 ? hm : "");
 	/* "available: glibc, stats mode" names the allocator underneath */
 	const char *st = rec->run.heap_status;
 	snprintf(a->heap_status, sizeof(a->heap_status), "%s", st[0] ? st : "unknown");

@@ -228,7 +228,9 @@ struct analysis {
 	 * the instant the target produced it and heap_final_age_ns how old it was when read. */
 	bool heap_available;
 	char heap_status[256];
-	char allocator[16];           /* "glibc", "jemalloc", "mimalloc", "" when unknown */
+	char allocator[16];           /* "glibc", "jemalloc", "mimalloc", "go", "" when unknown */
+	char heap_source[16];         /* where the heap figures came from: "shim", "metrics" (the
+				       * service's page), "gctrace" (the Go runtime's GC trace), "" none */
 	int64_t heap_live_peak, heap_live_final, heap_allocations;
 	int64_t heap_held_final;      /* the allocator's own held figure, HR_UNKNOWN when it has none */
 	int64_t heap_final_t_ns, heap_final_age_ns;

@@ -933,7 +933,9 @@ int report_print_compare(FILE *out, const char *const names[2], const struct rec
 	fprintf(out, "%-18s %12s %12s\n", "duration", dur(a[0]->duration_ns).s, dur(a[1]->duration_ns).s);
 	fprintf(out, "%-18s %12s %12s\n", "verdict", analyze_verdict_name(a[0]->verdict), analyze_verdict_name(a[1]->verdict));
 	fprintf(out, "%-18s %12s %12s\n", "slope", rate_h(a[0]->slope_bytes_per_s).s, rate_h(a[1]->slope_bytes_per_s).s);
-	fprintf(out, "%-18s %12s %12s\n", "heap source", a[0]->heap_available ? "shim" : "-", a[1]->heap_available ? "shim" : "-");
+	/* the shim, the service's metrics page or the Go runtime's trace: the same column, not the same truth */
+	fprintf(out, "%-18s %12s %12s\n", "heap source", a[0]->heap_available && a[0]->heap_source[0] ? a[0]->heap_source : "-",
+		a[1]->heap_available && a[1]->heap_source[0] ? a[1]->heap_source : "-");
 	for (size_t r = 0; r < nrows; r++) {
 		if (rows[r].v[0] < 0 && rows[r].v[1] < 0)
 			continue;
