@@ -449,6 +449,7 @@ static struct recording *go_run(size_t n, int64_t rss_mib, int64_t live, int64_t
 	snprintf(rec->run.heap_status, sizeof(rec->run.heap_status), "available: go runtime (GODEBUG=gctrace=1)");
 	int64_t *rss = synth_col(rec, "rss"), *hl = synth_col(rec, "heap_live"), *hg = synth_col(rec, "heap_goal");
 	int64_t *hp = synth_col(rec, "heap_live_peak"), *cyc = synth_col(rec, "gc_cycles"), *ht = synth_col(rec, "heap_t_ns");
+	int64_t *hb = synth_col(rec, "heap_goal_base");
 	int64_t count = 0;
 	for (size_t i = 0; i < n; i++) {
 		rss[i] = rss_mib * MiB;
@@ -457,6 +458,7 @@ static struct recording *go_run(size_t n, int64_t rss_mib, int64_t live, int64_t
 			hl[i] = live;
 			hg[i] = goal;
 			hp[i] = count == 3 ? live_peak : live;
+			hb[i] = count > 1 ? live : HR_UNKNOWN;   /* each cycle's goal from the one before */
 			ht[i] = rec->t_ns[i] - 30 * MS;
 		}
 		if (count)
@@ -509,6 +511,24 @@ static void go_gc_advice(void **state)
 	rec = go_run(300, 20, 4 * MiB, 5 * MiB, 4 * MiB);
 	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
 	assert_true(fabs(a.gc_gogc - 25) < 1e-9);
+	synth_free(rec);
+
+	/* GOGC comes from a goal and the live heap it was set from (the cycle before): 128 MiB set
+	 * from 80 MiB is GOGC 60; with no two consecutive cycles read it is not known */
+	rec = go_run(300, 150, 64 * MiB, 128 * MiB, 64 * MiB);
+	int64_t *hb = synth_col(rec, "heap_goal_base");
+	for (size_t i = 0; i < 300; i++)
+		if (hb[i] >= 0)
+			hb[i] = 80 * MiB;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(fabs(a.gc_gogc - 60) < 1e-9);
+	assert_int_equal(a.gc_gogc_live, 80 * MiB);
+	for (size_t i = 0; i < 300; i++)
+		hb[i] = HR_UNKNOWN;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(isnan(a.gc_gogc));
+	/* the advice does not need it: floor(100 × (169 - 22 - 64) / 64) = 129 */
+	assert_int_equal(a.gc_gogc_max, 129);
 	synth_free(rec);
 
 	/* no recommendation (the service never became ready): figures, no advice */

@@ -17,7 +17,7 @@ const char *const analyze_columns[] = {
 	"rss", "rss_peak", "rss_anon", "rss_file", "rss_shmem", "map_anon", "map_stacks", "map_code",
 	"map_files", "map_shmem", "map_other", "cg_usage", "cg_usage_peak", "cg_working_set",
 	"cg_inactive_file", "cg_file", "cg_oom_kills", "cg_limit_hits", "heap_live", "heap_held",
-	"heap_allocs", "heap_live_peak", "heap_t_ns", "heap_goal", "gc_cycles", "heap_released", NULL,
+	"heap_allocs", "heap_live_peak", "heap_t_ns", "heap_goal", "heap_goal_base", "gc_cycles", "heap_released", NULL,
 };
 
 void analyze_options_init(struct analyze_options *opt)
@@ -151,6 +151,7 @@ static void init_unknown(struct analysis *a)
 		&a->load_errors, &a->gc_cycles, &a->gc_cycles_steady, &a->gc_live_final, &a->gc_live_peak,
 		&a->gc_goal_final, &a->gc_goal_peak, &a->gc_released_final, &a->gc_overhead_bytes,
 		&a->gc_limit_bytes, &a->gc_gomemlimit_bytes, &a->gc_gogc_max, &a->gc_goal_at_max,
+		&a->gc_gogc_live, &a->gc_gogc_goal,
 	};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		*f[i] = HR_UNKNOWN;

@@ -250,8 +250,11 @@ struct analysis {
 	double gc_cycles_per_s;       /* in the steady phase, NAN when it has none */
 	int64_t gc_live_final, gc_live_peak;   /* the heap marked live by the last cycle / the highest */
 	int64_t gc_goal_final, gc_goal_peak;   /* the goal after the last cycle / the highest */
-	double gc_gogc;               /* the GOGC the last cycle ran with: 100 (goal - live) / live; NAN
-				       * when the goal was the runtime's 4 MiB minimum */
+	double gc_gogc;               /* the GOGC the runtime ran with, 100 (goal - base) / base of the
+				       * cycle whose goal's base (the live heap of the cycle before) was
+				       * the highest; NAN when unknown (no two consecutive cycles read) or
+				       * its goal was the runtime's 4 MiB minimum */
+	int64_t gc_gogc_live, gc_gogc_goal;    /* that base and goal */
 	int64_t gc_released_final;    /* heap returned to the OS, as of the last scavenger report */
 	int64_t gc_overhead_bytes;    /* at least this besides the heap: the peak of the basis's RSS
 				       * less the highest goal (stacks, runtime, code), floored at 0 */

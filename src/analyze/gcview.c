@@ -35,16 +35,20 @@ void stage_gc(struct series *s, struct analysis *a)
 		return;
 	const int64_t *goal = recording_column(rec, "heap_goal"), *live = recording_column(rec, "heap_live");
 	const int64_t *lpeak = recording_column(rec, "heap_live_peak"), *cyc = recording_column(rec, "gc_cycles");
-	const int64_t *rel = recording_column(rec, "heap_released");
+	const int64_t *rel = recording_column(rec, "heap_released"), *base = recording_column(rec, "heap_goal_base");
 	if (!goal || !live || !cyc)
 		return;
-	size_t last = 0;
-	bool any = false;
+	size_t last = 0, top = 0;
+	bool any = false, any_base = false;
 	for (size_t i = 0; i < s->n; i++) {
 		if (goal[i] < 0 || live[i] < 0)
 			continue;
 		any = true;
 		last = i;
+		if (base && base[i] > 0 && (!any_base || base[i] > base[top])) {
+			top = i;
+			any_base = true;
+		}
 		int64_t lp = lpeak && lpeak[i] > live[i] ? lpeak[i] : live[i];
 		if (lp > a->gc_live_peak)
 			a->gc_live_peak = lp;
@@ -58,8 +62,16 @@ void stage_gc(struct series *s, struct analysis *a)
 	a->gc_goal_final = goal[last];
 	a->gc_cycles = known_before(cyc, s->n, 0);
 	a->gc_released_final = known_before(rel, s->n, HR_UNKNOWN);
-	if (a->gc_live_final > 0 && a->gc_goal_final > TH_GO_MIN_GOAL_BYTES)
-		a->gc_gogc = 100.0 * (double)(a->gc_goal_final - a->gc_live_final) / (double)a->gc_live_final;
+	/* GOGC read off a cycle's goal and the live heap it was set from (the cycle before), at the
+	 * most live heap: there the runtime's 4 MiB minimum and the stacks and globals it adds to the
+	 * goal (Go 1.18+: goal = live + (live + stacks + globals) × GOGC/100; whole MiB in the trace,
+	 * left out) weigh least */
+	if (any_base) {
+		a->gc_gogc_live = base[top];
+		a->gc_gogc_goal = goal[top];
+		if (goal[top] > TH_GO_MIN_GOAL_BYTES)
+			a->gc_gogc = 100.0 * (double)(goal[top] - base[top]) / (double)base[top];
+	}
 	if (s->s1 > s->s0) {
 		a->gc_cycles_steady = known_before(cyc, s->s1, 0) - known_before(cyc, s->s0, 0);
 		if (a->steady_ns > 0)

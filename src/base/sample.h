@@ -51,7 +51,9 @@ struct sample {
 	/* a garbage-collected runtime's own figures (Go's GODEBUG=gctrace=1, scavtrace=1), in the row
 	 * of the sample that first saw them; heap_live is then the heap marked live by the last cycle
 	 * and heap_t_ns the instant its report was read */
-	int64_t heap_goal;     /* the heap size at which the next cycle starts (Go's "MB goal") */
+	int64_t heap_goal;     /* the goal of the last cycle: the heap size it was to start at (Go's
+				* "MB goal", set from the previous cycle's live heap) */
+	int64_t heap_goal_base;/* that previous cycle's live heap, when its report was read too */
 	int64_t gc_cycles;     /* cycles completed since the program started (cumulative, every row) */
 	int64_t heap_released; /* heap the runtime has returned to the OS, as of its last report */
 };

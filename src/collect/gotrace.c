@@ -100,6 +100,7 @@ void gotrace_prepare(struct gotrace *g)
 	g->child_out = g->child_err = g->relay_fd = g->stop_pipe[0] = g->stop_pipe[1] = -1;
 	g->dest_fd = STDERR_FILENO;
 	pthread_mutex_init(&g->mu, NULL);
+	g->goal_base = HR_UNKNOWN;
 	set_status(g, "unavailable: the Go runtime's GC trace could not be set up");
 	struct stat st;
 	if (fstat(STDERR_FILENO, &st) < 0) {
@@ -161,6 +162,8 @@ static void on_line(void *ctx, const struct gctrace_line *l)
 		/* the target's cycles count up; a line of an earlier number is another Go process's
 		 * (a child that inherited GODEBUG and this stderr) */
 		if (l->cycle > g->cycles) {
+			/* a cycle's goal was set from the cycle before it: known when that line was read */
+			g->goal_base = l->cycle == g->cycles + 1 && g->cycles > 0 ? g->live : HR_UNKNOWN;
 			g->cycles = l->cycle;
 			g->live = l->heap_live;
 			g->goal = l->heap_goal;
@@ -288,6 +291,7 @@ void gotrace_read(struct gotrace *g, struct sample *s)
 		g->origin_ns = origin;
 	pthread_mutex_lock(&g->mu);
 	int64_t cycles = g->cycles, live = g->live, goal = g->goal, live_max = g->live_max, at = g->gc_at_ns;
+	int64_t goal_base = g->goal_base;
 	int64_t released = g->released, scav_at = g->scav_at_ns;
 	g->live_max = 0;
 	pthread_mutex_unlock(&g->mu);
@@ -297,6 +301,7 @@ void gotrace_read(struct gotrace *g, struct sample *s)
 		g->seen_cycles = cycles;
 		s->heap_live = live;
 		s->heap_goal = goal;
+		s->heap_goal_base = goal_base;
 		s->heap_live_peak = live_max > live ? live_max : live;
 		int64_t t = at - g->origin_ns;
 		s->heap_t_ns = t < s->t_ns ? (t > 0 ? t : 0) : s->t_ns;

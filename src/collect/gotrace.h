@@ -47,6 +47,7 @@ struct gotrace {
 	pthread_mutex_t mu;
 	int64_t cycles;                /* the target's last cycle number, 0: none yet */
 	int64_t live, goal, live_max;  /* of the last cycle; live_max: the highest since the last read */
+	int64_t goal_base;             /* the live heap of the cycle before the last (its goal's base), -1 */
 	int64_t gc_at_ns;              /* CLOCK_MONOTONIC when its line was read */
 	int64_t released, scav_at_ns;  /* the last scavenger line */
 	int64_t foreign;               /* runtime lines of a cycle out of order (another Go process) */

@@ -221,15 +221,17 @@ const char *words_heap(const struct analysis *a, char *buf, size_t len)
 
 const char *words_gc(const struct analysis *a, char *buf, size_t len)
 {
-	char x[48], y[48], z[48], g[48], r[64] = "";
+	char x[48], y[48], z[48], g[160], r[64] = "", u[48], v[48];
 	if (!a->gc_available) {
 		snprintf(buf, len, "%s", "");
 		return buf;
 	}
 	if (!isnan(a->gc_gogc))
-		snprintf(g, sizeof(g), " (GOGC %.0f)", a->gc_gogc);
+		snprintf(g, sizeof(g), "; a goal of %s set from a live heap of %s: GOGC %.0f",
+			 words_size(a->gc_gogc_goal, v, sizeof(v)), words_size(a->gc_gogc_live, u, sizeof(u)), a->gc_gogc);
 	else
-		snprintf(g, sizeof(g), " (the runtime's 4Mi minimum)");
+		snprintf(g, sizeof(g), " (GOGC cannot be read off the trace: no two consecutive cycles above the "
+			 "runtime's 4Mi minimum goal were read)");
 	if (a->gc_released_final >= 0)
 		snprintf(r, sizeof(r), "; %s released to the OS", words_size(a->gc_released_final, z, sizeof(z)));
 	int n = snprintf(buf, len, "%lld GC cycles, %lld in the steady phase", (long long)a->gc_cycles,
@@ -292,8 +294,8 @@ const char *words_gc_gogc(const struct analysis *a, char *buf, size_t len)
 	}
 	/* the same allocation, a goal (GOGC/100 × live) above the live heap: cycles scale as 1/GOGC */
 	double ratio = a->gc_gogc / (double)a->gc_gogc_max;
-	n += snprintf(buf + n, len - (size_t)n, "; this run ran at GOGC %.0f (goal %s)", a->gc_gogc,
-		      words_size(a->gc_goal_final, z, sizeof(z)));
+	n += snprintf(buf + n, len - (size_t)n, "; this run ran at GOGC %.0f (a goal of %s for %s live)", a->gc_gogc,
+		      words_size(a->gc_gogc_goal, z, sizeof(z)), words_size(a->gc_gogc_live, y, sizeof(y)));
 	if (n < 0 || (size_t)n >= len)
 		return buf;
 	if (!isnan(a->gc_cycles_per_s) && a->gc_cycles_per_s > 0)
