@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the demo services of examples/ (see examples/README.md) and prints nothing else than
 # what it builds. Idempotent and fast when up to date (cargo and go cache; C by mtime).
-#   scripts/build-examples.sh [rust|rust-debug|go|c|all]...   (default: all)
+#   scripts/build-examples.sh [rust|rust-debug|rust-jemalloc|go|c|all]...   (default: all)
 # Output: $EXAMPLES_OUT (default <repo>/build/examples):
-#   demo-rust-svc (release), demo-rust-svc-debug, demo-go-svc, demo-c-svc
+#   demo-rust-svc (release), demo-rust-svc-debug, demo-rust-jemalloc-svc, demo-go-svc, demo-c-svc
 # Installs what it needs first (scripts/install-deps.sh demo). Offline: cargo reads Debian's
 # crates (examples/rust-svc/.cargo/config.toml), go builds with GOPROXY=off.
 set -euo pipefail
@@ -14,12 +14,18 @@ targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    rust|rust-debug|go|c|all) ;;
-    *) echo "build-examples.sh: unknown target '$t' (accepted: rust rust-debug go c all)" >&2; exit 2 ;;
+    rust|rust-debug|rust-jemalloc|go|c|all) ;;
+    *) echo "build-examples.sh: unknown target '$t' (accepted: rust rust-debug rust-jemalloc go c all)" >&2; exit 2 ;;
   esac
 done
 
-bash "$SRC/scripts/install-deps.sh" demo
+# the Rust path of `make demo` needs only the "demo" packages; the Go client library and the
+# static jemalloc only the targets that build with them
+groups=(demo)
+for t in "${targets[@]}"; do
+  case "$t" in go|rust-jemalloc|all) groups=(demo runtimes) ;; esac
+done
+bash "$SRC/scripts/install-deps.sh" "${groups[@]}"
 mkdir -p "$OUT"
 # Tests and demos may build at the same time: one builder at a time per output directory.
 exec 9>"$OUT/.build.lock"
@@ -65,13 +71,37 @@ build_go() {
   command -v go >/dev/null 2>&1 || go=/usr/lib/go/bin/go
   cd "$SRC/examples/go-svc"
   t0=$(now)
-  # Standard library only: nothing to fetch. Replace the binary only when it changed.
-  GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local "$go" build -buildvcs=false -o "$OUT/demo-go-svc.tmp" .
+  # The Prometheus client library from Debian (golang-github-prometheus-client-golang-dev):
+  # GOPATH mode over /usr/share/gocode, where Debian's Go packages put their sources; nothing is
+  # fetched. Replace the binary only when it changed.
+  GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOTOOLCHAIN=local \
+    "$go" build -buildvcs=false -o "$OUT/demo-go-svc.tmp" .
   if cmp -s "$OUT/demo-go-svc.tmp" "$OUT/demo-go-svc"; then
     rm -f "$OUT/demo-go-svc.tmp"
   else
     mv -f "$OUT/demo-go-svc.tmp" "$OUT/demo-go-svc"
     echo "build-examples.sh: built $OUT/demo-go-svc ($("$go" version | cut -d' ' -f3)) in $(took "$t0") s" >&2
+  fi
+}
+
+# jemalloc compiled in as Rust's global allocator (Debian's static libjemalloc_pic.a, build.rs);
+# the same crates and target directory as rust-svc, so hyper and tokio are compiled once.
+build_rust_jemalloc() {
+  local cargo name=demo-rust-jemalloc-svc t0
+  cargo=$(find_cargo)
+  cd "$SRC/examples/rust-jemalloc-svc"
+  t0=$(now)
+  if [ -f Cargo.lock ] && ! "$cargo" metadata --format-version 1 --offline >/dev/null 2>&1; then
+    rm -f Cargo.lock
+  fi
+  log=$(CARGO_TARGET_DIR="$OUT/rust-target" "$cargo" build --release --offline 2>&1) || {
+    echo "$log" >&2
+    echo "build-examples.sh: cargo build (rust-jemalloc) failed" >&2
+    exit 1
+  }
+  if ! cmp -s "$OUT/rust-target/release/$name" "$OUT/$name"; then
+    cp -f "$OUT/rust-target/release/$name" "$OUT/$name.tmp" && mv -f "$OUT/$name.tmp" "$OUT/$name"
+    echo "build-examples.sh: built $OUT/$name (release, jemalloc compiled in) in $(took "$t0") s" >&2
   fi
 }
 
@@ -89,8 +119,9 @@ for t in "${targets[@]}"; do
   case "$t" in
     rust) build_rust release ;;
     rust-debug) build_rust debug ;;
+    rust-jemalloc) build_rust_jemalloc ;;
     go) build_go ;;
     c) build_c ;;
-    all) build_rust release; build_rust debug; build_go; build_c ;;
+    all) build_rust release; build_rust debug; build_rust_jemalloc; build_go; build_c ;;
   esac
 done

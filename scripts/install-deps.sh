@@ -30,13 +30,16 @@ for group in "$@"; do
     # the image's rustup cargo builds the same sources.
     demo)  pkgs+=(golang-go librust-hyper-dev librust-tokio-dev curl)
            command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || pkgs+=(cargo) ;;
+    # the runtimes' own heap figures (scripts/build-examples.sh go, rust-jemalloc): the Prometheus
+    # client library for the Go demo's /metrics, jemalloc's static library for the Rust one
+    runtimes) pkgs+=(golang-go golang-github-prometheus-client-golang-dev libjemalloc-dev) ;;
     browser) pkgs+=(chromium python3) ;;
     # the node agent's tests (tests/it_node_containerd.sh, it_deploy_*.sh): the container runtime
     # Kubernetes uses, podman to build images, a static libc for the test image, node + npm for
     # the manifest validator (deploy/validate). Debian's npm only where no npm came with nodejs.
     node)  pkgs+=(containerd runc podman libc6-dev prometheus curl python3-yaml nodejs)
            command -v npm >/dev/null 2>&1 || pkgs+=(npm) ;;
-    *) echo "install-deps.sh: unknown group '$group' (accepted: vm bench real demo browser node)" >&2; exit 2 ;;
+    *) echo "install-deps.sh: unknown group '$group' (accepted: vm bench real demo runtimes browser node)" >&2; exit 2 ;;
   esac
 done
 

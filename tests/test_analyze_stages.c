@@ -458,6 +458,152 @@ static void never_ready_is_not_sized(void **state)
 	synth_free(rec);
 }
 
+/* A Go run as the gctrace recorder writes it: RSS `rss` MiB flat, a cycle every 10 samples
+ * (live, goal; one cycle's live peak `live_peak`), the cycle count in every row after the first. */
+static struct recording *go_run(size_t n, int64_t rss_mib, int64_t live, int64_t goal, int64_t live_peak)
+{
+	struct recording *rec = synth_new(n, 100 * MS);
+	snprintf(rec->run.heap_mode, sizeof(rec->run.heap_mode), "gctrace");
+	snprintf(rec->run.heap_status, sizeof(rec->run.heap_status), "available: go runtime (GODEBUG=gctrace=1)");
+	int64_t *rss = synth_col(rec, "rss"), *hl = synth_col(rec, "heap_live"), *hg = synth_col(rec, "heap_goal");
+	int64_t *hp = synth_col(rec, "heap_live_peak"), *cyc = synth_col(rec, "gc_cycles"), *ht = synth_col(rec, "heap_t_ns");
+	int64_t *hb = synth_col(rec, "heap_goal_base");
+	int64_t count = 0;
+	for (size_t i = 0; i < n; i++) {
+		rss[i] = rss_mib * MiB;
+		if (i % 10 == 5) {
+			count++;
+			hl[i] = live;
+			hg[i] = goal;
+			hp[i] = count == 3 ? live_peak : live;
+			hb[i] = count > 1 ? live : HR_UNKNOWN;   /* each cycle's goal from the one before */
+			ht[i] = rec->t_ns[i] - 30 * MS;
+		}
+		if (count)
+			cyc[i] = count;
+	}
+	return rec;
+}
+
+/* the GC figures and the GOMEMLIMIT / GOGC advice, each worked out by hand */
+static void go_gc_advice(void **state)
+{
+	(void)state;
+	struct analysis a;
+	/* 30 s, RSS 150 MiB: limit 150 × 1.25 = 187.5 -> 188 MiB; GOMEMLIMIT 0.9 × 188 = 169.2 -> 169 MiB;
+	 * overhead 150 - 128 = 22 MiB; GOGC max = floor(100 × (169 - 22 - 70) / 70) = 110; its goal
+	 * 70 + 77 = 147 MiB */
+	struct recording *rec = go_run(300, 150, 64 * MiB, 128 * MiB, 70 * MiB);
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(a.gc_available);
+	assert_int_equal(a.gc_cycles, 30);
+	assert_int_equal(a.gc_live_final, 64 * MiB);
+	assert_int_equal(a.gc_live_peak, 70 * MiB);
+	assert_int_equal(a.gc_goal_final, 128 * MiB);
+	assert_true(fabs(a.gc_gogc - 100) < 1e-9);
+	assert_int_equal(a.gc_overhead_bytes, 22 * MiB);
+	assert_true(a.sized);
+	assert_int_equal(a.sizing.limit_bytes, 188 * MiB);
+	assert_int_equal(a.gc_limit_bytes, 188 * MiB);
+	assert_int_equal(a.gc_gomemlimit_bytes, 169 * MiB);
+	assert_int_equal(a.gc_gogc_max, 110);
+	assert_int_equal(a.gc_goal_at_max, 147 * MiB);
+	assert_false(a.gc_explains_sawtooth);   /* flat RSS: no sawtooth to explain */
+	/* the Go runtime, not glibc, in the remedies */
+	assert_string_equal(a.allocator, "go");
+	synth_free(rec);
+
+	/* a live heap too big for any GOGC: 169 - 22 - 160 < 0 */
+	rec = go_run(300, 150, 64 * MiB, 128 * MiB, 160 * MiB);
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_int_equal(a.gc_gogc_max, 0);
+	synth_free(rec);
+
+	/* the goal at the runtime's 4 MiB minimum: no GOGC can be read off it */
+	rec = go_run(300, 20, 1 * MiB, 4 * MiB, 1 * MiB);
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(a.gc_available);
+	assert_true(isnan(a.gc_gogc));
+	/* 4 MiB + 1 MiB: GOGC 25 is the first the runtime could have run with */
+	synth_free(rec);
+	rec = go_run(300, 20, 4 * MiB, 5 * MiB, 4 * MiB);
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(fabs(a.gc_gogc - 25) < 1e-9);
+	synth_free(rec);
+
+	/* GOGC comes from a goal and the live heap it was set from (the cycle before): 128 MiB set
+	 * from 80 MiB is GOGC 60; with no two consecutive cycles read it is not known */
+	rec = go_run(300, 150, 64 * MiB, 128 * MiB, 64 * MiB);
+	int64_t *hb = synth_col(rec, "heap_goal_base");
+	for (size_t i = 0; i < 300; i++)
+		if (hb[i] >= 0)
+			hb[i] = 80 * MiB;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(fabs(a.gc_gogc - 60) < 1e-9);
+	assert_int_equal(a.gc_gogc_live, 80 * MiB);
+	for (size_t i = 0; i < 300; i++)
+		hb[i] = HR_UNKNOWN;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(isnan(a.gc_gogc));
+	/* the advice does not need it: floor(100 × (169 - 22 - 64) / 64) = 129 */
+	assert_int_equal(a.gc_gogc_max, 129);
+	synth_free(rec);
+
+	/* no recommendation (the service never became ready): figures, no advice */
+	rec = go_run(300, 150, 64 * MiB, 128 * MiB, 64 * MiB);
+	synth_event_detail(rec, 0, "not_ready", 0, "127.0.0.1:8080 did not accept connections in time");
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(a.gc_available);
+	assert_false(a.sized);
+	assert_int_equal(a.gc_gomemlimit_bytes, HR_UNKNOWN);
+	assert_int_equal(a.gc_gogc_max, HR_UNKNOWN);
+	synth_free(rec);
+
+	/* the same columns in a shim recording say nothing about a collector */
+	rec = go_run(300, 150, 64 * MiB, 128 * MiB, 64 * MiB);
+	snprintf(rec->run.heap_mode, sizeof(rec->run.heap_mode), "stats");
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_false(a.gc_available);
+	synth_free(rec);
+}
+
+/* the sawtooth is the collector when its teeth are no more than the cycles of the steady phase */
+static void go_gc_sawtooth(void **state)
+{
+	(void)state;
+	struct analysis a;
+	for (int few = 0; few < 2; few++) {
+		/* 40 s: RSS climbs 100 -> 160 MiB over 40 samples and falls back in one, 10 teeth */
+		struct recording *rec = go_run(400, 100, 50 * MiB, 100 * MiB, 50 * MiB);
+		int64_t *rss = synth_col(rec, "rss"), *hg = synth_col(rec, "heap_goal"), *hl = synth_col(rec, "heap_live");
+		int64_t *cyc = synth_col(rec, "gc_cycles"), *hp = synth_col(rec, "heap_live_peak");
+		int64_t count = 0;
+		for (size_t i = 0; i < 400; i++) {
+			rss[i] = (100 + (int64_t)(i % 40) * 60 / 39) * MiB;
+			hg[i] = hl[i] = hp[i] = cyc[i] = HR_UNKNOWN;
+			/* a cycle at each fall, or (few) at only every fourth */
+			if (i % 40 == 0 && (!few || i % 160 == 0)) {
+				count++;
+				hl[i] = hp[i] = 50 * MiB;
+				hg[i] = 100 * MiB;
+			}
+			if (count)
+				cyc[i] = count;
+		}
+		assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+		assert_non_null(analysis_finding(&a, FINDING_SAWTOOTH));
+		assert_true(a.drops >= 8);
+		if (few) {
+			assert_true(a.gc_cycles_steady < (int64_t)a.drops);
+			assert_false(a.gc_explains_sawtooth);
+		} else {
+			assert_true(a.gc_cycles_steady >= (int64_t)a.drops);
+			assert_true(a.gc_explains_sawtooth);
+		}
+		synth_free(rec);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +622,8 @@ int main(void)
 		cmocka_unit_test(stale_heap_is_not_current),
 		cmocka_unit_test(never_ready_is_not_sized),
 		cmocka_unit_test(heap_never_answered_is_said),
+		cmocka_unit_test(go_gc_advice),
+		cmocka_unit_test(go_gc_sawtooth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

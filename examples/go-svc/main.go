@@ -1,6 +1,9 @@
-// headroom demo service (Go, net/http, standard library only): HTTP endpoints whose memory
-// behaviour is known, so a recording of it under load can be checked against the expectation.
-// See examples/README.md for the endpoint contract shared with the Rust and C services.
+// headroom demo service (Go, net/http): HTTP endpoints whose memory behaviour is known, so a
+// recording of it under load can be checked against the expectation. See examples/README.md for
+// the endpoint contract shared with the Rust and C services. /metrics is the Prometheus client
+// library's standard page (its Go and process collectors: go_memstats_*, go_gc_duration_seconds),
+// from Debian's golang-github-prometheus-client-golang-dev, built offline (GOPATH mode over
+// /usr/share/gocode; scripts/build-examples.sh).
 //
 // The Go runtime returns freed heap to the OS lazily (a background scavenger), so after a
 // burst of /work its RSS stays up; /release calls debug.FreeOSMemory() to force it back.
@@ -19,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 const (
@@ -234,7 +239,10 @@ func main() {
 	}
 	// The bound address (port 0 picks one): scripts read this line.
 	fmt.Printf("demo-go-svc listening on %s\n", ln.Addr())
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler()) // the default registry: Go runtime and process collectors
+	mux.Handle("/", s)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	if err := srv.Serve(ln); err != nil {
 		fmt.Fprintf(os.Stderr, "demo-go-svc: server error: %v\n", err)
 		os.Exit(1)

@@ -17,7 +17,7 @@ const char *const analyze_columns[] = {
 	"rss", "rss_peak", "rss_anon", "rss_file", "rss_shmem", "map_anon", "map_stacks", "map_code",
 	"map_files", "map_shmem", "map_other", "cg_usage", "cg_usage_peak", "cg_working_set",
 	"cg_inactive_file", "cg_file", "cg_oom_kills", "cg_limit_hits", "heap_live", "heap_held",
-	"heap_allocs", "heap_live_peak", "heap_t_ns", NULL,
+	"heap_allocs", "heap_live_peak", "heap_t_ns", "heap_goal", "heap_goal_base", "gc_cycles", "heap_released", NULL,
 };
 
 void analyze_options_init(struct analyze_options *opt)
@@ -148,7 +148,10 @@ static void init_unknown(struct analysis *a)
 		&a->heap_held_final, &a->heap_final_t_ns, &a->heap_final_age_ns, &a->heap_stale_age_ns,
 		&a->heap_change_bytes, &a->heap_gap_bytes, &a->bd_t_ns, &a->bd_heap_age_ns, &a->krr_max_bytes,
 		&a->vpa_peak_bytes, &a->krr_max_best_bytes, &a->vpa_peak_best_bytes, &a->load_requests,
-		&a->load_errors,
+		&a->load_errors, &a->gc_cycles, &a->gc_cycles_steady, &a->gc_live_final, &a->gc_live_peak,
+		&a->gc_goal_final, &a->gc_goal_peak, &a->gc_released_final, &a->gc_overhead_bytes,
+		&a->gc_limit_bytes, &a->gc_gomemlimit_bytes, &a->gc_gogc_max, &a->gc_goal_at_max,
+		&a->gc_gogc_live, &a->gc_gogc_goal,
 	};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		*f[i] = HR_UNKNOWN;
@@ -157,6 +160,7 @@ static void init_unknown(struct analysis *a)
 	a->heap_slope_bytes_per_s = a->heap_mk_p = a->bd_held_ratio = a->load_error_rate = NAN;
 	a->shape_lo = a->shape_hi = a->shape_frac_mid = a->shape_rise_samples = a->shape_fall_samples = NAN;
 	a->shape_floor_first = a->shape_floor_last = NAN;
+	a->gc_cycles_per_s = a->gc_gogc = NAN;
 	a->falls_after_load = -1;
 	a->load_max_error_rate = TH_LOAD_ERROR_RATE;
 	a->startup_source = PHASE_NONE;
@@ -180,6 +184,10 @@ void stage_run_facts(const struct recording *rec, struct analysis *a)
 	a->finished = rec->run.finished;
 	a->rss_peaks_exact = rec->run.rss_peaks_exact;
 	a->duration_ns = rec->run.duration_ns;
+	const char *hm = rec->run.heap_mode;
+	snprintf(a->heap_source, sizeof(a->heap_source), "%s",
+		 strcmp(hm, "stats") == 0 || strcmp(hm, "count") == 0 ? "shim"
+		 : strcmp(hm, "metrics") == 0 || strcmp(hm, "gctrace") == 0 ? hm : "");
 	/* "available: glibc, stats mode" names the allocator underneath */
 	const char *st = rec->run.heap_status;
 	snprintf(a->heap_status, sizeof(a->heap_status), "%s", st[0] ? st : "unknown");
@@ -187,6 +195,9 @@ void stage_run_facts(const struct recording *rec, struct analysis *a)
 		const char *p = st + 9;
 		p += strspn(p, ": ");
 		snprintf(a->allocator, sizeof(a->allocator), "%.*s", (int)strcspn(p, ","), p);
+		/* "available: go runtime (GODEBUG=gctrace=1)", "(metrics URL)": the Go runtime's heap */
+		if (strncmp(p, "go runtime", 10) == 0)
+			snprintf(a->allocator, sizeof(a->allocator), "go");
 	}
 	for (size_t i = 0; i < rec->nevents; i++)
 		if (strcmp(rec->events[i].kind, "not_ready") == 0 ||
@@ -319,6 +330,7 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 	stage_blind(&s, a);
 	stage_findings(opt, a);
 	stage_sizing(a);
+	stage_gc(&s, a);
 	r = 0;
 out_copy:
 	*ret = *a;

@@ -229,7 +229,9 @@ struct analysis {
 	 * the instant the target produced it and heap_final_age_ns how old it was when read. */
 	bool heap_available;
 	char heap_status[256];
-	char allocator[16];           /* "glibc", "jemalloc", "mimalloc", "" when unknown */
+	char allocator[16];           /* "glibc", "jemalloc", "mimalloc", "go", "" when unknown */
+	char heap_source[16];         /* where the heap figures came from: "shim", "metrics" (the
+				       * service's page), "gctrace" (the Go runtime's GC trace), "" none */
 	int64_t heap_live_peak, heap_live_final, heap_allocations;
 	int64_t heap_held_final;      /* the allocator's own held figure, HR_UNKNOWN when it has none */
 	int64_t heap_final_t_ns, heap_final_age_ns;
@@ -239,6 +241,32 @@ struct analysis {
 	int64_t heap_change_bytes;    /* live heap over the steady phase (slope × its length) */
 	enum analyze_heap_finding heap_finding;
 	int64_t heap_gap_bytes;       /* RSS - live heap at the end: memory the allocator and the rest hold */
+
+	/* a garbage-collected runtime's own reports (Go's gctrace, heap mode "gctrace"; gcview.c):
+	 * its cycles, the heap each left live, the goal it set, and the settings computed from this
+	 * run. gc_available is false (and the rest unknown) for any other recording. */
+	bool gc_available;
+	int64_t gc_cycles;            /* cycles that ended during the recording */
+	int64_t gc_cycles_steady;     /* of them, in the steady phase */
+	double gc_cycles_per_s;       /* in the steady phase, NAN when it has none */
+	int64_t gc_live_final, gc_live_peak;   /* the heap marked live by the last cycle / the highest */
+	int64_t gc_goal_final, gc_goal_peak;   /* the goal after the last cycle / the highest */
+	double gc_gogc;               /* the GOGC the runtime ran with, 100 (goal - base) / base of the
+				       * cycle whose goal's base (the live heap of the cycle before) was
+				       * the highest; NAN when unknown (no two consecutive cycles read) or
+				       * its goal was the runtime's 4 MiB minimum */
+	int64_t gc_gogc_live, gc_gogc_goal;    /* that base and goal */
+	int64_t gc_released_final;    /* heap returned to the OS, as of the last scavenger report */
+	int64_t gc_overhead_bytes;    /* at least this besides the heap: the peak of the basis's RSS
+				       * less the highest goal (stacks, runtime, code), floored at 0 */
+	bool gc_explains_sawtooth;    /* the sawtooth's teeth (drops) are no more than the cycles of
+				       * the steady phase: each tooth is one or more cycles */
+	/* advice, from this run's recommended limit (HR_UNKNOWN / -1 without one) */
+	int64_t gc_limit_bytes;       /* the recommended container limit */
+	int64_t gc_gomemlimit_bytes;  /* GOMEMLIMIT: TH_GOMEMLIMIT_FRAC of it, rounded down to a Mi */
+	int64_t gc_gogc_max;          /* the largest GOGC whose goal (highest live × (1 + GOGC/100)) and
+				       * the overhead stay within GOMEMLIMIT; 0 when none does */
+	int64_t gc_goal_at_max;       /* that goal */
 
 	/* breakdown of RSS at one instant: the last smaps read while the process lived, with the
 	 * heap figures of that instant (HR_UNKNOWN parts when not known). Every view shows this. */

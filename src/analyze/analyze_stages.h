@@ -52,5 +52,6 @@ void stage_breakdown(struct series *s, struct analysis *a);                     
 void stage_blind(struct series *s, struct analysis *a);                         /* blind.c */
 void stage_findings(const struct analyze_options *o, struct analysis *a);       /* findings.c */
 void stage_sizing(struct analysis *a);                                          /* findings.c */
+void stage_gc(struct series *s, struct analysis *a);                            /* gcview.c */
 
 #endif

@@ -109,6 +109,10 @@ const char *finding_remedy(enum finding_kind k, const char *allocator)
 		if (strcmp(alloc, "jemalloc") == 0)
 			return "let jemalloc return memory sooner: MALLOC_CONF=background_thread:true,dirty_decay_ms:1000 "
 			       "(Rust's tikv-jemallocator: _RJEM_MALLOC_CONF); fewer arenas for many threads: narenas:4";
+		if (strcmp(alloc, "go") == 0)
+			return "the Go runtime holds garbage until its next cycle and freed spans until the scavenger returns "
+			       "them: a lower GOGC collects sooner, GOMEMLIMIT caps what it keeps (the GC advice gives both "
+			       "for this run)";
 		if (strcmp(alloc, "mimalloc") == 0)
 			return "let mimalloc purge sooner: MIMALLOC_PURGE_DELAY=0 (2.1+) or MIMALLOC_RESET_DELAY=0 (2.0); "
 			       "MIMALLOC_ARENA_EAGER_COMMIT=0";

@@ -60,6 +60,14 @@
 #define TH_HEAP_FRESH_INTERVALS 2
 #define TH_HEAP_FRESH_MIN_NS 1000000000LL
 
+/* --- a garbage-collected runtime (Go) ---------------------------------------------------------- */
+/* GOMEMLIMIT at 90 % of the container limit: the runtime counts its own memory only (heap, stacks,
+ * its metadata), not the code, C allocations or the kernel's page rounding; 10 % leaves room for
+ * them (the figure the Go team's guide gives as a starting point is 5-10 %). */
+#define TH_GOMEMLIMIT_FRAC 0.90
+/* The Go runtime never sets a goal under 4 MiB (heapminimum): below it GOGC says nothing. */
+#define TH_GO_MIN_GOAL_BYTES (4 * TH_MiB)
+
 /* --- page cache ------------------------------------------------------------------------------- */
 /* Size on the working set instead of usage when reclaimable page cache is at least 16 MiB and 10 %
  * of the usage peak: below that the difference is within the headroom. */

@@ -48,6 +48,14 @@ struct sample {
 	int64_t heap_t_ns;     /* the instant (same clock and origin as t_ns) the heap figures above were
 				* taken by the target: the oldest process's answer; older than t_ns
 				* when a process could not answer (stopped); HR_UNKNOWN without them */
+	/* a garbage-collected runtime's own figures (Go's GODEBUG=gctrace=1, scavtrace=1), in the row
+	 * of the sample that first saw them; heap_live is then the heap marked live by the last cycle
+	 * and heap_t_ns the instant its report was read */
+	int64_t heap_goal;     /* the goal of the last cycle: the heap size it was to start at (Go's
+				* "MB goal", set from the previous cycle's live heap) */
+	int64_t heap_goal_base;/* that previous cycle's live heap, when its report was read too */
+	int64_t gc_cycles;     /* cycles completed since the program started (cumulative, every row) */
+	int64_t heap_released; /* heap the runtime has returned to the OS, as of its last report */
 };
 
 /* Every int64_t field after t_ns set to HR_UNKNOWN. */

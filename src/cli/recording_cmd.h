@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "gotrace.h"
 #include "heap.h"
 #include "metrics_poll.h"
 #include "runload.h"
@@ -15,6 +16,7 @@ struct recording_cmd {
 	struct heap_run heap;        /* the heap shim for this run */
 	const char *metrics_url;     /* --metrics URL: the heap from the service's Prometheus page */
 	struct metrics_poll metrics;
+	struct gotrace go;           /* a Go program's heap from its runtime's GC reports */
 	bool json;
 	bool quiet;
 	bool markdown;               /* --format markdown: the CI summary instead of the text report */

@@ -916,12 +916,29 @@ static bool elf_defines_malloc(const struct elf_view *v)
 	return false;
 }
 
+/* a symbol of .symtab (a Go binary keeps runtime.buildVersion unless linked with -s); every
+ * index is checked against the table it points into */
+static bool elf_has_symbol(const struct elf_view *v, const char *want)
+{
+	const Elf64_Shdr *sym = elf_section(v, ".symtab"), *str = elf_section(v, ".strtab");
+	if (!sym || !str || sym->sh_entsize != sizeof(Elf64_Sym) || sym->sh_type == SHT_NOBITS ||
+	    str->sh_type == SHT_NOBITS || sym->sh_offset % 8)
+		return false;
+	const Elf64_Sym *s = (const Elf64_Sym *)(v->p + sym->sh_offset);
+	size_t n = sym->sh_size / sizeof(Elf64_Sym), wl = strlen(want) + 1;
+	for (size_t i = 0; i < n; i++)
+		if (s[i].st_name < str->sh_size && str->sh_size - s[i].st_name >= wl &&
+		    memcmp(v->p + str->sh_offset + s[i].st_name, want, wl) == 0)
+			return true;
+	return false;
+}
+
 static bool contains(const struct elf_view *v, const char *needle)
 {
 	return memmem(v->p, v->n, needle, strlen(needle)) != NULL;
 }
 
-static int probe_elf(const unsigned char *p, size_t n, char *reason, size_t len)
+static int probe_elf(const unsigned char *p, size_t n, bool *ret_go, char *reason, size_t len)
 {
 	if (n < sizeof(Elf64_Ehdr) || memcmp(p, ELFMAG, SELFMAG) != 0) {
 		say(reason, len, "not an ELF executable");
@@ -951,8 +968,9 @@ static int probe_elf(const unsigned char *p, size_t n, char *reason, size_t len)
 		if (ph[i].p_type == PT_INTERP)
 			interp = true;
 	bool go = elf_section(&v, ".go.buildinfo") || elf_section(&v, ".note.go.buildid") ||
-		  contains(&v, "\xff Go buildinf:");
+		  elf_has_symbol(&v, "runtime.buildVersion") || contains(&v, "\xff Go buildinf:");
 	if (go) {
+		*ret_go = true;
 		say(reason, len, "a Go program: the Go runtime manages its own heap and never calls the C "
 				 "library's malloc (the shim would see only cgo's C allocations)");
 		return -ENOTSUP;
@@ -985,7 +1003,7 @@ bad:
 	return -ENOEXEC;
 }
 
-static int probe(const char *path, char *reason, size_t len, int depth)
+static int probe(const char *path, bool *ret_go, char *reason, size_t len, int depth)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -1031,9 +1049,9 @@ static int probe(const char *path, char *reason, size_t len, int depth)
 		       p[i] != '\n')
 			interp[j++] = (char)p[i++];
 		interp[j] = '\0';
-		rc = j ? probe(interp, reason, len, depth + 1) : -ENOEXEC;
+		rc = j ? probe(interp, ret_go, reason, len, depth + 1) : -ENOEXEC;
 	} else {
-		rc = probe_elf(p, (size_t)st.st_size, reason, len);
+		rc = probe_elf(p, (size_t)st.st_size, ret_go, reason, len);
 	}
 	munmap(m, (size_t)st.st_size);
 	return rc;
@@ -1041,9 +1059,16 @@ static int probe(const char *path, char *reason, size_t len, int depth)
 
 int heap_probe_binary(const char *path, char *reason, size_t len)
 {
+	bool go;
+	return heap_probe_binary_go(path, &go, reason, len);
+}
+
+int heap_probe_binary_go(const char *path, bool *ret_go, char *reason, size_t len)
+{
+	*ret_go = false;
 	if (!path)
 		return -EINVAL;
-	return probe(path, reason, len, 0);
+	return probe(path, ret_go, reason, len, 0);
 }
 
 /* --- telling after the fact -------------------------------------------------------------- */
@@ -1123,7 +1148,7 @@ int heap_run_prepare(struct heap_run *h, const char *mode, const char *exe, cons
 		}
 		exe = hit;
 	}
-	if (exe && heap_probe_binary(exe, why, sizeof(why)) == -ENOTSUP) {
+	if (exe && heap_probe_binary_go(exe, &h->go, why, sizeof(why)) == -ENOTSUP) {
 		run_status(h, HEAP_RUN_UNAVAILABLE, why);
 		return 0;
 	}

@@ -92,6 +92,10 @@ void heap_totals_to_sample(const struct heap_totals *t, int64_t origin_ns, struc
  * an executable that defines malloc itself, setuid/setgid or file capabilities (the loader drops
  * LD_PRELOAD). A "#!" script is judged by its interpreter. -ENOENT/-EACCES/-ENOEXEC otherwise. */
 int heap_probe_binary(const char *path, char *reason, size_t len);
+/* The same, and *ret_go: the program is Go (a .go.buildinfo or .note.go.buildid section, the
+ * runtime.buildVersion symbol, or the build-info magic), whose runtime can report its own heap
+ * (gotrace.h). A script is judged by its interpreter. */
+int heap_probe_binary_go(const char *path, bool *ret_go, char *reason, size_t len);
 /* Why a live process has no segment: environment, secure exec, binary, full /dev/shm. */
 void heap_diagnose_pid(pid_t pid, char *reason, size_t len);
 
@@ -116,6 +120,7 @@ struct heap_run {
 	char status[256];
 	bool noted;               /* heap_run_note() has reported the current status */
 	bool injected;            /* LD_PRELOAD was set for the child */
+	bool go;                  /* the program is Go (heap_probe_binary_go), probed before the mode */
 	struct heap_totals last;  /* the last read */
 	int64_t reads;
 	int64_t origin_ns;        /* CLOCK_MONOTONIC of t_ns = 0, estimated from below (0: not yet) */

@@ -410,6 +410,10 @@ static void guard_main(struct runner *r, int fd)
 		dup2(devnull, STDOUT_FILENO);
 		dup2(devnull, STDERR_FILENO);
 	}
+	int relay[] = {r->opt->stdout_fd, r->opt->stderr_fd, r->opt->relay_fd};
+	for (int i = 0; i < 3; i++)
+		if (relay[i] > STDERR_FILENO)
+			close(relay[i]);
 	pid_t child = -1;
 	for (;;) {
 		unsigned char msg[1 + sizeof(pid_t)];
@@ -508,6 +512,9 @@ static int spawn(struct runner *r, const char *path, const sigset_t *oldmask)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGQUIT, SIG_DFL);
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
+		if ((r->opt->stdout_fd > STDERR_FILENO && dup2(r->opt->stdout_fd, STDOUT_FILENO) < 0) ||
+		    (r->opt->stderr_fd > STDERR_FILENO && dup2(r->opt->stderr_fd, STDERR_FILENO) < 0))
+			err = errno;
 		if (!err) {
 			execv(path, r->opt->argv);
 			err = errno;

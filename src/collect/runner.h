@@ -53,6 +53,10 @@ struct runner_options {
 	int64_t ready_timeout_ns;    /* 0: 60 s */
 	const char *heap_mode;       /* for the run row: "stats", "count" or "off" */
 	const char *heap_status;     /* "available" or why not */
+	/* run: fds (> 2) to put on the command's stdout and stderr (a relay's pipe or pty), else
+	 * (0) the command inherits headroom's; relay_fd: the caller's end of them. The guard process
+	 * holds none of the three (it would keep the relay's pipe open). */
+	int stdout_fd, stderr_fd, relay_fd;
 	struct runner_hooks hooks;
 };
 

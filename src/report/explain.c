@@ -41,7 +41,8 @@ static void rooms(FILE *f, const struct analysis *a)
 		return;
 	}
 	char src[600];   /* run --metrics: say whose figures these are (the shim's need no saying) */
-	if (strncmp(a->heap_status, "available: ", 11) == 0 && strstr(a->heap_status, "(metrics "))
+	if (strncmp(a->heap_status, "available: ", 11) == 0 &&
+	    (strstr(a->heap_status, "(metrics ") || strstr(a->heap_status, "(GODEBUG=")))
 		fprintf(f, "The heap figures are the service's own: %s.\n",
 			util_term_escape(a->heap_status + 11, src, sizeof(src), false));
 	fprintf(f, "Rooms in use (live heap): peaked at %s; %s at %s, the last fresh figure.\n",
@@ -54,6 +55,13 @@ static void rooms(FILE *f, const struct analysis *a)
 	/* growth and retention are said in full with their remedies below */
 	if (a->heap_finding == HEAP_OK)
 		fprintf(f, "%s\n", words_heap(a, line, sizeof(line)));
+	/* a collector: its cycles, and the two settings that decide how much it keeps */
+	if (a->gc_available) {
+		fprintf(f, "The garbage collector: %s\n", words_gc(a, line, sizeof(line)));
+		fprintf(f, "%s\n", words_gc_gomemlimit(a, line, sizeof(line)));
+		if (*words_gc_gogc(a, line, sizeof(line)))
+			fprintf(f, "%s\n", line);
+	}
 }
 
 /* The findings that concern the memory's make-up, in full, with their remedies. */

@@ -58,6 +58,11 @@ static void answers(struct html_words *w, const struct analysis *a)
 			   a->stabilized_after_ns >= 0 ? words_duration(a->stabilized_after_ns, z, sizeof(z)) : "");
 	char heap[768];
 	add_answer(w, "Heap or allocator?", "%s", words_heap(a, heap, sizeof(heap)));
+	if (a->gc_available) {
+		char gc[1024], lim[1024], gogc[1024];
+		add_answer(w, "What do the garbage collector's settings do?", "%s %s %s", words_gc(a, gc, sizeof(gc)),
+			   words_gc_gomemlimit(a, lim, sizeof(lim)), words_gc_gogc(a, gogc, sizeof(gogc)));
+	}
 	if (!answer_finding(w, a, "Did a short spike do it?", FINDING_STARTUP_PEAK, "No, startup did. ") &&
 	    !answer_finding(w, a, "Did a short spike do it?", FINDING_SPIKY, "Yes. "))
 		add_answer(w, "Did a short spike do it?", "No: no spike finding; the true peak %s against a steady p95 of %s.",
@@ -94,6 +99,8 @@ static void figures(struct html_words *w, const struct analysis *a)
 	figure(w, "live heap peak", a->heap_live_peak, HR_UNKNOWN);
 	figure(w, "live heap, last fresh figure", a->heap_live_final, a->heap_final_t_ns);
 	figure(w, "allocator-held", a->bd.allocator, a->have_breakdown ? a->bd_t_ns : HR_UNKNOWN);
+	if (a->gc_available)
+		figure(w, "heap goal after the last GC cycle", a->gc_goal_final, HR_UNKNOWN);
 }
 
 static void building(struct html_words *w, const struct analysis *a)

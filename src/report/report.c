@@ -155,6 +155,17 @@ static void print_heap_text(FILE *out, const struct analysis *a)
 	fprintf(out, "  %s\n", words_heap(a, line, sizeof(line)));
 }
 
+static void print_gc_text(FILE *out, const struct analysis *a)
+{
+	char line[1024];
+	if (!a->gc_available)
+		return;
+	fprintf(out, "GC (Go runtime): %s\n", words_gc(a, line, sizeof(line)));
+	fprintf(out, "  %s\n", words_gc_gomemlimit(a, line, sizeof(line)));
+	if (*words_gc_gogc(a, line, sizeof(line)))
+		fprintf(out, "  %s\n", line);
+}
+
 static void print_breakdown_text(FILE *out, const struct analysis *a)
 {
 	struct words_part p[WORDS_MAX_PARTS];
@@ -282,6 +293,7 @@ static void print_heap_section_text(FILE *out, const struct recording *rec, cons
 {
 	fputc('\n', out);
 	print_heap_text(out, a);
+	print_gc_text(out, a);
 	print_breakdown_text(out, a);
 }
 
@@ -440,6 +452,36 @@ static void json_heap(struct json_object *o, const struct recording *rec, const 
 	add(heap, "change_bytes", a->heap_change_bytes != HR_UNKNOWN ? json_object_new_int64(a->heap_change_bytes) : NULL);
 	add(heap, "p_value", jdouble(a->heap_mk_p));
 	add(o, "heap", heap);
+}
+
+static void json_gc(struct json_object *o, const struct analysis *a)
+{
+	if (!a->gc_available) {
+		add(o, "gc", NULL);
+		return;
+	}
+	char line[1024];
+	struct json_object *gc = json_object_new_object();
+	add(gc, "runtime", json_object_new_string("go"));
+	add(gc, "cycles", json_object_new_int64(a->gc_cycles));
+	add(gc, "cycles_steady", json_object_new_int64(a->gc_cycles_steady >= 0 ? a->gc_cycles_steady : 0));
+	add(gc, "cycles_per_s", jdouble(a->gc_cycles_per_s));
+	add(gc, "live_final_bytes", jbytes(a->gc_live_final));
+	add(gc, "live_peak_bytes", jbytes(a->gc_live_peak));
+	add(gc, "goal_final_bytes", jbytes(a->gc_goal_final));
+	add(gc, "goal_peak_bytes", jbytes(a->gc_goal_peak));
+	add(gc, "gogc", jdouble(a->gc_gogc));
+	add(gc, "released_bytes", jbytes(a->gc_released_final));
+	add(gc, "overhead_bytes", jbytes(a->gc_overhead_bytes));
+	add(gc, "explains_sawtooth", json_object_new_boolean(a->gc_explains_sawtooth));
+	add(gc, "limit_bytes", jbytes(a->gc_limit_bytes));
+	add(gc, "gomemlimit_bytes", jbytes(a->gc_gomemlimit_bytes));
+	add(gc, "gogc_max", a->gc_gogc_max >= 0 ? json_object_new_int64(a->gc_gogc_max) : NULL);
+	add(gc, "goal_at_gogc_max_bytes", jbytes(a->gc_goal_at_max));
+	add(gc, "text", json_object_new_string(words_gc(a, line, sizeof(line))));
+	add(gc, "gomemlimit_text", json_object_new_string(words_gc_gomemlimit(a, line, sizeof(line))));
+	add(gc, "gogc_text", json_object_new_string(words_gc_gogc(a, line, sizeof(line))));
+	add(o, "gc", gc);
 }
 
 static void json_breakdown(struct json_object *o, const struct recording *rec, const struct analysis *a)
@@ -616,6 +658,7 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	json_run(o, rec, a);
 	json_rss(o, rec, a);
 	json_heap(o, rec, a);
+	json_gc(o, a);
 	json_breakdown(o, rec, a);
 	json_findings(o, rec, a);
 	json_load(o, rec, a);
@@ -895,7 +938,9 @@ int report_print_compare(FILE *out, const char *const names[2], const struct rec
 	fprintf(out, "%-18s %12s %12s\n", "duration", dur(a[0]->duration_ns).s, dur(a[1]->duration_ns).s);
 	fprintf(out, "%-18s %12s %12s\n", "verdict", analyze_verdict_name(a[0]->verdict), analyze_verdict_name(a[1]->verdict));
 	fprintf(out, "%-18s %12s %12s\n", "slope", rate_h(a[0]->slope_bytes_per_s).s, rate_h(a[1]->slope_bytes_per_s).s);
-	fprintf(out, "%-18s %12s %12s\n", "heap source", a[0]->heap_available ? "shim" : "-", a[1]->heap_available ? "shim" : "-");
+	/* the shim, the service's metrics page or the Go runtime's trace: the same column, not the same truth */
+	fprintf(out, "%-18s %12s %12s\n", "heap source", a[0]->heap_available && a[0]->heap_source[0] ? a[0]->heap_source : "-",
+		a[1]->heap_available && a[1]->heap_source[0] ? a[1]->heap_source : "-");
 	for (size_t r = 0; r < nrows; r++) {
 		if (rows[r].v[0] < 0 && rows[r].v[1] < 0)
 			continue;

@@ -187,6 +187,13 @@ const char *words_heap(const struct analysis *a, char *buf, size_t len)
 	if (a->heap_finding == HEAP_LIVE_GROWING) {
 		snprintf(buf, len, "live heap grows with memory (%s): live data is accumulating.",
 			 words_change(a, a->heap_slope_bytes_per_s, x, sizeof(x)));
+	} else if (a->heap_finding == HEAP_RETENTION && strcmp(a->allocator, "go") == 0) {
+		snprintf(buf, len, "live heap after the last GC cycle is %s while the Go runtime holds %s more at %s: garbage "
+			 "until the next cycle and free spans until the scavenger returns them (GOGC and GOMEMLIMIT set "
+			 "how much), not a leak.",
+			 words_size(a->bd.heap >= 0 ? a->bd.heap : a->heap_live_final, x, sizeof(x)),
+			 words_size(a->bd.allocator >= 0 ? a->bd.allocator : a->heap_gap_bytes, y, sizeof(y)),
+			 words_duration(a->bd_t_ns, z, sizeof(z)));
 	} else if (a->heap_finding == HEAP_RETENTION) {
 		snprintf(buf, len, "live heap is %s while the allocator holds %s at %s: retention or fragmentation, not a leak.",
 			 words_size(a->bd.heap >= 0 ? a->bd.heap : a->heap_live_final, x, sizeof(x)),
@@ -209,6 +216,95 @@ const char *words_heap(const struct analysis *a, char *buf, size_t len)
 	} else {
 		snprintf(buf, len, "the live heap does not grow; no breakdown says what the allocator holds.");
 	}
+	return buf;
+}
+
+const char *words_gc(const struct analysis *a, char *buf, size_t len)
+{
+	char x[48], y[48], z[48], g[160], r[64] = "", u[48], v[48];
+	if (!a->gc_available) {
+		snprintf(buf, len, "%s", "");
+		return buf;
+	}
+	if (!isnan(a->gc_gogc))
+		snprintf(g, sizeof(g), "; a goal of %s set from a live heap of %s: GOGC %.0f",
+			 words_size(a->gc_gogc_goal, v, sizeof(v)), words_size(a->gc_gogc_live, u, sizeof(u)), a->gc_gogc);
+	else
+		snprintf(g, sizeof(g), " (GOGC cannot be read off the trace: no two consecutive cycles above the "
+			 "runtime's 4Mi minimum goal were read)");
+	if (a->gc_released_final >= 0)
+		snprintf(r, sizeof(r), "; %s released to the OS", words_size(a->gc_released_final, z, sizeof(z)));
+	int n = snprintf(buf, len, "%lld GC cycles, %lld in the steady phase", (long long)a->gc_cycles,
+			 (long long)(a->gc_cycles_steady >= 0 ? a->gc_cycles_steady : 0));
+	if (!isnan(a->gc_cycles_per_s) && n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, " (%.2g/s)", a->gc_cycles_per_s);
+	if (n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, "; live heap after the last %s, goal %s%s%s.",
+			      words_size(a->gc_live_final, x, sizeof(x)), words_size(a->gc_goal_final, y, sizeof(y)), g, r);
+	if (a->gc_explains_sawtooth && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, " The sawtooth is the garbage collector: %zu teeth against %lld cycles "
+			 "in the steady phase — the heap grows towards the goal and a cycle brings it back to what is live.",
+			 a->drops, (long long)a->gc_cycles_steady);
+	return buf;
+}
+
+const char *words_gc_gomemlimit(const struct analysis *a, char *buf, size_t len)
+{
+	char x[48], y[48], o[48];
+	if (!a->gc_available) {
+		snprintf(buf, len, "%s", "");
+		return buf;
+	}
+	if (a->gc_gomemlimit_bytes <= 0) {
+		snprintf(buf, len, "no GOMEMLIMIT or GOGC from this run: no limit was recommended");
+		return buf;
+	}
+	bool over = a->gc_goal_peak + (a->gc_overhead_bytes > 0 ? a->gc_overhead_bytes : 0) > a->gc_gomemlimit_bytes;
+	snprintf(buf, len, "GOMEMLIMIT=%lldMiB (%.0f %% of the recommended limit %s): the runtime collects harder as its "
+		 "memory nears it instead of letting the heap reach a goal the container cannot hold. This run's highest "
+		 "goal %s plus %s besides the heap %s.",
+		 (long long)(a->gc_gomemlimit_bytes / TH_MiB), TH_GOMEMLIMIT_FRAC * 100,
+		 words_size(a->gc_limit_bytes, x, sizeof(x)), words_size(a->gc_goal_peak, y, sizeof(y)),
+		 words_size(a->gc_overhead_bytes > 0 ? a->gc_overhead_bytes : 0, o, sizeof(o)),
+		 over ? "goes over it: it would have collected sooner, with more GC CPU, instead of growing"
+		      : "stays under it: it would not have changed this run, only a heavier one");
+	return buf;
+}
+
+const char *words_gc_gogc(const struct analysis *a, char *buf, size_t len)
+{
+	char x[48], y[48], z[48];
+	if (!a->gc_available || a->gc_gomemlimit_bytes <= 0 || a->gc_gogc_max < 0) {
+		snprintf(buf, len, "%s", "");
+		return buf;
+	}
+	if (a->gc_gogc_max == 0) {
+		snprintf(buf, len, "no GOGC fits: the highest live heap %s with what the process holds besides it leaves "
+			 "nothing under GOMEMLIMIT=%lldMiB; the limit is too small for this run's live data",
+			 words_size(a->gc_live_peak, x, sizeof(x)), (long long)(a->gc_gomemlimit_bytes / TH_MiB));
+		return buf;
+	}
+	int n = snprintf(buf, len, "GOGC up to %lld keeps the goal (highest live %s × %.2f = %s) and the rest under "
+			 "GOMEMLIMIT", (long long)a->gc_gogc_max, words_size(a->gc_live_peak, x, sizeof(x)),
+			 1 + (double)a->gc_gogc_max / 100, words_size(a->gc_goal_at_max, y, sizeof(y)));
+	if (isnan(a->gc_gogc) || n < 0 || (size_t)n >= len) {
+		if (n >= 0 && (size_t)n < len)
+			snprintf(buf + n, len - (size_t)n, ".");
+		return buf;
+	}
+	/* the same allocation, a goal (GOGC/100 × live) above the live heap: cycles scale as 1/GOGC */
+	double ratio = a->gc_gogc / (double)a->gc_gogc_max;
+	n += snprintf(buf + n, len - (size_t)n, "; this run ran at GOGC %.0f (a goal of %s for %s live)", a->gc_gogc,
+		      words_size(a->gc_gogc_goal, z, sizeof(z)), words_size(a->gc_gogc_live, y, sizeof(y)));
+	if (n < 0 || (size_t)n >= len)
+		return buf;
+	if (!isnan(a->gc_cycles_per_s) && a->gc_cycles_per_s > 0)
+		snprintf(buf + n, len - (size_t)n, ": GOGC=%lld would mean about %.2g× the cycles (%.2g/s instead of %.2g/s) "
+			 "for %s memory.", (long long)a->gc_gogc_max, ratio, a->gc_cycles_per_s * ratio,
+			 a->gc_cycles_per_s, ratio > 1 ? "less" : "more");
+	else
+		snprintf(buf + n, len - (size_t)n, ": GOGC=%lld would mean about %.2g× the cycles for %s memory.",
+			 (long long)a->gc_gogc_max, ratio, ratio > 1 ? "less" : "more");
 	return buf;
 }
 

@@ -29,6 +29,14 @@ const char *words_finding(const struct analysis *a, const struct finding *f, cha
  * and their instant; why it is unavailable or stale otherwise. */
 const char *words_heap(const struct analysis *a, char *buf, size_t len);
 
+/* A garbage-collected runtime's cycles (a->gc_*): how many, the live heap after the last and its
+ * goal, released memory; and, when the sawtooth is the collector, that it is. "" without them. */
+const char *words_gc(const struct analysis *a, char *buf, size_t len);
+/* GOMEMLIMIT for this run's recommended limit, and what it would change. "" without GC figures. */
+const char *words_gc_gomemlimit(const struct analysis *a, char *buf, size_t len);
+/* The largest GOGC that fits, and what it would change (the goal, the cycles per second). */
+const char *words_gc_gogc(const struct analysis *a, char *buf, size_t len);
+
 /* The parts of the building (a->bd) in display order, with what each is. */
 struct words_part {
 	const char *name;      /* "live heap", "allocator-held", ... */
