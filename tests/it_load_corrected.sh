@@ -22,6 +22,13 @@
 # the histogram is within 0.8 %, the connections' schedules are a lattice (10 ms apart, phases
 # spread over it), and after a stall each connection sends its backlog one round trip at a time
 # (milliseconds on a busy machine), which only adds.
+# The known answer holds only if nothing but the server stalled: when the machine itself stops the
+# processes (a loaded VM's vCPU descheduled by its host: seen here as a p50 of 300 ms at load 17),
+# requests are late by a stall the server did not log. Such a run shows a maximum latency beyond the
+# longest logged stall by more than 50 ms, or fewer requests than the rate asks for; it is void
+# and run again, up to 4 times (a bug in the correction would fail every attempt the same way, so it
+# still fails). A smaller excess (the machine delayed some requests by that much) is added to the
+# upper tolerance of that run.
 # ctest-labels: timing
 set -euo pipefail
 : "${HEADROOM:?}" "${BUILD:?}"
@@ -43,32 +50,37 @@ start_server() { # name
 }
 stop_server() { local v="${1}_pid"; kill "${!v}"; wait "${!v}" 2>/dev/null || true; }
 
-# open loop at a fixed rate
-start_server ol
-"$HEADROOM" load "http://127.0.0.1:$(cat "$dir/ol.port")/ok" --stages "$RUN:$CONNS" --rate "$RATE" --json > "$dir/ol.json"
-stop_server ol
-# closed loop, same server behaviour
-start_server cl
-"$HEADROOM" load "http://127.0.0.1:$(cat "$dir/cl.port")/ok" --stages "$RUN:$CONNS" --json > "$dir/cl.json"
-stop_server cl
-
-python3 - "$dir" "$RATE" "$CONNS" "$STALL" <<'PY'
+check() { python3 - "$dir" "$RATE" "$CONNS" "$STALL" "$1" <<'PY'
 import json, sys
-d, rate, conns, stall_ms = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+d, rate, conns, stall_ms, part = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 def fail(m):
     print("FAIL:", m, file=sys.stderr); sys.exit(1)
-ol, cl = json.load(open(d + "/ol.json")), json.load(open(d + "/cl.json"))
+if part == "closed":
+    cl = json.load(open(d + "/cl.json"))
+    print("closed loop:", json.dumps(cl["latency_us"]), "requests", cl["requests"])
+    if cl["latency_us"]["max"] / 1e3 < 0.9 * stall_ms:
+        fail("the closed loop did not even see the stall (max %.1f ms)" % (cl["latency_us"]["max"] / 1e3))
+    for k in ("p90", "p99"):
+        if cl["latency_us"][k] / 1e3 > 0.1 * stall_ms:
+            fail("closed loop %s %.1f ms: expected it to hide the stall" % (k, cl["latency_us"][k] / 1e3))
+    print("ok"); sys.exit(0)
+ol = json.load(open(d + "/ol.json"))
 stalls = [(int(a), int(b)) for a, b in (l.split() for l in open(d + "/ol.stalls") if l.strip())]
 dur = [(b - a) / 1e6 for a, b in stalls]          # ms, as the server measured them
-print("open loop:", json.dumps(ol["latency_us"]), "requests", ol["requests"], "errors", ol["errors"]["total"])
+print("open loop:", json.dumps(ol["latency_us"]), "requests", ol["requests"], "unfinished", ol["unfinished"],
+      "errors", ol["errors"]["total"])
 print("stalls (ms):", ["%.1f" % x for x in dur])
 if len(dur) != 3:
-    fail("expected 3 stalls inside the run, the server logged %d" % len(dur))
+    print("void run: the server logged %d stalls, not 3 (it started late)" % len(dur))
+    sys.exit(3)
+excess = max(0.0, ol["latency_us"]["max"] / 1e3 - max(dur))   # what the machine added, at most
 if ol["errors"]["total"] or ol["mode"] != "open":
     fail("open loop: errors or mode")
 n = ol["requests"]
-if abs(n - rate * ol["duration_s"]) > 0.03 * rate * ol["duration_s"]:
-    fail("open loop sent %d requests in %.2f s, not %.0f/s" % (n, ol["duration_s"], rate))
+if ol["latency_us"]["max"] / 1e3 > max(dur) + 50 or abs(n - rate * ol["duration_s"]) > 0.03 * rate * ol["duration_s"]:
+    print("void run: max latency %.1f ms against a longest stall of %.1f ms, %d requests in %.2f s at %.0f/s:"
+          " the machine stalled the processes" % (ol["latency_us"]["max"] / 1e3, max(dur), n, ol["duration_s"], rate))
+    sys.exit(3)
 
 def tail(x):                                        # expected P(latency > x ms)
     return rate / 1e3 * sum(max(0.0, di - x) for di in dur) / n
@@ -92,14 +104,14 @@ for k, q in qs.items():
         if g > 0.1 * stall_ms:
             fail("%s %.1f ms: outside the stalls it should be the base latency" % (k, g))
         continue
-    lo, hi = exp * 0.99 - 3.0, exp + 0.05 * stall_ms + 10.0
+    lo, hi = exp * 0.99 - 3.0, exp + 0.05 * stall_ms + 10.0 + excess
     print("  %-6s expected %.1f ms (accepted %.1f..%.1f), got %.1f ms" % (k, exp, lo, hi, g))
     if not lo <= g <= hi:
         fail("%s %.1f ms, expected %.1f ms (%.1f..%.1f)" % (k, g, exp, lo, hi))
 # the mean: the stalled fraction waits d/2 on average
 mean_exp = rate / 1e3 * sum(di * di / 2 for di in dur) / n
 print("  mean   expected %.1f ms (+ base), got %.1f ms" % (mean_exp, ol["latency_us"]["mean"] / 1e3))
-if not mean_exp * 0.97 - 1 <= ol["latency_us"]["mean"] / 1e3 <= mean_exp * 1.1 + 5:
+if not mean_exp * 0.97 - 1 <= ol["latency_us"]["mean"] / 1e3 <= mean_exp * 1.1 + 5 + excess:
     fail("mean latency")
 # uncorrected: only the first request per connection per stall waits, C * stalls of N
 frac_unc = conns * len(dur) / n
@@ -108,12 +120,23 @@ if frac_unc >= 0.01:
     fail("the set-up no longer separates corrected from uncorrected at p99")
 if got["p90"] / 1e3 < 0.5 * stall_ms:
     fail("p90 does not show the stall")
-# and the closed loop does hide it
-print("closed loop:", json.dumps(cl["latency_us"]), "requests", cl["requests"])
-if cl["latency_us"]["max"] / 1e3 < 0.9 * stall_ms:
-    fail("the closed loop did not even see the stall (max %.1f ms)" % (cl["latency_us"]["max"] / 1e3))
-for k in ("p90", "p99"):
-    if cl["latency_us"][k] / 1e3 > 0.1 * stall_ms:
-        fail("closed loop %s %.1f ms: expected it to hide the stall" % (k, cl["latency_us"][k] / 1e3))
 print("ok")
 PY
+}
+
+# open loop at a fixed rate; a void run (see above) is run again
+for attempt in 1 2 3 4; do
+  rm -f "$dir/ol.port" "$dir/ol.stalls"
+  start_server ol
+  "$HEADROOM" load "http://127.0.0.1:$(cat "$dir/ol.port")/ok" --stages "$RUN:$CONNS" --rate "$RATE" --json > "$dir/ol.json"
+  stop_server ol
+  rc=0; check open || rc=$?
+  [ "$rc" -eq 0 ] && break
+  [ "$rc" -eq 3 ] || exit 1
+  [ "$attempt" -lt 4 ] || fail "4 void runs in a row: the maximum latency never matched the server's stalls"
+done
+# closed loop, same server behaviour
+start_server cl
+"$HEADROOM" load "http://127.0.0.1:$(cat "$dir/cl.port")/ok" --stages "$RUN:$CONNS" --json > "$dir/cl.json"
+stop_server cl
+check closed
