@@ -1,6 +1,7 @@
 /* testserver: a small HTTP/1.1 server on 127.0.0.1 that misbehaves on purpose, for the load tests.
  *
  *   testserver --port-file F [--port N] [--stats F] [--not-http]
+ *              [--pause-every MS --pause-ms MS [--pause-log F]]
  *
  * Paths: /ok (200, Content-Length), /chunked (200, chunked with extensions and a trailer),
  * /close (200, body delimited by closing), /404, /500, /stall (never answers), /reset (RST),
@@ -8,6 +9,10 @@
  * answers 200), /big (200, 256 KiB), /999 (a status outside 100..599). Anything else: 404. --not-http answers every request with
  * an SSH banner. Counts of answers per path are written to --stats on SIGTERM/SIGINT, one
  * "path count" a line, so tests can compare what the server sent with what the client counted.
+ * --pause-every P --pause-ms S stalls the whole server for S ms at P/2, 3P/2, 5P/2 ... after the
+ * first request it receives (the stall starts with the first request handled after that time), and
+ * writes each stall's actual start and end (CLOCK_MONOTONIC ns, "start end" a line) to --pause-log,
+ * so a test can compute the latencies an open-loop client must report from what really happened.
  * Single-threaded epoll; listens on loopback only.
  */
 #ifndef _GNU_SOURCE
@@ -36,6 +41,41 @@ static volatile sig_atomic_t done;
 static bool not_http;
 static bool paused_once;
 static char *big_body;
+static long pause_every_ms, pause_ms;
+static FILE *pause_log;
+static long long next_pause_ns;   /* 0 until the first request */
+
+static long long mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The scheduled stalls: the whole server sleeps, so every request due meanwhile waits for its end. */
+static void maybe_pause(void)
+{
+	if (pause_every_ms <= 0 || pause_ms <= 0)
+		return;
+	long long now = mono_ns();
+	if (!next_pause_ns) {
+		next_pause_ns = now + pause_every_ms * 1000000LL / 2;
+		return;
+	}
+	if (now < next_pause_ns)
+		return;
+	long long until = now + pause_ms * 1000000LL;
+	struct timespec ts = {.tv_sec = until / 1000000000LL, .tv_nsec = until % 1000000000LL};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+	long long end = mono_ns();
+	if (pause_log) {
+		fprintf(pause_log, "%lld %lld\n", now, end);
+		fflush(pause_log);
+	}
+	while (next_pause_ns <= end)
+		next_pause_ns += pause_every_ms * 1000000LL;
+}
 
 struct client {
 	int fd;
@@ -125,6 +165,7 @@ static bool serve(int ep, struct client *c)
 		memmove(c->buf, c->buf + hlen + body, c->len - hlen - body);
 		c->len -= hlen + body;
 		counts[idx]++;
+		maybe_pause();
 		if (not_http) {
 			static const char banner[] = "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n";
 			send_all(c->fd, banner, sizeof(banner) - 1);
@@ -200,8 +241,19 @@ int main(int argc, char **argv)
 			stats = argv[++i];
 		else if (strcmp(argv[i], "--not-http") == 0)
 			not_http = true;
-		else {
-			fprintf(stderr, "usage: testserver --port-file F [--port N] [--stats F] [--not-http]\n");
+		else if (strcmp(argv[i], "--pause-every") == 0 && i + 1 < argc)
+			pause_every_ms = strtol(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--pause-ms") == 0 && i + 1 < argc)
+			pause_ms = strtol(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--pause-log") == 0 && i + 1 < argc) {
+			pause_log = fopen(argv[++i], "we");
+			if (!pause_log) {
+				perror("testserver: --pause-log");
+				return 1;
+			}
+		} else {
+			fprintf(stderr, "usage: testserver --port-file F [--port N] [--stats F] [--not-http]"
+				" [--pause-every MS --pause-ms MS [--pause-log F]]\n");
 			return 2;
 		}
 	}
