@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "heap.h"
+#include "heap_sites.h"
 #include "metrics_poll.h"
 #include "runload.h"
 #include "runner.h"
@@ -13,6 +14,8 @@ struct recording_cmd {
 	struct runner_options ro;
 	const char *heap_mode;       /* --heap MODE / --no-heap: "stats" (run's default), "count", "off" */
 	struct heap_run heap;        /* the heap shim for this run */
+	int64_t heap_interval;       /* --heap-sample-interval, 0: the default */
+	struct heap_sites *sites;    /* --heap sites: the site tables' collector */
 	const char *metrics_url;     /* --metrics URL: the heap from the service's Prometheus page */
 	struct metrics_poll metrics;
 	bool json;
