@@ -148,7 +148,8 @@ static void init_unknown(struct analysis *a)
 		&a->heap_held_final, &a->heap_final_t_ns, &a->heap_final_age_ns, &a->heap_stale_age_ns,
 		&a->heap_change_bytes, &a->heap_gap_bytes, &a->bd_t_ns, &a->bd_heap_age_ns, &a->krr_max_bytes,
 		&a->vpa_peak_bytes, &a->krr_max_best_bytes, &a->vpa_peak_best_bytes, &a->load_requests,
-		&a->load_errors,
+		&a->load_errors, &a->sites_interval, &a->sites_peak_t_ns, &a->sites_end_t_ns, &a->sites_peak_total,
+		&a->sites_end_total,
 	};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		*f[i] = HR_UNKNOWN;
@@ -316,6 +317,7 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 	stage_load(&s, a);
 	stage_heap(&s, opt, a);
 	stage_breakdown(&s, a);
+	stage_sites(&s, opt, a);
 	stage_blind(&s, a);
 	stage_findings(opt, a);
 	stage_sizing(a);
