@@ -17,13 +17,13 @@ grep -q '^HEADROOM_SANITIZE:STRING=.\+' "$BUILD/CMakeCache.txt" 2>/dev/null && S
 
 # usage errors first: they need no sampling
 for bad in 0 1 4095 2Gi junk; do
-	rc=0; "$HEADROOM" run --heap sites --heap-sample-interval "$bad" -- true >/dev/null 2>"$T/bad.err" || rc=$?
-	expect_eq "--heap-sample-interval $bad: usage error" $rc 2
-	check "--heap-sample-interval $bad: names the range" grep -q "4Ki to 1Gi" "$T/bad.err"
-	expect_eq "--heap-sample-interval $bad: one line" "$(wc -l <"$T/bad.err")" 1
+	rc=0; "$HEADROOM" run --heap sites --heap-interval "$bad" -- true >/dev/null 2>"$T/bad.err" || rc=$?
+	expect_eq "--heap-interval $bad: usage error" $rc 2
+	check "--heap-interval $bad: names the range" grep -q "4Ki to 1Gi" "$T/bad.err"
+	expect_eq "--heap-interval $bad: one line" "$(wc -l <"$T/bad.err")" 1
 done
-rc=0; "$HEADROOM" run --heap-sample-interval 64Ki -- true >/dev/null 2>"$T/mode.err" || rc=$?
-expect_eq "--heap-sample-interval without --heap sites: usage error" $rc 2
+rc=0; "$HEADROOM" run --heap-interval 64Ki -- true >/dev/null 2>"$T/mode.err" || rc=$?
+expect_eq "--heap-interval without --heap sites: usage error" $rc 2
 check "... says it goes with --heap sites" grep -q "goes with --heap sites" "$T/mode.err"
 
 if [ $SAN = 1 ]; then
@@ -34,7 +34,7 @@ fi
 
 # the three sites: 32Ki gives ~1600 samples of the small blocks of the 60 MiB site (sampling error
 # about 1 point of share), the default 512Ki only ~60 (too few for a 5-point check)
-"$HEADROOM" run --heap sites --heap-sample-interval 32Ki --json --out "$T/three.json" --record "$T/three.db" \
+"$HEADROOM" run --heap sites --heap-interval 32Ki --json --out "$T/three.json" --record "$T/three.db" \
 	-- "$PROGS/sites_three" 3 >"$T/three.out" 2>"$T/three.err"
 expect_eq "sites_three: sites recorded" "$(q "$T/three.db" "select count(*) > 0 from heap_sites")" 1
 expect_eq "interval recorded" "$(q "$T/three.db" "select heap_sample_interval from run")" 32768
@@ -91,7 +91,7 @@ check "the report lists the leak suspects" grep -q "leak suspects" "$T/leak.txt"
 
 # fork + threads while sampling often: the program's own "done" and a clean exit
 rc=0
-timeout 240 "$HEADROOM" run --quiet --heap sites --heap-sample-interval 4Ki --record "$T/fork.db" \
+timeout 240 "$HEADROOM" run --quiet --heap sites --heap-interval 4Ki --record "$T/fork.db" \
 	-- "$PROGS/heap_forkstress" 2 300 >"$T/fork.out" 2>"$T/fork.err" || rc=$?
 expect_eq "forkstress under sites mode: exit status" $rc 0
 check "forkstress under sites mode: done" grep -q "^done forks=300" "$T/fork.out"

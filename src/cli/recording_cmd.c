@@ -61,7 +61,7 @@ static const struct cli_opt run_opts[] = {
 	{"grace", "DUR", "5s", "how long a stopped command has between SIGTERM and SIGKILL", OPT_GRACE},
 	{"heap", "MODE", "stats", "live heap through the LD_PRELOAD shim: stats (bytes and counts), count (counts "
 	 "only), sites (stats plus sampled allocation sites: which code holds the heap), off", OPT_HEAP},
-	{"heap-sample-interval", "SIZE", "512Ki", "--heap sites: sample one allocation per SIZE bytes allocated on "
+	{"heap-interval", "SIZE", "512Ki", "--heap sites: sample one allocation per SIZE bytes allocated on "
 	 "average (4Ki to 1Gi)", OPT_HEAP_INTERVAL},
 	{"no-heap", NULL, NULL, "same as --heap off", OPT_NO_HEAP},
 	O_METRICS,
@@ -291,7 +291,7 @@ static int parse_one(struct recording_cmd *c, int opt, const char *name)
 	case OPT_HEAP_INTERVAL: {
 		int64_t v = 0;
 		if (util_size_parse(optarg, &v) < 0 || !heap_interval_valid(v))
-			return cli_fail(EXIT_USAGE, "--heap-sample-interval '%s' is not a sampling interval (accepted: "
+			return cli_fail(EXIT_USAGE, "--heap-interval '%s' is not a sampling interval (accepted: "
 						    "4Ki to 1Gi bytes, e.g. 512Ki)", arg);
 		c->heap_interval = v;
 		return 0;
@@ -417,7 +417,7 @@ static int check_combinations(struct recording_cmd *c)
 		return cli_fail(EXIT_USAGE, "--load-url, --path, --connections, --rate, --cooldown and --max-error-rate go "
 				"with --load SPEC");
 	if (c->heap_interval && strcmp(c->heap_mode, "sites") != 0)
-		return cli_fail(EXIT_USAGE, "--heap-sample-interval goes with --heap sites");
+		return cli_fail(EXIT_USAGE, "--heap-interval goes with --heap sites");
 	if (c->load_url && c->npaths)
 		return cli_fail(EXIT_USAGE, "--path goes with --ready; with --load-url put the path in the URL");
 	if (c->ro.ready_timeout_ns && !c->ro.ready_addr && !c->load_url)

@@ -14,7 +14,7 @@ struct recording_cmd {
 	struct runner_options ro;
 	const char *heap_mode;       /* --heap MODE / --no-heap: "stats" (run's default), "count", "off" */
 	struct heap_run heap;        /* the heap shim for this run */
-	int64_t heap_interval;       /* --heap-sample-interval, 0: the default */
+	int64_t heap_interval;       /* --heap-interval, 0: the default */
 	struct heap_sites *sites;    /* --heap sites: the site tables' collector */
 	const char *metrics_url;     /* --metrics URL: the heap from the service's Prometheus page */
 	struct metrics_poll metrics;
