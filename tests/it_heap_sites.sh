@@ -88,6 +88,11 @@ done <"$T/leak.check"
 name=$(cat "$T/leak.json.name" 2>/dev/null || echo "?")
 check "the growing verdict names the suspect" grep -qF "grows at $name" "$T/leak.txt"
 check "the report lists the leak suspects" grep -q "leak suspects" "$T/leak.txt"
+"$HEADROOM" report --html "$T/leak.html" "$T/leak.db" >/dev/null
+check "HTML: the sites section" grep -q 'id="sites"' "$T/leak.html"
+check "HTML: the suspect in its table" python3 -c '
+import sys; s = open(sys.argv[1]).read(); i = s.find("Leak suspects")
+sys.exit(0 if i > 0 and sys.argv[2] in s[i:] else 1)' "$T/leak.html" "$name"
 
 # fork + threads while sampling often: the program's own "done" and a clean exit
 rc=0
