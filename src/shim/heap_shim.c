@@ -635,6 +635,7 @@ static struct live_val *g_live_vals;
 static struct heap_seg_sites *g_sites; /* the segment's sites area, NULL outside sites mode */
 static double g_interval;           /* R, bytes */
 static uintptr_t g_self_lo, g_self_hi; /* this library's mapping: frames in it are skipped */
+static uintptr_t g_ugcc_lo, g_ugcc_hi; /* libgcc_s: an allocation made from it is not unwound */
 
 static inline uint64_t rng_next(void)
 {
@@ -799,9 +800,12 @@ static uint32_t site_of(const uint64_t *pc, int n)
 	return 0;
 }
 
-/* The countdown ran out in an allocation of n bytes at p: draw the next distance, take the
- * stack, count the site, remember the block. Out of line: the fast path stays a subtraction. */
-static __attribute__((noinline)) void sample_alloc(void *p, size_t n)
+/* The countdown ran out in an allocation of n bytes at p, called from ra: draw the next
+ * distance, take the stack, count the site, remember the block. Out of line: the fast path stays
+ * a subtraction. An allocation made by libgcc itself (it sorts registered unwind tables with
+ * malloc while holding its object mutex, inside the program's own unwinding: a C++ throw) is
+ * not unwound: a second unwind would wait for that mutex forever. It counts into "other". */
+static __attribute__((noinline)) void sample_alloc(void *p, size_t n, uintptr_t ra)
 {
 	if (unlikely(tls.rng == 0)) {
 		/* the thread's first countdown: the distance is drawn now, not a sample */
@@ -817,7 +821,8 @@ static __attribute__((noinline)) void sample_alloc(void *p, size_t n)
 	tls.in_sample = true;
 	uint64_t pc[HEAP_SITE_FRAMES];
 	struct unwind_state u = {.pc = pc};
-	_Unwind_Backtrace(unwind_one, &u);
+	if (!(ra >= g_ugcc_lo && ra < g_ugcc_hi))
+		_Unwind_Backtrace(unwind_one, &u);
 	uint32_t site = site_of(pc, u.n);
 	double s = (double)n;
 	double prob = -expm1(-s / g_interval);
@@ -837,12 +842,13 @@ static __attribute__((noinline)) void sample_alloc(void *p, size_t n)
 	tls.in_sample = false;
 }
 
-static inline void sites_count(void *p, size_t n)
+/* ra: the return address of the interposed call (__builtin_return_address(0) in it) */
+static inline void sites_count(void *p, size_t n, const void *ra)
 {
 	int64_t left = tls.left - (int64_t)n;
 	tls.left = left;
 	if (unlikely(left <= 0))
-		sample_alloc(p, n);
+		sample_alloc(p, n, (uintptr_t)ra);
 }
 
 static inline void sites_forget(void *p)
@@ -852,9 +858,14 @@ static inline void sites_forget(void *p)
 		live_take((uintptr_t)p, slot, NULL);
 }
 
-static int self_range(struct dl_phdr_info *info, size_t size, void *arg)
+struct obj_range {
+	uintptr_t addr, lo, hi;
+};
+
+/* the extent of the loaded object that holds r->addr */
+static int obj_range_of(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	uintptr_t me = (uintptr_t)arg;
+	struct obj_range *r = arg;
 	uintptr_t lo = UINTPTR_MAX, hi = 0;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -864,9 +875,9 @@ static int self_range(struct dl_phdr_info *info, size_t size, void *arg)
 		lo = a < lo ? a : lo;
 		hi = a + ph->p_memsz > hi ? a + ph->p_memsz : hi;
 	}
-	if (me >= lo && me < hi) {
-		g_self_lo = lo;
-		g_self_hi = hi;
+	if (r->addr >= lo && r->addr < hi) {
+		r->lo = lo;
+		r->hi = hi;
 		return 1;
 	}
 	return 0;
@@ -895,11 +906,20 @@ static bool sites_setup(struct heap_seg *s)
 		g_live_vals = v;
 		g_live_count = c;
 		__atomic_store_n(&g_live_keys, (uintptr_t *)k, __ATOMIC_RELEASE);
-		dl_iterate_phdr(self_range, (void *)(uintptr_t)sites_setup);
+		struct obj_range self = {.addr = (uintptr_t)sites_setup}, ugcc = {.addr = (uintptr_t)_Unwind_Backtrace};
+		dl_iterate_phdr(obj_range_of, &self);
+		dl_iterate_phdr(obj_range_of, &ugcc);
+		g_self_lo = self.lo;
+		g_self_hi = self.hi;
+		g_ugcc_lo = ugcc.lo;
+		g_ugcc_hi = ugcc.hi;
 		tls.in_sample = true;
 		uint64_t pc[HEAP_SITE_FRAMES];
 		struct unwind_state u = {.pc = pc};
 		_Unwind_Backtrace(unwind_one, &u);
+		/* lazily bound functions of the sampled path, bound now rather than inside a malloc */
+		volatile double x = 0.5;
+		x = log(x) + expm1(-x);
 		tls.in_sample = false;
 	}
 	struct heap_seg_sites *ss = heap_seg_sites_of(s);
@@ -1208,7 +1228,7 @@ static void free_count(void *p)
 static void *malloc_sites(size_t n)
 {
 	void *p = real_malloc(n);
-	sites_count(p, n);
+	sites_count(p, n, __builtin_return_address(0));
 	poll_request();
 	return p;
 }
@@ -1257,7 +1277,7 @@ EXPORT void *malloc(size_t n)
 		return real_malloc(n);
 	if (LOAD(&g_sites_fast)) {
 		void *p = real_malloc(n);
-		sites_count(p, n);
+		sites_count(p, n, __builtin_return_address(0));
 		return p;
 	}
 	return LOAD(&g_malloc_other)(n);
@@ -1277,7 +1297,7 @@ EXPORT void free(void *p)
 	LOAD(&g_free_other)(p);
 }
 
-static __attribute__((noinline)) void *calloc_other(size_t n, size_t m)
+static __attribute__((noinline)) void *calloc_other(size_t n, size_t m, const void *ra)
 {
 	int st = LOAD(&g_state);
 	if (st == ST_COUNT) {
@@ -1289,7 +1309,7 @@ static __attribute__((noinline)) void *calloc_other(size_t n, size_t m)
 	}
 	if (st == ST_SITES) {
 		void *p = real_calloc(n, m);
-		sites_count(p, n * m);   /* n * m cannot overflow when calloc succeeded */
+		sites_count(p, n * m, ra);   /* n * m cannot overflow when calloc succeeded */
 		poll_request();
 		return p;
 	}
@@ -1309,10 +1329,10 @@ EXPORT void *calloc(size_t n, size_t m)
 {
 	if (stats_fast())
 		return real_calloc(n, m);
-	return calloc_other(n, m);
+	return calloc_other(n, m, __builtin_return_address(0));
 }
 
-static __attribute__((noinline)) void *realloc_other(void *p, size_t n)
+static __attribute__((noinline)) void *realloc_other(void *p, size_t n, const void *ra)
 {
 	int st = LOAD(&g_state);
 	if (unlikely(is_boot(p))) {
@@ -1338,7 +1358,7 @@ static __attribute__((noinline)) void *realloc_other(void *p, size_t n)
 		if (!q && n != 0 && had && live_put((uintptr_t)p, &v))
 			site_add(v.site, v.bytes, v.objects, false);
 		if (q)
-			sites_count(q, n);
+			sites_count(q, n, ra);
 		poll_request();
 		return q;
 	}
@@ -1360,7 +1380,7 @@ EXPORT void *realloc(void *p, size_t n)
 {
 	if (stats_fast() && likely(!is_boot(p)))
 		return real_realloc(p, n);
-	return realloc_other(p, n);
+	return realloc_other(p, n, __builtin_return_address(0));
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t m)
@@ -1375,7 +1395,7 @@ EXPORT void *reallocarray(void *p, size_t n, size_t m)
 /* the aligned family is rare: one out-of-line path for all */
 enum { AL_POSIX, AL_ALIGNED, AL_MEMALIGN, AL_VALLOC, AL_PVALLOC };
 
-static void *aligned_any(int kind, size_t align, size_t n, int *ret_rc)
+static void *aligned_any(int kind, size_t align, size_t n, int *ret_rc, const void *ra)
 {
 	int st = LOAD(&g_state);
 	if (st == ST_INIT && init_slow() != 0) {
@@ -1400,7 +1420,7 @@ static void *aligned_any(int kind, size_t align, size_t n, int *ret_rc)
 	if (st == ST_COUNT && p)
 		count_alloc(p);
 	if (st == ST_SITES && p)
-		sites_count(p, n);
+		sites_count(p, n, ra);
 	if (st == ST_COUNT || st == ST_STATS || st == ST_SITES)
 		poll_request();
 	return p;
@@ -1409,7 +1429,7 @@ static void *aligned_any(int kind, size_t align, size_t n, int *ret_rc)
 EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 {
 	int rc;
-	void *p = aligned_any(AL_POSIX, align, n, &rc);
+	void *p = aligned_any(AL_POSIX, align, n, &rc, __builtin_return_address(0));
 	if (rc == 0)
 		*ret = p;
 	return rc;
@@ -1418,25 +1438,25 @@ EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 EXPORT void *aligned_alloc(size_t align, size_t n)
 {
 	int rc;
-	return aligned_any(AL_ALIGNED, align, n, &rc);
+	return aligned_any(AL_ALIGNED, align, n, &rc, __builtin_return_address(0));
 }
 
 EXPORT void *memalign(size_t align, size_t n)
 {
 	int rc;
-	return aligned_any(AL_MEMALIGN, align, n, &rc);
+	return aligned_any(AL_MEMALIGN, align, n, &rc, __builtin_return_address(0));
 }
 
 EXPORT void *valloc(size_t n)
 {
 	int rc;
-	return aligned_any(AL_VALLOC, 4096, n, &rc);
+	return aligned_any(AL_VALLOC, 4096, n, &rc, __builtin_return_address(0));
 }
 
 EXPORT void *pvalloc(size_t n)
 {
 	int rc;
-	return aligned_any(AL_PVALLOC, 4096, n, &rc);
+	return aligned_any(AL_PVALLOC, 4096, n, &rc, __builtin_return_address(0));
 }
 
 EXPORT size_t malloc_usable_size(void *p)
