@@ -481,6 +481,7 @@ struct hook_ctx {
 	struct recording_cmd *cmd;
 	struct record *rec;
 	int64_t t0;
+	int64_t heap_t_ns;          /* the sample of the last heap read, -1 none */
 };
 
 static void on_note(void *ctx, const char *msg)
@@ -507,8 +508,10 @@ static void read_heap(void *ctx, const pid_t *pids, int npids, struct sample *s)
 	struct hook_ctx *h = ctx;
 	if (h->cmd->heap.injected) {
 		heap_run_read(&h->cmd->heap, pids, npids, s);
-		if (h->cmd->sites && h->rec && h->cmd->heap.state == HEAP_RUN_AVAILABLE)
+		if (h->cmd->sites && h->rec && h->cmd->heap.state == HEAP_RUN_AVAILABLE) {
 			heap_sites_collect(h->cmd->sites, h->rec, s->t_ns, false);
+			h->heap_t_ns = s->t_ns;
+		}
 	}
 	metrics_poll_read(&h->cmd->metrics, s);
 }
@@ -540,6 +543,10 @@ static void on_stop(void *ctx, struct runner *r)
 	struct hook_ctx *h = ctx;
 	if (h->cmd->load_spec)
 		runload_stop(&h->cmd->load);
+	/* the sites as the last heap read left them: a program shorter than a collection period
+	 * still has its snapshot */
+	if (h->cmd->sites && h->rec && h->heap_t_ns >= 0)
+		heap_sites_collect(h->cmd->sites, h->rec, h->heap_t_ns, true);
 	heap_sites_finish(h->cmd->sites, h->rec);
 }
 
@@ -588,7 +595,7 @@ static int exit_status(const struct recording_cmd *c, const struct runner_result
  * run's outcome. Returns runner_run's result. */
 static int record_the_run(struct recording_cmd *c, struct runner_result *res, char *why, size_t whylen)
 {
-	struct hook_ctx h = {.cmd = c};
+	struct hook_ctx h = {.cmd = c, .heap_t_ns = -1};
 	live_init(&h.live, stdout, !c->quiet && isatty(STDOUT_FILENO), cli_width(STDOUT_FILENO));
 	c->ro.hooks.on_sample = on_sample;
 	c->ro.hooks.on_note = on_note;

@@ -176,13 +176,35 @@ struct entry {
 	bool raised;              /* a request raised in the current read */
 };
 
+#define SETUP_PIDS 32
 static struct {
 	char run[40];
 	struct entry e[HEAP_READER_MAX];
 	int n;
 	int reads;
 	int64_t first_ns;
+	/* processes whose segment looked half made (empty, unsealed, not yet 0600) in a row: the
+	 * shim makes it in several steps, and a read may fall between them */
+	struct {
+		pid_t pid;
+		int reads;
+	} setup[SETUP_PIDS];
+	int nsetup;
 } rd;
+
+/* Another read that found pid's segment half made; true while that may still be its set-up. */
+static bool setup_pending(pid_t pid)
+{
+	int i = 0;
+	while (i < rd.nsetup && rd.setup[i].pid != pid)
+		i++;
+	if (i == rd.nsetup) {
+		i = rd.nsetup < SETUP_PIDS ? rd.nsetup++ : (int)((unsigned)pid % SETUP_PIDS);
+		rd.setup[i].pid = pid;
+		rd.setup[i].reads = 0;
+	}
+	return ++rd.setup[i].reads < HEAP_CORRUPT_READS;
+}
 
 static void entry_drop(struct entry *e)
 {
@@ -314,16 +336,16 @@ static int seg_trust(int fd, pid_t pid, struct stat *st, char *why, size_t len)
 				       st->st_size != (off_t)HEAP_SEG_SIZE_SITES)) {
 		snprintf(why, len, "is %lld bytes, not the %zu of a segment", (long long)st->st_size,
 			 sizeof(struct heap_seg));
-		return -EPERM;
+		return S_ISREG(st->st_mode) ? -EINPROGRESS : -EPERM;
 	}
 	int seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
 		snprintf(why, len, "is not sealed against truncation");
-		return -EPERM;
+		return -EINPROGRESS;
 	}
 	if (st->st_mode & 077) {
 		snprintf(why, len, "has mode %04o, not 0600", (unsigned)(st->st_mode & 07777));
-		return -EPERM;
+		return -EINPROGRESS;
 	}
 	uid_t uids[4];
 	bool ok = st->st_uid == 0 || st->st_uid == geteuid();
@@ -338,7 +360,8 @@ static int seg_trust(int fd, pid_t pid, struct stat *st, char *why, size_t len)
 	return 0;
 }
 
-/* 0 mapped; -ENOENT no segment; -EPERM a segment we refuse (why says why); -ENOSPC table full */
+/* 0 mapped; -ENOENT no segment; -EPERM a segment we refuse (why says why); -EINPROGRESS one that
+ * looks half made (empty, unsealed, not 0600: why says which); -ENOSPC table full */
 static int entry_open(pid_t pid, struct entry **ret, char *why, size_t len)
 {
 	if (rd.n >= HEAP_READER_MAX)
@@ -736,6 +759,13 @@ static struct entry *entry_get(pid_t pid, int64_t now, struct read_state *r)
 	int rc = entry_open(pid, &e, why, sizeof(why));
 	if (rc == -ENOENT && proc_exiting(pid))
 		r->pending++;   /* exiting before we ever saw its segment: nothing to say either */
+	if (rc == -EINPROGRESS && setup_pending(pid))
+		r->pending++;   /* half made: the shim between creating and sealing it, this once */
+	else if (rc == -EINPROGRESS)
+		rc = -EPERM;    /* half made read after read: it stays that way, refused */
+	for (int i = 0; rc == 0 && i < rd.nsetup; i++)
+		if (rd.setup[i].pid == pid)
+			rd.setup[i].reads = 0;   /* made: an exec's new one gets its own grace */
 	if (rc == -EPERM) {
 		r->refused++;
 		r->bad_pid = pid;

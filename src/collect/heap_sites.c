@@ -387,8 +387,8 @@ void heap_sites_collect(struct heap_sites *hs, struct record *rec, int64_t t_ns,
 {
 	if (!hs || !rec)
 		return;
-	if (hs->collected && !force && t_ns - hs->last_ns < HEAP_SITES_PERIOD_NS * 9 / 10)
-		return;
+	if (hs->collected && (t_ns <= hs->last_ns || (!force && t_ns - hs->last_ns < HEAP_SITES_PERIOD_NS * 9 / 10)))
+		return;   /* one snapshot per instant: its rows are told apart by their t_ns */
 	hs->collected = true;
 	hs->last_ns = t_ns;
 	hs->ncand = 0;

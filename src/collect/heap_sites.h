@@ -25,8 +25,9 @@
 struct heap_sites;
 
 int heap_sites_new(struct heap_sites **ret);
-/* Collects when HEAP_SITES_PERIOD_NS passed since the last collection (or force); t_ns is the
- * recording's instant of the heap read just made. */
+/* Collects when HEAP_SITES_PERIOD_NS passed since the last collection (or force: the end of the
+ * run, from the segments the last read left mapped); t_ns is the recording's instant of the heap
+ * read just made. Never twice for one t_ns. */
 void heap_sites_collect(struct heap_sites *hs, struct record *rec, int64_t t_ns, bool force);
 /* The run-level facts (interval, the note: stacks not walkable, tables full, unknown modules)
  * into the recording; call before it is finished. */
