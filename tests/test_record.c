@@ -77,7 +77,7 @@ static void sites_roundtrip(void **state)
 
 	assert_int_equal(record_create(path, &info, &r), 0);
 	record_push_sample(r, &smp);
-	struct record_site_frame fr[3] = {
+	struct record_new_frame fr[3] = {
 		{.pc = 0x55550001234, .offset = 0x1234, .module = "/srv/app", .build_id = "abcd"},
 		{.pc = 0x55550005678, .offset = 0x5678, .module = "/srv/app", .build_id = "abcd"},
 		{.pc = 0x7f0000000010, .offset = HR_UNKNOWN, .module = NULL, .build_id = NULL},

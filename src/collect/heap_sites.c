@@ -342,7 +342,7 @@ static struct module *module_get(struct heap_sites *hs, pid_t pid, const struct 
 	return m;
 }
 
-static void frame_resolve(struct heap_sites *hs, pid_t pid, uint64_t pc, struct record_site_frame *f)
+static void frame_resolve(struct heap_sites *hs, pid_t pid, uint64_t pc, struct record_new_frame *f)
 {
 	f->pc = (int64_t)(pc > INT64_MAX ? INT64_MAX : pc);
 	f->offset = HR_UNKNOWN;
@@ -375,7 +375,7 @@ static void frame_resolve(struct heap_sites *hs, pid_t pid, uint64_t pc, struct 
 static void site_push(struct heap_sites *hs, struct record *rec, struct candidate *c)
 {
 	c->k->id = hs->next_id++;
-	struct record_site_frame fr[HEAP_SITE_FRAMES];
+	struct record_new_frame fr[HEAP_SITE_FRAMES];
 	if (c->nframes > 0)
 		maps_read(hs, c->k->pid);
 	for (int i = 0; i < c->nframes; i++)

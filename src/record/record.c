@@ -612,7 +612,7 @@ void record_push_load(struct record *r, const struct load_row *row)
 	pthread_mutex_unlock(&r->lock);
 }
 
-void record_push_site(struct record *r, int64_t site, int64_t pid, int nframes, const struct record_site_frame *frames)
+void record_push_site(struct record *r, int64_t site, int64_t pid, int nframes, const struct record_new_frame *frames)
 {
 	if (nframes < 0 || nframes > RECORD_SITE_FRAMES || site < 1)
 		return;

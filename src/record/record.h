@@ -78,7 +78,7 @@ struct load_row {
 /* Sites mode (heap_sites, heap_site_frames, heap_site_samples; docs/recording.md): the tables
  * are created with the first site pushed, so a recording without sites has none. */
 #define RECORD_SITE_FRAMES 64
-struct record_site_frame {
+struct record_new_frame {
 	int64_t pc;               /* the return address in the process */
 	int64_t offset;           /* ELF virtual address in module; HR_UNKNOWN when not known */
 	const char *module;       /* path, NULL: anonymous or unknown */
@@ -96,7 +96,7 @@ void record_push_sample(struct record *r, const struct sample *s);
 void record_push_event(struct record *r, int64_t t_ns, const char *kind, int64_t value, const char *detail);
 void record_push_load(struct record *r, const struct load_row *row);
 /* A site seen for the first time (site >= 1, nframes <= RECORD_SITE_FRAMES; the strings are copied). */
-void record_push_site(struct record *r, int64_t site, int64_t pid, int nframes, const struct record_site_frame *frames);
+void record_push_site(struct record *r, int64_t site, int64_t pid, int nframes, const struct record_new_frame *frames);
 void record_push_site_sample(struct record *r, const struct record_site_sample *row);
 /* Run-level facts of sites mode, written at record_finish (the run row's heap_sample_interval,
  * heap_sites_note) when any site was pushed. */
