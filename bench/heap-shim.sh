@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The heap shim's cost, side by side: malloc_bench (tests/progs/malloc_bench.c: mixed sizes,
-# free+malloc over a ring, 1/16 realloc) run bare, under the shim's stats and count modes, under
+# free+malloc over a ring, 1/16 realloc) run bare, under the shim's stats, count and sites modes, under
 # heaptrack and under glibc's libmemusage.so, over glibc and over jemalloc, at 1 and 2 threads.
 # Prints the best CPU time (all threads of the benchmark process) and the best wall time of REPS
 # interleaved runs, each as a ratio to bare (the machine is shared: CPU time leaves out the waits
@@ -30,6 +30,11 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 RUN=bench$$
 
+# sites/sites+r: sites mode (sampled allocation sites) at its default interval (512Ki, or
+# SITES_INTERVAL bytes); sites+r under `headroom run --heap sites`, which also reads the site
+# tables once a second.
+SITES_INTERVAL=${SITES_INTERVAL:-524288}
+
 # run CONFIG ALLOC THREADS -> seconds (as the benchmark measured them)
 run() {
 	local config=$1 alloc=$2 threads=$3 pre=""
@@ -38,6 +43,11 @@ run() {
 	bare)  env ${pre:+LD_PRELOAD=$pre} "$BENCH" "$threads" "$OPS" ;;
 	stats) env LD_PRELOAD="$SHIM${pre:+ $pre}" HEADROOM_HEAP_RUN=$RUN HEADROOM_HEAP_MODE=stats "$BENCH" "$threads" "$OPS" ;;
 	count) env LD_PRELOAD="$SHIM${pre:+ $pre}" HEADROOM_HEAP_RUN=$RUN HEADROOM_HEAP_MODE=count "$BENCH" "$threads" "$OPS" ;;
+	sites) env LD_PRELOAD="$SHIM${pre:+ $pre}" HEADROOM_HEAP_RUN=$RUN HEADROOM_HEAP_MODE=sites \
+		HEADROOM_HEAP_INTERVAL=$SITES_INTERVAL "$BENCH" "$threads" "$OPS" ;;
+	sites+r)
+		env ${pre:+LD_PRELOAD=$pre} "$HEADROOM" run --quiet --heap sites --heap-interval "$SITES_INTERVAL" \
+			--record "$TMP/r$RANDOM.db" -- "$BENCH" "$threads" "$OPS" 2>/dev/null ;;
 	stats+r|count+r)
 		env ${pre:+LD_PRELOAD=$pre} "$HEADROOM" run --quiet --heap "${config%+r}" --record "$TMP/r$RANDOM.db" \
 			-- "$BENCH" "$threads" "$OPS" 2>/dev/null ;;
@@ -49,8 +59,8 @@ run() {
 # min A B -> the smaller
 min() { awk -v a="$1" -v b="$2" 'BEGIN{print (b == "" || a < b) ? a : b}'; }
 
-configs=(bare stats count)
-[ -x "$HEADROOM" ] && configs+=(stats+r count+r)
+configs=(bare stats count sites)
+[ -x "$HEADROOM" ] && configs+=(stats+r count+r sites+r)
 if [ "${SLOW:-1}" = 1 ]; then
 	command -v heaptrack >/dev/null && configs+=(heaptrack)
 	[ -f "$MEMUSAGE" ] && configs+=(memusage)
@@ -88,10 +98,11 @@ if [ "${CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null; then
 		pre=""
 		[ "$alloc" = jemalloc ] && pre=$JE
 		base=""
-		for c in bare stats count; do
+		for c in bare stats count sites; do
 			case $c in
 			bare) envs=(${pre:+LD_PRELOAD=$pre}) ;;
-			*) envs=(LD_PRELOAD="$SHIM${pre:+ $pre}" HEADROOM_HEAP_RUN=$RUN HEADROOM_HEAP_MODE=$c) ;;
+			*) envs=(LD_PRELOAD="$SHIM${pre:+ $pre}" HEADROOM_HEAP_RUN=$RUN HEADROOM_HEAP_MODE=$c
+				HEADROOM_HEAP_INTERVAL=$SITES_INTERVAL) ;;
 			esac
 			ir=$(env "${envs[@]}" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 				"$BENCH" 1 $((OPS / 4)) 2>&1 | awk '/Collected/ {print $4}')

@@ -4,7 +4,7 @@
 
 _headroom_opts() {   # _headroom_opts SUBCOMMAND: its options
 	case $1 in
-	run) echo "--limit --interval --record --duration --grace --heap --no-heap --metrics --heap-metric --no-cgroup --ready
+	run) echo "--limit --interval --record --duration --grace --heap --heap-interval --no-heap --metrics --heap-metric --no-cgroup --ready
 		--ready-timeout --load --load-url --path --connections --rate --cooldown --max-error-rate --json --format
 		--fail-on --out --html --quiet" ;;
 	attach) echo "--pid --cgroup --metrics --heap-metric --interval --duration --record --json --format --fail-on --out --html --quiet" ;;
@@ -58,7 +58,7 @@ _headroom() {
 		fi
 	done
 	case $prev in
-	--heap) COMPREPLY=($(compgen -W "stats count off" -- "$cur")); return ;;
+	--heap) COMPREPLY=($(compgen -W "stats count sites off" -- "$cur")); return ;;
 	--load | --profile) COMPREPLY=($(compgen -W "steady burst ramp soak" -- "$cur")); return ;;
 	--qos) COMPREPLY=($(compgen -W "guaranteed burstable" -- "$cur")); return ;;
 	--format)

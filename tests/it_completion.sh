@@ -38,8 +38,8 @@ only() {  # only DESCRIPTION LINE WORDS: exactly these are offered
 
 has "subcommands and top options" "headroom " run attach load report size compare explain export --version --help
 only "a subcommand prefix" "headroom ex" "explain export "
-only "run's options by prefix" "headroom run --hea" "--heap --heap-metric "
-only "heap modes" "headroom run --heap " "count off stats "
+only "run's options by prefix" "headroom run --hea" "--heap --heap-interval --heap-metric "
+only "heap modes" "headroom run --heap " "count off sites stats "
 only "load profiles for run --load" "headroom run --load b" "burst "
 only "load profiles for load --profile" "headroom load http://127.0.0.1:8080/ --profile " "burst ramp soak steady "
 only "run's formats" "headroom run --format " "json markdown text "
@@ -70,7 +70,7 @@ done
 
 if command -v fish >/dev/null; then
   got=$(fish --no-config -c "source $SRC/completions/headroom.fish; complete -C 'headroom run --heap '" | cut -f1 | sort | tr '\n' ' ')
-  expect_eq "fish: heap modes" "$got" "count off stats "
+  expect_eq "fish: heap modes" "$got" "count off sites stats "
   got=$(fish --no-config -c "source $SRC/completions/headroom.fish; complete -C 'headroom '" | cut -f1 | sort | tr '\n' ' ')
   check "fish: subcommands ($got)" grep -q "attach compare explain export load report run size" <<<"$got"
 fi

@@ -89,5 +89,5 @@ echo "not a database" >"$T/junk.db"
 rc=0; "$HEADROOM" explain "$T/junk.db" >/dev/null 2>"$T/e3" || rc=$?; expect_eq "explain of a junk file" $rc 1
 expect_eq "one line" "$(wc -l <"$T/e3")" 1
 rc=0; "$HEADROOM" run --heap sideways -- true >/dev/null 2>"$T/e4" || rc=$?; expect_eq "--heap sideways: usage" $rc 2
-check "--heap names the modes" grep -q "accepted: stats, count, off" "$T/e4"
+check "--heap names the modes" grep -q "accepted: stats, count, sites, off" "$T/e4"
 finish

@@ -34,6 +34,9 @@ PY
 validate "run --json" report.schema.json "$tmp/run.json"
 "$HEADROOM" report --json "$tmp/run.db" >"$tmp/run-report.json"
 validate "report --json of the run" report.schema.json "$tmp/run-report.json"
+# sites mode: the "sites" object with its lists (a leak, so that there are suspects too)
+"$HEADROOM" run --heap sites --json --out "$tmp/sites.json" --record "$tmp/sites.db" -- "$BUILD/tests/progs/sites_leak" 6 >/dev/null 2>&1 || true
+validate "run --heap sites --json" report.schema.json "$tmp/sites.json"
 for shape in startup leak frag sawtooth spikes flat load; do
 	"$SYNTH" "$shape" "$tmp/$shape.hr" --cgroup >/dev/null
 	"$HEADROOM" report --json "$tmp/$shape.hr" >"$tmp/$shape.json"

@@ -60,6 +60,8 @@ expect_eq "an unwritable --record fails" "$rc" 1
 # 4. attach --pid follows a running process tree until it exits.
 "$PROGS/memgrow" 48 8 50 1500 &
 pid=$!
+# attach to the program, not to the shell that forked it and has not exec'd it yet
+for _ in $(seq 200); do [ "$(readlink /proc/$pid/exe 2>/dev/null)" = "$PROGS/memgrow" ] && break; sleep 0.01; done
 "$HEADROOM" attach --pid "$pid" --interval 50ms --record attach.db --quiet
 wait "$pid" || true
 apeak=$(q attach.db 'select max(rss_peak) from samples')

@@ -820,6 +820,9 @@ static void test_corrupt_segment(void **state)
 	/* not sealed, or readable by others: refused before it is ever mapped */
 	fd = fake_segment("unsealed", false, 0600, &s);
 	seg_fill_valid(s, pid);
+	/* for an instant it may be the shim between making and sealing it; read after read, refused */
+	for (int i = 1; i < HEAP_CORRUPT_READS; i++)
+		assert_int_equal(heap_tree_read("unsealed", &pid, 1, &t), -EAGAIN);
 	assert_int_equal(heap_tree_read("unsealed", &pid, 1, &t), -EPROTO);
 	assert_non_null(strstr(t.reason, "not sealed"));
 	munmap(s, sizeof(*s));
@@ -827,11 +830,102 @@ static void test_corrupt_segment(void **state)
 	heap_cleanup("unsealed");
 	fd = fake_segment("openmode", true, 0666, &s);
 	seg_fill_valid(s, pid);
+	for (int i = 1; i < HEAP_CORRUPT_READS; i++)
+		assert_int_equal(heap_tree_read("openmode", &pid, 1, &t), -EAGAIN);
 	assert_int_equal(heap_tree_read("openmode", &pid, 1, &t), -EPROTO);
 	assert_non_null(strstr(t.reason, "mode 0666"));
 	munmap(s, sizeof(*s));
 	close(fd);
 	heap_cleanup("openmode");
+}
+
+struct sites_seen {
+	int n;
+	struct heap_site_read s[8];
+};
+
+static void sites_collect(void *ctx, const struct heap_site_read *r)
+{
+	struct sites_seen *seen = ctx;
+	if (seen->n < 8)
+		seen->s[seen->n++] = *r;
+}
+
+/* a sites-mode segment says anything: frame counts beyond the table, frames outside the pool,
+ * counts beyond any process, an interval outside the range, a sites area in a stats segment */
+static void test_sites_segment_bounds(void **state)
+{
+	const char *run = "sitesbounds";
+	pid_t pid = getpid();
+	char name[96];
+	snprintf(name, sizeof(name), HEAP_SEG_NAME "%s-%d", run, (int)pid);
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0600), 0);
+	assert_int_equal(ftruncate(fd, HEAP_SEG_SIZE_SITES), 0);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	struct heap_seg *s = mmap(NULL, HEAP_SEG_SIZE_SITES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(s != MAP_FAILED);
+	seg_fill_valid(s, pid);
+	s->size = HEAP_SEG_SIZE_SITES;
+	s->mode = HEAP_SEG_SITES;
+	struct heap_seg_sites *ss = heap_seg_sites_of(s);
+	ss->interval = 65536;
+	ss->hiwater = 5;
+	ss->samples = 10;
+	ss->unwalkable = 1;
+	ss->pool[0] = 0x1234;
+	ss->pool[1] = 0x5678;
+	/* 1: valid, two frames; 2: 1000 frames; 3: frames past the pool; 4: a count no process
+	 * reaches; 5 (beyond hiwater's own site but within it): not ready */
+	ss->sites[1] = (struct heap_seg_site){.hash = 11, .state = 2, .nframes = 2, .first = 0, .live_bytes = 4096,
+					      .live_objects = 3 * HEAP_SITE_OBJ_ONE, .alloc_bytes = 8192,
+					      .alloc_objects = 6 * HEAP_SITE_OBJ_ONE};
+	ss->sites[2] = (struct heap_seg_site){.hash = 12, .state = 2, .nframes = 1000, .live_bytes = 1};
+	ss->sites[3] = (struct heap_seg_site){.hash = 13, .state = 2, .nframes = 4, .first = HEAP_SITE_POOL - 2,
+					      .live_bytes = -5};
+	ss->sites[4] = (struct heap_seg_site){.hash = 14, .state = 2, .nframes = 1, .live_bytes = 1LL << 60};
+	ss->sites[5] = (struct heap_seg_site){.hash = 15, .state = 1, .nframes = 1, .live_bytes = 7};
+	struct heap_totals t;
+	assert_int_equal(heap_tree_read(run, &pid, 1, &t), 0);
+	assert_int_equal(t.mode, HEAP_SEG_SITES);
+	struct sites_seen seen = {0};
+	struct heap_sites_info info;
+	assert_int_equal(heap_sites_read(sites_collect, &seen, &info), 0);
+	assert_int_equal(info.nsegments, 1);
+	assert_int_equal(info.interval, 65536);
+	assert_int_equal(info.samples, 10);
+	assert_int_equal(info.refused, 1);    /* site 4 */
+	assert_int_equal(seen.n, 3);          /* sites 1, 2, 3 (0 is not ready here, 5 is being written) */
+	assert_int_equal(seen.s[0].index, 1);
+	assert_int_equal(seen.s[0].nframes, 2);
+	assert_int_equal(seen.s[0].pc[1], 0x5678);
+	assert_int_equal(seen.s[0].live_objects, 3);
+	assert_int_equal(seen.s[0].alloc_bytes, 8192);
+	assert_int_equal(seen.s[1].nframes, 0);   /* 1000 frames: the counts, not the stack */
+	assert_int_equal(seen.s[2].nframes, 0);   /* past the pool */
+	assert_int_equal(seen.s[2].live_bytes, 0); /* negative: floored */
+	/* hiwater beyond the table is clamped, never followed */
+	ss->hiwater = 1u << 30;
+	seen.n = 0;
+	assert_int_equal(heap_tree_read(run, &pid, 1, &t), 0);
+	assert_int_equal(heap_sites_read(sites_collect, &seen, &info), 0);
+	assert_int_equal(seen.n, 3);
+	/* an interval outside the range: the segment's sites are not read */
+	ss->interval = 0;
+	seen.n = 0;
+	assert_int_equal(heap_tree_read(run, &pid, 1, &t), 0);
+	assert_int_equal(heap_sites_read(sites_collect, &seen, &info), 0);
+	assert_int_equal(seen.n, 0);
+	assert_int_equal(info.refused, 1);
+	/* a sites-sized segment that says stats mode: corrupt */
+	s->mode = HEAP_SEG_STATS;
+	for (int i = 1; i < HEAP_CORRUPT_READS; i++)
+		heap_tree_read(run, &pid, 1, &t);
+	assert_int_equal(heap_tree_read(run, &pid, 1, &t), -EPROTO);
+	munmap(s, HEAP_SEG_SIZE_SITES);
+	close(fd);
+	heap_cleanup(run);
 }
 
 /* 16.2: another local user plants a segment under the expected name in a process of a third
@@ -1088,6 +1182,20 @@ static void test_env_prepare(void **state)
 	assert_string_equal(getenv("LD_PRELOAD"), "/lib/a.so");
 	assert_null(getenv(HEAP_ENV_RUN));
 	unsetenv("LD_PRELOAD");
+	/* sites mode: the interval in the environment, bounded */
+	struct heap_run h;
+	assert_int_equal(heap_run_prepare_interval(&h, "sites", HEAP_SITE_INTERVAL_MIN - 1, NULL, shim), -EINVAL);
+	assert_int_equal(heap_run_prepare_interval(&h, "sites", HEAP_SITE_INTERVAL_MAX + 1, NULL, shim), -EINVAL);
+	assert_int_equal(heap_run_prepare_interval(&h, "sites", 65536, NULL, shim), 0);
+	assert_string_equal(getenv(HEAP_ENV_MODE), "sites");
+	assert_string_equal(getenv(HEAP_ENV_INTERVAL), "65536");
+	assert_int_equal(h.sample_interval, 65536);
+	heap_run_forked(&h);
+	assert_null(getenv(HEAP_ENV_INTERVAL));
+	assert_int_equal(heap_run_prepare_interval(&h, "sites", 0, NULL, shim), 0);
+	assert_int_equal(h.sample_interval, HEAP_SITE_INTERVAL_DEFAULT);
+	heap_run_forked(&h);
+	unsetenv("LD_PRELOAD");
 	assert_int_equal(heap_tree_read("bad id!", NULL, 0, &(struct heap_totals){0}), -EINVAL);
 	struct sample s;
 	sample_clear(&s);
@@ -1120,6 +1228,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_env_prepare),
 		cmocka_unit_test(test_corrupt_segment),
+		cmocka_unit_test(test_sites_segment_bounds),
 		cmocka_unit_test(test_planted_segment),
 		cmocka_unit_test(test_truncate_target),
 		cmocka_unit_test(test_static_binary),

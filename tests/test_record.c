@@ -49,6 +49,88 @@ static void fill_info(struct run_info *info)
 	info->started_wall_ns = 1700000000000000000LL;
 }
 
+/* sites mode's tables: written with the first site, read back; a recording without them has no
+ * sites; rows a file should not hold (a gap in the frames, an unknown site, a negative count, a
+ * control character) are left out or cleaned */
+static void sites_roundtrip(void **state)
+{
+	(void)state;
+	char path[300], path2[300];
+	snprintf(path, sizeof(path), "%s/sites.db", dir);
+	snprintf(path2, sizeof(path2), "%s/nosites.db", dir);
+	struct run_info info;
+	fill_info(&info);
+	struct record *r;
+	assert_int_equal(record_create(path2, &info, &r), 0);
+	struct sample smp;
+	sample_clear(&smp);
+	smp.rss = 1;
+	record_push_sample(r, &smp);
+	assert_int_equal(record_finish(r, &info), 0);
+	struct recording *rec;
+	assert_int_equal(record_open(path2, NULL, &rec), 0);
+	assert_int_equal(rec->nsites, 0);
+	assert_int_equal(rec->nsite_samples, 0);
+	assert_int_equal(rec->heap_sample_interval, HR_UNKNOWN);
+	assert_null(recording_site(rec, 1));
+	recording_free(rec);
+
+	assert_int_equal(record_create(path, &info, &r), 0);
+	record_push_sample(r, &smp);
+	struct record_new_frame fr[3] = {
+		{.pc = 0x55550001234, .offset = 0x1234, .module = "/srv/app", .build_id = "abcd"},
+		{.pc = 0x55550005678, .offset = 0x5678, .module = "/srv/app", .build_id = "abcd"},
+		{.pc = 0x7f0000000010, .offset = HR_UNKNOWN, .module = NULL, .build_id = NULL},
+	};
+	record_push_site(r, 1, 4242, 3, fr);
+	record_push_site(r, 2, 4243, 0, NULL);
+	record_push_site(r, 0, 4242, 1, fr);   /* not a site id: refused */
+	for (int t = 1; t <= 3; t++) {
+		struct record_site_sample row = {.t_ns = t * 1000000000LL, .site = 1, .live_bytes = t * 100,
+						 .live_objects = t, .alloc_bytes = t * 200, .alloc_objects = 2 * t};
+		record_push_site_sample(r, &row);
+		row.site = 2;
+		row.live_bytes = 50;
+		record_push_site_sample(r, &row);
+	}
+	record_set_sites_meta(r, 524288, "stack not walkable in 3 % of samples");
+	assert_int_equal(record_finish(r, &info), 0);
+	/* what a damaged or forged file may hold */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"INSERT INTO heap_site_frames VALUES (1, 5, 1, '/x', NULL, 1, NULL, NULL, NULL);"     /* a gap */
+		"INSERT INTO heap_site_samples VALUES (4000000000, 99, 1, 1, 1, 1);"                   /* no such site */
+		"INSERT INTO heap_site_samples VALUES (4000000000, 1, -5, 1, 1, 1);"                   /* negative */
+		"INSERT INTO heap_sites VALUES (3, -1, 0);"                                             /* bad pid */
+		"UPDATE heap_site_frames SET function = 'evil' || char(27) || '[2J' WHERE site = 1 AND depth = 0;",
+		NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(record_open(path, NULL, &rec), 0);
+	assert_int_equal(rec->nsites, 2);
+	assert_int_equal(rec->heap_sample_interval, 524288);
+	assert_string_equal(rec->heap_sites_note, "stack not walkable in 3 % of samples");
+	const struct rec_site *s1 = recording_site(rec, 1);
+	assert_non_null(s1);
+	assert_int_equal(s1->pid, 4242);
+	assert_int_equal(s1->nframes, 3);
+	assert_int_equal(s1->frames[1].pc, 0x55550005678);
+	assert_int_equal(s1->frames[1].offset, 0x5678);
+	assert_string_equal(s1->frames[1].module, "/srv/app");
+	assert_string_equal(s1->frames[1].build_id, "abcd");
+	assert_null(s1->frames[2].module);
+	assert_int_equal(s1->frames[2].offset, HR_UNKNOWN);
+	assert_string_equal(s1->frames[0].function, "evil?[2J");
+	assert_null(s1->frames[1].function);
+	assert_int_equal(recording_site(rec, 2)->nframes, 0);
+	assert_null(recording_site(rec, 3));
+	assert_int_equal(rec->nsite_samples, 6);
+	assert_int_equal(rec->site_samples[0].t_ns, 1000000000LL);
+	assert_int_equal(rec->site_samples[4].live_bytes, 300);
+	assert_int_equal(rec->site_samples[4].alloc_objects, 6);
+	recording_free(rec);
+}
+
 static void roundtrip(void **state)
 {
 	(void)state;
@@ -251,6 +333,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(roundtrip),
+		cmocka_unit_test(sites_roundtrip),
 		cmocka_unit_test(abandoned_recording_keeps_flushed_rows),
 		cmocka_unit_test(bad_files),
 		cmocka_unit_test(write_failure_keeps_the_run),

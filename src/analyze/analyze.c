@@ -152,6 +152,8 @@ static void init_unknown(struct analysis *a)
 		&a->gc_goal_final, &a->gc_goal_peak, &a->gc_released_final, &a->gc_overhead_bytes,
 		&a->gc_limit_bytes, &a->gc_gomemlimit_bytes, &a->gc_gogc_max, &a->gc_goal_at_max,
 		&a->gc_gogc_live, &a->gc_gogc_goal,
+		&a->sites_interval, &a->sites_peak_t_ns, &a->sites_end_t_ns, &a->sites_peak_total,
+		&a->sites_end_total,
 	};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		*f[i] = HR_UNKNOWN;
@@ -327,6 +329,7 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 	stage_load(&s, a);
 	stage_heap(&s, opt, a);
 	stage_breakdown(&s, a);
+	stage_sites(&s, opt, a);
 	stage_blind(&s, a);
 	stage_findings(opt, a);
 	stage_sizing(a);

@@ -153,6 +153,28 @@ struct analyze_blind {
 	size_t scrapes;
 };
 
+/* One allocation site (sites mode) as the views show it. Bytes and objects are the recording's
+ * estimates (already unbiased by the shim). */
+#define ANALYZE_MAX_SITES 10
+#define ANALYZE_MAX_SUSPECTS 5
+struct analyze_site {
+	int64_t site;                 /* the recording's id (heap_sites.site) */
+	int64_t pid;
+	int64_t live_bytes, live_objects;   /* at the instant of the list */
+	int64_t alloc_bytes;          /* cumulative at that instant */
+	double share;                 /* of the sampled live bytes at that instant, 0..1 */
+	/* the first frame that is not the allocator or the standard library's allocation machinery:
+	 * its function when symbolised, else module basename + "+0x" offset (or "0x" pc) */
+	char name[192];
+	char module[256];             /* that frame's module path, "" when anonymous */
+	int64_t offset;               /* that frame's ELF address, HR_UNKNOWN */
+	bool symbolised;              /* name is a function name */
+	/* leak suspects: through the steady phase */
+	double slope_bytes_per_s;     /* Theil–Sen, NAN when not computed */
+	double mk_p;                  /* Mann–Kendall, NAN when not computed */
+	int64_t change_bytes;         /* slope × the steady phase's length, HR_UNKNOWN */
+};
+
 struct analysis {
 	/* the run */
 	size_t nsamples;
@@ -267,6 +289,20 @@ struct analysis {
 	int64_t gc_gogc_max;          /* the largest GOGC whose goal (highest live × (1 + GOGC/100)) and
 				       * the overhead stay within GOMEMLIMIT; 0 when none does */
 	int64_t gc_goal_at_max;       /* that goal */
+	/* allocation sites (sites mode): the top sites by live bytes at the true peak and at the
+	 * end, and the leak suspects (sites whose live bytes grow through the steady phase, by
+	 * their rise). sites false: the recording has none (another mode, or an older recording). */
+	bool sites;
+	int64_t sites_interval;       /* the mean sampling interval, bytes; HR_UNKNOWN */
+	char sites_note[256];         /* the recorder's note ("" none) */
+	int64_t sites_peak_t_ns, sites_end_t_ns;     /* the instants of the two lists, HR_UNKNOWN */
+	int64_t sites_peak_total, sites_end_total;   /* sampled live bytes, all sites, at them */
+	struct analyze_site sites_peak[ANALYZE_MAX_SITES];
+	int nsites_peak;
+	struct analyze_site sites_end[ANALYZE_MAX_SITES];
+	int nsites_end;
+	struct analyze_site suspects[ANALYZE_MAX_SUSPECTS];
+	int nsuspects;
 
 	/* breakdown of RSS at one instant: the last smaps read while the process lived, with the
 	 * heap figures of that instant (HR_UNKNOWN parts when not known). Every view shows this. */

@@ -49,6 +49,7 @@ void stage_trend(struct series *s, const struct analyze_options *o, struct analy
 void stage_load(struct series *s, struct analysis *a);                          /* trend.c */
 void stage_heap(struct series *s, const struct analyze_options *o, struct analysis *a);   /* heapview.c */
 void stage_breakdown(struct series *s, struct analysis *a);                     /* heapview.c */
+void stage_sites(struct series *s, const struct analyze_options *o, struct analysis *a);  /* sites.c */
 void stage_blind(struct series *s, struct analysis *a);                         /* blind.c */
 void stage_findings(const struct analyze_options *o, struct analysis *a);       /* findings.c */
 void stage_sizing(struct analysis *a);                                          /* findings.c */

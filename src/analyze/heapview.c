@@ -44,7 +44,7 @@ void stage_heap(struct series *s, const struct analyze_options *o, struct analys
 	/* the run's own verdict on the shim wins: figures a process published before it exec'd a
 	 * program the shim cannot see (a bundled allocator, ASan) are not that program's heap */
 	const char *mode = rec->run.heap_mode, *st = rec->run.heap_status;
-	bool shim_run = strcmp(mode, "stats") == 0 || strcmp(mode, "count") == 0;
+	bool shim_run = strcmp(mode, "stats") == 0 || strcmp(mode, "count") == 0 || strcmp(mode, "sites") == 0;
 	if (!live || (shim_run && st[0] && strncmp(st, "available", 9) != 0))
 		goto status;
 	int64_t lim = fresh_limit_ns(a);

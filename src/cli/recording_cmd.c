@@ -22,7 +22,7 @@
 enum { OPT_LIMIT = 256, OPT_INTERVAL, OPT_RECORD, OPT_DURATION, OPT_NO_HEAP, OPT_JSON, OPT_QUIET, OPT_PID,
        OPT_CGROUP, OPT_NO_CGROUP, OPT_READY, OPT_READY_TIMEOUT, OPT_GRACE, OPT_HTML, OPT_LOAD, OPT_LOAD_URL,
        OPT_PATH, OPT_CONNECTIONS, OPT_RATE, OPT_COOLDOWN, OPT_HEAP, OPT_MAX_ERROR_RATE, OPT_FAIL_ON, OPT_FORMAT, OPT_OUT,
-       OPT_METRICS, OPT_HEAP_METRIC };
+       OPT_METRICS, OPT_HEAP_METRIC, OPT_HEAP_INTERVAL };
 
 /* A load that fails this often did not exercise the service: its memory under load was not
  * measured. 5% leaves room for the refused connections of a stage ramp and a few timeouts at the
@@ -60,7 +60,10 @@ static const struct cli_opt run_opts[] = {
 	 OPT_DURATION},
 	{"grace", "DUR", "5s", "how long a stopped command has between SIGTERM and SIGKILL", OPT_GRACE},
 	{"heap", "MODE", "stats", "live heap through the LD_PRELOAD shim: stats (bytes and counts), count (counts "
-	 "only), off; a Go program: its runtime's GC trace instead (GODEBUG=gctrace=1), off leaves it alone", OPT_HEAP},
+	 "only), sites (stats plus sampled allocation sites: which code holds the heap), off; a Go program: its "
+	 "runtime's GC trace instead (GODEBUG=gctrace=1), off leaves it alone", OPT_HEAP},
+	{"heap-interval", "SIZE", "512Ki", "--heap sites: sample one allocation per SIZE bytes allocated on "
+	 "average (4Ki to 1Gi)", OPT_HEAP_INTERVAL},
 	{"no-heap", NULL, NULL, "same as --heap off", OPT_NO_HEAP},
 	O_METRICS,
 	O_HEAP_METRIC,
@@ -281,10 +284,19 @@ static int parse_one(struct recording_cmd *c, int opt, const char *name)
 		c->heap_mode = "off";
 		return 0;
 	case OPT_HEAP:
-		if (strcmp(optarg, "stats") != 0 && strcmp(optarg, "count") != 0 && strcmp(optarg, "off") != 0)
-			return cli_fail(EXIT_USAGE, "--heap '%s' is not a heap mode (accepted: stats, count, off)", arg);
+		if (strcmp(optarg, "stats") != 0 && strcmp(optarg, "count") != 0 && strcmp(optarg, "sites") != 0 &&
+		    strcmp(optarg, "off") != 0)
+			return cli_fail(EXIT_USAGE, "--heap '%s' is not a heap mode (accepted: stats, count, sites, off)", arg);
 		c->heap_mode = optarg;
 		return 0;
+	case OPT_HEAP_INTERVAL: {
+		int64_t v = 0;
+		if (util_size_parse(optarg, &v) < 0 || !heap_interval_valid(v))
+			return cli_fail(EXIT_USAGE, "--heap-interval '%s' is not a sampling interval (accepted: "
+						    "4Ki to 1Gi bytes, e.g. 512Ki)", arg);
+		c->heap_interval = v;
+		return 0;
+	}
 	case OPT_NO_CGROUP:
 		c->ro.no_cgroup = true;
 		return 0;
@@ -405,6 +417,8 @@ static int check_combinations(struct recording_cmd *c)
 			      c->max_error_rate_set))
 		return cli_fail(EXIT_USAGE, "--load-url, --path, --connections, --rate, --cooldown and --max-error-rate go "
 				"with --load SPEC");
+	if (c->heap_interval && strcmp(c->heap_mode, "sites") != 0)
+		return cli_fail(EXIT_USAGE, "--heap-interval goes with --heap sites");
 	if (c->load_url && c->npaths)
 		return cli_fail(EXIT_USAGE, "--path goes with --ready; with --load-url put the path in the URL");
 	if (c->ro.ready_timeout_ns && !c->ro.ready_addr && !c->load_url)
@@ -468,6 +482,7 @@ struct hook_ctx {
 	struct recording_cmd *cmd;
 	struct record *rec;
 	int64_t t0;
+	int64_t heap_t_ns;          /* the sample of the last heap read, -1 none */
 };
 
 static void on_note(void *ctx, const char *msg)
@@ -492,8 +507,13 @@ static void on_sample(void *ctx, const struct sample *s, const struct run_info *
 static void read_heap(void *ctx, const pid_t *pids, int npids, struct sample *s)
 {
 	struct hook_ctx *h = ctx;
-	if (h->cmd->heap.injected)
+	if (h->cmd->heap.injected) {
 		heap_run_read(&h->cmd->heap, pids, npids, s);
+		if (h->cmd->sites && h->rec && h->cmd->heap.state == HEAP_RUN_AVAILABLE) {
+			heap_sites_collect(h->cmd->sites, h->rec, s->t_ns, false);
+			h->heap_t_ns = s->t_ns;
+		}
+	}
 	metrics_poll_read(&h->cmd->metrics, s);
 	gotrace_read(&h->cmd->go, s);
 }
@@ -528,6 +548,11 @@ static void on_stop(void *ctx, struct runner *r)
 	struct hook_ctx *h = ctx;
 	if (h->cmd->load_spec)
 		runload_stop(&h->cmd->load);
+	/* the sites as the last heap read left them: a program shorter than a collection period
+	 * still has its snapshot */
+	if (h->cmd->sites && h->rec && h->heap_t_ns >= 0)
+		heap_sites_collect(h->cmd->sites, h->rec, h->heap_t_ns, true);
+	heap_sites_finish(h->cmd->sites, h->rec);
 }
 
 /* The run's report when the file stopped early (disk full): the file's rows and the ones kept in
@@ -575,7 +600,7 @@ static int exit_status(const struct recording_cmd *c, const struct runner_result
  * run's outcome. Returns runner_run's result. */
 static int record_the_run(struct recording_cmd *c, struct runner_result *res, char *why, size_t whylen)
 {
-	struct hook_ctx h = {.cmd = c};
+	struct hook_ctx h = {.cmd = c, .heap_t_ns = -1};
 	live_init(&h.live, stdout, !c->quiet && isatty(STDOUT_FILENO), cli_width(STDOUT_FILENO));
 	c->ro.hooks.on_sample = on_sample;
 	c->ro.hooks.on_note = on_note;
@@ -596,7 +621,9 @@ static int record_the_run(struct recording_cmd *c, struct runner_result *res, ch
 	 * --metrics wins when both exist (the runtime's own figures, one source per recording), so
 	 * the shim is then not loaded at all */
 	const char *heap_mode = c->ro.argv && !c->metrics_url ? c->heap_mode : "off";
-	heap_run_prepare(&c->heap, heap_mode, c->ro.argv ? c->ro.argv[0] : NULL, NULL);
+	heap_run_prepare_interval(&c->heap, heap_mode, c->heap_interval, c->ro.argv ? c->ro.argv[0] : NULL, NULL);
+	if (c->heap.injected && c->heap.sample_interval && heap_sites_new(&c->sites) < 0)
+		c->sites = NULL;   /* no memory for the collector: the heap figures still come */
 	c->ro.heap_mode = c->heap.mode;
 	c->ro.heap_status = c->heap.status;
 	if (c->heap.injected)
@@ -629,6 +656,8 @@ static int record_the_run(struct recording_cmd *c, struct runner_result *res, ch
 	}
 	int rc = runner_run(&c->ro, res, why, whylen);
 	gotrace_stop(&c->go);
+	heap_sites_free(c->sites);
+	c->sites = NULL;
 	metrics_poll_stop(&c->metrics);
 	heap_run_forked(&c->heap);
 	heap_run_finish(&c->heap);
@@ -728,6 +757,10 @@ int recording_cmd_execute(struct recording_cmd *c)
 	if (res.ready_timed_out)
 		cli_note("%s did not accept connections in time (--ready-timeout): the command was stopped",
 			 c->ro.ready_addr);
+	/* TODO(merge with the pprof branch, issue 15): when the recording has sites (c->heap.sample_interval
+	 * and the file holds heap_sites), name its frames before the report reads them:
+	 * symbols_resolve_recording() (src/collect/symbols.h, the other branch) fills function/file/line
+	 * of heap_site_frames; until then sites are named by module+offset and `function` stays NULL. */
 	/* the report goes to stdout, or with --out into a buffer written to its file at the end */
 	char *outbuf = NULL;
 	size_t outlen = 0;

@@ -6,6 +6,7 @@
 
 #include "gotrace.h"
 #include "heap.h"
+#include "heap_sites.h"
 #include "metrics_poll.h"
 #include "runload.h"
 #include "runner.h"
@@ -14,6 +15,8 @@ struct recording_cmd {
 	struct runner_options ro;
 	const char *heap_mode;       /* --heap MODE / --no-heap: "stats" (run's default), "count", "off" */
 	struct heap_run heap;        /* the heap shim for this run */
+	int64_t heap_interval;       /* --heap-interval, 0: the default */
+	struct heap_sites *sites;    /* --heap sites: the site tables' collector */
 	const char *metrics_url;     /* --metrics URL: the heap from the service's Prometheus page */
 	struct metrics_poll metrics;
 	struct gotrace go;           /* a Go program's heap from its runtime's GC reports */

@@ -42,10 +42,12 @@ static int run_id_valid(const char *id)
 	return 1;
 }
 
-int heap_env_prepare(const char *shim_path, const char *mode, char *run_id_out, size_t len)
+static int env_prepare(const char *shim_path, const char *mode, int64_t interval, char *run_id_out, size_t len)
 {
 	if (!shim_path || !mode || !run_id_out || len < 17 ||
-	    (strcmp(mode, "stats") != 0 && strcmp(mode, "count") != 0))
+	    (strcmp(mode, "stats") != 0 && strcmp(mode, "count") != 0 && strcmp(mode, "sites") != 0))
+		return -EINVAL;
+	if (strcmp(mode, "sites") == 0 && interval != 0 && !heap_interval_valid(interval))
 		return -EINVAL;
 	/* the loader splits LD_PRELOAD at spaces and colons */
 	if (strpbrk(shim_path, " :") || shim_path[0] != '/')
@@ -76,13 +78,26 @@ int heap_env_prepare(const char *shim_path, const char *mode, char *run_id_out, 
 	else
 		snprintf(pre, n, "%s", shim_path);
 	int rc = 0;
+	char iv[24];
+	snprintf(iv, sizeof(iv), "%lld", (long long)(interval ? interval : HEAP_SITE_INTERVAL_DEFAULT));
 	if (setenv("LD_PRELOAD", pre, 1) != 0 || setenv(HEAP_ENV_RUN, id, 1) != 0 ||
-	    setenv(HEAP_ENV_MODE, mode, 1) != 0)
+	    setenv(HEAP_ENV_MODE, mode, 1) != 0 ||
+	    (strcmp(mode, "sites") == 0 && setenv(HEAP_ENV_INTERVAL, iv, 1) != 0))
 		rc = -errno;
 	free(pre);
 	if (rc == 0)
 		snprintf(run_id_out, len, "%s", id);
 	return rc;
+}
+
+int heap_env_prepare(const char *shim_path, const char *mode, char *run_id_out, size_t len)
+{
+	return env_prepare(shim_path, mode, 0, run_id_out, len);
+}
+
+bool heap_interval_valid(int64_t bytes)
+{
+	return bytes >= HEAP_SITE_INTERVAL_MIN && bytes <= HEAP_SITE_INTERVAL_MAX;
 }
 
 void heap_env_restore(void)
@@ -95,6 +110,7 @@ void heap_env_restore(void)
 		unsetenv("LD_PRELOAD");
 	unsetenv(HEAP_ENV_RUN);
 	unsetenv(HEAP_ENV_MODE);
+	unsetenv(HEAP_ENV_INTERVAL);
 	free(env_saved.preload);
 	env_saved.preload = NULL;
 	env_saved.saved = false;
@@ -148,6 +164,8 @@ struct entry {
 	dev_t dev;
 	ino_t ino;                /* the segment's inode: what "the same segment" means */
 	struct heap_seg *seg;
+	size_t map_size;          /* sizeof(struct heap_seg), or HEAP_SEG_SIZE_SITES */
+	bool valid;               /* its header checked out in the current read */
 	uint32_t req_id;          /* the request we raised last, 0 none */
 	int64_t req_ns;           /* when we raised it (our clock) */
 	int64_t answer_ns;        /* when we raised the request the latest answer is to; HR_UNKNOWN none */
@@ -158,18 +176,40 @@ struct entry {
 	bool raised;              /* a request raised in the current read */
 };
 
+#define SETUP_PIDS 32
 static struct {
 	char run[40];
 	struct entry e[HEAP_READER_MAX];
 	int n;
 	int reads;
 	int64_t first_ns;
+	/* processes whose segment looked half made (empty, unsealed, not yet 0600) in a row: the
+	 * shim makes it in several steps, and a read may fall between them */
+	struct {
+		pid_t pid;
+		int reads;
+	} setup[SETUP_PIDS];
+	int nsetup;
 } rd;
+
+/* Another read that found pid's segment half made; true while that may still be its set-up. */
+static bool setup_pending(pid_t pid)
+{
+	int i = 0;
+	while (i < rd.nsetup && rd.setup[i].pid != pid)
+		i++;
+	if (i == rd.nsetup) {
+		i = rd.nsetup < SETUP_PIDS ? rd.nsetup++ : (int)((unsigned)pid % SETUP_PIDS);
+		rd.setup[i].pid = pid;
+		rd.setup[i].reads = 0;
+	}
+	return ++rd.setup[i].reads < HEAP_CORRUPT_READS;
+}
 
 static void entry_drop(struct entry *e)
 {
 	if (e->seg)
-		munmap(e->seg, sizeof(struct heap_seg));
+		munmap(e->seg, e->map_size);
 	if (e->fd >= 0)
 		close(e->fd);
 	*e = rd.e[--rd.n];
@@ -292,19 +332,20 @@ static int seg_trust(int fd, pid_t pid, struct stat *st, char *why, size_t len)
 {
 	if (fstat(fd, st) < 0)
 		return -errno;
-	if (!S_ISREG(st->st_mode) || st->st_size != (off_t)sizeof(struct heap_seg)) {
+	if (!S_ISREG(st->st_mode) || (st->st_size != (off_t)sizeof(struct heap_seg) &&
+				       st->st_size != (off_t)HEAP_SEG_SIZE_SITES)) {
 		snprintf(why, len, "is %lld bytes, not the %zu of a segment", (long long)st->st_size,
 			 sizeof(struct heap_seg));
-		return -EPERM;
+		return S_ISREG(st->st_mode) ? -EINPROGRESS : -EPERM;
 	}
 	int seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
 		snprintf(why, len, "is not sealed against truncation");
-		return -EPERM;
+		return -EINPROGRESS;
 	}
 	if (st->st_mode & 077) {
 		snprintf(why, len, "has mode %04o, not 0600", (unsigned)(st->st_mode & 07777));
-		return -EPERM;
+		return -EINPROGRESS;
 	}
 	uid_t uids[4];
 	bool ok = st->st_uid == 0 || st->st_uid == geteuid();
@@ -319,7 +360,8 @@ static int seg_trust(int fd, pid_t pid, struct stat *st, char *why, size_t len)
 	return 0;
 }
 
-/* 0 mapped; -ENOENT no segment; -EPERM a segment we refuse (why says why); -ENOSPC table full */
+/* 0 mapped; -ENOENT no segment; -EPERM a segment we refuse (why says why); -EINPROGRESS one that
+ * looks half made (empty, unsealed, not 0600: why says which); -ENOSPC table full */
 static int entry_open(pid_t pid, struct entry **ret, char *why, size_t len)
 {
 	if (rd.n >= HEAP_READER_MAX)
@@ -350,14 +392,15 @@ static int entry_open(pid_t pid, struct entry **ret, char *why, size_t len)
 		close(fd);
 		return rc;
 	}
-	void *m = mmap(NULL, sizeof(struct heap_seg), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	size_t map_size = (size_t)st.st_size;
+	void *m = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED) {
 		close(fd);
 		return -errno;
 	}
 	struct entry *e = &rd.e[rd.n++];
 	*e = (struct entry){.pid = pid, .fd = fd, .target_fd = n >= 0 ? n : -1, .dev = st.st_dev, .ino = st.st_ino,
-			    .seg = m, .answer_ns = HR_UNKNOWN, .last_live = HR_UNKNOWN};
+			    .seg = m, .map_size = map_size, .answer_ns = HR_UNKNOWN, .last_live = HR_UNKNOWN};
 	*ret = e;
 	return 0;
 }
@@ -411,15 +454,18 @@ static int entry_current(struct entry *e, int64_t now)
 
 /* A header we can trust: anything else is skipped, never followed. 1 valid, 0 not initialised
  * yet, -1 corrupt. */
-static int seg_check(const struct heap_seg *s, pid_t pid)
+static int seg_check(const struct heap_seg *s, size_t map_size, pid_t pid)
 {
 	uint64_t magic = __atomic_load_n(&s->magic, __ATOMIC_ACQUIRE);
 	if (magic == 0)
 		return 0;
+	uint32_t mode = LOAD(&s->mode);
+	/* the sites area exists exactly in a sites-mode segment */
 	if (magic != HEAP_SEG_MAGIC || LOAD(&s->version) != HEAP_SEG_VERSION ||
-	    LOAD(&s->size) != sizeof(struct heap_seg) || LOAD(&s->pid) != pid ||
+	    LOAD(&s->size) != map_size || LOAD(&s->pid) != pid ||
 	    LOAD(&s->nslots) != HEAP_SEG_SLOTS || LOAD(&s->hiwater) > HEAP_SEG_SLOTS ||
-	    (LOAD(&s->mode) != HEAP_SEG_STATS && LOAD(&s->mode) != HEAP_SEG_COUNT) ||
+	    (mode != HEAP_SEG_STATS && mode != HEAP_SEG_COUNT && mode != HEAP_SEG_SITES) ||
+	    (mode == HEAP_SEG_SITES) != (map_size == HEAP_SEG_SIZE_SITES) ||
 	    LOAD(&s->allocator) > HEAP_ALLOC_MIMALLOC)
 		return -1;
 	return 1;
@@ -713,6 +759,13 @@ static struct entry *entry_get(pid_t pid, int64_t now, struct read_state *r)
 	int rc = entry_open(pid, &e, why, sizeof(why));
 	if (rc == -ENOENT && proc_exiting(pid))
 		r->pending++;   /* exiting before we ever saw its segment: nothing to say either */
+	if (rc == -EINPROGRESS && setup_pending(pid))
+		r->pending++;   /* half made: the shim between creating and sealing it, this once */
+	else if (rc == -EINPROGRESS)
+		rc = -EPERM;    /* half made read after read: it stays that way, refused */
+	for (int i = 0; rc == 0 && i < rd.nsetup; i++)
+		if (rd.setup[i].pid == pid)
+			rd.setup[i].reads = 0;   /* made: an exec's new one gets its own grace */
 	if (rc == -EPERM) {
 		r->refused++;
 		r->bad_pid = pid;
@@ -737,7 +790,7 @@ int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap
 	if (rd.reads++ == 0)
 		rd.first_ns = now;
 	for (int i = 0; i < rd.n; i++)
-		rd.e[i].used = rd.e[i].raised = false;
+		rd.e[i].used = rd.e[i].raised = rd.e[i].valid = false;
 
 	/* first every segment and its request, then one short wait for all the answers, then the
 	 * figures: a read costs one wait, not one per process */
@@ -753,7 +806,8 @@ int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap
 			continue;
 		}
 		e->used = true;
-		int v = seg_check(e->seg, pids[i]);
+		int v = seg_check(e->seg, e->map_size, pids[i]);
+		e->valid = v > 0 && !(LOAD(&e->seg->flags) & HEAP_SEG_F_BYPASSED);
 		e->bad_reads = v < 0 ? e->bad_reads + 1 : 0;
 		if (v < 0 && e->bad_reads >= HEAP_CORRUPT_READS) {
 			r.corrupt++;
@@ -775,6 +829,7 @@ int heap_tree_read(const char *run_id, const pid_t *pids, int npids, struct heap
 	bool bypassed = false;
 	for (int i = 0; i < nents; i++)
 		if (seg_sum(ents[i], ret, now, &bypassed) < 0) {
+			ents[i]->valid = false;
 			r.bounds++;
 			r.bad_pid = ents[i]->pid;
 			ret->nmissing++;
@@ -1124,15 +1179,24 @@ static void run_status(struct heap_run *h, int state, const char *text)
 
 int heap_run_prepare(struct heap_run *h, const char *mode, const char *exe, const char *shim)
 {
+	return heap_run_prepare_interval(h, mode, 0, exe, shim);
+}
+
+int heap_run_prepare_interval(struct heap_run *h, const char *mode, int64_t interval, const char *exe,
+			      const char *shim)
+{
 	memset(h, 0, sizeof(*h));
 	snprintf(h->mode, sizeof(h->mode), "off");
 	run_status(h, HEAP_RUN_OFF, "off");
 	h->noted = true;   /* off by request: nothing to say */
 	if (!mode || strcmp(mode, "off") == 0)
 		return mode ? 0 : -EINVAL;
-	if (strcmp(mode, "stats") != 0 && strcmp(mode, "count") != 0)
+	if (strcmp(mode, "stats") != 0 && strcmp(mode, "count") != 0 && strcmp(mode, "sites") != 0)
+		return -EINVAL;
+	if (interval != 0 && !heap_interval_valid(interval))
 		return -EINVAL;
 	snprintf(h->mode, sizeof(h->mode), "%s", mode);
+	h->sample_interval = strcmp(mode, "sites") == 0 ? (interval ? interval : HEAP_SITE_INTERVAL_DEFAULT) : 0;
 	char why[200] = "", found[PATH_MAX];
 	if (exe && !strchr(exe, '/')) {
 		/* execvp's search: the program that will run is what to probe */
@@ -1154,7 +1218,7 @@ int heap_run_prepare(struct heap_run *h, const char *mode, const char *exe, cons
 	}
 	if (!shim)
 		shim = heap_shim_default_path();
-	int rc = shim ? heap_env_prepare(shim, mode, h->run_id, sizeof(h->run_id)) : -ENOENT;
+	int rc = shim ? env_prepare(shim, mode, interval, h->run_id, sizeof(h->run_id)) : -ENOENT;
 	if (rc == -ENOENT)
 		run_status(h, HEAP_RUN_UNAVAILABLE, "libheadroom-heap.so was not found next to headroom "
 						    "or in " HEADROOM_SHIM_LIBDIR ", /usr/local/lib/headroom, /usr/lib/headroom");
@@ -1220,4 +1284,72 @@ void heap_run_finish(struct heap_run *h)
 {
 	if (h->injected && h->run_id[0])
 		heap_cleanup(h->run_id);
+}
+
+/* --- sites mode: the segments' site tables ----------------------------------------------- */
+int heap_sites_read(heap_site_fn fn, void *ctx, struct heap_sites_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	struct heap_site_read *r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (int i = 0; i < rd.n; i++) {
+		struct entry *e = &rd.e[i];
+		if (!e->valid || e->map_size != HEAP_SEG_SIZE_SITES || LOAD(&e->seg->mode) != HEAP_SEG_SITES)
+			continue;
+		struct heap_seg_sites *ss = heap_seg_sites_of(e->seg);
+		uint64_t interval = LOAD(&ss->interval);
+		if (interval < HEAP_SITE_INTERVAL_MIN || interval > (uint64_t)HEAP_SITE_INTERVAL_MAX) {
+			info->refused++;
+			continue;
+		}
+		info->nsegments++;
+		if (info->interval == 0)
+			info->interval = (int64_t)interval;
+		uint64_t c[4] = {LOAD(&ss->samples), LOAD(&ss->unwalkable), LOAD(&ss->other), LOAD(&ss->untracked)};
+		for (int k = 0; k < 4; k++)
+			if (c[k] > (uint64_t)HEAP_COUNT_MAX)
+				c[k] = 0;
+		info->samples += (int64_t)c[0];
+		info->unwalkable += (int64_t)c[1];
+		info->other += (int64_t)c[2];
+		info->untracked += (int64_t)c[3];
+		uint32_t hw = LOAD(&ss->hiwater);
+		if (hw > HEAP_SITES_MAX)
+			hw = HEAP_SITES_MAX;
+		for (uint32_t k = 0; k < hw; k++) {
+			struct heap_seg_site *st = &ss->sites[k];
+			if (__atomic_load_n(&st->state, __ATOMIC_ACQUIRE) != 2)
+				continue;
+			memset(r, 0, sizeof(*r));
+			r->pid = e->pid;
+			r->ino = (uint64_t)e->ino;
+			r->index = k;
+			r->hash = LOAD(&st->hash);
+			uint32_t nf = LOAD(&st->nframes), first = LOAD(&st->first);
+			/* frames outside the pool, or too many: the site keeps its counts, not its stack */
+			if (k == 0 || nf > HEAP_SITE_FRAMES || first > HEAP_SITE_POOL || nf > HEAP_SITE_POOL - first)
+				nf = 0;
+			r->nframes = (int)nf;
+			for (uint32_t f = 0; f < nf; f++)
+				r->pc[f] = LOAD(&ss->pool[first + f]);
+			int64_t v[4] = {LOAD(&st->live_bytes), LOAD(&st->live_objects), LOAD(&st->alloc_bytes),
+					LOAD(&st->alloc_objects)};
+			bool bad = false;
+			for (int q = 0; q < 4; q++)
+				bad |= v[q] > HEAP_COUNT_MAX || v[q] < -HEAP_COUNT_MAX;
+			if (bad) {
+				info->refused++;
+				continue;
+			}
+			/* a block inherited at a fork and freed before the copy: floored */
+			r->live_bytes = v[0] > 0 ? v[0] : 0;
+			r->live_objects = v[1] > 0 ? v[1] / HEAP_SITE_OBJ_ONE : 0;
+			r->alloc_bytes = v[2] > 0 ? v[2] : 0;
+			r->alloc_objects = v[3] > 0 ? v[3] / HEAP_SITE_OBJ_ONE : 0;
+			fn(ctx, r);
+		}
+	}
+	free(r);
+	return 0;
 }

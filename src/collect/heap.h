@@ -66,6 +66,8 @@ struct heap_totals {
  * Writes the new run id to run_id_out. Call heap_env_restore() in the parent after the fork.
  * Errors: -EINVAL (mode, len), -ENOENT (no shim at shim_path), -ENOMEM. */
 int heap_env_prepare(const char *shim_path, const char *mode, char *run_id_out, size_t len);
+/* A sites-mode sampling interval headroom accepts: HEAP_SITE_INTERVAL_MIN..HEAP_SITE_INTERVAL_MAX bytes. */
+bool heap_interval_valid(int64_t bytes);
 /* Puts LD_PRELOAD and the shim's variables back as they were before heap_env_prepare(). */
 void heap_env_restore(void);
 /* libheadroom-heap.so next to /proc/self/exe, else in the installed layout relative to it
@@ -114,7 +116,8 @@ const char *heap_allocator_name(int allocator);   /* "glibc", "jemalloc", "mimal
 enum heap_run_state { HEAP_RUN_OFF, HEAP_RUN_PENDING, HEAP_RUN_AVAILABLE, HEAP_RUN_UNAVAILABLE };
 
 struct heap_run {
-	char mode[8];             /* "stats", "count" or "off" */
+	char mode[8];             /* "stats", "count", "sites" or "off" */
+	int64_t sample_interval;  /* sites mode: the mean sampling interval (bytes), else 0 */
 	char run_id[40];
 	int state;                /* enum heap_run_state */
 	char status[256];
@@ -132,11 +135,40 @@ struct heap_run {
  * mode. A program the shim cannot measure is not an error: state UNAVAILABLE, status says why,
  * nothing is injected. */
 int heap_run_prepare(struct heap_run *h, const char *mode, const char *exe, const char *shim);
+/* The same with the sites-mode sampling interval (0: HEAP_SITE_INTERVAL_DEFAULT); -EINVAL when it
+ * is outside heap_interval_valid(). */
+int heap_run_prepare_interval(struct heap_run *h, const char *mode, int64_t interval, const char *exe,
+			      const char *shim);
 void heap_run_forked(struct heap_run *h);
 void heap_run_read(void *ctx, const pid_t *pids, int npids, struct sample *s);
 /* The status once each time it changes to available or unavailable ("heap: available: glibc,
  * count mode", "heap unavailable: ..."); NULL otherwise. */
 const char *heap_run_note(struct heap_run *h, char *buf, size_t len);
 void heap_run_finish(struct heap_run *h);
+
+/* --- sites mode --------------------------------------------------------------------------
+ * One site of one process's segment as the last heap_tree_read left it mapped, every figure
+ * bounded (frames within the table, counts within HEAP_COUNT_MAX; live floored at 0). Bytes and
+ * objects are the shim's unbiased estimates, objects in whole objects. Site `index` 0 of each
+ * segment is "other" (no frames: table or frame pool full, stack not walkable). */
+struct heap_site_read {
+	pid_t pid;
+	uint64_t ino;             /* the segment's inode: a new image (exec) has another */
+	uint32_t index;           /* in the process's table */
+	uint64_t hash;            /* of the frames, the shim's */
+	int nframes;
+	uint64_t pc[HEAP_SITE_FRAMES];   /* return addresses, innermost (malloc's caller) first */
+	int64_t live_bytes, live_objects, alloc_bytes, alloc_objects;
+};
+struct heap_sites_info {
+	int nsegments;            /* sites-mode segments read */
+	int64_t interval;         /* of the first, bytes; 0 none */
+	int64_t samples, unwalkable, other, untracked;   /* summed over the segments */
+	int refused;              /* segments or sites with figures out of bounds (not passed on) */
+};
+typedef void (*heap_site_fn)(void *ctx, const struct heap_site_read *site);
+/* Calls fn for every ready site of every sites-mode segment the last heap_tree_read() found
+ * valid. 0, or -ENOMEM. */
+int heap_sites_read(heap_site_fn fn, void *ctx, struct heap_sites_info *info);
 
 #endif

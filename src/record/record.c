@@ -31,6 +31,20 @@ _Static_assert(sizeof(record_sample_columns) / sizeof(record_sample_columns[0]) 
  * open (-EPROTO) so no analysis ever does arithmetic on it. */
 #define RECORD_T_MAX (10LL * 366 * 24 * 3600 * 1000000000LL)
 #define LOADS_MAX 64
+#define SITES_BATCH_MAX 4096        /* new sites per flush (a collection adds at most a few hundred) */
+#define SITE_SAMPLES_BATCH_MAX 16384
+/* read back: beyond these a recording is cut (a note says so), not loaded whole */
+#define SITES_READ_MAX 200000
+#define SITE_SAMPLES_READ_MAX 4000000
+
+struct pending_site {
+	int64_t site, pid;
+	int nframes;
+	struct {
+		int64_t pc, offset;
+		char *module, *build_id;
+	} f[RECORD_SITE_FRAMES];
+};
 
 struct batch {
 	struct sample *samples;
@@ -39,11 +53,20 @@ struct batch {
 	size_t nevents;
 	struct load_row loads[LOADS_MAX];
 	size_t nloads;
+	struct pending_site **sites;     /* SITES_BATCH_MAX, allocated with the first site */
+	size_t nsites;
+	struct record_site_sample *ssamples;   /* SITE_SAMPLES_BATCH_MAX, likewise */
+	size_t nssamples;
 };
 
 struct record {
 	sqlite3 *db;
 	sqlite3_stmt *ins_sample, *ins_event, *ins_load;
+	sqlite3_stmt *ins_site, *ins_frame, *ins_ssample;   /* once the sites tables exist */
+	bool sites_tables;
+	bool sites_meta;
+	int64_t sites_interval;
+	char sites_note[256];
 	pthread_t writer;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -143,13 +166,102 @@ static void bind_i64_or_null(sqlite3_stmt *st, int idx, int64_t v)
 		sqlite3_bind_int64(st, idx, v);
 }
 
+static void pending_site_free(struct pending_site *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->nframes; i++) {
+		free(p->f[i].module);
+		free(p->f[i].build_id);
+	}
+	free(p);
+}
+
+static void batch_sites_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->nsites; i++)
+		pending_site_free(b->sites[i]);
+	b->nsites = b->nssamples = 0;
+}
+
+static const char *sites_schema_sql =
+	"CREATE TABLE IF NOT EXISTS heap_sites (site INTEGER PRIMARY KEY, pid INTEGER NOT NULL, frames INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS heap_site_frames (site INTEGER NOT NULL, depth INTEGER NOT NULL, pc INTEGER NOT NULL,"
+	" module TEXT, build_id TEXT, offset INTEGER, function TEXT, file TEXT, line INTEGER, PRIMARY KEY (site, depth));"
+	"CREATE TABLE IF NOT EXISTS heap_site_samples (t_ns INTEGER NOT NULL, site INTEGER NOT NULL,"
+	" live_bytes INTEGER NOT NULL, live_objects INTEGER NOT NULL, alloc_bytes INTEGER NOT NULL,"
+	" alloc_objects INTEGER NOT NULL);"
+	"ALTER TABLE run ADD COLUMN heap_sample_interval INTEGER;"
+	"ALTER TABLE run ADD COLUMN heap_sites_note TEXT;";
+
+/* the sites tables, inside the batch's transaction, with the first site */
+static int sites_tables(struct record *r)
+{
+	if (r->sites_tables)
+		return 0;
+	int rc = exec_sql(r->db, sites_schema_sql);
+	if (rc == 0)
+		rc = sqlite_err(sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO heap_sites VALUES (?,?,?)", -1,
+						   &r->ins_site, NULL));
+	if (rc == 0)
+		rc = sqlite_err(sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO heap_site_frames VALUES "
+							  "(?,?,?,?,?,?,NULL,NULL,NULL)", -1, &r->ins_frame, NULL));
+	if (rc == 0)
+		rc = sqlite_err(sqlite3_prepare_v2(r->db, "INSERT INTO heap_site_samples VALUES (?,?,?,?,?,?)", -1,
+						   &r->ins_ssample, NULL));
+	if (rc == 0)
+		r->sites_tables = true;
+	return rc;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int idx, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, idx, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, idx);
+}
+
+static int write_sites(struct record *r, struct batch *b)
+{
+	int rc = sites_tables(r);
+	for (size_t i = 0; i < b->nsites && rc == 0; i++) {
+		const struct pending_site *p = b->sites[i];
+		sqlite3_bind_int64(r->ins_site, 1, p->site);
+		sqlite3_bind_int64(r->ins_site, 2, p->pid);
+		sqlite3_bind_int(r->ins_site, 3, p->nframes);
+		rc = sqlite_err(sqlite3_step(r->ins_site));
+		sqlite3_reset(r->ins_site);
+		for (int d = 0; d < p->nframes && rc == 0; d++) {
+			sqlite3_bind_int64(r->ins_frame, 1, p->site);
+			sqlite3_bind_int(r->ins_frame, 2, d);
+			sqlite3_bind_int64(r->ins_frame, 3, p->f[d].pc);
+			bind_text_or_null(r->ins_frame, 4, p->f[d].module);
+			bind_text_or_null(r->ins_frame, 5, p->f[d].build_id);
+			bind_i64_or_null(r->ins_frame, 6, p->f[d].offset);
+			rc = sqlite_err(sqlite3_step(r->ins_frame));
+			sqlite3_reset(r->ins_frame);
+		}
+	}
+	for (size_t i = 0; i < b->nssamples && rc == 0; i++) {
+		const int64_t *f = (const int64_t *)&b->ssamples[i];
+		for (int c = 0; c < 6; c++)
+			sqlite3_bind_int64(r->ins_ssample, c + 1, f[c]);
+		rc = sqlite_err(sqlite3_step(r->ins_ssample));
+		sqlite3_reset(r->ins_ssample);
+	}
+	return rc;
+}
+
 static int write_batch(struct record *r, struct batch *b)
 {
-	if (b->nsamples == 0 && b->nevents == 0 && b->nloads == 0)
+	if (b->nsamples == 0 && b->nevents == 0 && b->nloads == 0 && b->nsites == 0 && b->nssamples == 0)
 		return 0;
 	int rc = exec_sql(r->db, "BEGIN");
 	if (rc < 0)
 		return rc;
+	if (b->nsites || b->nssamples)
+		rc = write_sites(r, b);
 	for (size_t i = 0; i < b->nsamples && rc == 0; i++) {
 		const int64_t *f = (const int64_t *)&b->samples[i];
 		for (int c = 0; c < NCOLS; c++)
@@ -213,6 +325,7 @@ static void handle_batch(struct record *r, struct batch *b)
 	if (r->failed)
 		keep_batch(r, b);
 	b->nsamples = b->nevents = b->nloads = 0;
+	batch_sites_clear(b);
 }
 
 static void *writer_main(void *arg)
@@ -337,6 +450,15 @@ static void record_free(struct record *r)
 	sqlite3_finalize(r->ins_sample);
 	sqlite3_finalize(r->ins_event);
 	sqlite3_finalize(r->ins_load);
+	sqlite3_finalize(r->ins_site);
+	sqlite3_finalize(r->ins_frame);
+	sqlite3_finalize(r->ins_ssample);
+	batch_sites_clear(&r->filling);
+	batch_sites_clear(&r->writing);
+	free(r->filling.sites);
+	free(r->writing.sites);
+	free(r->filling.ssamples);
+	free(r->writing.ssamples);
 	if (r->ckpt_db)
 		sqlite3_close(r->ckpt_db);
 	if (r->db)
@@ -490,6 +612,58 @@ void record_push_load(struct record *r, const struct load_row *row)
 	pthread_mutex_unlock(&r->lock);
 }
 
+void record_push_site(struct record *r, int64_t site, int64_t pid, int nframes, const struct record_new_frame *frames)
+{
+	if (nframes < 0 || nframes > RECORD_SITE_FRAMES || site < 1)
+		return;
+	struct pending_site *p = calloc(1, sizeof(*p));
+	bool ok = p != NULL;
+	if (ok) {
+		p->site = site;
+		p->pid = pid;
+		p->nframes = nframes;
+		for (int i = 0; i < nframes; i++) {
+			p->f[i].pc = frames[i].pc;
+			p->f[i].offset = frames[i].offset;
+			p->f[i].module = frames[i].module ? strdup(frames[i].module) : NULL;
+			p->f[i].build_id = frames[i].build_id ? strdup(frames[i].build_id) : NULL;
+			ok = ok && (!frames[i].module || p->f[i].module) && (!frames[i].build_id || p->f[i].build_id);
+		}
+	}
+	pthread_mutex_lock(&r->lock);
+	if (ok && !r->filling.sites)
+		r->filling.sites = malloc(SITES_BATCH_MAX * sizeof(*r->filling.sites));
+	if (ok && r->filling.sites && r->filling.nsites < SITES_BATCH_MAX) {
+		r->filling.sites[r->filling.nsites++] = p;
+		p = NULL;
+	} else {
+		r->dropped++;
+	}
+	pthread_mutex_unlock(&r->lock);
+	pending_site_free(p);
+}
+
+void record_push_site_sample(struct record *r, const struct record_site_sample *row)
+{
+	pthread_mutex_lock(&r->lock);
+	if (!r->filling.ssamples)
+		r->filling.ssamples = malloc(SITE_SAMPLES_BATCH_MAX * sizeof(*r->filling.ssamples));
+	if (r->filling.ssamples && r->filling.nssamples < SITE_SAMPLES_BATCH_MAX)
+		r->filling.ssamples[r->filling.nssamples++] = *row;
+	else
+		r->dropped++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void record_set_sites_meta(struct record *r, int64_t interval, const char *note)
+{
+	pthread_mutex_lock(&r->lock);
+	r->sites_meta = true;
+	r->sites_interval = interval;
+	snprintf(r->sites_note, sizeof(r->sites_note), "%s", note ? note : "");
+	pthread_mutex_unlock(&r->lock);
+}
+
 void record_sync(struct record *r)
 {
 	pthread_mutex_lock(&r->lock);
@@ -558,6 +732,16 @@ int record_finish_keep(struct record *r, const struct run_info *end, struct reco
 	}
 	stop_writer(r);
 	int rc = r->write_error;
+	if (!r->failed && r->sites_tables && r->sites_meta) {
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(r->db, "UPDATE run SET heap_sample_interval = ?1, heap_sites_note = ?2 WHERE id = 1",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, r->sites_interval);
+			bind_text_or_null(st, 2, r->sites_note[0] ? r->sites_note : NULL);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
+	}
 	if (!r->failed) {
 		rc = write_run_row(r->db, end, false, true);
 	} else {
@@ -855,6 +1039,129 @@ static int recording_bound(struct recording *rec)
 	return 0;
 }
 
+static char *dup_text(const unsigned char *src, size_t max)
+{
+	if (!src)
+		return NULL;
+	char *d = strndup((const char *)src, max);
+	for (char *c = d; c && *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return d;
+}
+
+static int cmp_site(const void *a, const void *b)
+{
+	const struct rec_site *x = a, *y = b;
+	return x->site < y->site ? -1 : x->site > y->site;
+}
+
+const struct rec_site *recording_site(const struct recording *rec, int64_t site)
+{
+	struct rec_site key = {.site = site};
+	return rec->nsites ? bsearch(&key, rec->sites, rec->nsites, sizeof(key), cmp_site) : NULL;
+}
+
+static size_t count_rows(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	size_t n = sqlite3_step(st) == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* The sites tables, if the recording has them (a recording from before they existed, or without
+ * sites, has none: no sites, not an error). Every row is checked: site ids in range and unique,
+ * frames at depths 0.. without a gap (at most RECORD_SITE_FRAMES), samples of known sites with
+ * figures in range; what is not is left out. Strings are bounded and cleaned of control
+ * characters (they reach terminals). */
+static int read_sites(sqlite3 *db, struct recording *rec)
+{
+	rec->heap_sample_interval = HR_UNKNOWN;
+	if (count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+			   "('heap_sites', 'heap_site_frames', 'heap_site_samples')") != 3)
+		return 0;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT heap_sample_interval, heap_sites_note FROM run WHERE id = 1", -1, &st,
+			       NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			int64_t iv = col_i64(st, 0);
+			rec->heap_sample_interval = iv > 0 && iv <= RECORD_VALUE_MAX ? iv : HR_UNKNOWN;
+			copy_text(rec->heap_sites_note, sizeof(rec->heap_sites_note), sqlite3_column_text(st, 1));
+		}
+		sqlite3_finalize(st);
+	}
+	size_t n = count_rows(db, "SELECT count(*) FROM heap_sites");
+	if (n > SITES_READ_MAX)
+		n = SITES_READ_MAX;
+	rec->sites = calloc(n ? n : 1, sizeof(*rec->sites));
+	if (!rec->sites)
+		return -ENOMEM;
+	if (sqlite3_prepare_v2(db, "SELECT site, pid FROM heap_sites ORDER BY site", -1, &st, NULL) != SQLITE_OK)
+		return -EPROTO;
+	while (rec->nsites < n && sqlite3_step(st) == SQLITE_ROW) {
+		int64_t site = col_i64(st, 0), pid = col_i64(st, 1);
+		if (site < 1 || site > INT32_MAX || pid < 0 || pid > INT32_MAX ||
+		    (rec->nsites && rec->sites[rec->nsites - 1].site == site))
+			continue;
+		rec->sites[rec->nsites++] = (struct rec_site){.site = site, .pid = pid};
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(db, "SELECT site, depth, pc, module, build_id, offset, function, file, line "
+				   "FROM heap_site_frames ORDER BY site, depth", -1, &st, NULL) != SQLITE_OK)
+		return -EPROTO;
+	int rc = 0;
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		struct rec_site *s = (struct rec_site *)recording_site(rec, col_i64(st, 0));
+		int64_t depth = col_i64(st, 1);
+		if (!s || depth != s->nframes || depth >= RECORD_SITE_FRAMES)
+			continue;   /* a gap, a duplicate or too deep: the stack ends before it */
+		if (!s->frames && !(s->frames = calloc(RECORD_SITE_FRAMES, sizeof(*s->frames)))) {
+			rc = -ENOMEM;
+			break;
+		}
+		struct rec_site_frame *f = &s->frames[s->nframes++];
+		f->pc = col_i64(st, 2);
+		f->module = dup_text(sqlite3_column_text(st, 3), 1024);
+		f->build_id = dup_text(sqlite3_column_text(st, 4), 128);
+		f->offset = col_i64(st, 5);
+		f->function = dup_text(sqlite3_column_text(st, 6), 1024);
+		f->file = dup_text(sqlite3_column_text(st, 7), 1024);
+		f->line = col_i64(st, 8);
+		if (f->offset < 0)
+			f->offset = HR_UNKNOWN;
+		if (f->line < 0 || f->line > INT32_MAX)
+			f->line = HR_UNKNOWN;
+	}
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+	size_t m = count_rows(db, "SELECT count(*) FROM heap_site_samples");
+	if (m > SITE_SAMPLES_READ_MAX)
+		m = SITE_SAMPLES_READ_MAX;
+	rec->site_samples = calloc(m ? m : 1, sizeof(*rec->site_samples));
+	if (!rec->site_samples)
+		return -ENOMEM;
+	if (sqlite3_prepare_v2(db, "SELECT t_ns, site, live_bytes, live_objects, alloc_bytes, alloc_objects "
+				   "FROM heap_site_samples ORDER BY t_ns, site", -1, &st, NULL) != SQLITE_OK)
+		return -EPROTO;
+	while (rec->nsite_samples < m && sqlite3_step(st) == SQLITE_ROW) {
+		struct rec_site_sample x;
+		int64_t *f = (int64_t *)&x;
+		bool ok = true;
+		for (int c = 0; c < 6; c++) {
+			f[c] = col_i64(st, c);
+			ok = ok && f[c] >= 0 && (c < 2 || f[c] <= RECORD_VALUE_MAX);
+		}
+		if (ok && time_ok(x.t_ns) && recording_site(rec, x.site))
+			rec->site_samples[rec->nsite_samples++] = x;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
 int record_open(const char *path, const char *const *columns, struct recording **ret)
 {
 	struct stat sb;
@@ -893,6 +1200,8 @@ int record_open(const char *path, const char *const *columns, struct recording *
 		rc = read_load(db, rec);
 	if (rc == 0)
 		rc = read_samples(db, columns, rec);
+	if (rc == 0)
+		rc = read_sites(db, rec);
 	if (rc == 0)
 		rc = recording_bound(rec);
 	if (rc == 0 && (!rec->run.finished || rec->run.duration_ns == HR_UNKNOWN) && rec->nsamples > 0)
@@ -958,5 +1267,17 @@ void recording_free(struct recording *rec)
 	free(rec->t_ns);
 	for (int i = 0; i < rec->ncols; i++)
 		free(rec->col[i]);
+	for (size_t i = 0; i < rec->nsites; i++) {
+		for (int k = 0; k < rec->sites[i].nframes; k++) {
+			struct rec_site_frame *f = &rec->sites[i].frames[k];
+			free(f->module);
+			free(f->build_id);
+			free(f->function);
+			free(f->file);
+		}
+		free(rec->sites[i].frames);
+	}
+	free(rec->sites);
+	free(rec->site_samples);
 	free(rec);
 }

@@ -75,12 +75,32 @@ struct load_row {
 	int64_t p50_us, p99_us, max_us;
 };
 
+/* Sites mode (heap_sites, heap_site_frames, heap_site_samples; docs/recording.md): the tables
+ * are created with the first site pushed, so a recording without sites has none. */
+#define RECORD_SITE_FRAMES 64
+struct record_new_frame {
+	int64_t pc;               /* the return address in the process */
+	int64_t offset;           /* ELF virtual address in module; HR_UNKNOWN when not known */
+	const char *module;       /* path, NULL: anonymous or unknown */
+	const char *build_id;     /* hex, NULL: none */
+};
+struct record_site_sample {
+	int64_t t_ns, site;
+	int64_t live_bytes, live_objects, alloc_bytes, alloc_objects;   /* estimates, already scaled */
+};
+
 struct record;
 
 int record_create(const char *path, const struct run_info *info, struct record **ret);
 void record_push_sample(struct record *r, const struct sample *s);
 void record_push_event(struct record *r, int64_t t_ns, const char *kind, int64_t value, const char *detail);
 void record_push_load(struct record *r, const struct load_row *row);
+/* A site seen for the first time (site >= 1, nframes <= RECORD_SITE_FRAMES; the strings are copied). */
+void record_push_site(struct record *r, int64_t site, int64_t pid, int nframes, const struct record_new_frame *frames);
+void record_push_site_sample(struct record *r, const struct record_site_sample *row);
+/* Run-level facts of sites mode, written at record_finish (the run row's heap_sample_interval,
+ * heap_sites_note) when any site was pushed. */
+void record_set_sites_meta(struct record *r, int64_t interval, const char *note);
 int64_t record_dropped(const struct record *r);
 /* Did a write fail (disk full, I/O error)? Then writing stopped for good: ret_stopped_t_ns is the
  * t_ns of the last sample that reached the file (-1: none), and later rows are kept in memory
@@ -110,6 +130,20 @@ int record_finish_keep(struct record *r, const struct run_info *end, struct reco
 void record_abandon(struct record *r);
 
 /* Reading back */
+struct rec_site_frame {
+	int64_t pc, offset, line;         /* offset, line: HR_UNKNOWN when NULL */
+	char *module, *build_id, *function, *file;   /* NULL when NULL; control characters replaced */
+};
+struct rec_site {
+	int64_t site, pid;
+	int nframes;                      /* frames[0] is depth 0 (malloc's caller) */
+	struct rec_site_frame *frames;
+};
+struct rec_site_sample {
+	int64_t t_ns, site;
+	int64_t live_bytes, live_objects, alloc_bytes, alloc_objects;
+};
+
 struct recording {
 	char path[1024];
 	struct run_info run;
@@ -123,7 +157,16 @@ struct recording {
 	int64_t *col[64];
 	const char *col_name[64];
 	int ncols;
+	/* sites mode; all empty in a recording without sites (or from before they existed) */
+	struct rec_site *sites;           /* sorted by site */
+	size_t nsites;
+	struct rec_site_sample *site_samples;   /* sorted by t_ns, then site; sites all in `sites` */
+	size_t nsite_samples;
+	int64_t heap_sample_interval;     /* bytes; HR_UNKNOWN without sites */
+	char heap_sites_note[256];
 };
+/* The site of id `site`, NULL when there is none. */
+const struct rec_site *recording_site(const struct recording *rec, int64_t site);
 
 /* Names of the sample columns, in schema order (t_ns first), NULL-terminated. */
 extern const char *const record_sample_columns[];

@@ -1461,6 +1461,60 @@ static void summary_block(struct out *o, struct ctx *c, bool compact)
 	}
 }
 
+/* The allocation sites of a sites-mode recording: one table per list (the flame graph is drawn
+ * from the same analysis elsewhere). Names come from the recording: escaped. */
+static void section_sites(struct out *o, const struct html_summary *sum)
+{
+	char a[32], b[32], c[48];
+	if (!sum || sum->nsite_lists == 0)
+		return;
+	out_printf(o, "<section id=\"sites\"><h2>Allocation sites</h2><p>Which code holds the live heap: allocations "
+		      "sampled by bytes, one per %s allocated on average (every byte with the same chance), their "
+		      "stacks kept; the figures are estimates.</p>", fsize(sum->sites_interval, a, sizeof(a)));
+	for (size_t i = 0; i < sum->nsite_lists; i++) {
+		const struct html_site_list *l = &sum->site_lists[i];
+		out_puts(o, "<h3>");
+		out_esc(o, l->title);
+		if (l->at_ns != HR_UNKNOWN)
+			out_printf(o, " (%s, %s live in sampled sites)", ftime(l->at_ns, a, sizeof(a)),
+				   fsize(l->total_bytes, b, sizeof(b)));
+		out_puts(o, "</h3>");
+		if (l->n == 0) {
+			out_puts(o, l->suspects ? "<p>None: no site's live bytes grow through the steady phase.</p>"
+						: "<p>None.</p>");
+			continue;
+		}
+		out_puts(o, l->suspects ? "<table class=\"sites\"><tr><th>rise</th><th>per second</th><th>p</th>"
+					  "<th>live at the end</th><th>site</th><th>module</th></tr>"
+					: "<table class=\"sites\"><tr><th>share</th><th>live</th><th>site</th><th>module</th></tr>");
+		for (size_t k = 0; k < l->n; k++) {
+			const struct html_site *st = &l->rows[k];
+			if (l->suspects) {
+				snprintf(c, sizeof(c), "%.2g", st->p);
+				out_printf(o, "<tr><td class=\"n\">+%s</td><td class=\"n\">%s/s</td><td class=\"n\">%s</td>"
+					      "<td class=\"n\">", fsize(st->change_bytes, a, sizeof(a)),
+					   fsize((int64_t)st->slope_bytes_per_s, b, sizeof(b)), c);
+				out_esc(o, fsize(st->live_bytes, a, sizeof(a)));
+			} else {
+				out_printf(o, "<tr><td class=\"n\">%.1f %%</td><td class=\"n\">%s", st->share * 100,
+					   fsize(st->live_bytes, a, sizeof(a)));
+			}
+			out_puts(o, "</td><td><code>");
+			out_esc(o, st->name);
+			out_puts(o, "</code></td><td>");
+			out_esc(o, st->module);
+			out_puts(o, "</td></tr>");
+		}
+		out_puts(o, "</table>");
+	}
+	if (sum->sites_note && sum->sites_note[0]) {
+		out_puts(o, "<p class=\"note\">");
+		out_esc(o, sum->sites_note);
+		out_puts(o, "</p>");
+	}
+	out_puts(o, "</section>\n");
+}
+
 static void figures_table_row(struct out *o, const char *name, const char *val)
 {
 	out_puts(o, "<tr><td>");
@@ -1600,6 +1654,7 @@ int html_write_report(const char *out_path, const struct recording *rec, const s
 	}
 	out_puts(&o, "</section>\n");
 	section_building(&o, sum);
+	section_sites(&o, sum);
 	if (rec->nsamples && (r = section_blind_spot(&o, &c)) < 0)
 		goto out_release;
 	events_table(&o, rec);

@@ -47,6 +47,25 @@ struct html_part {
 };
 #define HTML_MAX_PARTS 9
 
+/* A table of allocation sites (sites mode): the top sites at one instant, or the leak suspects. */
+struct html_site {
+	const char *name, *module;      /* module: a path, "" when unknown */
+	int64_t live_bytes;
+	double share;                   /* of the sampled live bytes, NAN for suspects */
+	int64_t change_bytes;           /* suspects: the rise through the steady phase, else HR_UNKNOWN */
+	double slope_bytes_per_s, p;    /* suspects, else NAN */
+};
+struct html_site_list {
+	const char *title;
+	int64_t at_ns;                  /* HR_UNKNOWN for the suspects (the steady phase) */
+	int64_t total_bytes;            /* sampled live bytes at that instant, HR_UNKNOWN */
+	const struct html_site *rows;
+	size_t n;
+	bool suspects;
+};
+#define HTML_MAX_SITE_LISTS 3
+#define HTML_MAX_SITES 10
+
 /* What the analysis concluded. Every field is optional: NULL strings, zero counts and
  * HR_UNKNOWN numbers are rendered as "not available" (phases are then derived from the
  * recording's ready/stage events and load rows). The renderer copies nothing: the strings
@@ -71,6 +90,11 @@ struct html_summary {
 	/* the key figures, as (name, value) rows */
 	const struct html_figure *figures;
 	size_t nfigures;
+	/* allocation sites (nsite_lists 0: the recording has none) and the recorder's note */
+	const struct html_site_list *site_lists;
+	size_t nsite_lists;
+	const char *sites_note;
+	int64_t sites_interval;
 };
 
 /* The sample columns the report draws, NULL-terminated: pass them (or NULL for all) to
@@ -108,6 +132,8 @@ struct html_words {
 	char verdict[512];
 	char answer[HTML_MAX_ANSWERS][1536];   /* the GC answer holds three sentences with numbers */
 	char recommendation[768];
+	struct html_site_list site_lists[HTML_MAX_SITE_LISTS];
+	struct html_site sites[HTML_MAX_SITE_LISTS][HTML_MAX_SITES];
 };
 
 /* Words the verdict, the checklist answers, the recommendation (s may be NULL: none) and the

@@ -150,6 +150,38 @@ static void recommendation(struct html_words *w, const struct analysis *a)
 	w->sum.recommendation = w->recommendation;
 }
 
+static void site_list(struct html_words *w, const char *title, int64_t at, int64_t total,
+		      const struct analyze_site *src, int n, bool suspects)
+{
+	size_t k = w->sum.nsite_lists;
+	if (k >= HTML_MAX_SITE_LISTS)
+		return;
+	struct html_site_list *l = &w->site_lists[k];
+	*l = (struct html_site_list){.title = title, .at_ns = at, .total_bytes = total, .rows = w->sites[k],
+				     .suspects = suspects};
+	for (int i = 0; i < n && l->n < HTML_MAX_SITES; i++)
+		w->sites[k][l->n++] = (struct html_site){
+			.name = src[i].name, .module = src[i].module, .live_bytes = src[i].live_bytes,
+			.share = src[i].share, .change_bytes = src[i].change_bytes,
+			.slope_bytes_per_s = src[i].slope_bytes_per_s, .p = src[i].mk_p};
+	w->sum.nsite_lists = k + 1;
+}
+
+static void sites(struct html_words *w, const struct analysis *a)
+{
+	if (!a->sites)
+		return;
+	w->sum.site_lists = w->site_lists;
+	w->sum.sites_note = a->sites_note;
+	w->sum.sites_interval = a->sites_interval;
+	if (a->nsites_peak > 0)
+		site_list(w, "At the true peak", a->sites_peak_t_ns, a->sites_peak_total, a->sites_peak, a->nsites_peak, false);
+	if (a->nsites_end > 0)
+		site_list(w, "At the end", a->sites_end_t_ns, a->sites_end_total, a->sites_end, a->nsites_end, false);
+	site_list(w, "Leak suspects: live bytes growing through the steady phase", HR_UNKNOWN, HR_UNKNOWN, a->suspects,
+		  a->nsuspects, true);
+}
+
 void html_words_from_analysis(struct html_words *w, const struct analysis *a, const struct sizing *s)
 {
 	(void)s; /* the analysis carries its own sizing */
@@ -164,6 +196,7 @@ void html_words_from_analysis(struct html_words *w, const struct analysis *a, co
 	answers(w, a);
 	figures(w, a);
 	building(w, a);
+	sites(w, a);
 	recommendation(w, a);
 	size_t np = 0;
 	for (int i = 0; i < a->nphases && np < HTML_MAX_PHASES; i++)

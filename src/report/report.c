@@ -289,12 +289,58 @@ static void print_trend_section_text(FILE *out, const struct recording *rec, con
 	print_findings_text(out, a);
 }
 
+#define SITES_TEXT_MAX 5   /* rows per list in the terminal; --json and HTML have them all */
+
+static void print_site_line(FILE *out, const struct analyze_site *st, bool suspect)
+{
+	char name[400], mod[300];
+	util_term_escape(st->name, name, sizeof(name), false);
+	const char *b = strrchr(st->module, '/');
+	util_term_escape(b ? b + 1 : st->module, mod, sizeof(mod), false);
+	if (suspect)
+		fprintf(out, "    +%-9s over the steady phase (%s/s, p = %s)  %s%s%s%s\n",
+			sz(st->change_bytes).s, sz((int64_t)st->slope_bytes_per_s).s, pval(st->mk_p).s, name,
+			mod[0] && st->symbolised ? "  (" : "", st->symbolised ? mod : "", mod[0] && st->symbolised ? ")" : "");
+	else
+		fprintf(out, "    %5.1f %%  %10s  %s%s%s%s\n", st->share * 100, sz(st->live_bytes).s, name,
+			mod[0] && st->symbolised ? "  (" : "", st->symbolised ? mod : "", mod[0] && st->symbolised ? ")" : "");
+}
+
+static void print_sites_text(FILE *out, const struct analysis *a)
+{
+	if (!a->sites)
+		return;
+	fprintf(out, "Allocation sites (sampled, one per %s allocated on average; estimates):\n", sz(a->sites_interval).s);
+	if (a->nsites_peak > 0) {
+		fprintf(out, "  at the peak (%s): %s live in sampled sites\n", dur(a->sites_peak_t_ns).s, sz(a->sites_peak_total).s);
+		for (int i = 0; i < a->nsites_peak && i < SITES_TEXT_MAX; i++)
+			print_site_line(out, &a->sites_peak[i], false);
+	}
+	if (a->nsites_end > 0) {
+		fprintf(out, "  at the end (%s): %s live in sampled sites\n", dur(a->sites_end_t_ns).s, sz(a->sites_end_total).s);
+		for (int i = 0; i < a->nsites_end && i < SITES_TEXT_MAX; i++)
+			print_site_line(out, &a->sites_end[i], false);
+	}
+	if (a->nsuspects > 0) {
+		fprintf(out, "  leak suspects (live bytes growing through the steady phase):\n");
+		for (int i = 0; i < a->nsuspects; i++)
+			print_site_line(out, &a->suspects[i], true);
+	} else {
+		fprintf(out, "  no site's live bytes grow through the steady phase\n");
+	}
+	if (a->sites_note[0]) {
+		char note[300];
+		fprintf(out, "  note: %s\n", util_term_escape(a->sites_note, note, sizeof(note), false));
+	}
+}
+
 static void print_heap_section_text(FILE *out, const struct recording *rec, const struct analysis *a)
 {
 	fputc('\n', out);
 	print_heap_text(out, a);
 	print_gc_text(out, a);
 	print_breakdown_text(out, a);
+	print_sites_text(out, a);
 }
 
 static void print_phases_text(FILE *out, const struct recording *rec, const struct analysis *a)
@@ -484,6 +530,56 @@ static void json_gc(struct json_object *o, const struct analysis *a)
 	add(o, "gc", gc);
 }
 
+static struct json_object *json_site(const struct analyze_site *st, bool suspect)
+{
+	struct json_object *j = json_object_new_object();
+	add(j, "site", json_object_new_int64(st->site));
+	add(j, "pid", jbytes(st->pid));
+	add(j, "name", json_object_new_string(st->name));
+	add(j, "symbolised", json_object_new_boolean(st->symbolised));
+	add(j, "module", st->module[0] ? json_object_new_string(st->module) : NULL);
+	add(j, "offset", jbytes(st->offset));
+	add(j, "live_bytes", jbytes(st->live_bytes));
+	if (suspect) {
+		add(j, "slope_bytes_per_s", jdouble(st->slope_bytes_per_s));
+		add(j, "change_bytes", jbytes(st->change_bytes));
+		add(j, "p_value", jdouble(st->mk_p));
+	} else {
+		add(j, "live_objects", jbytes(st->live_objects));
+		add(j, "alloc_bytes", jbytes(st->alloc_bytes));
+		add(j, "share", jdouble(st->share));
+	}
+	return j;
+}
+
+static struct json_object *json_site_list(const struct analyze_site *list, int n, bool suspect)
+{
+	struct json_object *arr = json_object_new_array();
+	for (int i = 0; i < n; i++)
+		json_object_array_add(arr, json_site(&list[i], suspect));
+	return arr;
+}
+
+/* null when the recording has no sites (another heap mode, or an older recording) */
+static void json_sites(struct json_object *o, const struct recording *rec, const struct analysis *a)
+{
+	if (!a->sites) {
+		add(o, "sites", NULL);
+		return;
+	}
+	struct json_object *j = json_object_new_object();
+	add(j, "sample_interval_bytes", jbytes(a->sites_interval));
+	add(j, "note", a->sites_note[0] ? json_object_new_string(a->sites_note) : NULL);
+	add(j, "peak_at_s", jsecs(a->sites_peak_t_ns));
+	add(j, "peak_total_bytes", jbytes(a->sites_peak_total));
+	add(j, "peak", json_site_list(a->sites_peak, a->nsites_peak, false));
+	add(j, "end_at_s", jsecs(a->sites_end_t_ns));
+	add(j, "end_total_bytes", jbytes(a->sites_end_total));
+	add(j, "end", json_site_list(a->sites_end, a->nsites_end, false));
+	add(j, "leak_suspects", json_site_list(a->suspects, a->nsuspects, true));
+	add(o, "sites", j);
+}
+
 static void json_breakdown(struct json_object *o, const struct recording *rec, const struct analysis *a)
 {
 	/* always the object (the contract's fields), null figures when there is no breakdown */
@@ -659,6 +755,7 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	json_rss(o, rec, a);
 	json_heap(o, rec, a);
 	json_gc(o, a);
+	json_sites(o, rec, a);
 	json_breakdown(o, rec, a);
 	json_findings(o, rec, a);
 	json_load(o, rec, a);

@@ -84,6 +84,19 @@ const char *words_headline(const struct analysis *a, char *buf, size_t len)
 }
 
 /* the sentence of a finding, without the remedy */
+/* A growing verdict names the code when sites were sampled: the suspect that grows the most. The
+ * name comes from the recording, cleaned of control characters when it was read. */
+static void words_suspect(const struct analysis *a, char *buf, size_t len)
+{
+	if (!a->sites || a->nsuspects == 0)
+		return;
+	const struct analyze_site *st = &a->suspects[0];
+	char x[32];
+	size_t n = strlen(buf);
+	snprintf(buf + n, len - n, " It grows at %s (+%s through the steady phase%s).", st->name,
+		 words_size(st->change_bytes, x, sizeof(x)), a->nsuspects > 1 ? "; more suspects under Allocation sites" : "");
+}
+
 static void say(const struct analysis *a, const struct finding *f, char *buf, size_t len)
 {
 	char x[48], y[48], z[48];
@@ -111,10 +124,12 @@ static void say(const struct analysis *a, const struct finding *f, char *buf, si
 				 words_size(a->sizing.limit_bytes, x, sizeof(x)),
 				 words_duration(a->sizing.time_to_limit_ns, y, sizeof(y)));
 		}
+		words_suspect(a, buf, len);
 		break;
 	case FINDING_HEAP_GROWING:
 		snprintf(buf, len, "The live heap grows by %s (p = %s): live data is accumulating — a leak or an unbounded cache.",
 			 words_change(a, a->heap_slope_bytes_per_s, x, sizeof(x)), words_pvalue(a->heap_mk_p, y, sizeof(y)));
+		words_suspect(a, buf, len);
 		break;
 	case FINDING_TRACKS_LOAD:
 		snprintf(buf, len, "Memory follows the load (r = %.2f with the connections, a swing of %s) and peaked at %s "

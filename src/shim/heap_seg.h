@@ -18,7 +18,7 @@
  * (every HEAP_PEAK_STEP bytes of growth of one thread), and each thread slot only by its owner.
  * Nothing on the shim's fast path writes a line another thread writes.
  *
- * Plain data, no functions: both sides include it. Bump HEAP_SEG_VERSION on any change.
+ * Plain data (and one inline accessor): both sides include it. Bump HEAP_SEG_VERSION on any change.
  */
 #ifndef HEADROOM_HEAP_SEG_H
 #define HEADROOM_HEAP_SEG_H
@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define HEAP_SEG_MAGIC 0x70616568726468ULL   /* "hdrheap" little-endian */
-#define HEAP_SEG_VERSION 2
+#define HEAP_SEG_VERSION 3
 #define HEAP_SEG_NAME "headroom-heap-"   /* memfd name: HEAP_SEG_NAME "<run>-<pid>" */
 #define HEAP_SEG_FD_MIN 300                  /* the shim's fd goes above the program's usual ones */
 #define HEAP_SEG_SLOTS 256                   /* threads with a private slot; more share `retired` */
@@ -34,9 +34,20 @@
 
 /* Environment read by the shim */
 #define HEAP_ENV_RUN "HEADROOM_HEAP_RUN"     /* run id: [A-Za-z0-9]{1,32} */
-#define HEAP_ENV_MODE "HEADROOM_HEAP_MODE"   /* "stats" (default) or "count" */
+#define HEAP_ENV_MODE "HEADROOM_HEAP_MODE"   /* "stats" (default), "count" or "sites" */
+#define HEAP_ENV_INTERVAL "HEADROOM_HEAP_INTERVAL" /* sites mode: mean sampling interval, bytes */
 
-enum heap_seg_mode { HEAP_SEG_STATS = 1, HEAP_SEG_COUNT = 2 };
+enum heap_seg_mode { HEAP_SEG_STATS = 1, HEAP_SEG_COUNT = 2, HEAP_SEG_SITES = 3 };
+
+/* sites mode: allocations sampled by bytes (Poisson, mean interval R), the stack of each sampled
+ * one deduplicated into a site. The interval is validated by headroom; the shim clamps anyway. */
+#define HEAP_SITE_INTERVAL_DEFAULT (512 * 1024)
+#define HEAP_SITE_INTERVAL_MIN 4096
+#define HEAP_SITE_INTERVAL_MAX (1LL << 30)
+#define HEAP_SITES_MAX 2048        /* site 0 is "other": table or frame pool full, stack not walkable */
+#define HEAP_SITE_FRAMES 64        /* frames kept per stack (the innermost ones) */
+#define HEAP_SITE_POOL 32768       /* frames of all sites together */
+#define HEAP_SITE_OBJ_ONE 1024     /* objects estimates are fixed point: 1024 = one object */
 enum heap_seg_allocator { HEAP_ALLOC_UNKNOWN = 0, HEAP_ALLOC_GLIBC = 1, HEAP_ALLOC_JEMALLOC = 2,
 			  HEAP_ALLOC_MIMALLOC = 3 };
 /* flags */
@@ -73,11 +84,42 @@ struct heap_seg_slot {
 	uint64_t pad[4];
 } __attribute__((aligned(64)));
 
+/* One deduplicated stack. Claimed by a CAS of `hash` from 0; `state` goes to 2 (release) once
+ * its frames are written; the counts are atomics, moved only at a sampled allocation or at the
+ * free of a sampled block. All counts are unbiased estimates (a block of s bytes sampled with
+ * probability p = 1 - exp(-s/R) counts s/p bytes and 1/p objects). */
+struct heap_seg_site {
+	uint64_t hash;           /* of the frames; 0: free */
+	uint32_t state;          /* 0 free, 1 being written, 2 ready */
+	uint32_t nframes;        /* <= HEAP_SITE_FRAMES */
+	uint32_t first;          /* frames are pool[first, first + nframes) */
+	uint32_t pad0;
+	int64_t live_bytes;
+	int64_t live_objects;    /* HEAP_SITE_OBJ_ONE units */
+	int64_t alloc_bytes;     /* cumulative */
+	int64_t alloc_objects;   /* cumulative, HEAP_SITE_OBJ_ONE units */
+	uint64_t pad1;
+} __attribute__((aligned(64)));
+
+/* The sites area, after struct heap_seg, only in a sites-mode segment (its header's size says). */
+struct heap_seg_sites {
+	uint64_t interval;       /* R, bytes */
+	uint32_t hiwater;        /* sites [0, hiwater) may have been claimed */
+	uint32_t pool_used;      /* frames handed out (may pass HEAP_SITE_POOL: those sites have none) */
+	uint64_t samples;        /* sampled allocations */
+	uint64_t unwalkable;     /* of them, without a frame outside the shim */
+	uint64_t other;          /* of them, counted into site 0 (table or pool full) */
+	uint64_t untracked;      /* sampled blocks the live table had no room for (their free is not seen) */
+	uint64_t pad[2];
+	struct heap_seg_site sites[HEAP_SITES_MAX];
+	uint64_t pool[HEAP_SITE_POOL];
+};
+
 struct heap_seg {
 	/* line 0: written at init, read-mostly */
 	uint64_t magic;
 	uint32_t version;
-	uint32_t size;           /* sizeof(struct heap_seg) */
+	uint32_t size;           /* sizeof(struct heap_seg), + sizeof(struct heap_seg_sites) in sites mode */
 	int32_t pid;
 	uint32_t mode;           /* enum heap_seg_mode */
 	uint32_t allocator;      /* enum heap_seg_allocator */
@@ -103,5 +145,11 @@ struct heap_seg {
 	struct heap_seg_slot retired;
 	struct heap_seg_slot slots[HEAP_SEG_SLOTS];
 };
+
+#define HEAP_SEG_SIZE_SITES (sizeof(struct heap_seg) + sizeof(struct heap_seg_sites))
+static inline struct heap_seg_sites *heap_seg_sites_of(struct heap_seg *s)
+{
+	return (struct heap_seg_sites *)(s + 1);
+}
 
 #endif

@@ -15,6 +15,13 @@
  * count mode (HEADROOM_HEAP_MODE=count): also keeps exact live bytes (usable sizes), allocations
  * and frees in a per-thread slot of the segment that only its thread writes, with plain stores:
  * no lock, no atomic read-modify-write, no syscall, no shared cache line on the fast path.
+ * sites mode (HEADROOM_HEAP_MODE=sites): stats mode, plus allocations sampled by bytes (a
+ * per-thread countdown drawn from an exponential distribution of mean HEADROOM_HEAP_INTERVAL,
+ * per-thread xorshift PRNG): a sampled allocation's stack is unwound from .eh_frame (libgcc's
+ * _Unwind_Backtrace, which does not call malloc once warmed up at init; if it ever does, the
+ * thread's in_sample flag sends that call straight to the allocator), deduplicated into the
+ * segment's site table, and the block is remembered in a private fixed-size table that free()
+ * checks with a hash and one byte (the count of its bucket).
  *
  * Must not: call anything that allocates (the bootstrap buffer serves the allocations dlsym makes
  * while we resolve the real functions), take a lock on the fast path, crash the target when the
@@ -39,6 +46,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <malloc.h>
+#include <link.h>
+#include <math.h>
+#include <unwind.h>
 
 #include "heap_seg.h"
 
@@ -72,13 +82,15 @@ static void (*fn_mi_process_info)(size_t *, size_t *, size_t *, size_t *, size_t
 enum { ST_INIT = 0,      /* real functions not resolved yet */
        ST_FORWARD = 1,   /* no segment (no run id, /dev/shm full): only forward */
        ST_STATS = 2,     /* forward, answer requests */
-       ST_COUNT = 3 };   /* count every call too */
+       ST_COUNT = 3,     /* count every call too */
+       ST_SITES = 4 };   /* sample allocations by bytes, remember their stacks */
 static int g_state;
 static int g_init_lock;             /* one thread resolves, the others wait */
 static struct heap_seg *g_seg;      /* NULL: forward only */
 static struct heap_seg *g_stats_seg; /* = g_seg in stats mode without a service thread, else NULL:
 				     * the fast path's one load */
 static struct heap_seg *g_poll_seg; /* = g_seg when calls must answer requests (no service thread) */
+static bool g_sites_fast;           /* sites mode with a service thread: malloc/free inline */
 static int g_seg_fd = -1;           /* the segment's memfd, kept open for the reader to find */
 static bool g_je_counters;          /* count mode over jemalloc: read its per-thread counters */
 static bool g_glibc_hdr;            /* glibc's chunk header gives the usable size (checked at init) */
@@ -86,6 +98,7 @@ static bool g_seg_tried;            /* made (or failed to make) the segment with
 static uint32_t g_allocator;
 static pthread_key_t g_key;
 static bool g_key_ok;
+static size_t g_seg_size;           /* of the mapping g_seg */
 
 struct tstate {
 	struct heap_seg_slot *slot;
@@ -96,6 +109,10 @@ struct tstate {
 	/* jemalloc keeps per-thread byte counters itself: reading them avoids a size lookup per free */
 	uint64_t *je_alloc, *je_dealloc;
 	uint64_t je_base;      /* allocated - deallocated when the slot was claimed */
+	/* sites mode: bytes left until the next sample; the thread's PRNG (0: not seeded yet) */
+	int64_t left;
+	uint64_t rng;
+	bool in_sample;        /* unwinding: an allocation made meanwhile is not sampled */
 };
 static __thread struct tstate tls;
 
@@ -172,6 +189,20 @@ static char *put_uint(char *p, char *end, unsigned long v)
 static bool same_object(void *a, void *b);
 static void route(void);
 
+/* HEADROOM_HEAP_INTERVAL, decimal bytes, clamped to what headroom accepts (it refuses the rest) */
+static uint64_t env_interval(void)
+{
+	const char *v = env_get(HEAP_ENV_INTERVAL);
+	uint64_t n = 0;
+	for (; v && *v >= '0' && *v <= '9' && n < (uint64_t)HEAP_SITE_INTERVAL_MAX * 10; v++)
+		n = n * 10 + (uint64_t)(*v - '0');
+	if (!v || n == 0)
+		return HEAP_SITE_INTERVAL_DEFAULT;
+	if (n < HEAP_SITE_INTERVAL_MIN)
+		return HEAP_SITE_INTERVAL_MIN;
+	return n > (uint64_t)HEAP_SITE_INTERVAL_MAX ? (uint64_t)HEAP_SITE_INTERVAL_MAX : n;
+}
+
 /* --- the segment ----------------------------------------------------------------------- */
 #define SEG_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
@@ -201,7 +232,10 @@ static struct heap_seg *seg_create(void)
 		close(fd);
 		fd = high;
 	}
-	size_t size = sizeof(struct heap_seg);
+	const char *mode = env_get(HEAP_ENV_MODE);
+	uint32_t smode = !mode ? HEAP_SEG_STATS : strcmp(mode, "count") == 0 ? HEAP_SEG_COUNT
+			: strcmp(mode, "sites") == 0 ? HEAP_SEG_SITES : HEAP_SEG_STATS;
+	size_t size = smode == HEAP_SEG_SITES ? HEAP_SEG_SIZE_SITES : sizeof(struct heap_seg);
 	void *m = MAP_FAILED;
 	/* 0600: a memfd starts 0777, and /proc/PID/fd/N opens the inode with its own permissions.
 	 * The pages are reserved now: a full memory cgroup must fail here, not as a SIGBUS later. */
@@ -221,9 +255,14 @@ static struct heap_seg *seg_create(void)
 	s->generation = 1;
 	s->fd = fd;
 	s->init_ns = now_ns();
-	const char *mode = env_get(HEAP_ENV_MODE);
-	s->mode = mode && strcmp(mode, "count") == 0 ? HEAP_SEG_COUNT : HEAP_SEG_STATS;
+	s->mode = smode;
 	s->allocator = g_allocator;
+	if (smode == HEAP_SEG_SITES) {
+		struct heap_seg_sites *ss = heap_seg_sites_of(s);
+		ss->interval = env_interval();
+		ss->hiwater = 1;
+		ss->sites[0].state = 2;   /* "other": no frames */
+	}
 	/* the program's malloc is the first definition in the search order: if it is not in this
 	 * library (the executable defines malloc itself), the shim sees none of its calls */
 	void *first = dlsym(RTLD_DEFAULT, "malloc");
@@ -231,6 +270,7 @@ static struct heap_seg *seg_create(void)
 		s->flags |= HEAP_SEG_F_BYPASSED;
 	__atomic_store_n(&s->magic, HEAP_SEG_MAGIC, __ATOMIC_RELEASE);
 	g_seg_fd = fd;
+	g_seg_size = size;
 	return s;
 
 out_close:
@@ -572,6 +612,322 @@ static inline void free_counted(void *p)
 		count_any(-n, 0, 1);
 }
 
+/* --- sites mode ----------------------------------------------------------------------------
+ * The countdown: each thread subtracts the requested size from `left`; the allocation that takes
+ * it to 0 or below is sampled, and a new distance is drawn from an exponential distribution of
+ * mean R. So every byte has the same chance 1/R, and a block of s bytes is sampled with
+ * probability p = 1 - exp(-s/R); it then counts s/p bytes and 1/p objects (the unbiased
+ * estimate pprof and tcmalloc use). The fast path is a TLS subtraction and a compare. */
+#define LIVE_BUCKETS 16384         /* x LIVE_WAYS sampled blocks alive at once, private memory */
+#define LIVE_WAYS 4                /* half a cache line per bucket */
+#define SITE_PROBES 64
+
+struct live_val {
+	int64_t bytes, objects;    /* the block's estimate weights */
+	uint32_t site;
+	uint32_t pad;
+};
+static uintptr_t *g_live_keys;      /* LIVE_BUCKETS * LIVE_WAYS addresses, 0 = empty */
+/* keys in each bucket: what free() reads first, 16 KiB that stay in cache (the keys are 512 KiB,
+ * a cache miss per free when read directly: 8 % of malloc_bench) */
+static uint8_t *g_live_count;
+static struct live_val *g_live_vals;
+static struct heap_seg_sites *g_sites; /* the segment's sites area, NULL outside sites mode */
+static double g_interval;           /* R, bytes */
+static uintptr_t g_self_lo, g_self_hi; /* this library's mapping: frames in it are skipped */
+static uintptr_t g_ugcc_lo, g_ugcc_hi; /* libgcc_s: an allocation made from it is not unwound */
+
+static inline uint64_t rng_next(void)
+{
+	uint64_t x = tls.rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	tls.rng = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* bytes until the next sample: exponential of mean R, at least 1 */
+static int64_t sample_draw(void)
+{
+	double u = (double)((rng_next() >> 11) + 1) * (1.0 / 9007199254740992.0);   /* (0, 1] */
+	double d = -log(u) * g_interval;
+	return d < 1 ? 1 : d > 1e15 ? (int64_t)1e15 : (int64_t)d + 1;
+}
+
+static void rng_seed(void)
+{
+	uint64_t x = (uint64_t)now_ns() ^ ((uint64_t)syscall(SYS_gettid) << 32) ^ (uint64_t)(uintptr_t)&tls;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	tls.rng = (x ^ (x >> 31)) | 1;
+}
+
+static inline uint32_t live_bucket(uintptr_t p)
+{
+	return (uint32_t)(((p >> 4) * 0x9E3779B97F4A7C15ULL) >> 50) & (LIVE_BUCKETS - 1);
+}
+
+static void site_add(uint32_t site, int64_t bytes, int64_t objects, bool alloc)
+{
+	struct heap_seg_site *st = &g_sites->sites[site];
+	__atomic_fetch_add(&st->live_bytes, bytes, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->live_objects, objects, __ATOMIC_RELAXED);
+	if (alloc) {
+		__atomic_fetch_add(&st->alloc_bytes, bytes, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&st->alloc_objects, objects, __ATOMIC_RELAXED);
+	}
+}
+
+/* remembers a sampled block; false when its bucket is full (its free will not be seen) */
+static bool live_put(uintptr_t p, const struct live_val *v)
+{
+	uint32_t b = live_bucket(p) * LIVE_WAYS;
+	for (int i = 0; i < LIVE_WAYS; i++) {
+		uintptr_t zero = 0;
+		if (LOAD(&g_live_keys[b + i]) == 0 &&
+		    __atomic_compare_exchange_n(&g_live_keys[b + i], &zero, p, false, __ATOMIC_RELEASE,
+						__ATOMIC_RELAXED)) {
+			g_live_vals[b + i] = *v;
+			__atomic_fetch_add(&g_live_count[b / LIVE_WAYS], 1, __ATOMIC_RELEASE);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* forgets a sampled block (its site's live counts go down); false when p was not sampled. The
+ * value is read before the key is released: the slot can be reused only after that. */
+static __attribute__((noinline)) bool live_take(uintptr_t p, uintptr_t *slot, struct live_val *out)
+{
+	size_t at = (size_t)(slot - g_live_keys);
+	struct live_val v = g_live_vals[at];
+	uintptr_t want = p;
+	if (!__atomic_compare_exchange_n(slot, &want, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return false;   /* a double free racing with itself: not ours to count */
+	__atomic_fetch_sub(&g_live_count[at / LIVE_WAYS], 1, __ATOMIC_RELAXED);
+	if (v.site < HEAP_SITES_MAX)
+		site_add(v.site, -v.bytes, -v.objects, false);
+	if (out)
+		*out = v;
+	return true;
+}
+
+/* The sampled block p's slot in the live table, NULL when p was not sampled: a hash and one
+ * load of a byte (its bucket's count), the whole cost of sites mode on most frees. */
+static inline uintptr_t *live_find(void *p)
+{
+	uint32_t bk = live_bucket((uintptr_t)p);
+	if (likely(__atomic_load_n(&g_live_count[bk], __ATOMIC_ACQUIRE) == 0))
+		return NULL;
+	uintptr_t *b = g_live_keys + bk * LIVE_WAYS;
+	for (int i = 0; i < LIVE_WAYS; i++)
+		if (unlikely(LOAD(&b[i]) == (uintptr_t)p))
+			return &b[i];
+	return NULL;
+}
+
+struct unwind_state {
+	uint64_t *pc;
+	int n;
+};
+
+static _Unwind_Reason_Code unwind_one(struct _Unwind_Context *ctx, void *arg)
+{
+	struct unwind_state *u = arg;
+	uintptr_t ip = _Unwind_GetIP(ctx);
+	if (ip == 0)
+		return _URC_END_OF_STACK;
+	if (u->n == 0 && ip >= g_self_lo && ip < g_self_hi)
+		return _URC_NO_REASON;   /* the shim's own frames: depth 0 is malloc's caller */
+	u->pc[u->n++] = ip;
+	return u->n >= HEAP_SITE_FRAMES ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+static uint64_t stack_hash(const uint64_t *pc, int n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)n;
+	for (int i = 0; i < n; i++) {
+		h ^= pc[i];
+		h *= 0x100000001B3ULL;
+		h ^= h >> 29;
+	}
+	return h ? h : 1;
+}
+
+/* The site of this stack: found, or claimed in the segment's table (linear probing from its
+ * hash, lock-free: the claim is a CAS of `hash`, the frames are published by `state`). 0, the
+ * "other" site, when the table or the frame pool is full or there is no frame. */
+static uint32_t site_of(const uint64_t *pc, int n)
+{
+	struct heap_seg_sites *ss = g_sites;
+	if (n == 0) {
+		__atomic_fetch_add(&ss->unwalkable, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	uint64_t h = stack_hash(pc, n);
+	uint32_t i = 1 + (uint32_t)(h % (HEAP_SITES_MAX - 1));
+	for (int probe = 0; probe < SITE_PROBES; probe++, i = i + 1 < HEAP_SITES_MAX ? i + 1 : 1) {
+		struct heap_seg_site *st = &ss->sites[i];
+		uint64_t cur = LOAD(&st->hash);
+		if (cur == h)
+			return i;
+		if (cur != 0)
+			continue;
+		if (LOAD(&ss->pool_used) + (uint32_t)n > HEAP_SITE_POOL)
+			break;
+		if (!__atomic_compare_exchange_n(&st->hash, &cur, h, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			if (cur == h)
+				return i;
+			continue;
+		}
+		STORE(&st->state, 1);
+		uint32_t first = __atomic_fetch_add(&ss->pool_used, (uint32_t)n, __ATOMIC_RELAXED);
+		if (first + (uint32_t)n <= HEAP_SITE_POOL) {
+			for (int k = 0; k < n; k++)
+				STORE(&ss->pool[first + k], pc[k]);
+			STORE(&st->first, first);
+			STORE(&st->nframes, (uint32_t)n);
+		}   /* else: another claim took the room meanwhile; a site without frames */
+		uint32_t hw = LOAD(&ss->hiwater);
+		while (hw < i + 1 && !__atomic_compare_exchange_n(&ss->hiwater, &hw, i + 1, false,
+								  __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			;
+		__atomic_store_n(&st->state, 2, __ATOMIC_RELEASE);
+		return i;
+	}
+	__atomic_fetch_add(&ss->other, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* The countdown ran out in an allocation of n bytes at p, called from ra: draw the next
+ * distance, take the stack, count the site, remember the block. Out of line: the fast path stays
+ * a subtraction. An allocation made by libgcc itself (it sorts registered unwind tables with
+ * malloc while holding its object mutex, inside the program's own unwinding: a C++ throw) is
+ * not unwound: a second unwind would wait for that mutex forever. It counts into "other". */
+static __attribute__((noinline)) void sample_alloc(void *p, size_t n, uintptr_t ra)
+{
+	if (unlikely(tls.rng == 0)) {
+		/* the thread's first countdown: the distance is drawn now, not a sample */
+		rng_seed();
+		tls.left += sample_draw();
+		if (tls.left > 0)
+			return;
+	}
+	while (tls.left <= 0)
+		tls.left += sample_draw();
+	if (tls.in_sample || !g_sites || !p)
+		return;   /* the unwinder allocated: not sampled (nor unwound within itself) */
+	tls.in_sample = true;
+	uint64_t pc[HEAP_SITE_FRAMES];
+	struct unwind_state u = {.pc = pc};
+	if (!(ra >= g_ugcc_lo && ra < g_ugcc_hi))
+		_Unwind_Backtrace(unwind_one, &u);
+	uint32_t site = site_of(pc, u.n);
+	double s = (double)n;
+	double prob = -expm1(-s / g_interval);
+	if (prob <= 0 || prob > 1)
+		prob = 1;
+	struct live_val v = {.bytes = (int64_t)(s / prob + 0.5),
+			     .objects = (int64_t)(HEAP_SITE_OBJ_ONE / prob + 0.5), .site = site};
+	__atomic_fetch_add(&g_sites->samples, 1, __ATOMIC_RELAXED);
+	if (live_put((uintptr_t)p, &v)) {
+		site_add(site, v.bytes, v.objects, true);
+	} else {
+		/* its free would not be seen: it counts as allocated, never as live */
+		__atomic_fetch_add(&g_sites->untracked, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&g_sites->sites[site].alloc_bytes, v.bytes, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&g_sites->sites[site].alloc_objects, v.objects, __ATOMIC_RELAXED);
+	}
+	tls.in_sample = false;
+}
+
+/* ra: the return address of the interposed call (__builtin_return_address(0) in it) */
+static inline void sites_count(void *p, size_t n, const void *ra)
+{
+	int64_t left = tls.left - (int64_t)n;
+	tls.left = left;
+	if (unlikely(left <= 0))
+		sample_alloc(p, n, (uintptr_t)ra);
+}
+
+static inline void sites_forget(void *p)
+{
+	uintptr_t *slot;
+	if (p && unlikely((slot = live_find(p)) != NULL))
+		live_take((uintptr_t)p, slot, NULL);
+}
+
+struct obj_range {
+	uintptr_t addr, lo, hi;
+};
+
+/* the extent of the loaded object that holds r->addr */
+static int obj_range_of(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct obj_range *r = arg;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		lo = a < lo ? a : lo;
+		hi = a + ph->p_memsz > hi ? a + ph->p_memsz : hi;
+	}
+	if (r->addr >= lo && r->addr < hi) {
+		r->lo = lo;
+		r->hi = hi;
+		return 1;
+	}
+	return 0;
+}
+
+/* Sites mode for segment s: the live table (private: a fork's child inherits it with the heap
+ * it describes), this library's range, and one unwind now, so that libgcc's first-use work
+ * (finding the unwind tables) happens here, not inside a malloc. false: sampling unavailable. */
+static bool sites_setup(struct heap_seg *s)
+{
+	if (!g_live_keys) {
+		size_t nk = (size_t)LIVE_BUCKETS * LIVE_WAYS;
+		void *k = mmap(NULL, nk * sizeof(uintptr_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *v = mmap(NULL, nk * sizeof(struct live_val), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *c = mmap(NULL, LIVE_BUCKETS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (k == MAP_FAILED || v == MAP_FAILED || c == MAP_FAILED) {
+			if (k != MAP_FAILED)
+				munmap(k, nk * sizeof(uintptr_t));
+			if (v != MAP_FAILED)
+				munmap(v, nk * sizeof(struct live_val));
+			if (c != MAP_FAILED)
+				munmap(c, LIVE_BUCKETS);
+			return false;
+		}
+		g_live_vals = v;
+		g_live_count = c;
+		__atomic_store_n(&g_live_keys, (uintptr_t *)k, __ATOMIC_RELEASE);
+		struct obj_range self = {.addr = (uintptr_t)sites_setup}, ugcc = {.addr = (uintptr_t)_Unwind_Backtrace};
+		dl_iterate_phdr(obj_range_of, &self);
+		dl_iterate_phdr(obj_range_of, &ugcc);
+		g_self_lo = self.lo;
+		g_self_hi = self.hi;
+		g_ugcc_lo = ugcc.lo;
+		g_ugcc_hi = ugcc.hi;
+		tls.in_sample = true;
+		uint64_t pc[HEAP_SITE_FRAMES];
+		struct unwind_state u = {.pc = pc};
+		_Unwind_Backtrace(unwind_one, &u);
+		/* lazily bound functions of the sampled path, bound now rather than inside a malloc */
+		volatile double x = 0.5;
+		x = log(x) + expm1(-x);
+		tls.in_sample = false;
+	}
+	struct heap_seg_sites *ss = heap_seg_sites_of(s);
+	g_interval = (double)ss->interval;
+	__atomic_store_n(&g_sites, ss, __ATOMIC_RELEASE);
+	return true;
+}
+
 /* does glibc_usable() agree with malloc_usable_size here? small, large, mmapped, aligned */
 static bool glibc_hdr_agrees(void)
 {
@@ -599,19 +955,26 @@ static bool same_object(void *a, void *b)
 
 static void route(void);
 
-static void seg_setup(void)
+/* inherit: the parent's segment in the child of a fork (its sites are the child's too), else NULL */
+static void seg_setup(struct heap_seg *inherit)
 {
 	if (g_seg_tried || !environ)
 		return;
 	g_seg_tried = true;
 	struct heap_seg *s = seg_create();
+	bool sites = s && s->mode == HEAP_SEG_SITES && sites_setup(s);
+	if (sites && inherit && LOAD(&inherit->mode) == HEAP_SEG_SITES &&
+	    LOAD(&inherit->size) == HEAP_SEG_SIZE_SITES)
+		memcpy(heap_seg_sites_of(s), heap_seg_sites_of(inherit), sizeof(struct heap_seg_sites));
 	__atomic_store_n(&g_seg, s, __ATOMIC_RELEASE);
 	g_je_counters = s && s->mode == HEAP_SEG_COUNT && g_allocator == HEAP_ALLOC_JEMALLOC &&
 			je_counters_work();
 	g_glibc_hdr = s && s->mode == HEAP_SEG_COUNT && g_allocator == HEAP_ALLOC_GLIBC && glibc_hdr_agrees();
+	/* a sites segment whose sampling could not be set up works as stats mode */
+	bool stats = s && (s->mode == HEAP_SEG_STATS || (s->mode == HEAP_SEG_SITES && !sites));
 	__atomic_store_n(&g_poll_seg, s, __ATOMIC_RELEASE);
-	__atomic_store_n(&g_stats_seg, s && s->mode == HEAP_SEG_STATS ? s : NULL, __ATOMIC_RELEASE);
-	__atomic_store_n(&g_state, !s ? ST_FORWARD : s->mode == HEAP_SEG_COUNT ? ST_COUNT : ST_STATS,
+	__atomic_store_n(&g_stats_seg, stats ? s : NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&g_state, !s ? ST_FORWARD : s->mode == HEAP_SEG_COUNT ? ST_COUNT : sites ? ST_SITES : ST_STATS,
 			 __ATOMIC_RELEASE);
 	route();
 	/* only now: pthread_create allocates (its TLS), which must find the shim initialised */
@@ -668,7 +1031,7 @@ static __attribute__((noinline)) int init_slow(void)
 	pthread_atfork(NULL, NULL, atfork_child);
 	tls.in_init = false;
 	if (environ)
-		seg_setup();   /* sets g_state */
+		seg_setup(NULL);   /* sets g_state */
 	else {
 		__atomic_store_n(&g_state, ST_FORWARD, __ATOMIC_RELEASE);   /* the constructor retries */
 		route();
@@ -700,17 +1063,19 @@ static void atfork_child(void)
 	__atomic_store_n(&g_poll_seg, NULL, __ATOMIC_RELEASE);
 	route();
 	__atomic_store_n(&g_seg, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&g_sites, NULL, __ATOMIC_RELEASE);
+	size_t old_size = g_seg_size;
 	tls.slot = NULL;
 	tls.base = 0;
 	tls.je_alloc = tls.je_dealloc = NULL;
-	if (old)
-		munmap(old, sizeof(*old));
 	/* the parent's segment: the child must not keep it open (nor be found through it) */
 	if (g_seg_fd >= 0)
 		close(g_seg_fd);
 	g_seg_fd = -1;
 	g_seg_tried = false;
-	seg_setup();
+	seg_setup(old);
+	if (old)
+		munmap(old, old_size);
 	struct heap_seg *s = g_seg;
 	if (s && s->mode == HEAP_SEG_COUNT) {
 		/* inherited blocks count as allocations of the child: live count stays allocs - frees */
@@ -723,7 +1088,7 @@ static void atfork_child(void)
 __attribute__((constructor)) static void shim_init(void)
 {
 	if (init_slow() == 0)
-		seg_setup();   /* the first malloc may have come before the environment existed */
+		seg_setup(NULL);   /* the first malloc may have come before the environment existed */
 }
 
 /* --- the interposed functions ------------------------------------------------------------
@@ -859,6 +1224,24 @@ static void free_count(void *p)
 	poll_request();
 }
 
+/* sites mode: the countdown on every allocation, the live-table check on every free */
+static void *malloc_sites(size_t n)
+{
+	void *p = real_malloc(n);
+	sites_count(p, n, __builtin_return_address(0));
+	poll_request();
+	return p;
+}
+
+static void free_sites(void *p)
+{
+	if (unlikely(is_boot(p)))
+		return;
+	sites_forget(p);
+	poll_request();
+	real_free(p);
+}
+
 /* after init, fork or a failed segment: route malloc and free for the new state */
 static void route(void)
 {
@@ -879,15 +1262,24 @@ static void route(void)
 	} else if (st == ST_COUNT) {
 		m = malloc_count;
 		f = free_count;
+	} else if (st == ST_SITES) {
+		m = malloc_sites;
+		f = free_sites;
 	}
 	__atomic_store_n(&g_malloc_other, m, __ATOMIC_RELEASE);
 	__atomic_store_n(&g_free_other, f, __ATOMIC_RELEASE);
+	__atomic_store_n(&g_sites_fast, st == ST_SITES && !LOAD(&g_poll_seg), __ATOMIC_RELEASE);
 }
 
 EXPORT void *malloc(size_t n)
 {
 	if (stats_fast())
 		return real_malloc(n);
+	if (LOAD(&g_sites_fast)) {
+		void *p = real_malloc(n);
+		sites_count(p, n, __builtin_return_address(0));
+		return p;
+	}
 	return LOAD(&g_malloc_other)(n);
 }
 
@@ -897,16 +1289,27 @@ EXPORT void free(void *p)
 		real_free(p);
 		return;
 	}
+	if (LOAD(&g_sites_fast) && likely(!is_boot(p))) {
+		sites_forget(p);
+		real_free(p);
+		return;
+	}
 	LOAD(&g_free_other)(p);
 }
 
-static __attribute__((noinline)) void *calloc_other(size_t n, size_t m)
+static __attribute__((noinline)) void *calloc_other(size_t n, size_t m, const void *ra)
 {
 	int st = LOAD(&g_state);
 	if (st == ST_COUNT) {
 		void *p = real_calloc(n, m);
 		if (p)
 			count_alloc(p);
+		poll_request();
+		return p;
+	}
+	if (st == ST_SITES) {
+		void *p = real_calloc(n, m);
+		sites_count(p, n * m, ra);   /* n * m cannot overflow when calloc succeeded */
 		poll_request();
 		return p;
 	}
@@ -926,10 +1329,10 @@ EXPORT void *calloc(size_t n, size_t m)
 {
 	if (stats_fast())
 		return real_calloc(n, m);
-	return calloc_other(n, m);
+	return calloc_other(n, m, __builtin_return_address(0));
 }
 
-static __attribute__((noinline)) void *realloc_other(void *p, size_t n)
+static __attribute__((noinline)) void *realloc_other(void *p, size_t n, const void *ra)
 {
 	int st = LOAD(&g_state);
 	if (unlikely(is_boot(p))) {
@@ -945,6 +1348,19 @@ static __attribute__((noinline)) void *realloc_other(void *p, size_t n)
 		if (init_slow() != 0)
 			return p ? NULL : boot_alloc(n, 16);
 		return realloc(p, n);
+	}
+	if (st == ST_SITES) {
+		/* forgotten before the block can be reused by another thread; back if realloc fails */
+		struct live_val v;
+		uintptr_t *slot;
+		bool had = p && (slot = live_find(p)) != NULL && live_take((uintptr_t)p, slot, &v);
+		void *q = real_realloc(p, n);
+		if (!q && n != 0 && had && live_put((uintptr_t)p, &v))
+			site_add(v.site, v.bytes, v.objects, false);
+		if (q)
+			sites_count(q, n, ra);
+		poll_request();
+		return q;
 	}
 	if (st == ST_STATS)
 		poll_request();
@@ -964,7 +1380,7 @@ EXPORT void *realloc(void *p, size_t n)
 {
 	if (stats_fast() && likely(!is_boot(p)))
 		return real_realloc(p, n);
-	return realloc_other(p, n);
+	return realloc_other(p, n, __builtin_return_address(0));
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t m)
@@ -979,7 +1395,7 @@ EXPORT void *reallocarray(void *p, size_t n, size_t m)
 /* the aligned family is rare: one out-of-line path for all */
 enum { AL_POSIX, AL_ALIGNED, AL_MEMALIGN, AL_VALLOC, AL_PVALLOC };
 
-static void *aligned_any(int kind, size_t align, size_t n, int *ret_rc)
+static void *aligned_any(int kind, size_t align, size_t n, int *ret_rc, const void *ra)
 {
 	int st = LOAD(&g_state);
 	if (st == ST_INIT && init_slow() != 0) {
@@ -1003,7 +1419,9 @@ static void *aligned_any(int kind, size_t align, size_t n, int *ret_rc)
 	st = LOAD(&g_state);
 	if (st == ST_COUNT && p)
 		count_alloc(p);
-	if (st == ST_COUNT || st == ST_STATS)
+	if (st == ST_SITES && p)
+		sites_count(p, n, ra);
+	if (st == ST_COUNT || st == ST_STATS || st == ST_SITES)
 		poll_request();
 	return p;
 }
@@ -1011,7 +1429,7 @@ static void *aligned_any(int kind, size_t align, size_t n, int *ret_rc)
 EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 {
 	int rc;
-	void *p = aligned_any(AL_POSIX, align, n, &rc);
+	void *p = aligned_any(AL_POSIX, align, n, &rc, __builtin_return_address(0));
 	if (rc == 0)
 		*ret = p;
 	return rc;
@@ -1020,25 +1438,25 @@ EXPORT int posix_memalign(void **ret, size_t align, size_t n)
 EXPORT void *aligned_alloc(size_t align, size_t n)
 {
 	int rc;
-	return aligned_any(AL_ALIGNED, align, n, &rc);
+	return aligned_any(AL_ALIGNED, align, n, &rc, __builtin_return_address(0));
 }
 
 EXPORT void *memalign(size_t align, size_t n)
 {
 	int rc;
-	return aligned_any(AL_MEMALIGN, align, n, &rc);
+	return aligned_any(AL_MEMALIGN, align, n, &rc, __builtin_return_address(0));
 }
 
 EXPORT void *valloc(size_t n)
 {
 	int rc;
-	return aligned_any(AL_VALLOC, 4096, n, &rc);
+	return aligned_any(AL_VALLOC, 4096, n, &rc, __builtin_return_address(0));
 }
 
 EXPORT void *pvalloc(size_t n)
 {
 	int rc;
-	return aligned_any(AL_PVALLOC, 4096, n, &rc);
+	return aligned_any(AL_PVALLOC, 4096, n, &rc, __builtin_return_address(0));
 }
 
 EXPORT size_t malloc_usable_size(void *p)
