@@ -7,6 +7,9 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsqlite3-dev sqlite3 libjson-c-dev libcmocka-dev zlib1g-dev
       libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev
+      libdw-dev libelf-dev libiberty-dev  # naming heap sites: symbols, DWARF lines, demangling
+      golang-go binutils g++  # tests/it_sites_pprof.sh: go tool pprof reads the profile; nm,
+                              # objdump, addr2line give the known answers; a C++ program to name
       nginx-light         # tests/it_load_nginx.sh: a real server for the load generator
       python3 python3-yaml  # tests/it_analyze_*.sh: JSON checks, the resources: YAML parsed
       python3-jsonschema  # tests/it_json_schema.sh: --json output against docs/schema/
