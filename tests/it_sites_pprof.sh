@@ -138,6 +138,10 @@ for k in $(seq 1 19); do
   done
 done
 
+cp rec.db fresh.db
+"$HEADROOM" report fresh.db >/dev/null
+check "the text report names the frames and stores the names" test "$(sqlite3 fresh.db "SELECT count(*)
+  FROM heap_site_frames WHERE function IS NOT NULL")" = 6
 set +e
 "$HEADROOM" report --pprof peak.pb.gz rec.db >out 2>err; rc=$?
 set -e
@@ -192,8 +196,40 @@ set -e
 expect_eq "a second profile of the same recording" "$rc" 0
 expect_eq "with the same shares" "$(top again.pb.gz inuse_space)" "$inuse"
 
-# ---- bad input ----
+# ---- the HTML report's flame graph of live bytes at the peak ----
+"$HEADROOM" report rec.db --html page.html >/dev/null
 "$SYNTH" flat nosites.db --samples 50 >/dev/null
+"$HEADROOM" report nosites.db --html plain.html >/dev/null
+cat > flame.py <<'PY'
+import re, sys, xml.etree.ElementTree as ET
+page = open(sys.argv[1], encoding="utf-8").read()
+m = re.search(r'<section id="sites">.*?(<svg .*?</svg>)', page, re.S)
+if not m:
+    sys.exit("no flame graph")
+svg = ET.fromstring(m.group(1))          # well-formed: every name escaped
+ns = "{http://www.w3.org/2000/svg}" if svg.tag.startswith("{") else ""
+for g in svg.iter(ns + "g"):
+    t, r = g.find(ns + "title"), g.find(ns + "rect")
+    name = t.text.split(":")[0].split(" (")[0].split(" in ")[0]
+    print("%s\t%.2f\t%s\t%s" % (name, float(r.get("width")), r.get("y"), r.get("x")))
+PY
+python3 flame.py page.html > flame.tsv || fail "the flame graph parses as SVG"
+sed 's/^/    flame: /' flame.tsv
+w() { awk -F'\t' -v n="$1" '$1 == n { print $2; exit }' flame.tsv; }
+y() { awk -F'\t' -v n="$1" '$1 == n { print $3; exit }' flame.tsv; }
+within "flame: the root spans the graph" "$(w 'all live sampled heap')" 960 0.1
+within "flame: main, the caller of every site, spans it too" "$(w main)" 960 0.1
+within "flame: hold_big is 60 % wide" "$(w hold_big)" 576 0.5
+within "flame: hold_mid is 30 % wide" "$(w hold_mid)" 288 0.5
+within "flame: hold_small is 10 % wide" "$(w hold_small)" 96 0.5
+expect_eq "flame: the root at the bottom, main on it, the sites on main" \
+  "$(( $(y 'all live sampled heap') - $(y main) )) $(( $(y main) - $(y hold_big) ))" "18 18"
+check "flame: the stripped site (0 live at the peak) is not drawn" test -z "$(w "c_stripped+$(retaddr c_prog hold_big)")"
+check "flame: the instant is the true peak's" grep -q "the true peak" page.html
+expect_eq "flame: no script added to the page (CSP: the same inline scripts)" \
+  "$(grep -o '<script' page.html | wc -l)" "$(grep -o '<script' plain.html | wc -l)"
+check "a recording without sites has no flame graph" test "$(grep -c 'id="sites"' plain.html)" = 0
+# ---- bad input ----
 set +e
 "$HEADROOM" report --pprof x.pb.gz nosites.db >out 2>err; rc=$?
 set -e
@@ -226,5 +262,10 @@ expect_eq "hostile rows: still a profile" "$rc" 0
 check "no control byte reaches the profile's names" test "$(go tool pprof -symbolize=none -top evil.pb.gz 2>/dev/null |
   LC_ALL=C grep -c $'\e')" = 0
 check "the FIFO frame is named by its address" grep -q "fifo+0x" <(go tool pprof -symbolize=none -top evil.pb.gz 2>/dev/null)
+"$HEADROOM" report evil.db --html evil.html >/dev/null 2>&1
+python3 flame.py evil.html > evil.tsv || true
+check "hostile rows: the flame graph still parses, names escaped" test -s evil.tsv
+check "and has no raw control byte" test "$(LC_ALL=C grep -c $'\e' evil.html)" = 0
 
+cp page.html /tmp/pprofw/page.html 2>/dev/null || true
 finish

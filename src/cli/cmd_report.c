@@ -13,6 +13,7 @@
 #include "pprof.h"
 #include "record.h"
 #include "report.h"
+#include "symbols.h"
 #include "util.h"
 
 enum { OPT_JSON = 256, OPT_HTML, OPT_PPROF, OPT_AT };
@@ -39,6 +40,20 @@ const struct cli_help report_help = {
 	"Exit status: 0, 1 when the recording cannot be read (or, for --pprof, has no heap sites), 2 for a "
 	"usage error.",
 };
+
+/* Heap-site frames the run could not name (the recorder was stopped, the report runs on another
+ * machine with the binaries) are named now and stored, so every view below reads the names.
+ * Quiet: a recording without sites, a read-only one, a binary gone are all fine here. */
+static void name_sites(const char *file)
+{
+	static const char *const no_columns[] = {NULL};
+	struct recording *rec;
+	char note[256];
+	if (record_open(file, no_columns, &rec) < 0)
+		return;
+	(void)symbols_resolve_recording(rec, note, sizeof(note));
+	recording_free(rec);
+}
 
 /* --pprof: the heap sites at an instant; what could not be named is said on stderr */
 static int report_pprof(const char *file, const char *out, int64_t at, bool json)
@@ -113,6 +128,7 @@ int cmd_report(int argc, char **argv)
 	file = argv[optind];
 	if (at_text && !pprof)
 		return cli_fail(EXIT_USAGE, "report: --at goes with --pprof (the instant of its profile)");
+	name_sites(file);
 	/* with --html or --pprof alone the file is the output; --json or nothing else also prints */
 	if ((!html && !pprof) || json) {
 		int r = report_file(stdout, file, json);
