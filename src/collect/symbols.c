@@ -313,7 +313,7 @@ int symbols_lookup(struct symbols *s, const char *module, const char *build_id, 
 #define NOTE_NAMES 3
 
 struct note_acc {
-	const char *kind[NOTE_KINDS];
+	char kind[NOTE_KINDS][sizeof(((struct symbol *)0)->note)];   /* copies: a lookup reuses its note */
 	const char *names[NOTE_KINDS][NOTE_NAMES];   /* module paths, owned by the frames */
 	int nnames[NOTE_KINDS];
 	int more[NOTE_KINDS];
@@ -328,7 +328,7 @@ static void note_add(struct note_acc *a, const char *kind, const char *module)
 	if (k == a->nkinds) {
 		if (a->nkinds == NOTE_KINDS)
 			return;
-		a->kind[a->nkinds++] = kind;
+		snprintf(a->kind[a->nkinds++], sizeof(a->kind[0]), "%s", kind);
 	}
 	if (!module)
 		return;

@@ -1763,7 +1763,8 @@ static void flame_node(struct out *o, const struct flame *fl, int i, double x, d
 	for (int c = nd->child; c >= 0; c = fl->n[c].sibling)
 		kids[nc++] = c;
 	flame_sorting = fl;
-	qsort(kids, (size_t)nc, sizeof(*kids), flame_cmp);
+	if (nc > 1)
+		qsort(kids, (size_t)nc, sizeof(*kids), flame_cmp);
 	double cx = x;
 	for (int k = 0; k < nc; k++) {
 		double cw = (double)fl->n[kids[k]].bytes * scale;
