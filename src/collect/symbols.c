@@ -358,6 +358,34 @@ static void note_format(const struct note_acc *a, char *note, size_t len)
 	}
 }
 
+static uint64_t frame_hash(const struct record_site_frame *f)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)f->module; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	for (const unsigned char *p = (const unsigned char *)(f->build_id ? f->build_id : ""); *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (h ^ (uint64_t)f->offset) * 0x9e3779b97f4a7c15ULL;
+}
+
+static bool frame_same(const struct record_site_frame *a, const struct record_site_frame *b)
+{
+	return a->offset == b->offset && strcmp(a->module, b->module) == 0 &&
+	       strcmp(a->build_id ? a->build_id : "", b->build_id ? b->build_id : "") == 0;
+}
+
+static int frame_copy(struct record_site_frame *to, const struct record_site_frame *from)
+{
+	to->function = strdup(from->function);
+	if (!to->function)
+		return -ENOMEM;
+	if (from->file) {
+		to->file = strdup(from->file);
+		to->line = from->line;
+	}
+	return 0;
+}
+
 int symbols_resolve_frames(struct record_site_frame *f, size_t n, char *note, size_t note_len)
 {
 	if (note && note_len)
@@ -369,16 +397,41 @@ int symbols_resolve_frames(struct record_site_frame *f, size_t n, char *note, si
 	struct note_acc acc = {0};
 	int named = 0;
 	struct symbol *sym = malloc(sizeof(*sym));
-	if (!sym) {
+	/* the same return address recurs in many stacks (main, the runtime, a hot caller): each
+	 * distinct (module, build-id, offset) is looked up once; seen[] holds frame index + 1 */
+	size_t cap = 64;
+	while (cap < 2 * n && cap < ((size_t)1 << 22))
+		cap *= 2;
+	size_t *seen = calloc(cap, sizeof(*seen));
+	if (!sym || !seen) {
+		free(sym);
+		free(seen);
 		symbols_close(s);
 		return -ENOMEM;
 	}
+	size_t nseen = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (f[i].function)
 			continue;
 		if (!f[i].module || f[i].offset == HR_UNKNOWN) {
 			note_add(&acc, "anonymous or JIT code: addresses only", NULL);
 			continue;
+		}
+		size_t j = frame_hash(&f[i]) & (cap - 1);
+		while (seen[j] && !frame_same(&f[seen[j] - 1], &f[i]))
+			j = (j + 1) & (cap - 1);
+		if (seen[j]) {
+			const struct record_site_frame *same = &f[seen[j] - 1];
+			if (same->function) {
+				if ((rc = frame_copy(&f[i], same)) < 0)
+					break;
+				named++;
+			}
+			continue;   /* unnamed: its note was taken the first time */
+		}
+		if (nseen * 2 < cap) {   /* a full table only stops remembering, never lookups */
+			seen[j] = i + 1;
+			nseen++;
 		}
 		rc = symbols_lookup(s, f[i].module, f[i].build_id, (uint64_t)f[i].offset, sym);
 		if (rc == -ENOMEM)
@@ -399,6 +452,7 @@ int symbols_resolve_frames(struct record_site_frame *f, size_t n, char *note, si
 		}
 		named++;
 	}
+	free(seen);
 	free(sym);
 	symbols_close(s);
 	if (note && note_len)
