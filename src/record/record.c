@@ -1130,11 +1130,12 @@ int record_site_values_at(const char *path, int64_t at_t_ns, struct record_site_
 	if (rc < 0)
 		return rc;
 	sqlite3_stmt *st;
-	/* the latest row of each site at or before the instant: rows of one site may be sparse */
-	if (sqlite3_prepare_v2(db, "SELECT s.site, s.t_ns, s.live_bytes, s.live_objects, s.alloc_bytes, s.alloc_objects"
-			       " FROM heap_site_samples s JOIN (SELECT site, max(t_ns) AS t FROM heap_site_samples"
-			       " WHERE t_ns <= ?1 GROUP BY site) m ON s.site = m.site AND s.t_ns = m.t"
-			       " GROUP BY s.site ORDER BY s.site", -1, &st, NULL) != SQLITE_OK) {
+	/* the latest row of each site at or before the instant (rows of one site may be sparse), in
+	 * one scan: with max(), SQLite takes the bare columns from the row holding the maximum (a
+	 * join back to the table was quadratic without an index: 4 s for 38000 rows) */
+	if (sqlite3_prepare_v2(db, "SELECT site, max(t_ns), live_bytes, live_objects, alloc_bytes, alloc_objects"
+			       " FROM heap_site_samples WHERE t_ns <= ?1 GROUP BY site ORDER BY site", -1, &st,
+			       NULL) != SQLITE_OK) {
 		sqlite3_close(db);
 		return -EPROTO;
 	}
