@@ -125,6 +125,10 @@ sqlite3 rec.db "INSERT INTO heap_sites VALUES (4, 4242, 1)"
 frame rec.db 4 0 "$T/c_stripped" "$(retaddr c_prog hold_big)"
 peak_s=$("$HEADROOM" report --json rec.db | python3 -c 'import json,sys; print(json.load(sys.stdin)["memory"]["peak_at_s"])')
 peak_ns=$(python3 -c "print(round($peak_s * 1e9))")
+# that report named the frames already: unnamed again, as the recorder leaves them
+check "the first report named the frames" test "$(sqlite3 rec.db "SELECT count(*) FROM heap_site_frames
+  WHERE function IS NOT NULL")" = 6
+sqlite3 rec.db "UPDATE heap_site_frames SET function = NULL, file = NULL, line = NULL"
 # one row a second: up to the peak live 60/30/10 (x k), allocated 20/30/50 (+ the stripped site's
 # 0 live, 100 MiB allocated); after the peak the live shares turn to 10/10/80
 for k in $(seq 1 19); do
@@ -142,6 +146,13 @@ cp rec.db fresh.db
 "$HEADROOM" report fresh.db >/dev/null
 check "the text report names the frames and stores the names" test "$(sqlite3 fresh.db "SELECT count(*)
   FROM heap_site_frames WHERE function IS NOT NULL")" = 6
+# a run still in progress (finished = 0): named in memory for the views, the file not written to
+cp rec.db running.db
+sqlite3 running.db "UPDATE run SET finished = 0"
+"$HEADROOM" report --pprof running.pb.gz running.db >/dev/null 2>&1
+check "a recording still being written is left alone" test "$(sqlite3 running.db "SELECT count(*)
+  FROM heap_site_frames WHERE function IS NOT NULL")" = 0
+check "but its profile names the sites" grep -q hold_big <(go tool pprof -symbolize=none -top running.pb.gz 2>/dev/null)
 set +e
 "$HEADROOM" report --pprof peak.pb.gz rec.db >out 2>err; rc=$?
 set -e

@@ -51,7 +51,10 @@ static void name_sites(const char *file)
 	char note[256];
 	if (record_open(file, no_columns, &rec) < 0)
 		return;
-	(void)symbols_resolve_recording(rec, note, sizeof(note));
+	/* a recording still being written (a run in progress) is not touched: the views name its
+	 * frames in memory */
+	if (rec->run.finished)
+		(void)symbols_resolve_recording(rec, note, sizeof(note));
 	recording_free(rec);
 }
 

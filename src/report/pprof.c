@@ -399,6 +399,7 @@ int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, st
 	if (at == PPROF_AT_PEAK)
 		at = rc == 0 && a->peak_t_ns != HR_UNKNOWN ? a->peak_t_ns : PPROF_AT_END;
 	int64_t start_wall = rec->run.started_wall_ns;
+	bool finished = rec->run.finished;   /* else a run may still be writing it: not touched */
 	analyze_file_free(rec, a);
 
 	struct record_site_frame *f = NULL;
@@ -416,7 +417,7 @@ int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, st
 		rc = symbols_resolve_frames(f, nf, info->note, sizeof(info->note));
 		if (rc < 0)
 			goto out;
-		if (rc > 0)
+		if (rc > 0 && finished)
 			(void)record_site_frames_store(recording, f, nf);   /* a read-only file: named in memory only */
 	}
 	rc = record_site_values_at(recording, at, &v, &nv, &info->at_t_ns);

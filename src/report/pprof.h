@@ -35,9 +35,10 @@ int pprof_encode(const struct record_site_frame *f, size_t nf, const struct reco
 		 int64_t period, int64_t time_nanos, uint8_t **ret, size_t *ret_len);
 /* Write the profile of `recording` at `at_t_ns` (ns since the start, PPROF_AT_PEAK or
  * PPROF_AT_END) gzip'd to `out`, atomically. Frames not yet named are resolved and stored back
- * when the file is writable. Errors: record_open()'s, -ENODATA when the recording has no heap
- * sites (recorded without them, or by an older headroom), -ERANGE when the instant is before the
- * first site figure, util_file_write_atomic()'s, -ENOMEM. */
+ * when the file is writable and its run finished (a run in progress is not written to).
+ * Errors: record_open()'s, -ENODATA when the recording has no heap sites (recorded without them,
+ * or by an older headroom), -ERANGE when the instant is before the first site figure,
+ * util_file_write_atomic()'s, -ENOMEM. */
 int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, struct pprof_info *info);
 
 #endif
