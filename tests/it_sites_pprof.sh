@@ -254,6 +254,16 @@ set -e
 expect_eq "--at before the first site row: exit 1" "$rc" 1
 check "that says so" grep -q "no heap site figures at or before --at" err
 set +e
+"$HEADROOM" report --pprof "$T/no/such/dir/x.pb.gz" rec.db >out 2>err; rc=$?
+set -e
+expect_eq "an OUT in a missing directory: exit 1" "$rc" 1
+check "that names OUT, not the recording" grep -q "cannot write '$T/no/such/dir/x.pb.gz'" err
+set +e
+"$HEADROOM" report --pprof x.pb.gz "$T/absent.db" >out 2>err; rc=$?
+set -e
+expect_eq "a recording that does not exist: exit 1" "$rc" 1
+check "that names the recording" grep -q "cannot read '$T/absent.db'" err
+set +e
 "$HEADROOM" report rec.db --at end >out 2>err; rc=$?
 set -e
 expect_eq "--at without --pprof is a usage error" "$rc" 2

@@ -70,9 +70,10 @@ static int report_pprof(const char *file, const char *out, int64_t at, bool json
 	if (r == -ERANGE)
 		return cli_fail(EXIT_FAIL, "report: '%s' has no heap site figures at or before --at",
 				cli_safe(file, sa, sizeof(sa)));
+	if (r < 0 && info.write_failed)
+		return cli_fail(EXIT_FAIL, "report: cannot write '%s': %s", cli_safe(out, sb, sizeof(sb)), strerror(-r));
 	if (r < 0)
-		return cli_fail(EXIT_FAIL, "report: cannot write '%s' from '%s': %s", cli_safe(out, sb, sizeof(sb)),
-				cli_safe(file, sa, sizeof(sa)), record_strerror(r));
+		return cli_fail(EXIT_FAIL, "report: cannot read '%s': %s", cli_safe(file, sa, sizeof(sa)), record_strerror(r));
 	if (info.note[0])
 		fprintf(stderr, "headroom: report: %s\n", util_term_escape(info.note, note, sizeof(note), false));
 	if (!json) {

@@ -431,8 +431,10 @@ int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, st
 	rc = pprof_encode(f, nf, v, nv, record_site_interval(recording), wall, &pb, &pblen);
 	if (rc == 0)
 		rc = gzip_buf(pb, pblen, &gz, &gzlen);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = util_file_write_atomic(out, gz, gzlen, 0644);
+		info->write_failed = rc < 0;
+	}
 	for (size_t i = 0; rc == 0 && i < nv; i++)
 		if ((or_zero(v[i].live_bytes) | or_zero(v[i].alloc_bytes)) != 0)
 			info->sites++;

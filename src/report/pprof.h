@@ -14,6 +14,7 @@
 #ifndef HEADROOM_PPROF_H
 #define HEADROOM_PPROF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@ struct pprof_info {
 	int64_t at_t_ns;              /* the instant of the inuse figures written (HR_UNKNOWN: none) */
 	size_t sites;                 /* samples written */
 	char note[512];               /* what symbolisation could not name, "" when nothing */
+	bool write_failed;            /* the error is writing `out`, not reading the recording */
 };
 
 /* Encode a profile (uncompressed protobuf) into a malloc'd buffer. period: the sampling
