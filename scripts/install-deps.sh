@@ -22,6 +22,9 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
 # tests/it_fleet_prometheus.sh applies its patches with `kubectl patch --local`: Debian's kubectl
 # (kubernetes-client, 1.20) only where no kubectl is installed, as another package owns that path
 command -v kubectl >/dev/null 2>&1 || pkgs+=(kubernetes-client)
+# tests/it_sites_pprof.sh builds a Rust program (legacy and v0 mangling): Debian's rustc only where
+# no rustc is installed (the image's rustup one does the same)
+command -v rustc >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/rustc" ] || pkgs+=(rustc)
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
   case "$group" in
