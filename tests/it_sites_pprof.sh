@@ -214,7 +214,7 @@ expect_eq "with the same shares" "$(top again.pb.gz inuse_space)" "$inuse"
 cat > flame.py <<'PY'
 import re, sys, xml.etree.ElementTree as ET
 page = open(sys.argv[1], encoding="utf-8").read()
-m = re.search(r'<section id="sites">.*?(<svg .*?</svg>)', page, re.S)
+m = re.search(r'<section id="flame">.*?(<svg .*?</svg>)', page, re.S)
 if not m:
     sys.exit("no flame graph")
 svg = ET.fromstring(m.group(1))          # well-formed: every name escaped
@@ -239,7 +239,7 @@ check "flame: the stripped site (0 live at the peak) is not drawn" test -z "$(w 
 check "flame: the instant is the true peak's" grep -q "the true peak" page.html
 expect_eq "flame: no script added to the page (CSP: the same inline scripts)" \
   "$(grep -o '<script' page.html | wc -l)" "$(grep -o '<script' plain.html | wc -l)"
-check "a recording without sites has no flame graph" test "$(grep -c 'id="sites"' plain.html)" = 0
+check "a recording without sites has no flame graph" test "$(grep -c 'id="flame"' plain.html)" = 0
 # ---- bad input ----
 set +e
 "$HEADROOM" report --pprof x.pb.gz nosites.db >out 2>err; rc=$?

@@ -204,7 +204,7 @@ static const char *fn_name(const struct prof *p, uint64_t loc_id)
 
 /* ---- the test ---- */
 
-static void frame(struct record_site_frame *f, int64_t site, int64_t depth, int64_t pc, const char *module,
+static void frame(struct record_site_row *f, int64_t site, int64_t depth, int64_t pc, const char *module,
 		  int64_t offset, const char *function, const char *file, int64_t line)
 {
 	memset(f, 0, sizeof(*f));
@@ -223,7 +223,7 @@ static void frame(struct record_site_frame *f, int64_t site, int64_t depth, int6
 static void test_encode(void **state)
 {
 	(void)state;
-	struct record_site_frame f[7];
+	struct record_site_row f[7];
 	/* site 1: leaf in cache_grow, called from main; site 2: leaf in parse, called from main at
 	 * the same return address; site 3: an unnamed frame in a stripped library; site 4: all zero */
 	frame(&f[0], 1, 0, 0x5000, "/srv/app", 0x1000, "app::cache_grow", "src/cache.rs", 42);

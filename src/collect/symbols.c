@@ -358,7 +358,7 @@ static void note_format(const struct note_acc *a, char *note, size_t len)
 	}
 }
 
-static uint64_t frame_hash(const struct record_site_frame *f)
+static uint64_t frame_hash(const struct record_site_row *f)
 {
 	uint64_t h = 1469598103934665603ULL;
 	for (const unsigned char *p = (const unsigned char *)f->module; *p; p++)
@@ -368,13 +368,13 @@ static uint64_t frame_hash(const struct record_site_frame *f)
 	return (h ^ (uint64_t)f->offset) * 0x9e3779b97f4a7c15ULL;
 }
 
-static bool frame_same(const struct record_site_frame *a, const struct record_site_frame *b)
+static bool frame_same(const struct record_site_row *a, const struct record_site_row *b)
 {
 	return a->offset == b->offset && strcmp(a->module, b->module) == 0 &&
 	       strcmp(a->build_id ? a->build_id : "", b->build_id ? b->build_id : "") == 0;
 }
 
-static int frame_copy(struct record_site_frame *to, const struct record_site_frame *from)
+static int frame_copy(struct record_site_row *to, const struct record_site_row *from)
 {
 	to->function = strdup(from->function);
 	if (!to->function)
@@ -386,7 +386,7 @@ static int frame_copy(struct record_site_frame *to, const struct record_site_fra
 	return 0;
 }
 
-int symbols_resolve_frames(struct record_site_frame *f, size_t n, char *note, size_t note_len)
+int symbols_resolve_frames(struct record_site_row *f, size_t n, char *note, size_t note_len)
 {
 	if (note && note_len)
 		note[0] = '\0';
@@ -421,7 +421,7 @@ int symbols_resolve_frames(struct record_site_frame *f, size_t n, char *note, si
 		while (seen[j] && !frame_same(&f[seen[j] - 1], &f[i]))
 			j = (j + 1) & (cap - 1);
 		if (seen[j]) {
-			const struct record_site_frame *same = &f[seen[j] - 1];
+			const struct record_site_row *same = &f[seen[j] - 1];
 			if (same->function) {
 				if ((rc = frame_copy(&f[i], same)) < 0)
 					break;
@@ -464,17 +464,17 @@ int symbols_resolve_recording(struct recording *r, char *note, size_t note_len)
 {
 	if (note && note_len)
 		note[0] = '\0';
-	struct record_site_frame *f;
+	struct record_site_row *f;
 	size_t n;
-	int rc = record_site_frames_read(r->path, &f, &n);
+	int rc = record_site_rows_read(r->path, &f, &n);
 	if (rc < 0)
 		return rc;
 	int named = symbols_resolve_frames(f, n, note, note_len);
 	if (named > 0) {
-		rc = record_site_frames_store(r->path, f, n);
+		rc = record_site_rows_store(r->path, f, n);
 		if (rc < 0)
 			named = rc;
 	}
-	record_site_frames_free(f, n);
+	record_site_rows_free(f, n);
 	return named;
 }

@@ -44,10 +44,10 @@ void symbols_close(struct symbols *s);
 /* Fill function/file/line of the rows that have no function, in memory. note (may be NULL)
  * gets one line on what could not be named ("stripped: addresses only (prog)"), "" when all
  * were. Returns how many rows were named, or -ENOMEM. */
-int symbols_resolve_frames(struct record_site_frame *f, size_t n, char *note, size_t note_len);
+int symbols_resolve_frames(struct record_site_row *f, size_t n, char *note, size_t note_len);
 /* Fill function/file/line of every heap_site_frames row of a recording that has none, and store
  * them in the file. Returns rows named (>= 0), -ENODATA when the recording has no sites, or
- * record_site_frames_store()'s error (the file was read-only: nothing stored). */
+ * record_site_rows_store()'s error (the file was read-only: nothing stored). */
 int symbols_resolve_recording(struct recording *r, char *note, size_t note_len);
 
 #endif

@@ -1011,7 +1011,7 @@ static char *site_text(sqlite3_stmt *st, int i)
 	return strdup(buf);
 }
 
-void record_site_frames_free(struct record_site_frame *f, size_t n)
+void record_site_rows_free(struct record_site_row *f, size_t n)
 {
 	if (!f)
 		return;
@@ -1024,7 +1024,7 @@ void record_site_frames_free(struct record_site_frame *f, size_t n)
 	free(f);
 }
 
-int record_site_frames_read(const char *path, struct record_site_frame **ret, size_t *ret_n)
+int record_site_rows_read(const char *path, struct record_site_row **ret, size_t *ret_n)
 {
 	*ret = NULL;
 	*ret_n = 0;
@@ -1039,13 +1039,13 @@ int record_site_frames_read(const char *path, struct record_site_frame **ret, si
 		sqlite3_close(db);
 		return -EPROTO;
 	}
-	struct record_site_frame *f = NULL;
+	struct record_site_row *f = NULL;
 	size_t n = 0, cap = 0;
 	int step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW && n < RECORD_SITE_FRAMES_MAX) {
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 256;
-			struct record_site_frame *g = realloc(f, nc * sizeof(*f));
+			struct record_site_row *g = realloc(f, nc * sizeof(*f));
 			if (!g) {
 				rc = -ENOMEM;
 				break;
@@ -1053,7 +1053,7 @@ int record_site_frames_read(const char *path, struct record_site_frame **ret, si
 			f = g;
 			cap = nc;
 		}
-		struct record_site_frame *r = &f[n++];
+		struct record_site_row *r = &f[n++];
 		memset(r, 0, sizeof(*r));
 		r->site = col_i64(st, 0);
 		r->depth = col_i64(st, 1);
@@ -1078,7 +1078,7 @@ int record_site_frames_read(const char *path, struct record_site_frame **ret, si
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	if (rc < 0) {
-		record_site_frames_free(f, n);
+		record_site_rows_free(f, n);
 		return rc;
 	}
 	*ret = f;
@@ -1086,7 +1086,7 @@ int record_site_frames_read(const char *path, struct record_site_frame **ret, si
 	return 0;
 }
 
-int record_site_frames_store(const char *path, const struct record_site_frame *f, size_t n)
+int record_site_rows_store(const char *path, const struct record_site_row *f, size_t n)
 {
 	sqlite3 *db;
 	int rc = sites_open(path, true, &db);

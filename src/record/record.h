@@ -149,7 +149,7 @@ const char *record_strerror(int err);
  * the recording's bounds read as HR_UNKNOWN. A recording without the tables: -ENODATA. */
 #define RECORD_SITE_FRAMES_MAX (1 << 20)   /* rows read at most: 16384 sites of 64 frames */
 #define RECORD_SITE_TEXT_MAX 4096          /* longest module, function or file name kept */
-struct record_site_frame {
+struct record_site_row {
 	int64_t site, depth;      /* depth 0: the innermost frame (the caller of malloc) */
 	int64_t pid;              /* of the site */
 	int64_t pc;               /* the return address in the process, HR_UNKNOWN when absent */
@@ -163,12 +163,12 @@ struct record_site_value {
 	int64_t live_bytes, live_objects, alloc_bytes, alloc_objects;   /* estimates, HR_UNKNOWN when unusable */
 };
 /* Every frame row, ordered by site then depth. */
-int record_site_frames_read(const char *path, struct record_site_frame **ret, size_t *ret_n);
+int record_site_rows_read(const char *path, struct record_site_row **ret, size_t *ret_n);
 /* Store function, file and line of the rows that have a function (the others are left alone).
  * Opens the file for writing: -EROFS/-EACCES when it cannot be written (callers go on with
  * what they resolved in memory). */
-int record_site_frames_store(const char *path, const struct record_site_frame *f, size_t n);
-void record_site_frames_free(struct record_site_frame *f, size_t n);
+int record_site_rows_store(const char *path, const struct record_site_row *f, size_t n);
+void record_site_rows_free(struct record_site_row *f, size_t n);
 /* Each site's latest heap_site_samples row at or before at_t_ns (INT64_MAX: the end), ordered by
  * site; *ret_t_ns: the latest of those instants (HR_UNKNOWN when there is none). */
 int record_site_values_at(const char *path, int64_t at_t_ns, struct record_site_value **ret, size_t *ret_n,

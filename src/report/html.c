@@ -1569,7 +1569,7 @@ static void events_table(struct out *o, const struct recording *rec)
 
 /* What the flame graph draws. */
 struct flame_input {
-	struct record_site_frame *frames;   /* by site, then depth (0: the caller of malloc) */
+	struct record_site_row *frames;   /* by site, then depth (0: the caller of malloc) */
 	size_t nframes;
 	struct record_site_value *values;   /* by site */
 	size_t nvalues;
@@ -1584,7 +1584,7 @@ struct flame_input {
 static int flame_input_read(const char *path, int64_t at, struct flame_input *in)
 {
 	memset(in, 0, sizeof(*in));
-	int r = record_site_frames_read(path, &in->frames, &in->nframes);
+	int r = record_site_rows_read(path, &in->frames, &in->nframes);
 	if (r < 0)
 		return r;
 	bool unnamed = false;
@@ -1597,12 +1597,12 @@ static int flame_input_read(const char *path, int64_t at, struct flame_input *in
 
 static void flame_input_free(struct flame_input *in)
 {
-	record_site_frames_free(in->frames, in->nframes);
+	record_site_rows_free(in->frames, in->nframes);
 	free(in->values);
 }
 
 /* A frame as the graph names it: its function, else where it is (module+0xoffset, or the pc). */
-static const char *flame_name(const struct record_site_frame *f, char *buf, size_t len)
+static const char *flame_name(const struct record_site_row *f, char *buf, size_t len)
 {
 	if (f->function)
 		return f->function;
@@ -1618,7 +1618,7 @@ static const char *flame_name(const struct record_site_frame *f, char *buf, size
 #define FLAME_ROW 18            /* px per level */
 
 struct fnode {
-	const struct record_site_frame *frame;   /* NULL: the root */
+	const struct record_site_row *frame;   /* NULL: the root */
 	int64_t bytes;
 	int child, sibling, depth;
 };
@@ -1629,7 +1629,7 @@ struct flame {
 	bool truncated;            /* FLAME_NODES_MAX reached: deeper frames of later sites left out */
 };
 
-static int flame_child(struct flame *fl, int parent, const struct record_site_frame *f)
+static int flame_child(struct flame *fl, int parent, const struct record_site_row *f)
 {
 	char a[64], b[64];
 	const char *name = flame_name(f, a, sizeof(a));
@@ -1778,14 +1778,14 @@ static void flame_node(struct out *o, const struct flame *fl, int i, double x, d
 static void section_flame(struct out *o, const struct recording *rec, const struct html_summary *sum)
 {
 	struct flame_input in;
-	int64_t at = sum ? sum->sites_t_ns : HR_UNKNOWN;
+	int64_t at = sum ? sum->flame_t_ns : HR_UNKNOWN;
 	int r = flame_input_read(rec->path, at, &in);
 	if (r == -ENODATA || (r == 0 && in.nframes == 0)) {
 		flame_input_free(&in);
 		return;   /* recorded without sites: the heap section says what the shim measured */
 	}
 	char tm[32], sz[32];
-	out_puts(o, "<section id=\"sites\"><h2>Where the live heap is: allocation sites</h2>");
+	out_puts(o, "<section id=\"flame\"><h2>Where the live heap is: flame graph of the allocation sites</h2>");
 	struct flame fl = {0};
 	if (r < 0 || (r = flame_build(&fl, &in)) < 0 || fl.n[0].bytes <= 0) {
 		out_puts(o, "<p class=\"card missing\">No flame graph: ");
@@ -1838,7 +1838,7 @@ void html_summary_init(struct html_summary *sum)
 	memset(sum, 0, sizeof(*sum));
 	sum->limit_bytes = HR_UNKNOWN;
 	sum->request_bytes = HR_UNKNOWN;
-	sum->sites_t_ns = HR_UNKNOWN;
+	sum->flame_t_ns = HR_UNKNOWN;
 }
 
 int html_write_report(const char *out_path, const struct recording *rec, const struct html_summary *sum)

@@ -148,7 +148,7 @@ void html_words_from_analysis(struct html_words *w, const struct analysis *a, co
 	(void)s; /* the analysis carries its own sizing */
 	memset(w, 0, sizeof(*w));
 	html_summary_init(&w->sum);
-	w->sum.sites_t_ns = a->peak_t_ns;   /* the flame graph of heap sites: at the true peak */
+	w->sum.flame_t_ns = a->peak_t_ns;   /* the flame graph of heap sites: at the true peak */
 	w->sum.answers = w->answers;
 	words_headline(a, w->verdict, sizeof(w->verdict));
 	w->sum.verdict = w->verdict;

@@ -179,7 +179,7 @@ static int64_t str_id(struct enc *e, const char *s)
 	return (int64_t)id;
 }
 
-static uint64_t map_id(struct enc *e, const struct record_site_frame *f, bool named)
+static uint64_t map_id(struct enc *e, const struct record_site_row *f, bool named)
 {
 	int64_t file = str_id(e, f->module ? f->module : "[anonymous]");
 	int64_t bid = str_id(e, f->build_id ? f->build_id : "");
@@ -228,7 +228,7 @@ static uint64_t func_id(struct enc *e, const char *name, const char *file)
 	return id;
 }
 
-static uint64_t loc_id(struct enc *e, const struct record_site_frame *f)
+static uint64_t loc_id(struct enc *e, const struct record_site_row *f)
 {
 	char unnamed[RECORD_SITE_TEXT_MAX + 32];
 	const char *name = f->function;
@@ -270,7 +270,7 @@ static int64_t or_zero(int64_t v)
 	return v == HR_UNKNOWN || v < 0 ? 0 : v;
 }
 
-int pprof_encode(const struct record_site_frame *f, size_t nf, const struct record_site_value *v, size_t nv,
+int pprof_encode(const struct record_site_row *f, size_t nf, const struct record_site_value *v, size_t nv,
 		 int64_t period, int64_t time_nanos, uint8_t **ret, size_t *ret_len)
 {
 	struct enc e;
@@ -402,12 +402,12 @@ int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, st
 	bool finished = rec->run.finished;   /* else a run may still be writing it: not touched */
 	analyze_file_free(rec, a);
 
-	struct record_site_frame *f = NULL;
+	struct record_site_row *f = NULL;
 	struct record_site_value *v = NULL;
 	size_t nf = 0, nv = 0;
 	uint8_t *pb = NULL, *gz = NULL;
 	size_t pblen = 0, gzlen = 0;
-	rc = record_site_frames_read(recording, &f, &nf);
+	rc = record_site_rows_read(recording, &f, &nf);
 	if (rc < 0)
 		goto out;
 	bool unnamed = false;
@@ -418,7 +418,7 @@ int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, st
 		if (rc < 0)
 			goto out;
 		if (rc > 0 && finished)
-			(void)record_site_frames_store(recording, f, nf);   /* a read-only file: named in memory only */
+			(void)record_site_rows_store(recording, f, nf);   /* a read-only file: named in memory only */
 	}
 	rc = record_site_values_at(recording, at, &v, &nv, &info->at_t_ns);
 	if (rc < 0)
@@ -439,7 +439,7 @@ int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, st
 		if ((or_zero(v[i].live_bytes) | or_zero(v[i].alloc_bytes)) != 0)
 			info->sites++;
 out:
-	record_site_frames_free(f, nf);
+	record_site_rows_free(f, nf);
 	free(v);
 	free(pb);
 	free(gz);

@@ -33,7 +33,7 @@ struct pprof_info {
 /* Encode a profile (uncompressed protobuf) into a malloc'd buffer. period: the sampling
  * interval in bytes (<= 0: unknown, not written); time_nanos: wall clock of the instant.
  * -ENOMEM. */
-int pprof_encode(const struct record_site_frame *f, size_t nf, const struct record_site_value *v, size_t nv,
+int pprof_encode(const struct record_site_row *f, size_t nf, const struct record_site_value *v, size_t nv,
 		 int64_t period, int64_t time_nanos, uint8_t **ret, size_t *ret_len);
 /* Write the profile of `recording` at `at_t_ns` (ns since the start, PPROF_AT_PEAK or
  * PPROF_AT_END) gzip'd to `out`, atomically. Frames not yet named are resolved and stored back
