@@ -78,6 +78,16 @@ else
   fail "no rustc (neither on PATH nor in ~/.cargo/bin): the Rust manglings are not tested"
 fi
 
+# ---- a system library: a versioned .dynsym name is named without its version ----
+libc=$(ldd "$T/c_prog" | awk '/libc\.so/ { print $3; exit }')
+vsym=$(nm -D "$libc" | awk '$3 ~ /^__libc_start_main@@/ { print $1, $3; exit }')
+if [ -n "$vsym" ]; then
+  out=$("$SYM" "$libc" - "$(printf '0x%x' $((0x${vsym%% *} + 8)))")
+  expect_eq "libc: ${vsym#* } named without the version" "$(field "$out" 2)" "__libc_start_main"
+else
+  fail "no versioned __libc_start_main in $libc's dynamic symbols"
+fi
+
 # ---- what cannot be named: an address and a note, never a crash ----
 a=$(retaddr c_prog hold_big)
 cp c_prog c_stripped && strip --strip-all c_stripped

@@ -292,6 +292,13 @@ int symbols_lookup(struct symbols *s, const char *module, const char *build_id, 
 		note_set(out, f->stripped ? "stripped: addresses only" : "no symbol");
 		return -ENOENT;
 	}
+	/* a versioned .dynsym name ("__libc_start_main@@GLIBC_2.34"): the version is not the function */
+	char plain[1024];
+	const char *at = strchr(name, '@');
+	if (at && at > name && (size_t)(at - name) < sizeof(plain)) {
+		snprintf(plain, sizeof(plain), "%.*s", (int)(at - name), name);
+		name = plain;
+	}
 	char *dm = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI);
 	copy_clean(out->function, sizeof(out->function), dm ? dm : name);
 	free(dm);
