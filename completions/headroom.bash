@@ -10,7 +10,7 @@ _headroom_opts() {   # _headroom_opts SUBCOMMAND: its options
 	attach) echo "--pid --cgroup --metrics --heap-metric --interval --duration --record --json --format --fail-on --out --html --quiet" ;;
 	load) echo "--stages --profile --rate --connections --threads --method --path --header --body --timeout
 		--max-requests --json" ;;
-	report) echo "--json --html" ;;
+	report) echo "--json --html --pprof --at" ;;
 	size) echo "--headroom --qos --replicas --surge --hpa-target --format --json --fail-on --html-link --verify
 		--verify-margin --no-replay-load --prometheus --selector --window --timeout --by --patch --at --step" ;;
 	compare) echo "--json --html" ;;
@@ -69,7 +69,8 @@ _headroom() {
 		return ;;
 	--fail-on) _headroom_fail_on "$cur"; return ;;
 	--method) COMPREPLY=($(compgen -W "GET HEAD POST PUT DELETE PATCH OPTIONS" -- "$cur")); return ;;
-	--record | --html) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
+	--at) [ "$sub" = report ] && COMPREPLY=($(compgen -W "end peak" -- "$cur")); return ;;
+	--record | --html | --pprof) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
 	--cgroup | --cgroup-root | --patch | --host-root | --containerd-state | --crio-state | --docker-root | \
 	--podman-root)
 		COMPREPLY=($(compgen -d -- "$cur")); compopt -o filenames 2>/dev/null; return ;;

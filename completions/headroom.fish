@@ -23,6 +23,8 @@ complete -c headroom -n '__fish_seen_subcommand_from run attach' -l format -x -a
 complete -c headroom -n '__fish_seen_subcommand_from run attach size' -l fail-on -x -a 'growing oom over-limit under-sized' -d 'exit 10..13 on a finding'
 complete -c headroom -n '__fish_seen_subcommand_from run attach report compare' -l html -r -F -d 'HTML report'
 complete -c headroom -n '__fish_seen_subcommand_from run attach' -l out -r -F -d 'the report to a file'
+complete -c headroom -n '__fish_seen_subcommand_from report' -l pprof -r -F -d 'heap sites as a pprof profile'
+complete -c headroom -n '__fish_seen_subcommand_from report' -l at -x -a 'peak end' -d 'instant of the pprof profile'
 complete -c headroom -n '__fish_seen_subcommand_from run attach' -l quiet -d 'no live line, no report'
 complete -c headroom -n '__fish_seen_subcommand_from run attach' -l metrics -x -d 'heap from a Prometheus page'
 complete -c headroom -n '__fish_seen_subcommand_from run attach' -l heap-metric -x -a 'live= held=' -d 'ROLE=NAME heap series'

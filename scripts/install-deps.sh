@@ -7,6 +7,9 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsqlite3-dev sqlite3 libjson-c-dev libcmocka-dev zlib1g-dev
       libmicrohttpd-dev libcurl4-openssl-dev libproc2-dev
+      libdw-dev libelf-dev libiberty-dev  # naming heap sites: symbols, DWARF lines, demangling
+      golang-go binutils g++  # tests/it_sites_pprof.sh: go tool pprof reads the profile; nm,
+                              # objdump, addr2line give the known answers; a C++ program to name
       nginx-light         # tests/it_load_nginx.sh: a real server for the load generator
       python3 python3-yaml  # tests/it_analyze_*.sh: JSON checks, the resources: YAML parsed
       python3-jsonschema  # tests/it_json_schema.sh: --json output against docs/schema/
@@ -19,6 +22,9 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
 # tests/it_fleet_prometheus.sh applies its patches with `kubectl patch --local`: Debian's kubectl
 # (kubernetes-client, 1.20) only where no kubectl is installed, as another package owns that path
 command -v kubectl >/dev/null 2>&1 || pkgs+=(kubernetes-client)
+# tests/it_sites_pprof.sh builds a Rust program (legacy and v0 mangling): Debian's rustc only where
+# no rustc is installed (the image's rustup one does the same)
+command -v rustc >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/rustc" ] || pkgs+=(rustc)
 # extra groups selected by arguments: "vm" for the cgroup v2 VM test, "bench", "real"
 for group in "$@"; do
   case "$group" in

@@ -38,6 +38,9 @@ extern const char *cli_command;
 
 /* "headroom: <message>" on stderr; returns `code` so callers write `return cli_fail(2, ...)`.
  * A usage error (code EXIT_USAGE) ends with "(see 'headroom CMD --help')". */
+/* Names the heap-site frames of a finished recording that has unnamed ones, and stores the names
+ * (run at the end of `run --heap sites` and before `report` reads a recording). Quiet. */
+void cli_name_sites(const char *file);
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));   /* "headroom: ..." info */
 

@@ -757,10 +757,9 @@ int recording_cmd_execute(struct recording_cmd *c)
 	if (res.ready_timed_out)
 		cli_note("%s did not accept connections in time (--ready-timeout): the command was stopped",
 			 c->ro.ready_addr);
-	/* TODO(merge with the pprof branch, issue 15): when the recording has sites (c->heap.sample_interval
-	 * and the file holds heap_sites), name its frames before the report reads them:
-	 * symbols_resolve_recording() (src/collect/symbols.h, the other branch) fills function/file/line
-	 * of heap_site_frames; until then sites are named by module+offset and `function` stays NULL. */
+	/* sites mode: name the frames while the binaries are surely there, before any view reads them */
+	if (strcmp(c->heap.mode, "sites") == 0 && res.record_path[0] && !res.unwritten.write_error)
+		cli_name_sites(res.record_path);
 	/* the report goes to stdout, or with --out into a buffer written to its file at the end */
 	char *outbuf = NULL;
 	size_t outlen = 0;

@@ -186,4 +186,37 @@ void recording_free(struct recording *rec);
 /* A message for a negative return of record_open/record_create. */
 const char *record_strerror(int err);
 
+/* ---- heap allocation sites (issue 15; docs/recording.md, tables heap_sites, heap_site_frames,
+ * heap_site_samples). The shim's sampler writes them; these read them back for the views and
+ * store what symbolisation found. Text is bounded and control bytes become '?'; figures outside
+ * the recording's bounds read as HR_UNKNOWN. A recording without the tables: -ENODATA. */
+#define RECORD_SITE_FRAMES_MAX (1 << 20)   /* rows read at most: 16384 sites of 64 frames */
+#define RECORD_SITE_TEXT_MAX 4096          /* longest module, function or file name kept */
+struct record_site_row {
+	int64_t site, depth;      /* depth 0: the innermost frame (the caller of malloc) */
+	int64_t pid;              /* of the site */
+	int64_t pc;               /* the return address in the process, HR_UNKNOWN when absent */
+	char *module, *build_id;  /* NULL when unknown (anonymous or JIT code, no build-id) */
+	int64_t offset;           /* ELF virtual address in module, HR_UNKNOWN when absent */
+	char *function, *file;    /* NULL until symbolised, or when unknown */
+	int64_t line;             /* HR_UNKNOWN when unknown */
+};
+struct record_site_value {
+	int64_t site, t_ns;       /* t_ns: the site's latest row at or before the instant asked */
+	int64_t live_bytes, live_objects, alloc_bytes, alloc_objects;   /* estimates, HR_UNKNOWN when unusable */
+};
+/* Every frame row, ordered by site then depth. */
+int record_site_rows_read(const char *path, struct record_site_row **ret, size_t *ret_n);
+/* Store function, file and line of the rows that have a function (the others are left alone).
+ * Opens the file for writing: -EROFS/-EACCES when it cannot be written (callers go on with
+ * what they resolved in memory). */
+int record_site_rows_store(const char *path, const struct record_site_row *f, size_t n);
+void record_site_rows_free(struct record_site_row *f, size_t n);
+/* Each site's latest heap_site_samples row at or before at_t_ns (INT64_MAX: the end), ordered by
+ * site; *ret_t_ns: the latest of those instants (HR_UNKNOWN when there is none). */
+int record_site_values_at(const char *path, int64_t at_t_ns, struct record_site_value **ret, size_t *ret_n,
+			  int64_t *ret_t_ns);
+/* The run's heap_sample_interval in bytes, HR_UNKNOWN when the recording does not say. */
+int64_t record_site_interval(const char *path);
+
 #endif

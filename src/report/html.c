@@ -14,6 +14,7 @@
 
 #include "html.h"
 #include "sha256.h"
+#include "symbols.h"
 #include "util.h"
 
 /* ---------- output buffer: the whole page is built in memory, then written once ---------- */
@@ -1617,11 +1618,281 @@ static void events_table(struct out *o, const struct recording *rec)
 
 /* ---------- entry points ---------- */
 
+
+/* ---------- heap sites: a flame graph of live bytes at one instant (issue 15) ---------- */
+
+/* What the flame graph draws. */
+struct flame_input {
+	struct record_site_row *frames;   /* by site, then depth (0: the caller of malloc) */
+	size_t nframes;
+	struct record_site_value *values;   /* by site */
+	size_t nvalues;
+	int64_t t_ns;                       /* the instant of the values */
+	char note[512];                     /* what could not be named, "" when all were */
+};
+
+/* The flame graph's data: each site's live bytes at `at` (HR_UNKNOWN: the last figures) with its
+ * frames, named (in memory) where the recording has no names yet. The one place the graph reads
+ * sites from: when the analysis carries the sites' figures, this is what to point at it.
+ * -ENODATA when the recording has no sites. */
+static int flame_input_read(const char *path, int64_t at, struct flame_input *in)
+{
+	memset(in, 0, sizeof(*in));
+	int r = record_site_rows_read(path, &in->frames, &in->nframes);
+	if (r < 0)
+		return r;
+	bool unnamed = false;
+	for (size_t i = 0; i < in->nframes && !unnamed; i++)
+		unnamed = in->frames[i].function == NULL;
+	if (unnamed && (r = symbols_resolve_frames(in->frames, in->nframes, in->note, sizeof(in->note))) < 0)
+		return r;
+	return record_site_values_at(path, at == HR_UNKNOWN ? INT64_MAX : at, &in->values, &in->nvalues, &in->t_ns);
+}
+
+static void flame_input_free(struct flame_input *in)
+{
+	record_site_rows_free(in->frames, in->nframes);
+	free(in->values);
+}
+
+/* A frame as the graph names it: its function, else where it is (module+0xoffset, or the pc). */
+static const char *flame_name(const struct record_site_row *f, char *buf, size_t len)
+{
+	if (f->function)
+		return f->function;
+	const char *base = f->module ? strrchr(f->module, '/') : NULL;
+	if (f->module && f->offset != HR_UNKNOWN)
+		snprintf(buf, len, "%s+0x%llx", base ? base + 1 : f->module, (unsigned long long)f->offset);
+	else
+		snprintf(buf, len, "0x%llx", f->pc == HR_UNKNOWN ? 0ULL : (unsigned long long)f->pc);
+	return buf;
+}
+
+#define FLAME_NODES_MAX 20000   /* the page stays small whatever the number of sites */
+#define FLAME_ROW 18            /* px per level */
+
+struct fnode {
+	const struct record_site_row *frame;   /* NULL: the root */
+	int64_t bytes;
+	int child, sibling, depth;
+};
+
+struct flame {
+	struct fnode *n;
+	int nn, cap, maxdepth;
+	bool truncated;            /* FLAME_NODES_MAX reached: deeper frames of later sites left out */
+};
+
+static int flame_child(struct flame *fl, int parent, const struct record_site_row *f)
+{
+	char a[64], b[64];
+	const char *name = flame_name(f, a, sizeof(a));
+	for (int c = fl->n[parent].child; c >= 0; c = fl->n[c].sibling)
+		if (strcmp(flame_name(fl->n[c].frame, b, sizeof(b)), name) == 0)
+			return c;
+	if (fl->nn >= FLAME_NODES_MAX) {
+		fl->truncated = true;
+		return -1;
+	}
+	if (fl->nn == fl->cap) {
+		int nc = fl->cap ? fl->cap * 2 : 256;
+		struct fnode *n = realloc(fl->n, (size_t)nc * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		fl->n = n;
+		fl->cap = nc;
+	}
+	int i = fl->nn++;
+	fl->n[i] = (struct fnode){f, 0, -1, fl->n[parent].child, fl->n[parent].depth + 1};
+	fl->n[parent].child = i;
+	if (fl->n[i].depth > fl->maxdepth)
+		fl->maxdepth = fl->n[i].depth;
+	return i;
+}
+
+/* Root = every live sampled byte; a site's path goes from its outermost frame to the caller of
+ * malloc, and frames of the same name at the same place merge, as in any flame graph. */
+static int flame_build(struct flame *fl, const struct flame_input *in)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->n = malloc(256 * sizeof(*fl->n));
+	if (!fl->n)
+		return -ENOMEM;
+	fl->cap = 256;
+	fl->n[fl->nn++] = (struct fnode){NULL, 0, -1, -1, 0};
+	size_t fi = 0;
+	for (size_t i = 0; i < in->nvalues; i++) {
+		int64_t live = in->values[i].live_bytes;
+		while (fi < in->nframes && in->frames[fi].site < in->values[i].site)
+			fi++;
+		size_t end = fi;
+		while (end < in->nframes && in->frames[end].site == in->values[i].site)
+			end++;
+		if (live <= 0 || live == HR_UNKNOWN) {
+			fi = end;
+			continue;
+		}
+		fl->n[0].bytes = util_add_sat(fl->n[0].bytes, live);
+		int at = 0;
+		for (size_t k = end; k > fi; k--) {
+			if (in->frames[k - 1].depth == HR_UNKNOWN)
+				continue;
+			int c = flame_child(fl, at, &in->frames[k - 1]);
+			if (c == -ENOMEM)
+				return c;
+			if (c < 0)
+				break;
+			fl->n[c].bytes = util_add_sat(fl->n[c].bytes, live);
+			at = c;
+		}
+		fi = end;
+	}
+	return 0;
+}
+
+/* Warm colours, fixed per name, so the same function has the same colour everywhere. */
+static void flame_colour(const char *name, char *buf, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	snprintf(buf, len, "hsl(%u,%u%%,%u%%)", 8 + h % 42, 70 + (h >> 8) % 25, 52 + (h >> 16) % 14);
+}
+
+/* the largest callee first, so the eye meets the biggest share on the left */
+static const struct flame *flame_sorting;
+static int flame_cmp(const void *a, const void *b)
+{
+	int64_t x = flame_sorting->n[*(const int *)a].bytes, y = flame_sorting->n[*(const int *)b].bytes;
+	return x < y ? 1 : x > y ? -1 : *(const int *)a - *(const int *)b;
+}
+
+static void flame_node(struct out *o, const struct flame *fl, int i, double x, double w, double scale)
+{
+	const struct fnode *nd = &fl->n[i];
+	double y = (fl->maxdepth - nd->depth) * FLAME_ROW;
+	char nb[64], sz[32], col[40];
+	const char *name = nd->frame ? flame_name(nd->frame, nb, sizeof(nb)) : "all live sampled heap";
+	flame_colour(name, col, sizeof(col));
+	out_puts(o, "<g><title>");
+	out_esc(o, name);
+	if (nd->frame && nd->frame->file && nd->frame->line != HR_UNKNOWN) {
+		out_puts(o, " (");
+		out_esc(o, nd->frame->file);
+		out_printf(o, ":%lld)", (long long)nd->frame->line);
+	}
+	if (nd->frame && nd->frame->module && !nd->frame->function) {
+		out_puts(o, " in ");
+		out_esc(o, nd->frame->module);
+	}
+	out_printf(o, ": %s, %.1f%%</title><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" %s%s\"/>",
+		   util_size_format(nd->bytes, sz, sizeof(sz)), 100.0 * (double)nd->bytes / (double)fl->n[0].bytes, x,
+		   (int)y, w, FLAME_ROW - 1, nd->frame ? "fill=\"" : "class=\"seg-anon", nd->frame ? col : "");
+	/* the name in the box when it fits in part, cut at a character, not inside a UTF-8 sequence */
+	size_t fit = w > 24 ? (size_t)((w - 6) / 6.6) : 0;
+	if (fit >= 3) {
+		size_t n = strlen(name), cut = n;
+		if (n > fit) {
+			cut = fit - 1;
+			while (cut > 0 && ((unsigned char)name[cut] & 0xc0) == 0x80)
+				cut--;
+		}
+		char shown[512];
+		snprintf(shown, sizeof(shown), "%.*s%s", (int)(cut < sizeof(shown) - 4 ? cut : sizeof(shown) - 4), name,
+			 cut < n ? "\xe2\x80\xa6" : "");
+		out_printf(o, "<text x=\"%.2f\" y=\"%d\">", x + 3, (int)y + FLAME_ROW - 5);
+		out_esc(o, shown);
+		out_puts(o, "</text>");
+	}
+	out_puts(o, "</g>");
+	int nc = 0;
+	for (int c = nd->child; c >= 0; c = fl->n[c].sibling)
+		nc++;
+	int *kids = nc ? malloc((size_t)nc * sizeof(*kids)) : NULL;
+	if (nc && !kids) {
+		o->err = -ENOMEM;
+		return;
+	}
+	nc = 0;
+	for (int c = nd->child; c >= 0; c = fl->n[c].sibling)
+		kids[nc++] = c;
+	flame_sorting = fl;
+	if (nc > 1)
+		qsort(kids, (size_t)nc, sizeof(*kids), flame_cmp);
+	double cx = x;
+	for (int k = 0; k < nc; k++) {
+		double cw = (double)fl->n[kids[k]].bytes * scale;
+		if (cw >= 0.3)   /* narrower than a third of a pixel: invisible, left out */
+			flame_node(o, fl, kids[k], cx, cw, scale);
+		cx += cw;
+	}
+	free(kids);
+}
+
+static void section_flame(struct out *o, const struct recording *rec, const struct html_summary *sum)
+{
+	struct flame_input in;
+	int64_t at = sum ? sum->flame_t_ns : HR_UNKNOWN;
+	int r = flame_input_read(rec->path, at, &in);
+	if (r == -ENODATA || (r == 0 && in.nframes == 0)) {
+		flame_input_free(&in);
+		return;   /* recorded without sites: the heap section says what the shim measured */
+	}
+	char tm[32], sz[32];
+	out_puts(o, "<section id=\"flame\"><h2>Where the live heap is: flame graph of the allocation sites</h2>");
+	struct flame fl = {0};
+	if (r < 0 || (r = flame_build(&fl, &in)) < 0 || fl.n[0].bytes <= 0) {
+		out_puts(o, "<p class=\"card missing\">No flame graph: ");
+		out_esc(o, r < 0 ? "the recording's heap sites could not be read." :
+			"no sampled block was live at that instant.");
+		out_puts(o, "</p></section>\n");
+		free(fl.n);
+		flame_input_free(&in);
+		return;
+	}
+	char when[96], pk[32];
+	if (at == HR_UNKNOWN)
+		snprintf(when, sizeof(when), "the last site figures");
+	else if (in.t_ns == at)
+		snprintf(when, sizeof(when), "the true peak");
+	else
+		snprintf(when, sizeof(when), "the last site figures before the true peak at %s", ftime(at, pk, sizeof(pk)));
+	out_printf(o, "<p>Live bytes per allocation site at t = %s (%s): <b>%s</b> sampled live heap (an unbiased "
+		   "estimate from the shim's sampling). Each box is a function, its width its share; a box "
+		   "stands on its caller, the top of each tower is the code that called malloc. Hover a box for "
+		   "its size.</p>",
+		   ftime(in.t_ns, tm, sizeof(tm)), when, util_size_format(fl.n[0].bytes, sz, sizeof(sz)));
+	int h = (fl.maxdepth + 1) * FLAME_ROW;
+	/* the page's CSS stays as it is: the graph's own rules travel with it */
+	out_puts(o, "<style>.flame svg text{fill:#1f2933;font-size:11px;pointer-events:none}"
+		    ".flame rect{stroke:var(--bg);stroke-width:.5}</style>");
+	out_printf(o, "<figure class=\"flame\"><svg viewBox=\"0 0 960 %d\" role=\"img\" aria-label=\"flame graph of "
+		   "live heap bytes per allocation site\">", h);
+	flame_node(o, &fl, 0, 0, 960, 960.0 / (double)fl.n[0].bytes);
+	out_puts(o, "</svg></figure>");
+	if (in.note[0] || fl.truncated) {
+		out_puts(o, "<p class=\"meta\">");
+		if (in.note[0]) {
+			out_puts(o, "Frames without a name: ");
+			out_esc(o, in.note);
+			out_puts(o, ". ");
+		}
+		if (fl.truncated)
+			out_printf(o, "More than %d distinct frames: the deepest frames of some sites are left out.",
+				   FLAME_NODES_MAX);
+		out_puts(o, "</p>");
+	}
+	out_puts(o, "</section>\n");
+	free(fl.n);
+	flame_input_free(&in);
+}
+
 void html_summary_init(struct html_summary *sum)
 {
 	memset(sum, 0, sizeof(*sum));
 	sum->limit_bytes = HR_UNKNOWN;
 	sum->request_bytes = HR_UNKNOWN;
+	sum->flame_t_ns = HR_UNKNOWN;
 }
 
 int html_write_report(const char *out_path, const struct recording *rec, const struct html_summary *sum)
@@ -1655,6 +1926,7 @@ int html_write_report(const char *out_path, const struct recording *rec, const s
 	out_puts(&o, "</section>\n");
 	section_building(&o, sum);
 	section_sites(&o, sum);
+	section_flame(&o, rec, sum);
 	if (rec->nsamples && (r = section_blind_spot(&o, &c)) < 0)
 		goto out_release;
 	events_table(&o, rec);

@@ -95,6 +95,9 @@ struct html_summary {
 	size_t nsite_lists;
 	const char *sites_note;
 	int64_t sites_interval;
+	/* heap sites (issue 15): the instant of the flame graph of live bytes per site, the true
+	 * peak of the analysis; HR_UNKNOWN: the last figures */
+	int64_t flame_t_ns;
 };
 
 /* The sample columns the report draws, NULL-terminated: pass them (or NULL for all) to

@@ -187,6 +187,9 @@ void html_words_from_analysis(struct html_words *w, const struct analysis *a, co
 	(void)s; /* the analysis carries its own sizing */
 	memset(w, 0, sizeof(*w));
 	html_summary_init(&w->sum);
+	/* the flame graph of heap sites: the instant of the analysis' "at the peak" list (the fullest
+	 * snapshot near the true peak), so the table and the graph show the same figures */
+	w->sum.flame_t_ns = a->sites_peak_t_ns != HR_UNKNOWN ? a->sites_peak_t_ns : a->peak_t_ns;
 	w->sum.answers = w->answers;
 	words_headline(a, w->verdict, sizeof(w->verdict));
 	w->sum.verdict = w->verdict;
