@@ -16,7 +16,7 @@
 # The working tree is never edited: the copy under build-mutate/src is refreshed at every start and
 # each mutated file is restored after its mutant, even when interrupted (trap).
 #
-# Usage: scripts/mutate.sh [-k PATTERN] [-t SECONDS] [-j N]
+# Usage: scripts/mutate.sh [-k REGEX] [-t SECONDS] [-j N] [-x REGEX]
 #   -k REGEX    only mutants whose line matches REGEX (extended, e.g. -k 'src/base/|rps')
 #   -t SECONDS  timeout of each phase of the unit suite per mutant (default 240)
 #   -j N        parallel build and test jobs (default 2)
