@@ -55,10 +55,42 @@ bld="$work/build"
 log="$work/log"
 mkdir -p "$src" "$bld" "$log"
 
-# the copy: tracked and untracked-but-not-ignored files of the working tree as they are now
-(cd "$here" && git ls-files -z --cached --others --exclude-standard) |
-	(cd "$here" && tar --null -T - -cf - 2>/dev/null) | (cd "$src" && tar -xf -) ||
-	{ echo "mutate: could not copy the tree to $src" >&2; exit 2; }
+# The copy: tracked and untracked-but-not-ignored files of the working tree as they are now. Only
+# a file whose content differs is written, and then with the current time: the build under
+# $work must see it as new even when the working tree's file is older than an object built from
+# a mutant (a run interrupted mid-mutant, whose source was restored but not rebuilt); a file
+# left alone keeps the time its build already matches.
+(cd "$here" && git ls-files -z --cached --others --exclude-standard) | python3 -c '
+import os, shutil, sys
+src, dst = sys.argv[1], sys.argv[2]
+for rel in sys.stdin.buffer.read().split(b"\0"):
+    if not rel:
+        continue
+    s, d = os.path.join(src.encode(), rel), os.path.join(dst.encode(), rel)
+    if os.path.islink(s):
+        t = os.readlink(s)
+        if os.path.islink(d) and os.readlink(d) == t:
+            continue
+        if os.path.lexists(d):
+            os.remove(d)
+        os.makedirs(os.path.dirname(d), exist_ok=True)
+        os.symlink(t, d)
+        continue
+    if not os.path.isfile(s):
+        continue   # deleted in the working tree, not yet in the index
+    with open(s, "rb") as f:
+        data = f.read()
+    if os.path.isfile(d) and not os.path.islink(d):
+        with open(d, "rb") as f:
+            if f.read() == data:
+                continue
+    if os.path.lexists(d):
+        os.remove(d)
+    os.makedirs(os.path.dirname(d), exist_ok=True)
+    with open(d, "wb") as f:
+        f.write(data)
+    shutil.copymode(s, d)
+' "$here" "$src" || { echo "mutate: could not copy the tree to $src" >&2; exit 2; }
 
 current=""  # the file under mutation, restored by the trap
 restore() {
