@@ -13,14 +13,27 @@ mkdir -p "$BUILD/gocache"
 (cd "$T" && GOPROXY=off GOFLAGS=-mod=mod GOCACHE="$BUILD/gocache" \
 	go build -o "$T/heapmetrics" "$SRC/tests/progs/go/heapmetrics.go") || { echo "go build failed"; exit 1; }
 
-# No run here ends on a fixed duration: the Go program exits once it has served its page a given
-# number of times, and the other endpoints' runs last until the endpoint has answered a given
-# number of polls (bad.py counts them), so a loaded machine stretches a run, never cuts it short.
+# No run here ends on a fixed duration: the Go program says "served N" after each page (and can
+# exit after a given number), the other endpoints' runs last until the endpoint has answered a
+# given number of polls (bad.py counts them), so a loaded machine stretches a run, never cuts it.
+
+# wait_for FILE PATTERN: until a line matches (bounded: 60 s on a starved machine)
+wait_for() {
+	for _ in $(seq 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
 
 # --- known truth: 64 MiB live after a GC ---------------------------------------------------
+# Stopped with Ctrl-C just after its fifth page: the last samples then hold a fresh answer (an
+# end just before the next poll would leave the breakdown's heap figures a poll old)
 URL=http://127.0.0.1:27101/metrics
 "$HEADROOM" run --metrics "$URL" --record "$T/go.db" --out "$T/go.txt" \
-	-- "$T/heapmetrics" 127.0.0.1:27101 64 5 >"$T/go.out" 2>"$T/go.err" || fail "run --metrics exits 0"
+	-- "$T/heapmetrics" 127.0.0.1:27101 64 >"$T/go.out" 2>"$T/go.err" &
+hp=$!
+check "the Go program served its page five times" wait_for "$T/go.out" '^served 5$'
+kill -INT $hp
+rc=0; wait $hp || rc=$?
+expect_eq "run --metrics ends with the Ctrl-C it forwarded (128+2)" $rc 130
 expect_eq "heap mode" "$(q "$T/go.db" "select heap_mode from run")" "metrics"
 expect_eq "heap status names the runtime and the page" "$(q "$T/go.db" "select heap_status from run")" \
 	"available: go runtime (metrics $URL)"
@@ -70,7 +83,9 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", port)); s.listen(16)
 def serve(c):
     try:
-        c.recv(4096)
+        if not c.recv(4096):
+            c.close()
+            return   # a probe of the port (connected, nothing asked): not a poll
         with open(served, "a") as f:   # one line per request: what the runs wait for
             f.write("x\n")
         if mode == "500":

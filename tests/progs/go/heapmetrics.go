@@ -1,9 +1,9 @@
 // heapmetrics: a Go service with a known live heap, for tests/it_heap_metrics.sh. It holds
 // HOLD_MIB MiB in 1 MiB slices (every byte written, so it is resident), runs a GC so the heap
 // figures are after one, and serves /metrics by hand with runtime.MemStats under the names of
-// Prometheus' Go client library (std only: builds offline). With SERVES, it exits (status 0)
-// once it has served the page that many times: a test's run then lasts as many polls as it needs,
-// however slow the machine, instead of a fixed duration.
+// Prometheus' Go client library (std only: builds offline). It prints "served N" on stdout after
+// its N-th page, and with SERVES exits (status 0) after that many: a test waits for the polls it
+// needs, however slow the machine, instead of a fixed duration.
 // Usage: heapmetrics ADDR HOLD_MIB [SERVES]
 package main
 
@@ -39,9 +39,10 @@ func metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	mu.Lock()
 	served++
-	last := serves > 0 && served >= serves
+	n := served
 	mu.Unlock()
-	if last {
+	fmt.Printf("served %d\n", n) // unbuffered: a test waits for this line
+	if serves > 0 && n >= serves {
 		os.Exit(0)
 	}
 }
