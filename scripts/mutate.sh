@@ -113,14 +113,18 @@ ctest_run() {
 # One phase fails only when a failure repeats: the failed tests are run again, and if they pass the
 # second time the phase is run once more in full. A test that fails now and then on a loaded
 # machine (timings, peaks) must not count a mutant as killed; a real kill fails every time.
+# $out ends up holding only the failures that decided (what "KILLED ... by" names); a failure
+# that did not repeat stays in $out.first.
 phase() {
 	local out=$1
 	shift
 	ctest_run "$@" --stop-on-failure >"$out" 2>&1 && return 0
-	ctest_run "$@" --rerun-failed >"$out.again" 2>&1 || { cat "$out.again" >>"$out"; return 1; }
-	ctest_run "$@" >"$out.full" 2>&1 && return 0
-	cat "$out.full" >>"$out"
-	return 1
+	mv -f "$out" "$out.first"
+	if ! ctest_run "$@" --rerun-failed >"$out.again" 2>&1; then
+		cat "$out.first" "$out.again" >"$out"
+		return 1
+	fi
+	ctest_run "$@" >"$out" 2>&1
 }
 # the whole unit suite: the fast tests, then (if they all pass) the slow ones
 suite() {
