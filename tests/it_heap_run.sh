@@ -67,7 +67,7 @@ if [ $SAN = 0 ]; then
 fi
 
 # --no-heap: nothing injected, the reason recorded
-"$HEADROOM" run --quiet --no-heap --duration 1s --record "$T/off.db" -- "$PROGS/heap_live" 1048576 1000 30 >/dev/null
+"$HEADROOM" run --quiet --no-heap --record "$T/off.db" -- "$PROGS/heap_live" 1048576 1000 0.5 >/dev/null
 expect_eq "--no-heap status" "$(q "$T/off.db" "select heap_mode||' '||heap_status from run")" "off off"
 expect_eq "--no-heap: no heap column" "$(q "$T/off.db" "select count(heap_live) from samples")" 0
 "$HEADROOM" explain "$T/off.db" >"$T/off.txt"
@@ -75,7 +75,7 @@ check "explain: heap off" grep -q "The heap was not measured: off" "$T/off.txt"
 
 # a static program: unavailable with the reason, told once on stderr, the run goes on
 if [ -x /usr/bin/busybox ]; then
-	"$HEADROOM" run --quiet --duration 1s --record "$T/static.db" -- /usr/bin/busybox sleep 5 >/dev/null 2>"$T/static.err"
+	"$HEADROOM" run --quiet --record "$T/static.db" -- /usr/bin/busybox sleep 2 >/dev/null 2>"$T/static.err"
 	check "static: reason on stderr" grep -q "heap unavailable: a statically linked program" "$T/static.err"
 	check "static: recorded" grep -q "statically linked" <(q "$T/static.db" "select heap_status from run")
 	check "static: RSS still recorded" [ "$(q "$T/static.db" "select count(rss) from samples")" -gt 3 ]

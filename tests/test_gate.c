@@ -99,6 +99,42 @@ static void test_findings(void **state)
 	assert_int_equal(gate_findings(two, 2, &s, NULL), GATE_GROWING);
 }
 
+/* each edge just below, at and just above: the peak against the run's limit, the recommended
+ * limit against the one it ran under, a replay's limit hits */
+static void test_edges(void **state)
+{
+	struct analysis a = calm();
+	const struct analysis *one[1] = {&a};
+	struct sizing s;
+	memset(&s, 0, sizeof(s));
+	s.limit_bytes = 125 * MiB;
+	a.limit_bytes = 200 * MiB;
+	a.cg_limit_hits = 0;
+	a.peak = 200 * MiB - 1;
+	assert_int_equal(gate_findings(one, 1, &s, NULL), 0);
+	a.peak = 200 * MiB;          /* reaching the limit is over it: the kernel reclaims there */
+	assert_int_equal(gate_findings(one, 1, &s, NULL), GATE_OVER_LIMIT);
+	a.peak = 100 * MiB;
+	a.cg_limit_hits = 1;
+	assert_int_equal(gate_findings(one, 1, &s, NULL), GATE_OVER_LIMIT);
+
+	a = calm();
+	a.limit_bytes = 125 * MiB + 1;     /* ran under a little more than recommended: fine */
+	assert_int_equal(gate_findings(one, 1, &s, NULL), 0);
+	a.limit_bytes = 125 * MiB;         /* exactly the recommendation: fine */
+	assert_int_equal(gate_findings(one, 1, &s, NULL), 0);
+	a.limit_bytes = 125 * MiB - 1;     /* a byte less than recommended: under-sized */
+	assert_int_equal(gate_findings(one, 1, &s, NULL), GATE_UNDER_SIZED);
+
+	/* a replay killed without a limit hit counted (the cgroup's counters lost): under-sized too */
+	a = calm();
+	struct verify_result v = {.limit_bytes = 125 * MiB, .oom_killed = true, .limit_hits = 0};
+	assert_int_equal(gate_findings(one, 1, &s, &v), GATE_OOM | GATE_UNDER_SIZED);
+	v.oom_killed = false;
+	v.limit_hits = 1;
+	assert_int_equal(gate_findings(one, 1, &s, &v), GATE_UNDER_SIZED);
+}
+
 static void test_exit_code(void **state)
 {
 	unsigned all = GATE_GROWING | GATE_OOM | GATE_OVER_LIMIT | GATE_UNDER_SIZED;
@@ -129,6 +165,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_findings),
+		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_exit_code),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,11 +86,72 @@ static void test_hostile_text(void **state)
 	free(out);
 }
 
+/* the headline's mark: :x: when the gate failed, :warning: when something was OOM-killed (the
+ * cgroup's count is enough), a check mark otherwise; every class asked for is listed */
+static void test_marks_and_every_class(void **state)
+{
+	struct markdown_gate none = {0};
+	char *out = render("svc.hr", NULL, &none, NULL);
+	assert_non_null(strstr(out, "### :white_check_mark: headroom: memory verdict **growing**\n"));
+	free(out);
+	struct analysis a = one();
+	a.cg_oom_kills = 2;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	assert_int_equal(markdown_print_run(f, "svc.hr", &a, NULL, NULL, &none), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "### :warning: headroom: memory verdict **growing**, **OOM-killed**\n"));
+	assert_non_null(strstr(buf, "| OOM kills / limit hits | 2 / 0 |"));
+	free(buf);
+	struct markdown_gate all = {.wanted = GATE_GROWING | GATE_OOM | GATE_OVER_LIMIT | GATE_UNDER_SIZED,
+				    .fired = GATE_UNDER_SIZED, .exit_code = GATE_EXIT_UNDER_SIZED};
+	out = render("svc.hr", NULL, &all, NULL);
+	assert_non_null(strstr(out, "`growing` passed, `oom` passed, `over-limit` passed, `under-sized` **failed** — exit status 13\n"));
+	free(out);
+}
+
+/* `headroom size`: a row per recording (OOM "yes" from either source), the recommendation, a row
+ * per verify replay */
+static void test_sizing_tables(void **state)
+{
+	struct analysis a = one(), b = one();
+	a.verdict = VERDICT_TOO_SHORT;
+	b.cg_oom_kills = 1;
+	b.peak = 300 * MiB;
+	const struct analysis *as[2] = {&a, &b};
+	const char *paths[2] = {"a.db", "b.db"};
+	struct sizing s;
+	memset(&s, 0, sizeof(s));
+	s.limit_bytes = 375 * MiB;
+	s.request_bytes = 101 * MiB;
+	s.true_peak = 300 * MiB;
+	s.headroom = 0.25;
+	struct verify_result v[2] = {{.limit_bytes = 375 * MiB, .oom_killed = false, .limit_hits = 0, .peak_bytes = 299 * MiB},
+				     {.limit_bytes = 300 * MiB, .oom_killed = true, .limit_hits = HR_UNKNOWN, .peak_bytes = 300 * MiB}};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	assert_int_equal(markdown_print_sizing(f, paths, as, 2, &s, v, 2, NULL, NULL), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "### :warning: headroom: memory verdict **too-short**, **OOM-killed**\n"));
+	assert_non_null(strstr(buf, "| a\\.db | too-short | 123.0Mi | 100.0Mi | no |\n"));
+	assert_non_null(strstr(buf, "| b\\.db | growing | 300.0Mi | 100.0Mi | yes |\n"));
+	assert_non_null(strstr(buf, "`limits.memory: 375Mi`, `requests.memory: 101Mi` (true peak 300.0Mi + 25% headroom)"));
+	assert_non_null(strstr(buf, "| 375Mi | held | 299.0Mi | 0 |\n"));
+	assert_non_null(strstr(buf, "| 300Mi | OOM-killed | 300.0Mi | n/a |\n"));
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_figures_and_gate),
 		cmocka_unit_test(test_hostile_text),
+		cmocka_unit_test(test_marks_and_every_class),
+		cmocka_unit_test(test_sizing_tables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,9 +7,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
+#include "fakeprom.h"
 #include "metrics.h"
+#include "metrics_poll.h"
+#include "sample.h"
 
 static int parse(const char *text, struct metrics_want *w, int n, int *line)
 {
@@ -58,6 +62,13 @@ static void labels_with_escapes_and_blanks(void **state)
 	assert_true(w[0].found && w[0].value == 12.0);
 	assert_int_equal(parse("m{} NaN", w, 1, NULL), 0);   /* no final newline */
 	assert_true(isnan(w[0].value));
+	assert_int_equal(parse("m -Inf\n", w, 1, NULL), 0);
+	assert_true(isinf(w[0].value) && w[0].value < 0);
+	assert_int_equal(parse("m{a=\"1\"} -2.5e3\nm 7\n", w, 1, NULL), 0);
+	assert_true(w[0].value == -2500.0);                  /* the first sample, not the last */
+	/* a colon is for metric names (recording rules), not labels */
+	assert_int_equal(parse("job:m:rate5m 3\n", w, 1, NULL), 0);
+	assert_int_equal(parse("m{a:b=\"x\"} 1\n", w, 1, NULL), -EBADMSG);
 }
 
 static void refuses_what_is_not_the_format(void **state)
@@ -114,6 +125,68 @@ static void bounded(void **state)
 	assert_int_equal(metrics_parse("m 1", 3, w, 33, NULL), -EINVAL);   /* more wanted than the bound */
 }
 
+/* --- the poller's mapping of the known runtimes' series to live and held bytes -------------
+ * Each page is served by a fake endpoint; the test waits for the poller's first poll (its own
+ * count), then compares with figures worked out by hand from the page. */
+static void serve_page(void *ctx, const char *request, char *body, size_t len)
+{
+	(void)request;
+	snprintf(body, len, "%s", (const char *)ctx);
+}
+
+static void poll_page(const char *page, const char *heap_metric, const char *source, int64_t live, int64_t held)
+{
+	struct fakeprom fp = {.answer = serve_page, .ctx = (void *)page};
+	assert_int_equal(fakeprom_start(&fp), 0);
+	struct metrics_poll m;
+	metrics_poll_init(&m);
+	if (heap_metric)
+		assert_int_equal(metrics_poll_set_name(&m, heap_metric), 0);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", fp.port);
+	assert_int_equal(metrics_poll_start(&m, url), 0);
+	int64_t polls = 0;
+	/* the poll's own signal; the bound only turns a hang into a failure */
+	for (int i = 0; i < 6000 && polls == 0; i++) {
+		pthread_mutex_lock(&m.mu);
+		polls = m.polls;
+		pthread_mutex_unlock(&m.mu);
+		if (!polls)
+			nanosleep(&(struct timespec){0, 10000000L}, NULL);
+	}
+	pthread_mutex_lock(&m.mu);
+	int64_t got_live = m.live, got_held = m.held, answers = m.answers;
+	const char *got_source = m.source;
+	pthread_mutex_unlock(&m.mu);
+	metrics_poll_stop(&m);
+	fakeprom_stop(&fp);
+	assert_true(polls >= 1);
+	assert_int_equal(answers, polls);
+	assert_non_null(got_source);
+	assert_string_equal(got_source, source);
+	assert_int_equal(got_live, live);
+	assert_int_equal(got_held, held);
+}
+
+static void poll_maps_runtimes(void **state)
+{
+	(void)state;
+	/* Go: live = heap_alloc; held = idle - released = 2736128 - 2457600 */
+	poll_page(go_page, NULL, "go runtime", 67296784, 278528);
+	/* Go with more released than idle (a scrape between two updates): held 0, never negative */
+	poll_page("go_memstats_heap_alloc_bytes 1000\ngo_memstats_heap_idle_bytes 10\n"
+		  "go_memstats_heap_released_bytes 20\n", NULL, "go runtime", 1000, 0);
+	/* jemalloc's exporter: held = resident - allocated */
+	poll_page("# TYPE jemalloc_allocated_bytes gauge\njemalloc_resident_bytes 5000000\n"
+		  "jemalloc_allocated_bytes 3500000\n", NULL, "jemalloc", 3500000, 1500000);
+	/* the stats_ spelling, with the other spelling's resident present but not its allocated */
+	poll_page("jemalloc_stats_allocated_bytes 2000000\njemalloc_stats_resident_bytes 2600000\n"
+		  "jemalloc_resident_bytes 9999999\n", NULL, "jemalloc", 2000000, 600000);
+	/* --heap-metric names the series itself */
+	poll_page("app_heap_live 123456\napp_heap_held 654321\ngo_memstats_heap_alloc_bytes 1\n", "live=app_heap_live",
+		  "--heap-metric", 123456, HR_UNKNOWN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -121,6 +194,7 @@ int main(void)
 		cmocka_unit_test(labels_with_escapes_and_blanks),
 		cmocka_unit_test(refuses_what_is_not_the_format),
 		cmocka_unit_test(bounded),
+		cmocka_unit_test(poll_maps_runtimes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
