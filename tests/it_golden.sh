@@ -24,7 +24,7 @@ compare_view() {
 		fails=$((fails + 1)); echo "FAIL - $name differs from tests/golden/$name.txt:"; head -40 "$tmp/$name.diff"
 	fi
 }
-for shape in startup leak frag sawtooth spikes flat load; do
+for shape in startup leak frag sawtooth spikes flat load go jemalloc; do
 	"$SYNTH" "$shape" "$tmp/$shape.hr" --cgroup >/dev/null
 	compare_view "$shape.report" "$HEADROOM" report "$tmp/$shape.hr"
 	compare_view "$shape.json" "$HEADROOM" report --json "$tmp/$shape.hr"
@@ -32,5 +32,7 @@ for shape in startup leak frag sawtooth spikes flat load; do
 	compare_view "$shape.size" "$HEADROOM" size "$tmp/$shape.hr"
 done
 compare_view "compare.leak-flat" "$HEADROOM" compare "$tmp/leak.hr" "$tmp/flat.hr"
+# the Go and the jemalloc service: heap next to RSS from their runtimes' own figures
+compare_view "compare.go-jemalloc" "$HEADROOM" compare "$tmp/go.hr" "$tmp/jemalloc.hr"
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

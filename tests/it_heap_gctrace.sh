@@ -4,14 +4,16 @@
 # known 64 MiB of slices must be recorded within 5 % as the live heap after GC; its stdout and
 # stderr (whole and partial lines, binary bytes, the two streams interleaved, lines that begin
 # like the runtime's) must be byte for byte what it writes without headroom — to files, to one
-# file (2>&1) and to a terminal; --heap off and a program that is not Go: nothing changes.
+# file (2>&1) and to a terminal, and a resize of that terminal reaches the program; --heap off and
+# a program that is not Go: nothing changes.
 . "$(dirname "$0")/lib.sh"
 
 command -v go >/dev/null || { echo "skip: no go (scripts/install-deps.sh demo)"; exit 77; }
 mkdir -p "$BUILD/gocache"
 # std only, offline; the build cache lives in the build tree (never the source tree)
 (cd "$T" && GOPROXY=off GOFLAGS=-mod=mod GOCACHE="$BUILD/gocache" \
-	go build -o "$T/gcholder" "$SRC/tests/progs/go/gcholder.go") || { echo "go build failed"; exit 1; }
+	go build -o "$T/gcholder" "$SRC/tests/progs/go/gcholder.go" &&
+	go build -o "$T/winsize" "$SRC/tests/progs/go/winsize.go") || { echo "go build failed"; exit 1; }
 G="$T/gcholder"
 
 # --- known truth: 64 MiB live after GC -------------------------------------------------------
@@ -113,6 +115,38 @@ python3 "$T/ptyrun.py" "$T/h.tty" "$HEADROOM" run --quiet --record "$T/c3.db" --
 check "on a terminal: byte for byte" cmp "$T/d.tty" "$T/h.tty"
 check "the program still sees a terminal" grep -q "^stderr is a terminal: true" "$T/h.tty"
 expect_eq "heap from the runtime on a terminal too" "$(q "$T/c3.db" "select heap_mode from run")" "gctrace"
+
+# a resize of the terminal reaches the program on its pty: the program's own lines say the size it
+# reads after each SIGWINCH, and it exits once that is the new one (30 s without: exit 1)
+cat >"$T/ptyresize.py" <<'PY'
+# runs a command on a new 24x80 terminal; once it says "size 24 80", the terminal becomes 40x132
+import fcntl, os, pty, re, struct, sys, termios, time
+out = open(sys.argv[1], "wb")
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    os.execvp(sys.argv[2], sys.argv[2:])
+seen, resized = b"", False
+while True:
+    try:
+        b = os.read(fd, 65536)
+    except OSError:
+        break
+    if not b:
+        break
+    out.write(b)
+    seen += b
+    if not resized and re.search(rb"size 24 80\r?\n", seen):
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 132, 0, 0))
+        resized = True
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+PY
+rc=0
+python3 "$T/ptyresize.py" "$T/w.tty" "$HEADROOM" run --quiet --record "$T/w.db" -- "$T/winsize" 40 132 || rc=$?
+check "a resize reaches the Go program's terminal (exit $rc; it read: $(grep -ao 'size [0-9 ]*' "$T/w.tty" | tr '\n' ',' ))" \
+	test "$rc" -eq 0
+check "it read the new size on its stderr" grep -aq "^size 40 132" "$T/w.tty"
+expect_eq "through headroom's pty (the runtime's trace asked for)" "$(q "$T/w.db" "select heap_mode from run")" "gctrace"
 
 # the user's own gctrace: their lines stay, and are read
 GODEBUG=gctrace=1 "$HEADROOM" run --quiet --record "$T/u.db" -- "$G" 8 4 >/dev/null 2>"$T/u.err" || fail "run (user gctrace) exits 0"

@@ -97,6 +97,7 @@ def serve(c):
         elif mode == "page":
             body = (b"# TYPE jemalloc_allocated_bytes gauge\njemalloc_allocated_bytes 104857600\n"
                     b"jemalloc_active_bytes 1.1e8\njemalloc_resident_bytes 1.2e+08\n"
+                    b"jemalloc_retained_bytes 35000000\njemalloc_stats_metadata_bytes 4096\n"
                     b"app_heap_bytes{pool=\"main\"} 5000000 1700000000000\napp_free_bytes 700000\n")
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %d\r\n\r\n"
                       % len(body) + body)
@@ -172,6 +173,13 @@ expect_eq "jemalloc: status" "$(q "$T/je.db" "select heap_status from run")" \
 expect_eq "jemalloc: live = allocated, held = resident - allocated" \
 	"$(q "$T/je.db" "select distinct heap_live || ' ' || heap_held from samples where heap_live is not null")" \
 	"104857600 15142400"
+# the page-level figures of the same family of names: the stats_ metadata is another exporter's
+expect_eq "jemalloc: active, resident, retained kept; metadata of another family not taken" \
+	"$(q "$T/je.db" "select distinct alloc_active || ' ' || alloc_resident || ' ' || alloc_retained || ' ' ||
+		ifnull(alloc_metadata, 'null') from samples where heap_live is not null")" \
+	"110000000 120000000 35000000 null"
+expect_eq "--heap-metric: no jemalloc figures" \
+	"$(q "$T/hm.db" "select count(*) from samples where alloc_resident is not null")" "0"
 expect_eq "--heap-metric: status" "$(q "$T/hm.db" "select heap_status from run")" \
 	"available: --heap-metric (metrics http://127.0.0.1:27110/metrics)"
 expect_eq "--heap-metric: the named series (labels and timestamp allowed)" \

@@ -3,7 +3,9 @@
 # allocator holding a known 100 MiB must report jemalloc's allocated bytes within 2 % through
 # `run --metrics` (the shim cannot see it and says why); the Go demo's /metrics is the Prometheus
 # client library's standard page, read as the Go runtime's. Builds the demos first
-# (scripts/build-examples.sh; cached ~1 s, cold ~1-2 min). Ports 27501..27510.
+# (scripts/build-examples.sh; cached ~1 s, cold ~1-2 min). Then jemalloc's gap resident - allocated
+# after a hold is freed: named with its settings, and smaller with MALLOC_CONF. Ports 27501..27510.
+# ctest-labels: timing
 . "$(dirname "$0")/lib.sh"
 
 deps_log="$T/deps.log"
@@ -33,6 +35,52 @@ check "the report shows the live heap" grep -qE "^Heap: live (9[89]|10[0-2])\.[0
 # without --metrics: the shim cannot see a bundled allocator, and says so
 "$HEADROOM" run --duration 1s --record "$T/je-shim.db" -- "$J" --listen 127.0.0.1:27502 >/dev/null 2>"$T/je-shim.err" || true
 check "the shim says the program bundles jemalloc" grep -q "bundles jemalloc" "$T/je-shim.err"
+
+# --- jemalloc keeps what was freed: the gap resident - allocated, and the setting that shrinks it ----
+# The demo holds 100 MiB in 1 MiB blocks (below jemalloc's 8 MiB oversize threshold, so freed blocks
+# stay in its arena as dirty pages), frees them, and its page says so; the run is stopped once the
+# page has answered RELEASED_ANSWERS times after the release. Without settings the report names the
+# gap and the settings; with MALLOC_CONF (the demo's static jemalloc is unprefixed: it reads
+# MALLOC_CONF) the gap at the end shrinks.
+RELEASED_ANSWERS=4
+gap_run() {   # name port [env...]
+	local name=$1 port=$2; shift 2
+	local url=http://127.0.0.1:$port/metrics db="$T/$name.db"
+	env "$@" "$HEADROOM" run --metrics "$url" --duration 120s --record "$db" --quiet \
+		-- "$J" --listen "127.0.0.1:$port" --hold-mib 100 --threads 2 >"$T/$name.out" 2>"$T/$name.err" &
+	local hp=$! held=0 after=0 t0
+	for _ in $(seq 600); do   # the hold on the page (bounded: 60 s)
+		[ -s "$db" ] && held=$(q "$db" "select count(*) from samples where heap_live > 99 * 1048576" 2>/dev/null || echo 0)
+		[ "${held:-0}" -gt 0 ] && break; sleep 0.1
+	done
+	curl -sf "http://127.0.0.1:$port/release" >/dev/null || fail "$name: /release answers"
+	t0=$(q "$db" "select max(t_ns) from samples")
+	for _ in $(seq 600); do   # answers after the release, by their own instants
+		after=$(q "$db" "select count(distinct heap_t_ns) from samples where heap_t_ns > $t0 and heap_live < 10 * 1048576" 2>/dev/null || echo 0)
+		[ "${after:-0}" -ge "$RELEASED_ANSWERS" ] && break; sleep 0.1
+	done
+	check "$name: the page answered $RELEASED_ANSWERS times after the release (got ${after:-0})" test "${after:-0}" -ge "$RELEASED_ANSWERS"
+	kill -INT "$hp" 2>/dev/null || true
+	wait "$hp" || true
+	"$HEADROOM" report --json "$db" >"$T/$name.json" 2>"$T/$name.report.err" || fail "$name: report --json"
+	"$HEADROOM" report "$db" >"$T/$name.txt" 2>&1 || true
+}
+jq_() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+gap_run je-gap 27505
+gap=$(jq_ "$T/je-gap.json" "d['jemalloc']['final']['gap_bytes']")
+check "without settings: the gap at the end is large (${gap:-none} bytes)" \
+	test "$(jq_ "$T/je-gap.json" "d['jemalloc']['final']['gap_large']")" = True
+check "the report names the gap" grep -q "^Allocator (jemalloc): .*resident − allocated" "$T/je-gap.txt"
+check "the report gives the settings" grep -qE "MALLOC_CONF=background_thread:true,dirty_decay_ms:1000" "$T/je-gap.txt"
+check "the allocator-retention remedy is jemalloc's" grep -qi "let jemalloc return memory sooner" "$T/je-gap.txt"
+gap_run je-tuned 27506 MALLOC_CONF=background_thread:true,dirty_decay_ms:1000
+tuned=$(jq_ "$T/je-tuned.json" "d['jemalloc']['final']['gap_bytes']")
+echo "# gap resident - allocated at the end: ${gap:-?} bytes by default, ${tuned:-?} with MALLOC_CONF=background_thread:true,dirty_decay_ms:1000"
+echo "# RSS at the end: $(jq_ "$T/je-gap.json" "d['jemalloc']['final']['rss_bytes']") -> $(jq_ "$T/je-tuned.json" "d['jemalloc']['final']['rss_bytes']") bytes"
+check "with the setting the gap at the end is less than half (${tuned:-none} < ${gap:-none} / 2)" \
+	test "${tuned:-999999999999}" -lt $(( ${gap:-0} / 2 ))
+check "with the setting the gap is no longer large" \
+	test "$(jq_ "$T/je-tuned.json" "d['jemalloc']['final']['gap_large']")" = False
 
 # --- the Go demo: the client library's standard page ----------------------------------------------
 URL=http://127.0.0.1:27503/metrics

@@ -458,6 +458,114 @@ static void never_ready_is_not_sized(void **state)
 	synth_free(rec);
 }
 
+/* A service with jemalloc compiled in, read from its metrics page once a second: RSS `rss_end`
+ * flat but for a 200 MiB plateau at 10.0-10.4 s; jemalloc's figures in every tenth row (its
+ * instant 20 ms before the row), allocated 10 MiB, active 12 MiB, metadata 3 MiB, resident
+ * allocated + `gap` at the end; `threads` threads. */
+static struct recording *je_run(int64_t rss_end, int64_t gap, int64_t threads)
+{
+	const size_t n = 300;
+	struct recording *rec = synth_new(n, 100 * MS);
+	snprintf(rec->run.heap_mode, sizeof(rec->run.heap_mode), "metrics");
+	snprintf(rec->run.heap_status, sizeof(rec->run.heap_status), "available: jemalloc (metrics http://127.0.0.1:1/metrics)");
+	int64_t *rss = synth_col(rec, "rss"), *hl = synth_col(rec, "heap_live"), *ht = synth_col(rec, "heap_t_ns");
+	int64_t *act = synth_col(rec, "alloc_active"), *res = synth_col(rec, "alloc_resident");
+	int64_t *ret = synth_col(rec, "alloc_retained"), *meta = synth_col(rec, "alloc_metadata");
+	int64_t *thr = synth_col(rec, "threads");
+	for (size_t i = 0; i < n; i++) {
+		rss[i] = i >= 100 && i < 105 ? 200 * MiB : rss_end;
+		thr[i] = threads;
+		if (i % 10)
+			continue;
+		hl[i] = 10 * MiB;
+		act[i] = 12 * MiB;
+		meta[i] = 3 * MiB;
+		ret[i] = 7 * MiB;
+		res[i] = 10 * MiB + gap;
+		ht[i] = rec->t_ns[i] - 20 * MS;
+	}
+	/* near the peak (10.0 s): 9.98 s has 150 MiB resident, 10.98 s 190 MiB (both within the 1 s
+	 * freshness of the peak's instant), 8.98 s 300 MiB (1.02 s away: outside) */
+	res[90] = 300 * MiB;
+	res[100] = 150 * MiB;
+	res[110] = 190 * MiB;
+	return rec;
+}
+
+/* jemalloc's gap resident - allocated against the allocator-held thresholds (32 MiB and 25 % of
+ * RSS), each edge worked out by hand, and the figures near the peak */
+static void jemalloc_gap(void **state)
+{
+	(void)state;
+	struct analysis a;
+	/* RSS 128 MiB: both edges at 32 MiB (25 % of 128) */
+	struct recording *rec = je_run(128 * MiB, 32 * MiB, 4);
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(a.je_available);
+	assert_string_equal(a.allocator, "jemalloc");
+	assert_int_equal(a.je_final.t_ns, 29 * SEC - 20 * MS);   /* the last row alive that has them */
+	assert_int_equal(a.je_final.allocated, 10 * MiB);
+	assert_int_equal(a.je_final.resident, 42 * MiB);
+	assert_int_equal(a.je_final.retained, 7 * MiB);
+	assert_int_equal(a.je_final.gap, 32 * MiB);
+	assert_int_equal(a.je_final.dirty, 42 * MiB - 12 * MiB - 3 * MiB);
+	assert_int_equal(a.je_final.rss, 128 * MiB);
+	assert_true(fabs(a.je_final.gap_ratio - 0.25) < 1e-12);
+	assert_true(a.je_final.gap_large);
+	/* 4 threads: at most 4 arenas, narenas cannot matter */
+	assert_int_equal(a.je_threads_peak, 4);
+	assert_false(a.je_narenas);
+	/* the true peak at 10.0 s; of the figures within 1 s of it, the most resident (10.98 s) */
+	assert_int_equal(a.peak_t_ns, 10 * SEC);
+	assert_int_equal(a.je_peak.t_ns, 11 * SEC - 20 * MS);
+	assert_int_equal(a.je_peak.resident, 190 * MiB);
+	assert_int_equal(a.je_peak.gap, 180 * MiB);
+	assert_int_equal(a.je_peak.rss, 128 * MiB);   /* that row's RSS, after the plateau */
+	synth_free(rec);
+
+	rec = je_run(128 * MiB, 32 * MiB - 1, 5);
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_false(a.je_final.gap_large);
+	assert_true(a.je_narenas);   /* 5 threads: more than 4 */
+	synth_free(rec);
+
+	/* RSS 200 MiB: the ratio decides, 25 % = 50 MiB */
+	rec = je_run(200 * MiB, 50 * MiB, 1);
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(a.je_final.gap_large);
+	synth_free(rec);
+	rec = je_run(200 * MiB, 50 * MiB - 1, 1);
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_false(a.je_final.gap_large);
+	synth_free(rec);
+
+	/* RSS 100 MiB: the size decides, 32 MiB (25 % is 25 MiB) */
+	rec = je_run(100 * MiB, 32 * MiB, 1);
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(a.je_final.gap_large);
+	synth_free(rec);
+	rec = je_run(100 * MiB, 32 * MiB - 1, 1);
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_false(a.je_final.gap_large);
+	/* resident below active + metadata: no dirty pages, not a negative figure */
+	synth_free(rec);
+	rec = je_run(100 * MiB, 1 * MiB, 1);
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_int_equal(a.je_final.dirty, 0);
+	assert_int_equal(a.je_final.gap, 1 * MiB);
+	synth_free(rec);
+
+	/* no alloc_resident (a Go page, the shim over glibc): nothing said */
+	rec = je_run(100 * MiB, 32 * MiB, 1);
+	int64_t *res = synth_col(rec, "alloc_resident");
+	for (size_t i = 0; i < 300; i++)
+		res[i] = HR_UNKNOWN;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_false(a.je_available);
+	assert_int_equal(a.je_final.gap, HR_UNKNOWN);
+	synth_free(rec);
+}
+
 /* A Go run as the gctrace recorder writes it: RSS `rss` MiB flat, a cycle every 10 samples
  * (live, goal; one cycle's live peak `live_peak`), the cycle count in every row after the first. */
 static struct recording *go_run(size_t n, int64_t rss_mib, int64_t live, int64_t goal, int64_t live_peak)
@@ -624,6 +732,7 @@ int main(void)
 		cmocka_unit_test(heap_never_answered_is_said),
 		cmocka_unit_test(go_gc_advice),
 		cmocka_unit_test(go_gc_sawtooth),
+		cmocka_unit_test(jemalloc_gap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

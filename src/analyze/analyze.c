@@ -17,7 +17,8 @@ const char *const analyze_columns[] = {
 	"rss", "rss_peak", "rss_anon", "rss_file", "rss_shmem", "map_anon", "map_stacks", "map_code",
 	"map_files", "map_shmem", "map_other", "cg_usage", "cg_usage_peak", "cg_working_set",
 	"cg_inactive_file", "cg_file", "cg_oom_kills", "cg_limit_hits", "heap_live", "heap_held",
-	"heap_allocs", "heap_live_peak", "heap_t_ns", "heap_goal", "heap_goal_base", "gc_cycles", "heap_released", NULL,
+	"heap_allocs", "heap_live_peak", "heap_t_ns", "heap_goal", "heap_goal_base", "gc_cycles", "heap_released",
+	"threads", "alloc_active", "alloc_resident", "alloc_retained", "alloc_metadata", NULL,
 };
 
 void analyze_options_init(struct analyze_options *opt)
@@ -163,6 +164,11 @@ static void init_unknown(struct analysis *a)
 	a->shape_lo = a->shape_hi = a->shape_frac_mid = a->shape_rise_samples = a->shape_fall_samples = NAN;
 	a->shape_floor_first = a->shape_floor_last = NAN;
 	a->gc_cycles_per_s = a->gc_gogc = NAN;
+	struct analyze_je *je[] = {&a->je_peak, &a->je_final};
+	for (size_t i = 0; i < 2; i++)
+		*je[i] = (struct analyze_je){HR_UNKNOWN, HR_UNKNOWN, HR_UNKNOWN, HR_UNKNOWN, HR_UNKNOWN, HR_UNKNOWN,
+					     HR_UNKNOWN, HR_UNKNOWN, HR_UNKNOWN, NAN, false};
+	a->je_threads_peak = HR_UNKNOWN;
 	a->falls_after_load = -1;
 	a->load_max_error_rate = TH_LOAD_ERROR_RATE;
 	a->startup_source = PHASE_NONE;
@@ -196,7 +202,11 @@ void stage_run_facts(const struct recording *rec, struct analysis *a)
 	if (strncmp(st, "available", 9) == 0) {
 		const char *p = st + 9;
 		p += strspn(p, ": ");
-		snprintf(a->allocator, sizeof(a->allocator), "%.*s", (int)strcspn(p, ","), p);
+		/* "available: jemalloc (metrics URL)": the name ends at the comma or the parenthesis */
+		size_t n = strcspn(p, ",(");
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		snprintf(a->allocator, sizeof(a->allocator), "%.*s", (int)n, p);
 		/* "available: go runtime (GODEBUG=gctrace=1)", "(metrics URL)": the Go runtime's heap */
 		if (strncmp(p, "go runtime", 10) == 0)
 			snprintf(a->allocator, sizeof(a->allocator), "go");
@@ -334,6 +344,7 @@ int analyze_recording(const struct recording *rec, const struct analyze_options 
 	stage_findings(opt, a);
 	stage_sizing(a);
 	stage_gc(&s, a);
+	stage_allocator(&s, a);
 	r = 0;
 out_copy:
 	*ret = *a;

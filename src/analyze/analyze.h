@@ -304,6 +304,24 @@ struct analysis {
 	struct analyze_site suspects[ANALYZE_MAX_SUSPECTS];
 	int nsuspects;
 
+	/* an allocator's own page-level figures (jemalloc's stats: allocated <= active <= resident, plus
+	 * retained and metadata; allocview.c), near the true peak and at the end, the gap resident -
+	 * allocated, and whether it is large enough for jemalloc's settings to matter. je_available
+	 * is false (the rest unknown) for a recording without them. */
+	bool je_available;
+	struct analyze_je {
+		int64_t t_ns;             /* the instant the figures were taken */
+		int64_t allocated, active, resident, retained, metadata;   /* HR_UNKNOWN where not said */
+		int64_t gap;              /* resident - allocated, floored at 0 */
+		int64_t dirty;            /* resident - active - metadata, floored at 0: freed pages kept
+					   * resident for reuse, what decay returns; HR_UNKNOWN without active */
+		int64_t rss;              /* RSS of the process tree at that sample, HR_UNKNOWN */
+		double gap_ratio;         /* gap / rss, NAN when unknown */
+		bool gap_large;           /* gap >= TH_HELD_MIN_BYTES and >= TH_HELD_RATIO of rss */
+	} je_peak, je_final;          /* je_peak: the figures taken nearest the true peak's instant */
+	int64_t je_threads_peak;      /* most threads of the process tree, HR_UNKNOWN */
+	bool je_narenas;              /* more threads than TH_JE_ARENA_THREADS: fewer arenas can matter */
+
 	/* breakdown of RSS at one instant: the last smaps read while the process lived, with the
 	 * heap figures of that instant (HR_UNKNOWN parts when not known). Every view shows this. */
 	bool have_breakdown;

@@ -54,5 +54,8 @@ void stage_blind(struct series *s, struct analysis *a);                         
 void stage_findings(const struct analyze_options *o, struct analysis *a);       /* findings.c */
 void stage_sizing(struct analysis *a);                                          /* findings.c */
 void stage_gc(struct series *s, struct analysis *a);                            /* gcview.c */
+void stage_allocator(struct series *s, struct analysis *a);                     /* allocview.c */
+/* How old a heap figure may be and still be the level of the instant it was read at (heapview.c). */
+int64_t heap_fresh_limit_ns(const struct analysis *a);
 
 #endif

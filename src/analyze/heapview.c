@@ -19,7 +19,7 @@
  * sampler reads smaps every 500 ms (sampler.c), so one period and a margin. */
 #define SMAPS_STALE_NS 600000000LL
 
-static int64_t fresh_limit_ns(const struct analysis *a)
+int64_t heap_fresh_limit_ns(const struct analysis *a)
 {
 	int64_t lim = a->interval_ns > 0 ? TH_HEAP_FRESH_INTERVALS * a->interval_ns : 0;
 	return lim > TH_HEAP_FRESH_MIN_NS ? lim : TH_HEAP_FRESH_MIN_NS;
@@ -47,7 +47,7 @@ void stage_heap(struct series *s, const struct analyze_options *o, struct analys
 	bool shim_run = strcmp(mode, "stats") == 0 || strcmp(mode, "count") == 0 || strcmp(mode, "sites") == 0;
 	if (!live || (shim_run && st[0] && strncmp(st, "available", 9) != 0))
 		goto status;
-	int64_t lim = fresh_limit_ns(a);
+	int64_t lim = heap_fresh_limit_ns(a);
 	/* the last figure read while the process lived, and the last fresh one */
 	size_t last_i = 0, fresh_i = 0;
 	bool any = false, fresh = false;
@@ -173,7 +173,7 @@ void stage_breakdown(struct series *s, struct analysis *a)
 	/* the heap figures of that instant: the newest fresh one read at or before it */
 	const int64_t *live = recording_column(s->rec, "heap_live"), *held = recording_column(s->rec, "heap_held");
 	const int64_t *heap_t = recording_column(s->rec, "heap_t_ns");
-	int64_t lim = fresh_limit_ns(a);
+	int64_t lim = heap_fresh_limit_ns(a);
 	for (size_t j = i + 1; live && j-- > 0;) {
 		if (live[j] < 0)
 			continue;

@@ -54,6 +54,15 @@
  * 32 MiB: half of one glibc arena's reservation (64 MiB); 25 %: a quarter of the pod's bill. */
 #define TH_HELD_RATIO 0.25
 #define TH_HELD_MIN_BYTES (32 * TH_MiB)
+/* jemalloc's gap resident - allocated is judged by the same two thresholds (it is allocator-held
+ * memory: dirty pages, rounding, metadata). narenas is advised only with more threads than 4: a
+ * thread allocates from one arena, so up to 4 threads use at most 4 arenas, what narenas:4 (the
+ * default for one CPU, 4 x CPUs) would allow anyway. */
+#define TH_JE_ARENA_THREADS 4
+/* jemalloc 5.3's defaults (its configure-time defaults, `malloc_stats_print` opt.*): what the
+ * advice says each setting is now. */
+#define TH_JE_DIRTY_DECAY_MS_DEFAULT 10000
+#define TH_JE_DIRTY_DECAY_MS_ADVISED 1000
 /* Live heap growth: significant (TH_P_SIGNIFICANT) and material (TH_BAND_*) over the steady phase. */
 /* Heap figures older than this many sampling intervals (and at least 1 s) are stale: the target
  * did not answer (stopped, or an older shim). Two intervals is the freshness the shim promises. */

@@ -56,6 +56,12 @@ struct sample {
 	int64_t heap_goal_base;/* that previous cycle's live heap, when its report was read too */
 	int64_t gc_cycles;     /* cycles completed since the program started (cumulative, every row) */
 	int64_t heap_released; /* heap the runtime has returned to the OS, as of its last report */
+	/* an allocator's own page-level figures (jemalloc's stats.*, from the service's metrics page),
+	 * with heap_live = allocated and heap_t_ns their instant: allocated <= active <= resident */
+	int64_t alloc_active;  /* pages of active extents: allocated plus size-class rounding */
+	int64_t alloc_resident;/* physically resident pages it maps: active, dirty pages kept for reuse, metadata */
+	int64_t alloc_retained;/* virtual mappings kept for reuse, not resident (returned pages end here) */
+	int64_t alloc_metadata;/* its own bookkeeping */
 };
 
 /* Every int64_t field after t_ns set to HR_UNKNOWN. */

@@ -524,7 +524,7 @@ static void on_start(void *ctx, struct runner *r, struct record *rec, int64_t t0
 	h->rec = rec;
 	h->t0 = t0_ns;
 	/* the command holds the relay's pipe now: start reading it */
-	if (gotrace_start(&h->cmd->go) < 0)
+	if (gotrace_start(&h->cmd->go, pid) < 0)
 		on_note(ctx, "cannot start the thread that passes the Go program's stderr on: its GC lines are not read");
 }
 
@@ -635,6 +635,7 @@ static int record_the_run(struct recording_cmd *c, struct runner_result *res, ch
 			c->ro.stdout_fd = c->go.child_out;
 			c->ro.stderr_fd = c->go.child_err;
 			c->ro.relay_fd = c->go.relay_fd;
+			c->ro.child_sigmask = gotrace_child_sigmask(&c->go);
 			c->ro.heap_mode = "gctrace";
 			c->ro.heap_status = c->go.status;
 			c->ro.hooks.read_heap = read_heap;

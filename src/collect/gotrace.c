@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <termios.h>
@@ -94,10 +95,65 @@ static int open_pty(struct gotrace *g, int like)
 	return 0;
 }
 
+/* SIGWINCH to a signalfd the relay polls: blocked here, in the only thread there is yet (every
+ * later thread inherits the mask, so none takes it and throws it away — its default is to ignore
+ * it); the command starts with the mask from before (gotrace_child_sigmask). Without a signalfd
+ * everything is put back and a resize is not passed on. */
+static void winch_setup(struct gotrace *g)
+{
+	sigset_t w, old;
+	sigemptyset(&w);
+	sigaddset(&w, SIGWINCH);
+	if (pthread_sigmask(SIG_BLOCK, &w, &old) != 0)
+		return;
+	g->winch_was_blocked = sigismember(&old, SIGWINCH) == 1;
+	g->winch_fd = signalfd(-1, &w, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (g->winch_fd < 0) {
+		if (!g->winch_was_blocked)
+			pthread_sigmask(SIG_UNBLOCK, &w, NULL);
+		return;
+	}
+	g->child_mask = old;
+	g->has_child_mask = true;
+}
+
+static void winch_teardown(struct gotrace *g)
+{
+	if (g->winch_fd < 0)
+		return;
+	close(g->winch_fd);
+	g->winch_fd = -1;
+	if (!g->winch_was_blocked) {
+		sigset_t w;
+		sigemptyset(&w);
+		sigaddset(&w, SIGWINCH);
+		pthread_sigmask(SIG_UNBLOCK, &w, NULL);
+	}
+}
+
+const sigset_t *gotrace_child_sigmask(const struct gotrace *g)
+{
+	return g->has_child_mask ? &g->child_mask : NULL;
+}
+
+/* The terminal was resized: the pty takes its new size, then the command is told. The kernel's
+ * own SIGWINCH reached the command already (it is in headroom's process group, the terminal's
+ * foreground) but may have come before the pty's size changed, so it gets one more after it. */
+static void winch_forward(struct gotrace *g)
+{
+	struct signalfd_siginfo si;
+	while (read(g->winch_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		/* one size for however many came */
+	}
+	struct winsize ws;
+	if (ioctl(g->dest_fd, TIOCGWINSZ, &ws) == 0 && ioctl(g->relay_fd, TIOCSWINSZ, &ws) == 0 && g->child_pid > 0)
+		kill(g->child_pid, SIGWINCH);
+}
+
 void gotrace_prepare(struct gotrace *g)
 {
 	memset(g, 0, sizeof(*g));
-	g->child_out = g->child_err = g->relay_fd = g->stop_pipe[0] = g->stop_pipe[1] = -1;
+	g->child_out = g->child_err = g->relay_fd = g->stop_pipe[0] = g->stop_pipe[1] = g->winch_fd = -1;
 	g->dest_fd = STDERR_FILENO;
 	pthread_mutex_init(&g->mu, NULL);
 	g->goal_base = HR_UNKNOWN;
@@ -138,6 +194,8 @@ void gotrace_prepare(struct gotrace *g)
 	setenv("GODEBUG", val, 1);
 	g->env_set = true;
 	gctrace_filter_init(&g->filter, strip_gc, strip_scav);
+	if (g->pty)
+		winch_setup(g);
 	g->active = true;
 	set_status(g, "unavailable: the Go program finished no GC cycle (its heap stayed below the first goal, 4 MiB)");
 }
@@ -216,11 +274,17 @@ static void *relay_main(void *arg)
 		}
 		if (stopping)
 			timeout = 0;
-		struct pollfd pf[2] = {{.fd = g->relay_fd, .events = POLLIN}, {.fd = g->stop_pipe[0], .events = POLLIN}};
-		int n = poll(pf, stopping ? 1 : 2, timeout);
+		struct pollfd pf[3] = {{.fd = g->relay_fd, .events = POLLIN}, {.fd = g->stop_pipe[0], .events = POLLIN},
+				       {.fd = g->winch_fd, .events = POLLIN}};
+		int n = poll(pf, stopping ? 1 : 3, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
 		now = util_now_ns();
+		if (!stopping && n > 0 && pf[2].revents) {
+			winch_forward(g);
+			if (n == 1)
+				continue;
+		}
 		if (!stopping && n > 0 && pf[1].revents) {
 			stopping = true;
 			drain_end = now + DRAIN_NS;
@@ -259,10 +323,11 @@ static void *relay_main(void *arg)
 	return NULL;
 }
 
-int gotrace_start(struct gotrace *g)
+int gotrace_start(struct gotrace *g, pid_t pid)
 {
 	if (!g->active)
 		return 0;
+	g->child_pid = pid;
 	/* the command holds its own copies: headroom's would keep the pipe from ever ending */
 	if (g->child_out >= 0 && g->child_out != g->child_err)
 		close(g->child_out);
@@ -336,6 +401,7 @@ void gotrace_stop(struct gotrace *g)
 	close(g->stop_pipe[0]);
 	close(g->stop_pipe[1]);
 	g->stop_pipe[0] = g->stop_pipe[1] = -1;
+	winch_teardown(g);
 	g->active = false;
 	pthread_mutex_destroy(&g->mu);
 }

@@ -4,7 +4,10 @@
  * gotrace_prepare() turns on GODEBUG=gctrace=1,scavtrace=1 in headroom's environment for the
  * command to inherit (merged with the user's GODEBUG; put back by gotrace_env_restore() after
  * the fork), and makes the command's stderr a pipe — or a pty when headroom's stderr is a
- * terminal, so the program still sees one — read by a relay thread. When headroom's stdout is
+ * terminal, so the program still sees one — read by a relay thread. With a pty, a resize of
+ * headroom's terminal (SIGWINCH, taken by a signalfd: gotrace_prepare blocks it in the calling
+ * thread, before any other thread exists) is passed on: the relay gives the pty the terminal's new
+ * size and sends the command SIGWINCH after it, so the size it then reads is the new one. When headroom's stdout is
  * the same open file as its stderr (`2>&1`, one terminal), the command's stdout is that pipe/pty
  * too, so the order of the two streams is kept exactly. The relay passes every byte to headroom's
  * stderr at once except the runtime's own whole lines (gctrace.h), which it parses and drops;
@@ -19,7 +22,9 @@
 #define HEADROOM_GOTRACE_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "gctrace.h"
@@ -39,6 +44,11 @@ struct gotrace {
 	bool started;
 	struct gctrace_filter filter;  /* the relay thread's */
 	int64_t hold_since_ns;
+	int winch_fd;                  /* signalfd for SIGWINCH (pty only), -1 none */
+	bool winch_was_blocked;        /* SIGWINCH was blocked before prepare: leave it so */
+	bool has_child_mask;
+	sigset_t child_mask;           /* the signal mask the command starts with: the one before prepare */
+	pid_t child_pid;               /* the command, for SIGWINCH */
 	/* the environment before */
 	bool had_godebug;
 	char old_godebug[GOTRACE_GODEBUG_MAX];
@@ -63,9 +73,12 @@ void gotrace_prepare(struct gotrace *g);
  * unless the user set them to a non-zero value; *strip_gc / *strip_scav say which were added
  * (those lines are headroom's to drop). -E2BIG when it does not fit in len. */
 int gotrace_godebug(const char *user, char *out, size_t len, bool *strip_gc, bool *strip_scav);
-/* After the command started (runner on_start): closes headroom's copies of the command's fds
+/* The signal mask the command must start with (runner_options.child_sigmask): the one from before
+ * prepare blocked SIGWINCH; NULL when prepare changed nothing. */
+const sigset_t *gotrace_child_sigmask(const struct gotrace *g);
+/* After the command (pid) started (runner on_start): closes headroom's copies of the command's fds
  * and starts the relay. -errno when the thread could not start (the fds are closed anyway). */
-int gotrace_start(struct gotrace *g);
+int gotrace_start(struct gotrace *g, pid_t pid);
 /* Puts GODEBUG back as it was (after the fork). */
 void gotrace_env_restore(struct gotrace *g);
 /* The sampler's hook: fills heap_live/heap_goal/heap_live_peak/heap_t_ns in the row that first

@@ -892,6 +892,12 @@ void heap_totals_to_sample(const struct heap_totals *t, int64_t origin_ns, struc
 	s->heap_frees = t->frees;
 	s->heap_live_peak = t->live_peak;
 	s->heap_t_ns = HR_UNKNOWN;
+	/* jemalloc underneath the shim: its page-level figures for the analysis (allocview.c) */
+	bool je = t->allocator == HEAP_ALLOC_JEMALLOC && t->live != HR_UNKNOWN && t->stats[HS_JE_RESIDENT] > 0;
+	s->alloc_active = je ? t->stats[HS_JE_ACTIVE] : HR_UNKNOWN;
+	s->alloc_resident = je ? t->stats[HS_JE_RESIDENT] : HR_UNKNOWN;
+	s->alloc_retained = je ? t->stats[HS_JE_RETAINED] : HR_UNKNOWN;
+	s->alloc_metadata = je ? t->stats[HS_JE_METADATA] : HR_UNKNOWN;
 	bool any = t->live != HR_UNKNOWN || t->held != HR_UNKNOWN || t->mmapped != HR_UNKNOWN;
 	if (any && t->taken_ns != HR_UNKNOWN) {
 		int64_t at = t->taken_ns - origin_ns;

@@ -26,13 +26,16 @@
 /* the known runtimes' series; names from client_golang's Go collector and from the jemalloc
  * exporters of Rust services (docs/heap.md lists them) */
 enum { W_GO_ALLOC, W_GO_IDLE, W_GO_RELEASED, W_GO_INUSE, W_GO_NEXT_GC, W_GO_GC_COUNT, W_JE_ALLOC, W_JE_RESIDENT,
-       W_JE_ALLOC2, W_JE_RESIDENT2, W_LIVE, W_HELD, W_N };
+       W_JE_ALLOC2, W_JE_RESIDENT2, W_LIVE, W_HELD, W_JE_ACTIVE, W_JE_RETAINED, W_JE_METADATA, W_JE_ACTIVE2,
+       W_JE_RETAINED2, W_JE_METADATA2, W_N };
 
 static const char *const known_names[W_N] = {
 	"go_memstats_heap_alloc_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes",
 	"go_memstats_heap_inuse_bytes", "go_memstats_next_gc_bytes", "go_gc_duration_seconds_count",
 	"jemalloc_allocated_bytes", "jemalloc_resident_bytes", "jemalloc_stats_allocated_bytes",
 	"jemalloc_stats_resident_bytes", NULL, NULL,
+	"jemalloc_active_bytes", "jemalloc_retained_bytes", "jemalloc_metadata_bytes",
+	"jemalloc_stats_active_bytes", "jemalloc_stats_retained_bytes", "jemalloc_stats_metadata_bytes",
 };
 
 static int fail_bit(unsigned kind)
@@ -45,6 +48,7 @@ void metrics_poll_init(struct metrics_poll *m)
 	memset(m, 0, sizeof(*m));
 	m->stop_pipe[0] = m->stop_pipe[1] = -1;
 	m->live = m->held = m->next_gc = m->gc_count = HR_UNKNOWN;
+	m->active = m->resident = m->retained = m->metadata = HR_UNKNOWN;
 	snprintf(m->status, sizeof(m->status), "off");
 }
 
@@ -266,6 +270,7 @@ static void poll_answer(struct metrics_poll *m, const char *body, size_t blen, i
 		return;
 	}
 	int64_t live = HR_UNKNOWN, held = HR_UNKNOWN, a, b;
+	int64_t active = HR_UNKNOWN, resident = HR_UNKNOWN, retained = HR_UNKNOWN, metadata = HR_UNKNOWN;
 	const char *source = NULL;
 	int bad = 0;
 	if (*m->live_name || *m->held_name) {
@@ -287,8 +292,16 @@ static void poll_answer(struct metrics_poll *m, const char *body, size_t blen, i
 		int ir = w[W_JE_ALLOC].found ? W_JE_RESIDENT : W_JE_RESIDENT2;
 		if ((r = as_bytes(&w[ia], &live)) < 0)
 			bad = r;
-		else if (as_bytes(&w[ir], &b) == 0)
+		else if (as_bytes(&w[ir], &b) == 0) {
 			held = b > live ? b - live : 0;
+			resident = b;
+		}
+		/* the page-level figures the analysis compares (allocview.c); each from the same
+		 * family of names as allocated, unknown when the page does not have it */
+		bool stats = ia == W_JE_ALLOC2;
+		as_bytes(&w[stats ? W_JE_ACTIVE2 : W_JE_ACTIVE], &active);
+		as_bytes(&w[stats ? W_JE_RETAINED2 : W_JE_RETAINED], &retained);
+		as_bytes(&w[stats ? W_JE_METADATA2 : W_JE_METADATA], &metadata);
 	}
 	if (!source) {
 		poll_fail(m, MF_NO_SERIES, "no known heap series (go_memstats_heap_alloc_bytes, jemalloc_allocated_bytes; "
@@ -309,6 +322,10 @@ static void poll_answer(struct metrics_poll *m, const char *body, size_t blen, i
 	m->held = held;
 	m->next_gc = next_gc;
 	m->gc_count = gcs;
+	m->active = active;
+	m->resident = resident;
+	m->retained = retained;
+	m->metadata = metadata;
 	m->taken_ns = taken;
 	m->source = source;
 	m->answers++;
@@ -412,6 +429,7 @@ void metrics_poll_read(struct metrics_poll *m, struct sample *s)
 		m->origin_ns = origin;
 	pthread_mutex_lock(&m->mu);
 	int64_t taken = m->taken_ns, live = m->live, held = m->held;
+	int64_t active = m->active, resident = m->resident, retained = m->retained, metadata = m->metadata;
 	const char *source = m->source;
 	unsigned failed = m->failed;
 	char last[200] = "";
@@ -430,6 +448,10 @@ void metrics_poll_read(struct metrics_poll *m, struct sample *s)
 	s->heap_live = live;
 	s->heap_held = held;
 	s->heap_mmapped = s->heap_allocs = s->heap_frees = s->heap_live_peak = HR_UNKNOWN;
+	s->alloc_active = active;
+	s->alloc_resident = resident;
+	s->alloc_retained = retained;
+	s->alloc_metadata = metadata;
 	int64_t at = taken - m->origin_ns;
 	s->heap_t_ns = at < s->t_ns ? at : s->t_ns;
 }

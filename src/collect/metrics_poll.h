@@ -54,6 +54,7 @@ struct metrics_poll {
 	/* shared with the thread, under mu */
 	pthread_mutex_t mu;
 	int64_t live, held, next_gc, gc_count;   /* HR_UNKNOWN where the page does not say */
+	int64_t active, resident, retained, metadata;   /* jemalloc's, HR_UNKNOWN likewise */
 	int64_t taken_ns;                     /* CLOCK_MONOTONIC when the answer was read; 0 none yet */
 	const char *source;                   /* "go runtime", "jemalloc", "--heap-metric" */
 	unsigned failed;                      /* enum metrics_fail kinds seen */
@@ -75,8 +76,8 @@ int metrics_poll_set_name(struct metrics_poll *m, const char *spec);
 int metrics_poll_check_url(const char *url);
 /* Checks the URL (as above), then starts the thread (-ENOMEM, -errno). */
 int metrics_poll_start(struct metrics_poll *m, const char *url);
-/* The sampler's read_heap hook body: heap_live/heap_held/heap_t_ns from the latest answer not
- * older than METRICS_STALE_NS (other heap fields HR_UNKNOWN); leaves s alone without one.
+/* The sampler's read_heap hook body: heap_live/heap_held/heap_t_ns (and jemalloc's alloc_*) from
+ * the latest answer not older than METRICS_STALE_NS (other heap fields HR_UNKNOWN); leaves s alone without one.
  * Updates status. */
 void metrics_poll_read(struct metrics_poll *m, struct sample *s);
 /* A new one-line note (the first answer, or a kind of failure not said yet), else NULL. */

@@ -875,7 +875,7 @@ int runner_run(const struct runner_options *opt, struct runner_result *res, char
 	}
 
 	if (opt->argv) {
-		rc = spawn(&r, path, &oldmask);
+		rc = spawn(&r, path, opt->child_sigmask ? opt->child_sigmask : &oldmask);
 		if (rc < 0) {
 			snprintf(why, len, rc == -EPERM ? "cannot move the command into its cgroup" : "cannot run '%s': %s",
 				 opt->argv[0], strerror(-rc));

@@ -12,6 +12,7 @@
 #ifndef HEADROOM_RUNNER_H
 #define HEADROOM_RUNNER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -57,6 +58,9 @@ struct runner_options {
 	 * (0) the command inherits headroom's; relay_fd: the caller's end of them. The guard process
 	 * holds none of the three (it would keep the relay's pipe open). */
 	int stdout_fd, stderr_fd, relay_fd;
+	/* run: the signal mask the command starts with; NULL: headroom's from before runner_run
+	 * (a relay that blocked a signal for itself gives the one from before it did) */
+	const sigset_t *child_sigmask;
 	struct runner_hooks hooks;
 };
 

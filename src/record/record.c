@@ -19,7 +19,8 @@ const char *const record_sample_columns[] = {
 	"cg_usage", "cg_usage_peak", "cg_limit", "cg_working_set", "cg_inactive_file", "cg_active_file",
 	"cg_anon", "cg_file", "cg_shmem", "cg_oom_kills", "cg_limit_hits",
 	"heap_live", "heap_held", "heap_mmapped", "heap_allocs", "heap_frees", "heap_live_peak",
-	"heap_t_ns", "heap_goal", "heap_goal_base", "gc_cycles", "heap_released", NULL,
+	"heap_t_ns", "heap_goal", "heap_goal_base", "gc_cycles", "heap_released",
+	"alloc_active", "alloc_resident", "alloc_retained", "alloc_metadata", NULL,
 };
 #define NCOLS ((int)(sizeof(struct sample) / sizeof(int64_t)))
 _Static_assert(sizeof(record_sample_columns) / sizeof(record_sample_columns[0]) ==

@@ -62,6 +62,12 @@ static void rooms(FILE *f, const struct analysis *a)
 		if (*words_gc_gogc(a, line, sizeof(line)))
 			fprintf(f, "%s\n", line);
 	}
+	/* jemalloc's own figures, and the settings that decide what it keeps */
+	if (a->je_available) {
+		char je[2048];
+		fprintf(f, "jemalloc's own figures: %s\n", words_jemalloc(a, je, sizeof(je)));
+		fprintf(f, "%s\n", words_jemalloc_advice(a, je, sizeof(je)));
+	}
 }
 
 /* The findings that concern the memory's make-up, in full, with their remedies. */

@@ -120,9 +120,9 @@ int html_write_compare(const char *out_path, const struct recording *a, const st
 struct analysis;
 struct sizing;
 
-#define HTML_MAX_ANSWERS 7
+#define HTML_MAX_ANSWERS 8
 #define HTML_MAX_PHASES 40
-#define HTML_MAX_FIGURES 10
+#define HTML_MAX_FIGURES 12
 
 /* A summary worded from an analysis; sum points into the rest of the struct. */
 struct html_words {
@@ -133,7 +133,7 @@ struct html_words {
 	struct html_figure figures[HTML_MAX_FIGURES];
 	struct html_phase phases[HTML_MAX_PHASES];
 	char verdict[512];
-	char answer[HTML_MAX_ANSWERS][1536];   /* the GC answer holds three sentences with numbers */
+	char answer[HTML_MAX_ANSWERS][3072];   /* the GC and jemalloc answers hold several sentences with numbers */
 	char recommendation[768];
 	struct html_site_list site_lists[HTML_MAX_SITE_LISTS];
 	struct html_site sites[HTML_MAX_SITE_LISTS][HTML_MAX_SITES];

@@ -63,6 +63,11 @@ static void answers(struct html_words *w, const struct analysis *a)
 		add_answer(w, "What do the garbage collector's settings do?", "%s %s %s", words_gc(a, gc, sizeof(gc)),
 			   words_gc_gomemlimit(a, lim, sizeof(lim)), words_gc_gogc(a, gogc, sizeof(gogc)));
 	}
+	if (a->je_available) {
+		char je[2048], adv[2048];
+		add_answer(w, "What does jemalloc keep, and which settings decide it?", "jemalloc's own figures %s %s",
+			   words_jemalloc(a, je, sizeof(je)), words_jemalloc_advice(a, adv, sizeof(adv)));
+	}
 	if (!answer_finding(w, a, "Did a short spike do it?", FINDING_STARTUP_PEAK, "No, startup did. ") &&
 	    !answer_finding(w, a, "Did a short spike do it?", FINDING_SPIKY, "Yes. "))
 		add_answer(w, "Did a short spike do it?", "No: no spike finding; the true peak %s against a steady p95 of %s.",
@@ -101,6 +106,10 @@ static void figures(struct html_words *w, const struct analysis *a)
 	figure(w, "allocator-held", a->bd.allocator, a->have_breakdown ? a->bd_t_ns : HR_UNKNOWN);
 	if (a->gc_available)
 		figure(w, "heap goal after the last GC cycle", a->gc_goal_final, HR_UNKNOWN);
+	if (a->je_available) {
+		figure(w, "jemalloc resident, at the end", a->je_final.resident, a->je_final.t_ns);
+		figure(w, "jemalloc resident − allocated, at the end", a->je_final.gap, a->je_final.t_ns);
+	}
 }
 
 static void building(struct html_words *w, const struct analysis *a)

@@ -166,6 +166,15 @@ static void print_gc_text(FILE *out, const struct analysis *a)
 		fprintf(out, "  %s\n", line);
 }
 
+static void print_jemalloc_text(FILE *out, const struct analysis *a)
+{
+	char line[2048];
+	if (!a->je_available)
+		return;
+	fprintf(out, "Allocator (jemalloc): %s\n", words_jemalloc(a, line, sizeof(line)));
+	fprintf(out, "  %s\n", words_jemalloc_advice(a, line, sizeof(line)));
+}
+
 static void print_breakdown_text(FILE *out, const struct analysis *a)
 {
 	struct words_part p[WORDS_MAX_PARTS];
@@ -339,6 +348,7 @@ static void print_heap_section_text(FILE *out, const struct recording *rec, cons
 	fputc('\n', out);
 	print_heap_text(out, a);
 	print_gc_text(out, a);
+	print_jemalloc_text(out, a);
 	print_breakdown_text(out, a);
 	print_sites_text(out, a);
 }
@@ -580,6 +590,42 @@ static void json_sites(struct json_object *o, const struct recording *rec, const
 	add(o, "sites", j);
 }
 
+static struct json_object *json_je(const struct analyze_je *je)
+{
+	if (je->t_ns < 0)
+		return NULL;
+	struct json_object *o = json_object_new_object();
+	add(o, "at_s", jsecs(je->t_ns));
+	add(o, "allocated_bytes", jbytes(je->allocated));
+	add(o, "active_bytes", jbytes(je->active));
+	add(o, "resident_bytes", jbytes(je->resident));
+	add(o, "retained_bytes", jbytes(je->retained));
+	add(o, "metadata_bytes", jbytes(je->metadata));
+	add(o, "gap_bytes", jbytes(je->gap));
+	add(o, "dirty_bytes", jbytes(je->dirty));
+	add(o, "rss_bytes", jbytes(je->rss));
+	add(o, "gap_ratio", jdouble(je->gap_ratio));
+	add(o, "gap_large", json_object_new_boolean(je->gap_large));
+	return o;
+}
+
+static void json_jemalloc(struct json_object *o, const struct analysis *a)
+{
+	if (!a->je_available) {
+		add(o, "jemalloc", NULL);
+		return;
+	}
+	char line[2048];
+	struct json_object *je = json_object_new_object();
+	add(je, "peak", json_je(&a->je_peak));
+	add(je, "final", json_je(&a->je_final));
+	add(je, "threads_peak", jbytes(a->je_threads_peak));
+	add(je, "narenas_advised", json_object_new_boolean(a->je_narenas));
+	add(je, "text", json_object_new_string(words_jemalloc(a, line, sizeof(line))));
+	add(je, "advice_text", json_object_new_string(words_jemalloc_advice(a, line, sizeof(line))));
+	add(o, "jemalloc", je);
+}
+
 static void json_breakdown(struct json_object *o, const struct recording *rec, const struct analysis *a)
 {
 	/* always the object (the contract's fields), null figures when there is no breakdown */
@@ -756,6 +802,7 @@ static struct json_object *analysis_json(const struct recording *rec, const stru
 	json_heap(o, rec, a);
 	json_gc(o, a);
 	json_sites(o, rec, a);
+	json_jemalloc(o, a);
 	json_breakdown(o, rec, a);
 	json_findings(o, rec, a);
 	json_load(o, rec, a);

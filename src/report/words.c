@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -320,6 +321,120 @@ const char *words_gc_gogc(const struct analysis *a, char *buf, size_t len)
 	else
 		snprintf(buf + n, len - (size_t)n, ": GOGC=%lld would mean about %.2g× the cycles for %s memory.",
 			 (long long)a->gc_gogc_max, ratio, ratio > 1 ? "less" : "more");
+	return buf;
+}
+
+/* appends to buf (NUL-terminated, strlen(buf) < len), truncating */
+__attribute__((format(printf, 3, 4))) static void append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	if (n + 1 >= len)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+static void je_figures(char *buf, size_t len, const struct analyze_je *je)
+{
+	char x[48];
+	append(buf, len, "%s allocated", words_size(je->allocated, x, sizeof(x)));
+	if (je->active >= 0)
+		append(buf, len, ", %s active", words_size(je->active, x, sizeof(x)));
+	append(buf, len, ", %s resident", words_size(je->resident, x, sizeof(x)));
+	if (je->retained >= 0)
+		append(buf, len, ", %s retained (address space kept, not resident)", words_size(je->retained, x, sizeof(x)));
+	if (je->metadata >= 0)
+		append(buf, len, ", %s metadata", words_size(je->metadata, x, sizeof(x)));
+}
+
+static void je_gap(char *buf, size_t len, const struct analyze_je *je)
+{
+	char x[48], y[48];
+	append(buf, len, "resident − allocated %s", words_size(je->gap, x, sizeof(x)));
+	if (!isnan(je->gap_ratio))
+		append(buf, len, " (%.0f %% of RSS %s)", je->gap_ratio * 100, words_size(je->rss, y, sizeof(y)));
+	if (je->dirty >= 0)
+		append(buf, len, ", of it %s dirty pages (freed, kept resident for reuse)", words_size(je->dirty, x, sizeof(x)));
+}
+
+const char *words_jemalloc(const struct analysis *a, char *buf, size_t len)
+{
+	char t[48];
+	if (len)
+		buf[0] = '\0';
+	if (!a->je_available)
+		return buf;
+	if (a->je_peak.t_ns >= 0) {
+		append(buf, len, "near the true peak (figures of %s): ", words_duration(a->je_peak.t_ns, t, sizeof(t)));
+		je_figures(buf, len, &a->je_peak);
+		append(buf, len, "; ");
+		je_gap(buf, len, &a->je_peak);
+		append(buf, len, ". At the end (%s): ", words_duration(a->je_final.t_ns, t, sizeof(t)));
+	} else {
+		append(buf, len, "at the end (%s): ", words_duration(a->je_final.t_ns, t, sizeof(t)));
+	}
+	je_figures(buf, len, &a->je_final);
+	append(buf, len, "; ");
+	je_gap(buf, len, &a->je_final);
+	append(buf, len, ".");
+	return buf;
+}
+
+const char *words_jemalloc_advice(const struct analysis *a, char *buf, size_t len)
+{
+	char x[48], y[48], z[48];
+	if (len)
+		buf[0] = '\0';
+	if (!a->je_available)
+		return buf;
+	const struct analyze_je *e = &a->je_final, *p = &a->je_peak;
+	if (!e->gap_large && !p->gap_large) {
+		util_size_format(TH_HELD_MIN_BYTES, z, sizeof(z));
+		append(buf, len, "jemalloc's settings need no change: resident − allocated stays under %s or %.0f %% of RSS "
+		       "(at the end %s", z, TH_HELD_RATIO * 100, words_size(e->gap, x, sizeof(x)));
+		if (!isnan(e->gap_ratio))
+			append(buf, len, ", %.0f %%", e->gap_ratio * 100);
+		if (p->t_ns >= 0) {
+			append(buf, len, "; near the peak %s", words_size(p->gap, y, sizeof(y)));
+			if (!isnan(p->gap_ratio))
+				append(buf, len, ", %.0f %%", p->gap_ratio * 100);
+		}
+		append(buf, len, ").");
+		return buf;
+	}
+	/* the figures the advice speaks of: the end's when its gap is large, else the peak's */
+	const struct analyze_je *j = e->gap_large ? e : p;
+	const char *when = e->gap_large ? "at the end" : "near the peak";
+	append(buf, len, "The gap is jemalloc's to give back, not live data: MALLOC_CONF=background_thread:true,"
+	       "dirty_decay_ms:%d. dirty_decay_ms (default %d): how long freed pages stay resident before jemalloc "
+	       "purges them; at %d ", TH_JE_DIRTY_DECAY_MS_ADVISED, TH_JE_DIRTY_DECAY_MS_DEFAULT, TH_JE_DIRTY_DECAY_MS_ADVISED);
+	if (j->dirty >= 0 && j->rss > 0) {
+		int64_t after = j->rss > j->dirty ? j->rss - j->dirty : 0;
+		append(buf, len, "the %s of dirty pages %s goes back about a second after it is freed (RSS %s about %s "
+		       "instead of %s)", words_size(j->dirty, x, sizeof(x)), when, when, words_size(after, y, sizeof(y)),
+		       words_size(j->rss, z, sizeof(z)));
+	} else {
+		append(buf, len, "up to the %s %s goes back about a second after it is freed", words_size(j->gap, x, sizeof(x)),
+		       when);
+	}
+	append(buf, len, ", at the cost of page faults when the memory is used again. muzzy_decay_ms: keep it 0 (the "
+	       "default): a muzzy page (MADV_FREE) stays in RSS until the kernel runs short of memory. "
+	       "background_thread:true purges on jemalloc's own thread: without it decay advances only when the program "
+	       "allocates or frees, so a service idle after a burst keeps its dirty pages.");
+	if (a->je_narenas)
+		append(buf, len, " narenas:N (N about the container's CPUs): this run had up to %lld threads, each allocating "
+		       "from one of up to 4 × CPUs arenas that keep their own dirty pages, and jemalloc counts the CPUs it may "
+		       "run on, not the container's CPU quota; fewer arenas hold less, at the cost of more lock contention.",
+		       (long long)a->je_threads_peak);
+	if (j->dirty >= 0 && j->gap > j->dirty)
+		append(buf, len, " The other %s of the gap (active − allocated: partly used pages and size-class rounding; "
+		       "metadata) is not decay's to return.", words_size(j->gap - j->dirty, x, sizeof(x)));
+	append(buf, len, " For a jemalloc compiled into the binary: an unprefixed one (Debian's libjemalloc_pic.a) reads "
+	       "MALLOC_CONF or a malloc_conf symbol in the binary; Rust's tikv-jemallocator reads _RJEM_MALLOC_CONF or a "
+	       "_rjem_malloc_conf symbol (#[export_name = \"_rjem_malloc_conf\"] static CONF: &[u8] = "
+	       "b\"background_thread:true,dirty_decay_ms:%d\\0\";).", TH_JE_DIRTY_DECAY_MS_ADVISED);
 	return buf;
 }
 

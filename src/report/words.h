@@ -37,6 +37,14 @@ const char *words_gc_gomemlimit(const struct analysis *a, char *buf, size_t len)
 /* The largest GOGC that fits, and what it would change (the goal, the cycles per second). */
 const char *words_gc_gogc(const struct analysis *a, char *buf, size_t len);
 
+/* jemalloc's own figures (a->je_*): allocated, active, resident, retained, metadata near the true
+ * peak and at the end, and the gap resident - allocated with its dirty pages. "" without them. */
+const char *words_jemalloc(const struct analysis *a, char *buf, size_t len);
+/* The settings that decide that gap (dirty_decay_ms, muzzy_decay_ms, background_thread, narenas),
+ * how to give them to a compiled-in jemalloc, and what each would change with this run's figures;
+ * or that the gap is under the thresholds. "" without figures. Needs about 1500 bytes. */
+const char *words_jemalloc_advice(const struct analysis *a, char *buf, size_t len);
+
 /* The parts of the building (a->bd) in display order, with what each is. */
 struct words_part {
 	const char *name;      /* "live heap", "allocator-held", ... */

@@ -7,7 +7,12 @@
  * leak (50 MiB + 3 MiB/s, heap grows too), frag (RSS climbs to 200 MiB and stays while the live
  * heap falls back to 10 MiB), sawtooth (60 -> 160 MiB teeth every 5 s), spikes (80 MiB with a
  * 5 ms spike to 280 MiB every 5 s, seen only in the interval peak), flat (120 MiB), load
- * (100 MiB + 2 MiB per connection over stages of 10, 50, 10 connections), empty (no samples).
+ * (100 MiB + 2 MiB per connection over stages of 10, 50, 10 connections), go (a Go program's GC
+ * trace: the heap fills from 40 to 80 MiB in 2 s and a cycle brings it back, RSS 30 MiB above it;
+ * each cycle's live heap, goal and its base in the row after it, the cycle count in every row, a
+ * scavenger report every fifth cycle), jemalloc (a service's jemalloc page read once a second:
+ * 100 MiB held from 10 % to 40 % of the run, then freed while jemalloc keeps 50 MiB of it
+ * resident as dirty pages; 6 threads), empty (no samples).
  * Up to 100000 samples go through record_push_sample() in batches paced to the writer's flushes;
  * more (the million-sample bench) are appended after record_finish() in one SQLite transaction
  * with the same columns, so the bench does not wait minutes for its input.
@@ -130,8 +135,11 @@ int main(int argc, char **argv)
 	info.rss_peaks_exact = true;
 	info.cg_peaks_exact = cgroup;
 	int heap = strcmp(shape, "leak") == 0 || strcmp(shape, "frag") == 0;
-	snprintf(info.heap_mode, sizeof(info.heap_mode), "%s", heap ? "count" : "off");
-	snprintf(info.heap_status, sizeof(info.heap_status), "%s", heap ? "available" : "disabled (--no-heap)");
+	int go = strcmp(shape, "go") == 0, je = strcmp(shape, "jemalloc") == 0;
+	snprintf(info.heap_mode, sizeof(info.heap_mode), "%s", heap ? "count" : go ? "gctrace" : je ? "metrics" : "off");
+	snprintf(info.heap_status, sizeof(info.heap_status), "%s",
+		 heap ? "available" : go ? "available: go runtime (GODEBUG=gctrace=1)"
+		 : je ? "available: jemalloc (metrics http://127.0.0.1:8081/metrics)" : "disabled (--no-heap)");
 	snprintf(info.version, sizeof(info.version), "synth");
 	info.exit_code = -1;
 
@@ -163,6 +171,11 @@ int main(int argc, char **argv)
 			return 1;
 	}
 	int64_t teeth = 5000000000LL / interval > 2 ? 5000000000LL / interval : 2;
+	int64_t cycle = 2000000000LL / interval > 2 ? 2000000000LL / interval : 2;   /* go: samples per GC cycle */
+	int64_t poll = 1000000000LL / interval > 1 ? 1000000000LL / interval : 1;    /* jemalloc: samples per page read */
+	int64_t cycles = 0, je_t = HR_UNKNOWN;
+	struct sample je_last;
+	sample_clear(&je_last);
 	for (size_t i = 0; i < n; i++) {
 		struct sample s;
 		sample_clear(&s);
@@ -198,6 +211,44 @@ int main(int argc, char **argv)
 				pk = 280 * MiB;
 		} else if (strcmp(shape, "load") == 0) {
 			rss = 100 * MiB + (double)conns_at(i, n) * 2 * MiB + noise() * 512 * 1024;
+		} else if (go) {
+			int64_t k = (int64_t)i % cycle;
+			rss = 30 * MiB + 40 * MiB + (double)k / (double)(cycle - 1) * 40 * MiB + noise() * 256 * 1024;
+			if (k == 0 && i > 0) {
+				/* the row after a cycle: what it marked live, the goal it set, the goal's base */
+				cycles++;
+				s.heap_live = s.heap_live_peak = 40 * MiB;
+				s.heap_goal = 80 * MiB;
+				s.heap_goal_base = cycles > 1 ? 40 * MiB : HR_UNKNOWN;
+				s.heap_t_ns = s.t_ns - 30000000LL;
+				if (cycles % 5 == 0)
+					s.heap_released = cycles / 5 * 4 * MiB;
+			}
+			if (cycles)
+				s.gc_cycles = cycles;
+			s.threads = 8;
+		} else if (je) {
+			/* the page's figures, read once a second and put into every row until the next */
+			bool held = i >= n / 10 && i < n * 4 / 10;
+			if ((int64_t)i % poll == 0) {
+				int64_t alloc = (held ? 102 : 2) * MiB;
+				int64_t resident = held ? 106 * MiB : i < n / 10 ? 6 * MiB : 56 * MiB;
+				je_last.heap_live = alloc;
+				je_last.alloc_active = alloc + 512 * 1024;
+				je_last.alloc_resident = resident;
+				je_last.alloc_retained = (i < n * 4 / 10 ? 8 : 58) * MiB;
+				je_last.alloc_metadata = 3 * MiB;
+				je_t = s.t_ns - 20000000LL;
+			}
+			s.heap_live = je_last.heap_live;
+			s.heap_held = je_last.alloc_resident - je_last.heap_live;
+			s.alloc_active = je_last.alloc_active;
+			s.alloc_resident = je_last.alloc_resident;
+			s.alloc_retained = je_last.alloc_retained;
+			s.alloc_metadata = je_last.alloc_metadata;
+			s.heap_t_ns = je_t >= 0 ? je_t : HR_UNKNOWN;
+			rss = (held ? 110 : i < n / 10 ? 10 : 60) * MiB + noise() * 256 * 1024;
+			s.threads = 6;
 		} else {
 			rss = 120 * MiB + noise() * 512 * 1024;
 		}
@@ -205,7 +256,8 @@ int main(int argc, char **argv)
 		s.rss_anon = s.rss - 8 * MiB;
 		s.rss_file = 8 * MiB;
 		s.rss_peak = pk > rss ? (int64_t)pk : s.rss;
-		s.heap_live = heap_live;
+		if (!go && !je)
+			s.heap_live = heap_live;
 		if (cgroup) {
 			s.cg_inactive_file = 4 * MiB;
 			s.cg_usage = s.rss + 6 * MiB;
