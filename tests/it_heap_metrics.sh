@@ -3,7 +3,7 @@
 # holding a known 64 MiB of slices (after a GC) must be recorded within 5 % through its /metrics,
 # the report and explain must show that heap and name the Go runtime; a broken endpoint
 # (refused, 500, garbage, a 10 MB body, slow) must leave the recording intact with one note each.
-# Ports 27101..27110.
+# Ports: free ones picked at run time (other builds of this suite may run at the same time).
 # ctest-labels: timing
 . "$(dirname "$0")/lib.sh"
 
@@ -13,10 +13,13 @@ mkdir -p "$BUILD/gocache"
 (cd "$T" && GOPROXY=off GOFLAGS=-mod=mod GOCACHE="$BUILD/gocache" \
 	go build -o "$T/heapmetrics" "$SRC/tests/progs/go/heapmetrics.go") || { echo "go build failed"; exit 1; }
 
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
 # --- known truth: 64 MiB live after a GC ---------------------------------------------------
-URL=http://127.0.0.1:27101/metrics
+P1=$(free_port)
+URL=http://127.0.0.1:$P1/metrics
 "$HEADROOM" run --metrics "$URL" --duration 5s --record "$T/go.db" --out "$T/go.txt" \
-	-- "$T/heapmetrics" 127.0.0.1:27101 64 >"$T/go.out" 2>"$T/go.err" || fail "run --metrics exits 0"
+	-- "$T/heapmetrics" 127.0.0.1:$P1 64 >"$T/go.out" 2>"$T/go.err" || fail "run --metrics exits 0"
 expect_eq "heap mode" "$(q "$T/go.db" "select heap_mode from run")" "metrics"
 expect_eq "heap status names the runtime and the page" "$(q "$T/go.db" "select heap_status from run")" \
 	"available: go runtime (metrics $URL)"
@@ -38,17 +41,18 @@ check "explain names the Go runtime" grep -q "go runtime" "$T/explain.txt"
 check "explain shows the live heap" grep -qE "live heap +6[3-5]\.[0-9]Mi" "$T/explain.txt"
 
 # attach --metrics (localhost, --json): the same figures from a service already running
-"$T/heapmetrics" 127.0.0.1:27102 32 & gopid=$!
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/27102) 2>/dev/null && break; sleep 0.1; done
+P2=$(free_port)
+"$T/heapmetrics" 127.0.0.1:$P2 32 & gopid=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$P2) 2>/dev/null && break; sleep 0.1; done
 rc=0
-"$HEADROOM" attach --pid $gopid --metrics http://localhost:27102/metrics --duration 3s --record "$T/attach.db" \
+"$HEADROOM" attach --pid $gopid --metrics http://localhost:$P2/metrics --duration 3s --record "$T/attach.db" \
 	--json >"$T/attach.json" 2>"$T/attach.err" || rc=$?
 kill $gopid; wait $gopid 2>/dev/null || true
 expect_eq "attach --metrics exits 0" $rc 0
-python3 - "$T/attach.json" >"$T/attach.check" 2>&1 <<'PY' || true
+python3 - "$T/attach.json" "$P2" >"$T/attach.check" 2>&1 <<'PY' || true
 import json, sys
 h = json.load(open(sys.argv[1]))["heap"]
-assert h["available"] is True and h["status"] == "available: go runtime (metrics http://localhost:27102/metrics)", h
+assert h["available"] is True and h["status"] == "available: go runtime (metrics http://localhost:%s/metrics)" % sys.argv[2], h
 assert abs(h["live_final_bytes"] - 32 * 2**20) <= 0.05 * 32 * 2**20, h
 print("ok")
 PY
@@ -85,9 +89,8 @@ while True:
     c, _ = s.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
-port=27102
 for mode in refused 500 garbage big slow; do
-	port=$((port + 1))
+	port=$(free_port)
 	pid=
 	if [ $mode != refused ]; then
 		python3 "$T/bad.py" $mode $port & pid=$!
@@ -121,21 +124,22 @@ for mode in refused 500 garbage big slow; do
 done
 
 # jemalloc's names as Rust services export them, and --heap-metric (which wins over known names)
-python3 "$T/bad.py" page 27110 & pid=$!
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/27110) 2>/dev/null && break; sleep 0.1; done
-"$HEADROOM" run --quiet --metrics http://127.0.0.1:27110/metrics --duration 2s --record "$T/je.db" -- sleep 30 2>/dev/null ||
+P10=$(free_port)
+python3 "$T/bad.py" page $P10 & pid=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$P10) 2>/dev/null && break; sleep 0.1; done
+"$HEADROOM" run --quiet --metrics http://127.0.0.1:$P10/metrics --duration 2s --record "$T/je.db" -- sleep 30 2>/dev/null ||
 	fail "jemalloc page: run exits 0"
-"$HEADROOM" run --quiet --metrics http://127.0.0.1:27110/metrics --heap-metric live=app_heap_bytes \
+"$HEADROOM" run --quiet --metrics http://127.0.0.1:$P10/metrics --heap-metric live=app_heap_bytes \
 	--heap-metric held=app_free_bytes --duration 2s --record "$T/hm.db" -- sleep 30 2>/dev/null ||
 	fail "--heap-metric: run exits 0"
 kill $pid; wait $pid 2>/dev/null || true
 expect_eq "jemalloc: status" "$(q "$T/je.db" "select heap_status from run")" \
-	"available: jemalloc (metrics http://127.0.0.1:27110/metrics)"
+	"available: jemalloc (metrics http://127.0.0.1:$P10/metrics)"
 expect_eq "jemalloc: live = allocated, held = resident - allocated" \
 	"$(q "$T/je.db" "select distinct heap_live || ' ' || heap_held from samples where heap_live is not null")" \
 	"104857600 15142400"
 expect_eq "--heap-metric: status" "$(q "$T/hm.db" "select heap_status from run")" \
-	"available: --heap-metric (metrics http://127.0.0.1:27110/metrics)"
+	"available: --heap-metric (metrics http://127.0.0.1:$P10/metrics)"
 expect_eq "--heap-metric: the named series (labels and timestamp allowed)" \
 	"$(q "$T/hm.db" "select distinct heap_live || ' ' || heap_held from samples where heap_live is not null")" \
 	"5000000 700000"
