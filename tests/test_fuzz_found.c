@@ -30,6 +30,7 @@
 #include "size.h"
 #include "stats.h"
 #include "util.h"
+#include "words.h"
 
 /* util_parse_u64 wrapped past 2^64 (fuzz/corpus/quantity/crash-u64-overflow): "18446744073709551616
  * kB" read as 0. Now refused. */
@@ -374,6 +375,28 @@ static void heap_change_saturates(void **state)
 	assert_true(slope > 2.9e11);
 }
 
+/* The report's "+X over D" for a trend over a short steady phase multiplied the slope by the
+ * phase's length and cast it to int64: 1e20 bytes in 1 s overflowed (UBSan; an x86 cast gives
+ * INT64_MIN, which printed "+- over 1s"). It saturates: the largest size, with its sign
+ * (fuzz/corpus/analysis/crash-words-change-overflow). */
+static void words_change_saturates(void **state)
+{
+	(void)state;
+	struct analysis a;
+	memset(&a, 0, sizeof(a));
+	a.steady_ns = 1000000000;
+	char got[96], want[96], size[32], d[32];
+	util_duration_format(a.steady_ns, d, sizeof(d));
+	util_size_format(INT64_MAX, size, sizeof(size));
+	snprintf(want, sizeof(want), "+%s over %s", size, d);
+	assert_string_equal(words_change(&a, 1e20, got, sizeof(got)), want);
+	snprintf(want, sizeof(want), "-%s over %s", size, d);
+	assert_string_equal(words_change(&a, -1e20, got, sizeof(got)), want);
+	util_size_format(3 * UTIL_MiB, size, sizeof(size));   /* and an ordinary figure as before */
+	snprintf(want, sizeof(want), "+%s over %s", size, d);
+	assert_string_equal(words_change(&a, 3.0 * UTIL_MiB, got, sizeof(got)), want);
+}
+
 /* A recording with a negative time (fuzz/corpus/recording/crash-negative-t-blind-spot) drove the
  * blind-spot phases below their array; control characters in its text (crash-control-char-in-
  * command) reached the terminal. Now: corrupt, and '?'; impossible figures read as unknown. */
@@ -478,6 +501,7 @@ int main(void)
 		cmocka_unit_test(blind_spot_no_phase),
 		cmocka_unit_test(blind_spot_cost_bounded),
 		cmocka_unit_test(heap_change_saturates),
+		cmocka_unit_test(words_change_saturates),
 		cmocka_unit_test(time_to_limit_saturates),
 		cmocka_unit_test(recording_validated),
 	};
