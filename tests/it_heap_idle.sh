@@ -42,7 +42,12 @@ within "stats and count mode agree" "$live_stats" "$live_count" 2
 	"$PROGS/heap_idle" stop $TOTAL 500 1 </dev/null >"$T/stop.out" 2>"$T/stop.err" &
 hr=$!
 check "the program said it freed" wait_for "$T/stop.out" '^ready'
-pid=$(pgrep -n -f "heap_idle stop $TOTAL" || true)
+# our own program: a child of this headroom, not the newest heap_idle on the machine (another
+# run of this suite on the shared machine has one too, stopped and continued by its own test)
+pid=""
+for c in $(cat /proc/$hr/task/*/children 2>/dev/null); do
+	[ "$(cat /proc/$c/comm 2>/dev/null)" = heap_idle ] && pid=$c
+done
 stopped() { [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ]; }
 for _ in $(seq 600); do stopped && break; sleep 0.1; done
 check "the program stopped itself" stopped
