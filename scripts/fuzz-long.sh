@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Long fuzzing runs (issue 16): each libFuzzer target of fuzz/ to N executions, one after the
-# other on one core (nice 10: the machine is shared), then a table of executions, wall time and
-# crashes per target. Needs a clang build with -DHEADROOM_FUZZ=ON (the Makefile's build-san).
+# other on one core (nice 19: the machine is shared; run two of these with different targets to
+# use two cores), then a table of executions, wall time, executions per second and crashes per
+# target. Needs a clang build with -DHEADROOM_FUZZ=ON (the Makefile's build-san).
 #   scripts/fuzz-long.sh [-runs=N] [-max_time=S] [-build=DIR] [TARGET...]  (TARGET: quantity, ...)
 # Defaults: -runs=10000000, no time cap, -build=build-san, every target. -max_time=S stops each
 # target after S seconds even if it has not reached N (its executions are then fewer than N:
@@ -35,7 +36,7 @@ for t in "${targets[@]}"; do
   fi
 done
 
-printf '%-14s %12s %10s %8s  %s\n' target executions wall_s crashes artifacts
+printf '%-14s %12s %10s %8s %8s  %s\n' target executions wall_s exec_s crashes artifacts
 total_crashes=0
 for t in "${targets[@]}"; do
   work=$build/fuzz/long/$t
@@ -44,7 +45,7 @@ for t in "${targets[@]}"; do
   dict=()
   [ -f "$src/fuzz/$t.dict" ] && dict=(-dict="$src/fuzz/$t.dict")
   start=$(date +%s%N)
-  nice -n 10 "$build/fuzz/fuzz_$t" -runs="$runs" -max_total_time="$max_time" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  nice -n 19 "$build/fuzz/fuzz_$t" -runs="$runs" -max_total_time="$max_time" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$work/crashes/" "${dict[@]}" "$work/corpus" "$src/fuzz/corpus/$t" > "$work/log" 2>&1
   rc=$?
   end=$(date +%s%N)
@@ -56,7 +57,9 @@ for t in "${targets[@]}"; do
   total_crashes=$((total_crashes + crashes))
   new=$(ls -t "$work/crashes" | head -"$crashes" | tr '\n' ' ')
   ms=$(((end - start) / 1000000))
-  printf '%-14s %12s %8d.%d %8d  %s\n' "$t" "${execs:-?}" $((ms / 1000)) $((ms % 1000 / 100)) "$crashes" \
+  rate=?
+  [ -n "$execs" ] && [ "$ms" -gt 0 ] && rate=$((execs * 1000 / ms))
+  printf '%-14s %12s %8d.%d %8s %8d  %s\n' "$t" "${execs:-?}" $((ms / 1000)) $((ms % 1000 / 100)) "$rate" "$crashes" \
     "${new:+$work/crashes/}$new"
 done
 [ "$total_crashes" -eq 0 ]

@@ -40,6 +40,9 @@ for i in $(seq "$N"); do
     esac
   done < <(awk '/ Test +#[0-9]+: / { v = "Failed"; if (/ Passed /) v = "Passed"; else if (/Skipped/) v = "Skipped";
                                        for (k = 1; k <= NF; k++) if ($k ~ /^#[0-9]+:$/) print $(k + 1), v }' "$log/run$i.txt")
+  # "... Passed   12.34 sec": the seconds of every test, for the medians below
+  awk '/ Test +#[0-9]+: / { for (k = 1; k <= NF; k++) if ($k ~ /^#[0-9]+:$/) n = $(k + 1); print n, $(NF - 1) }' \
+    "$log/run$i.txt" >>"$log/times.txt"
   echo "run $i/$N: $([ $rc -eq 0 ] && echo passed || echo "FAILED (log: $log/run$i.txt)")"
 done
 echo
@@ -48,5 +51,8 @@ for name in $(printf '%s\n' "${!total[@]}" | sort); do
   printf '  %-24s %d/%d passed%s\n' "$name" "${pass[$name]:-0}" "${total[$name]}" \
     "$([ "${skip[$name]:-0}" -gt 0 ] && echo " (${skip[$name]} skipped: exit 77)")"
 done
+echo "median seconds per test under that load (slowest first):"
+sort -k1,1 -k2,2n "$log/times.txt" | awk '{ t[$1] = t[$1] " " $2; c[$1]++ }
+  END { for (n in t) { split(substr(t[n], 2), v, " "); printf "  %-24s %7.1f\n", n, v[int((c[n] + 1) / 2)] } }' | sort -k2,2nr
 echo "whole runs passed: $runs_ok/$N  (logs in $log)"
 [ "$runs_ok" -eq "$N" ]

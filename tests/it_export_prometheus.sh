@@ -31,8 +31,9 @@ start_exporter() {
 SPID=$!; PIDS+=("$SPID")
 # --reset-peaks: the exact peak of every interval, which resets the program's own VmHWM (its choice here)
 start_exporter exp.log --pid "$SPID" --interval 1s --peak-window 15s --timeout 2s --reset-peaks
-sleep 1.2
-curl -sf "http://127.0.0.1:$EPORT/metrics" > m1.txt
+# the first interval's figures: polled, a loaded machine decides when the first interval ends
+scraped() { curl -sf "http://127.0.0.1:$EPORT/metrics" > m1.txt && grep -q "^headroom_rss_bytes{pid=\"$SPID\"} " m1.txt; }
+eventually 30 scraped || true
 check "promtool check metrics passes on --pid output" promtool check metrics < m1.txt
 for m in headroom_rss_bytes headroom_rss_peak_bytes headroom_processes; do
   check "$m has HELP and TYPE" grep -q "^# TYPE $m gauge" m1.txt
@@ -82,9 +83,13 @@ check "the silent client was closed by the 2 s timeout ($secs s)" python3 -c "im
 
 # 4. The spikes as Prometheus saw them.
 wait "$SPID" || true
-sleep 2.5   # the last interval's peak reaches the exporter, then Prometheus
 true_b=$(( $(awk '/peak_kb/ {print $2}' spike.out) * 1024 ))
-peak=$(promql 'max_over_time(headroom_rss_peak_bytes[2m])')
+# the last interval's peak reaches the exporter, then Prometheus: until PromQL has it (or 30 s)
+seen_true_peak() {
+  peak=$(promql 'max_over_time(headroom_rss_peak_bytes[2m])')
+  python3 -c "import sys; sys.exit(0 if abs(float('$peak') - $true_b) <= $true_b * 0.02 else 1)" 2>/dev/null
+}
+eventually 30 seen_true_peak || true
 within "PromQL max_over_time(headroom_rss_peak_bytes) = the true spike height" "$peak" "$true_b" 2
 plain=$(promql 'max_over_time(headroom_rss_bytes[2m])')
 echo "     (the plain RSS gauge scraped every second saw at most $plain of $true_b bytes)"
@@ -127,8 +132,13 @@ if [ -w "$parent" ] && [ -e "$parent/memory.usage_in_bytes" -o -e "$parent/memor
   ( echo $BASHPID > "$cgroot/b/cgroup.procs"; exec "$PROGS/memgrow" 12 4 20 60000 ) & bp=$!; PIDS+=("$bp")
   sleep 0.5
   start_exporter cg.log --cgroup-root "$cgroot" --interval 200ms --peak-window 2s --rescan 300ms
-  sleep 0.8
-  curl -sf "http://127.0.0.1:$EPORT/metrics" > m2.txt
+  # until both cgroups are exported and a's program has grown to its 24 MiB (or 30 s)
+  both() {
+    curl -sf "http://127.0.0.1:$EPORT/metrics" > m2.txt &&
+      [ "$(grep -c '^headroom_cgroup_usage_bytes{' m2.txt)" -ge 2 ] &&
+      [ "$(sed -n "s|^headroom_cgroup_usage_peak_bytes{cgroup=\"$cgroot/a\"} ||p" m2.txt)" -ge $((24 << 20)) ]
+  }
+  eventually 30 both || true
   check "promtool check metrics passes on --cgroup-root output" promtool check metrics < m2.txt
   expect_eq "two cgroups with processes exported, the empty one not" \
     "$(grep -c '^headroom_cgroup_usage_bytes{' m2.txt)" 2
@@ -138,16 +148,17 @@ if [ -w "$parent" ] && [ -e "$parent/memory.usage_in_bytes" -o -e "$parent/memor
   check "OOM kills exported as a counter" grep -q '^# TYPE headroom_oom_kills_total counter' m2.txt
   kill -KILL "$bp"; wait "$bp" 2>/dev/null || true
   for _ in $(seq 50); do rmdir "$cgroot/b" 2>/dev/null && break; sleep 0.1; done
-  sleep 0.8
-  code=$(curl -s -o m3.txt -w '%{http_code}' "http://127.0.0.1:$EPORT/metrics")
+  # until a rescan has dropped b (or 30 s)
+  b_gone() { code=$(curl -s -o m3.txt -w '%{http_code}' "http://127.0.0.1:$EPORT/metrics"); ! grep -q "$cgroot/b\"" m3.txt; }
+  eventually 30 b_gone || true
   expect_eq "scrape still succeeds after cgroup b disappeared" "$code" 200
   check "cgroup b's series dropped" test -z "$(grep "$cgroot/b\"" m3.txt)"
   check "cgroup a's series still there" grep -q "cgroup=\"$cgroot/a\"" m3.txt
   check "promtool still passes" promtool check metrics < m3.txt
   mkdir "$cgroot/c"
   ( echo $BASHPID > "$cgroot/c/cgroup.procs"; exec "$PROGS/memgrow" 8 4 20 60000 ) & PIDS+=("$!")
-  sleep 1
-  check "a new cgroup is found by the rescan" grep -q "cgroup=\"$cgroot/c\"" <(curl -sf "http://127.0.0.1:$EPORT/metrics")
+  c_found() { curl -sf "http://127.0.0.1:$EPORT/metrics" | grep -q "cgroup=\"$cgroot/c\""; }
+  check "a new cgroup is found by the rescan (polled, 30 s at most)" eventually 30 c_found
 else
   echo "     (no writable memory cgroup here: --cgroup-root part skipped)"
 fi

@@ -43,19 +43,23 @@ within "stats and count mode agree" "$live_stats" "$live_count" 2
 	"$PROGS/heap_idle" stop $TOTAL 500 1 </dev/null >"$T/stop.out" 2>"$T/stop.err" &
 hr=$!
 check "the program said it freed" wait_for "$T/stop.out" '^ready'
-# the program itself (its name), not headroom or its guard, whose command lines hold the same words
-pid=$(pgrep -n -x heap_idle || true)
+# our own program: a child of this headroom, not the newest heap_idle on the machine (another
+# run of this suite on the shared machine has one too, stopped and continued by its own test)
+pid=""
+for c in $(cat /proc/$hr/task/*/children 2>/dev/null); do
+	[ "$(cat /proc/$c/comm 2>/dev/null)" = heap_idle ] && pid=$c
+done
 stopped() { [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ]; }
 for _ in $(seq 600); do stopped && break; sleep 0.1; done
 check "the program stopped itself" stopped
-# the subject of this part is the clock: how old the figures get while it cannot answer. It
-# stays stopped until the recording (read while headroom writes it) holds 3 samples whose heap
-# figures are at least 1 s old, bounded at 60 s: a fixed stop of 1.5 s left no such sample when
-# the sampler was starved by parallel tests, which says nothing about the figures' age.
-old_now() { sqlite3 -readonly -cmd ".timeout 2000" "$T/stop.db" \
-	"select count(*) from samples where heap_t_ns is not null and t_ns - heap_t_ns >= 1000000000" 2>/dev/null || echo 0; }
-for _ in $(seq 600); do [ "$(old_now)" -ge 3 ] 2>/dev/null && break; sleep 0.1; done
-check "stopped: the program was still stopped when the figures had aged" stopped
+# the subject of this part is the clock: how old the figures get while it cannot answer. It stays
+# stopped until headroom's own recording (flushed every 250 ms) holds 3 samples whose heap
+# figures are 1 s old, however slowly a loaded machine lets it sample (a fixed 1.5 s left a
+# 0.5 s window for them: 0 samples once under scripts/stress-timing.sh); 60 s bound.
+old_enough() {
+	[ "$(q "$T/stop.db" "select count(*) from samples where heap_t_ns is not null and t_ns - heap_t_ns >= 1000000000" 2>/dev/null || echo 0)" -ge 3 ]
+}
+eventually 60 old_enough || true
 kill -CONT "$pid"
 wait $hr
 # samples whose heap figures are at least 1 s older than the sample itself: the stopped stretch

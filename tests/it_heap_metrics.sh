@@ -3,7 +3,8 @@
 # holding a known 64 MiB of slices (after a GC) must be recorded within 5 % through its /metrics,
 # the report and explain must show that heap and name the Go runtime; a broken endpoint
 # (refused, 500, garbage, a 10 MB body, slow) must leave the recording intact with one note each.
-# Ports 27101..27110.
+# Ports: free ones the kernel picks (free_port), never fixed ones another run on a shared machine
+# may hold.
 # ctest-labels: timing
 . "$(dirname "$0")/lib.sh"
 
@@ -23,12 +24,15 @@ wait_for() {
 	return 1
 }
 
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+P1=$(free_port) P2=$(free_port) P3=$(free_port)
+
 # --- known truth: 64 MiB live after a GC ---------------------------------------------------
 # Stopped with Ctrl-C just after its fifth page: the last samples then hold a fresh answer (an
 # end just before the next poll would leave the breakdown's heap figures a poll old)
-URL=http://127.0.0.1:27101/metrics
+URL=http://127.0.0.1:$P1/metrics
 "$HEADROOM" run --metrics "$URL" --record "$T/go.db" --out "$T/go.txt" \
-	-- "$T/heapmetrics" 127.0.0.1:27101 64 >"$T/go.out" 2>"$T/go.err" &
+	-- "$T/heapmetrics" 127.0.0.1:$P1 64 >"$T/go.out" 2>"$T/go.err" &
 hp=$!
 check "the Go program served its page five times" wait_for "$T/go.out" '^served 5$'
 kill -INT $hp
@@ -58,18 +62,18 @@ check "explain shows the live heap" grep -qE "live heap +6[3-5]\.[0-9]Mi" "$T/ex
 
 # attach --metrics (localhost, --json): the same figures from a service already running
 # (it exits after its third page: attach ends with it)
-"$T/heapmetrics" 127.0.0.1:27102 32 3 & gopid=$!
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/27102) 2>/dev/null && break; sleep 0.1; done
+"$T/heapmetrics" 127.0.0.1:$P2 32 3 & gopid=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$P2) 2>/dev/null && break; sleep 0.1; done
 rc=0
-"$HEADROOM" attach --pid $gopid --metrics http://localhost:27102/metrics --record "$T/attach.db" \
+"$HEADROOM" attach --pid $gopid --metrics http://localhost:$P2/metrics --record "$T/attach.db" \
 	--json >"$T/attach.json" 2>"$T/attach.err" || rc=$?
 kill $gopid 2>/dev/null || true
 wait $gopid 2>/dev/null || true
 expect_eq "attach --metrics exits 0" $rc 0
-python3 - "$T/attach.json" >"$T/attach.check" 2>&1 <<'PY' || true
+python3 - "$T/attach.json" "$P2" >"$T/attach.check" 2>&1 <<'PY' || true
 import json, sys
 h = json.load(open(sys.argv[1]))["heap"]
-assert h["available"] is True and h["status"] == "available: go runtime (metrics http://localhost:27102/metrics)", h
+assert h["available"] is True and h["status"] == "available: go runtime (metrics http://localhost:" + sys.argv[2] + "/metrics)", h
 assert abs(h["live_final_bytes"] - 32 * 2**20) <= 0.05 * 32 * 2**20, h
 print("ok")
 PY
@@ -117,9 +121,8 @@ polls() {
 	printf 'n() { if [ -f "%s" ]; then wc -l <"%s"; else echo 0; fi; }; s=$(n); while [ $(n) -lt $((s + %d)) ]; do sleep 0.05; done' \
 		"$1" "$1" "$2"
 }
-port=27102
 for mode in refused 500 garbage big slow; do
-	port=$((port + 1))
+	port=$(free_port)
 	pid=
 	# four polls of the endpoint; a refusal is only said after the start-up grace
 	# (METRICS_START_GRACE_NS, 3 s): that run's length is the tool's own timer, not the program's
@@ -160,16 +163,16 @@ for mode in refused 500 garbage big slow; do
 done
 
 # jemalloc's names as Rust services export them, and --heap-metric (which wins over known names)
-python3 "$T/bad.py" page 27110 "$T/page.served" & pid=$!
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/27110) 2>/dev/null && break; sleep 0.1; done
-"$HEADROOM" run --quiet --metrics http://127.0.0.1:27110/metrics --record "$T/je.db" \
+python3 "$T/bad.py" page $P3 "$T/page.served" & pid=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$P3) 2>/dev/null && break; sleep 0.1; done
+"$HEADROOM" run --quiet --metrics http://127.0.0.1:$P3/metrics --record "$T/je.db" \
 	-- sh -c "$(polls "$T/page.served" 2)" 2>/dev/null || fail "jemalloc page: run exits 0"
-"$HEADROOM" run --quiet --metrics http://127.0.0.1:27110/metrics --heap-metric live=app_heap_bytes \
+"$HEADROOM" run --quiet --metrics http://127.0.0.1:$P3/metrics --heap-metric live=app_heap_bytes \
 	--heap-metric held=app_free_bytes --record "$T/hm.db" -- sh -c "$(polls "$T/page.served" 2)" 2>/dev/null ||
 	fail "--heap-metric: run exits 0"
 kill $pid; wait $pid 2>/dev/null || true
 expect_eq "jemalloc: status" "$(q "$T/je.db" "select heap_status from run")" \
-	"available: jemalloc (metrics http://127.0.0.1:27110/metrics)"
+	"available: jemalloc (metrics http://127.0.0.1:$P3/metrics)"
 expect_eq "jemalloc: live = allocated, held = resident - allocated" \
 	"$(q "$T/je.db" "select distinct heap_live || ' ' || heap_held from samples where heap_live is not null")" \
 	"104857600 15142400"
@@ -181,7 +184,7 @@ expect_eq "jemalloc: active, resident, retained kept; metadata of another family
 expect_eq "--heap-metric: no jemalloc figures" \
 	"$(q "$T/hm.db" "select count(*) from samples where alloc_resident is not null")" "0"
 expect_eq "--heap-metric: status" "$(q "$T/hm.db" "select heap_status from run")" \
-	"available: --heap-metric (metrics http://127.0.0.1:27110/metrics)"
+	"available: --heap-metric (metrics http://127.0.0.1:$P3/metrics)"
 expect_eq "--heap-metric: the named series (labels and timestamp allowed)" \
 	"$(q "$T/hm.db" "select distinct heap_live || ' ' || heap_held from samples where heap_live is not null")" \
 	"5000000 700000"

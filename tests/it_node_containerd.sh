@@ -132,9 +132,10 @@ PROM=http://127.0.0.1:$PPORT
 
 # 3. After the exporter: a container that spikes 48 MiB for 30 ms every 1.5 s (between 1 s scrapes),
 # and one whose worker is OOM-killed under its 32 MiB limit.
-t_spike=$(date +%s%N)
+# The clock starts when the container runs (ctr run -d has returned), not before ctr starts it:
+# on a loaded machine ctr itself can take seconds, which are not the exporter's.
 run_ctr besteffort spiky-1 shop spike 0 /memspike 8 48 30 1500 40; SPIKE=$CID
-run_ctr guaranteed batch-7 jobs hog $((32 << 20)) /oomkid 60
+t_spike=$(date +%s%N)
 found_ms=""
 for _ in $(seq 60); do
   if curl -sf "http://127.0.0.1:$EPORT/metrics" | grep -q "container=\"spike\""; then
@@ -143,16 +144,9 @@ for _ in $(seq 60); do
 done
 check "a container started later is found within one --rescan of 2 s (+1 s interval): ${found_ms:-never} ms" \
   test -n "$found_ms" -a "${found_ms:-99999}" -le 3500
+run_ctr guaranteed batch-7 jobs hog $((32 << 20)) /oomkid 60
 
 for _ in $(seq 100); do curl -sf "$PROM/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
-sleep 8   # five spikes, eight scrapes
-curl -sf "http://127.0.0.1:$EPORT/metrics" > m.txt
-plainb=$(curl -s -o /dev/null -w '%{size_download}' "http://127.0.0.1:$EPORT/metrics")
-gzb=$(curl -s -H 'Accept-Encoding: gzip' -D gz.h -o m.gz -w '%{size_download}' "http://127.0.0.1:$EPORT/metrics")
-check "asked for gzip, the answer is gzip ($gzb bytes against $plainb)" grep -qi '^content-encoding: gzip' gz.h
-check "and holds the same exposition" test "$(gunzip -c m.gz | grep -c '^headroom_cgroup_usage_bytes{')" = "$(grep -c '^headroom_cgroup_usage_bytes{' m.txt)"
-promtool check metrics < m.txt > lint.txt 2>&1; rc=$?
-check "promtool parses the node exposition (rc $rc: 0 clean, 3 lint only)" test "$rc" -eq 0 -o "$rc" -eq 3
 promql() { curl -sf "$PROM/api/v1/query" --data-urlencode "query=$1" | python3 -c '
 import json, sys
 r = json.load(sys.stdin)["data"]["result"]
@@ -163,6 +157,25 @@ r = json.load(sys.stdin)["data"]["result"]
 m = r[0]["metric"] if r else {}
 print(" ".join(k + "=" + m.get(k, "") for k in ("namespace", "pod", "container", "uid", "container_id", "qos")))'; }
 
+# until Prometheus holds what the checks below read: a spike at its height, the hog's OOM kill at
+# the limit, the steady container's usage (polled: a loaded machine decides when scrapes happen;
+# 60 s bounds an exporter that never gets there)
+true_spike=$(( (8 + 48) << 20 ))
+scraped_all() {
+  local v
+  v=$(promql 'max_over_time(headroom_cgroup_usage_peak_bytes{container="spike"}[1m])'); [ "${v%.*}" != none ] && [ "${v%.*}" -ge "$true_spike" ] || return 1
+  v=$(promql 'max_over_time(headroom_cgroup_usage_peak_bytes{container="hog"}[1m])'); [ "${v%.*}" != none ] && [ "${v%.*}" -ge $((31 << 20)) ] || return 1
+  [ "$(promql 'headroom_oom_kills_total{container="hog"}')" = 1 ] || return 1
+  v=$(promql 'headroom_cgroup_usage_bytes{container="app"}'); [ "${v%.*}" != none ] && [ "${v%.*}" -ge $((24 << 20)) ]
+}
+eventually 60 scraped_all || true
+curl -sf "http://127.0.0.1:$EPORT/metrics" > m.txt
+plainb=$(curl -s -o /dev/null -w '%{size_download}' "http://127.0.0.1:$EPORT/metrics")
+gzb=$(curl -s -H 'Accept-Encoding: gzip' -D gz.h -o m.gz -w '%{size_download}' "http://127.0.0.1:$EPORT/metrics")
+check "asked for gzip, the answer is gzip ($gzb bytes against $plainb)" grep -qi '^content-encoding: gzip' gz.h
+check "and holds the same exposition" test "$(gunzip -c m.gz | grep -c '^headroom_cgroup_usage_bytes{')" = "$(grep -c '^headroom_cgroup_usage_bytes{' m.txt)"
+promtool check metrics < m.txt > lint.txt 2>&1; rc=$?
+check "promtool parses the node exposition (rc $rc: 0 clean, 3 lint only)" test "$rc" -eq 0 -o "$rc" -eq 3
 expect_eq "Prometheus has the steady container by its Kubernetes names" \
   "$(promlabels 'headroom_cgroup_usage_bytes{container="app"}')" \
   "namespace=shop pod=web-0 container=app uid=${UIDS[web-0]} container_id=$APP qos=burstable"
@@ -177,7 +190,6 @@ hogpeak=$(promql 'max_over_time(headroom_cgroup_usage_peak_bytes{container="hog"
 hogplain=$(promql 'max_over_time(headroom_cgroup_usage_bytes{container="hog"}[1m])')
 check "its usage peak reached the limit ($hogpeak of $((32 << 20)); the plain gauge saw $hogplain)" \
   test "${hogpeak%.*}" -ge $((31 << 20))
-true_spike=$(( (8 + 48) << 20 ))
 peak=$(promql 'max_over_time(headroom_cgroup_usage_peak_bytes{container="spike"}[1m])')
 plain=$(promql 'max_over_time(headroom_cgroup_usage_bytes{container="spike"}[1m])')
 check "the spike between scrapes reaches Prometheus at its height (peak $peak >= 56 MiB)" \
@@ -190,8 +202,9 @@ check "the shared v1 max_usage_in_bytes (cAdvisor's) was not reset: $maxu >= 56 
 
 # 4. A container that goes away drops its series; the scrape still succeeds.
 ctr_ task kill -s KILL "$APP" >/dev/null; sleep 0.5; ctr_ task delete "$APP" >/dev/null 2>&1 || true
-sleep 3
-code=$(curl -s -o m2.txt -w '%{http_code}' "http://127.0.0.1:$EPORT/metrics")
+# until a rescan has dropped it (30 s at most)
+app_gone() { code=$(curl -s -o m2.txt -w '%{http_code}' "http://127.0.0.1:$EPORT/metrics"); ! grep -q "container_id=\"$APP\"" m2.txt; }
+eventually 30 app_gone || true
 expect_eq "scrape succeeds after a container went away" "$code" 200
 check "its series are gone" test -z "$(grep "container_id=\"$APP\"" m2.txt)"
 check "the others remain" grep -q 'container="spike"' m2.txt

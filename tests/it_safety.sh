@@ -146,10 +146,13 @@ assert len(hashes) == len(scripts)
 PY
 
 # --- 7: the guard killed alone must not take headroom with it (SIGPIPE when told "done") -----
-"$HEADROOM" run --no-heap --record "$T/g.db" -- sleep 1 >"$T/g.out" 2>&1 &
+# the program runs until told to stop (a file), not for a second that a loaded machine may spend
+# before the guard is even found
+"$HEADROOM" run --no-heap --record "$T/g.db" -- \
+  sh -c "while [ ! -e '$T/g.stop' ]; do sleep 0.05; done" >"$T/g.out" 2>&1 &
 hp=$!
 guard=""
-for _ in $(seq 100); do
+for _ in $(seq 1500); do   # found at once when all is well; 30 s on a starved machine
   for p in $(cat /proc/$hp/task/*/children 2>/dev/null); do
     [ "$(cat /proc/$p/comm 2>/dev/null)" = headroom-guard ] && guard=$p
   done
@@ -157,6 +160,7 @@ for _ in $(seq 100); do
   sleep 0.02
 done
 [ -n "$guard" ] && kill -9 "$guard"
+touch "$T/g.stop"
 set +e; wait $hp; rc=$?; set -e
 check "the guard was found and killed" [ -n "$guard" ]
 expect_eq "headroom survives its guard's death (exit status)" "$rc" 0
@@ -165,7 +169,7 @@ check "and still prints its report" grep -q "recording " "$T/g.out"
 # --- 8: without a cgroup, a daemon the command started is named as not measured --------------
 cat >"$T/daemon.sh" <<'SH'
 #!/bin/sh
-setsid sh -c 'sleep 2' </dev/null >/dev/null 2>&1 &
+setsid sh -c 'sleep 30' </dev/null >/dev/null 2>&1 &   # killed below; alive whatever the load
 exit 0
 SH
 chmod +x "$T/daemon.sh"

@@ -19,6 +19,13 @@ within() {
   if python3 -c "import sys; g,w,p=float(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]); sys.exit(0 if abs(g-w)<=w*p/100 else 1)" "$2" "$3" "$4"
   then ok "$1 ($2 vs $3, within $4%)"; else fail "$1: $2 is not within $4% of $3"; fi
 }
+# eventually SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds; fails after SECONDS.
+# For what the program will do (a rescan, a scrape) where a loaded machine decides when: the
+# bound is for a program that never does it, not a measure of how fast it is.
+eventually() {
+  local end=$(( $(date +%s) + $1 )); shift
+  until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.1; done
+}
 q() { sqlite3 "$1" "$2"; }
 own_memcg() { echo "/sys/fs/cgroup/memory$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup)"; }
 finish() {

@@ -20,6 +20,7 @@
 #include <elf.h>
 #include <sqlite3.h>
 
+#include "analyze.h"
 #include "cgroup.h"
 #include "heap.h"
 #include "heap_seg.h"
@@ -29,6 +30,7 @@
 #include "size.h"
 #include "stats.h"
 #include "util.h"
+#include "words.h"
 
 /* util_parse_u64 wrapped past 2^64 (fuzz/corpus/quantity/crash-u64-overflow): "18446744073709551616
  * kB" read as 0. Now refused. */
@@ -302,6 +304,99 @@ static void time_to_limit_saturates(void **state)
 	assert_true(s.time_to_limit_ns > 20000000000LL && s.time_to_limit_ns < 30000000000LL);
 }
 
+/* The live heap's change over the steady phase is its slope times the phase's length: heap figures
+ * 1 ms apart falling by 568 MiB (a slope of -3e11 B/s) in a steady phase of 417 days overflowed
+ * the cast to int64 (UBSan; fuzz/corpus/analysis/crash-heap-change-overflow holds these samples).
+ * It saturates now, as every figure from a recording does. Rising, the saturated answer is
+ * INT64_MAX, which an x86 cast does not give by accident (it gives INT64_MIN). */
+static int64_t heap_change_of(int64_t h0, int64_t h1, int64_t h2, double *slope)
+{
+	char dir[] = "/tmp/fuzz_found_heapXXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[300];
+	snprintf(path, sizeof(path), "%s/h.db", dir);
+	struct run_info info;
+	memset(&info, 0, sizeof(info));
+	snprintf(info.mode, sizeof(info.mode), "run");
+	snprintf(info.command, sizeof(info.command), "[\"svc\"]");
+	info.pid = 1;
+	info.limit_bytes = HR_UNKNOWN;
+	info.interval_ns = 100000000;
+	info.rss_peaks_exact = info.cg_peaks_exact = true;
+	snprintf(info.heap_mode, sizeof(info.heap_mode), "count");
+	snprintf(info.heap_status, sizeof(info.heap_status), "available: glibc, count mode");
+	const int64_t U = HR_UNKNOWN, M = 4 * UTIL_MiB, D = INT64_C(1) << 54;   /* D: 208 days */
+	const int64_t t7 = 2000000 + 3 * D + 101000000;
+	const int64_t rows[][4] = {   /* t_ns, rss, heap_live, heap_t_ns */
+		{1000000, U, U, U}, {2000000, U, 1, 1}, {2000000 + D, 1, U, U},
+		{102000000 + D, 147 * M, U, 0}, {102000000 + D, 0, U, U}, {103000000 + D, U, U, 1},
+		{103000000 + 2 * D, 1, 1, 1}, {t7, 1, h0, U}, {t7 + 1000000, U, h1, U},
+		{t7 + 2000000, U, U, 50 * M}, {t7 + 2001000, U, h2, U}, {t7 + 3001000, U, U, U},
+		{t7 + 4001000, U, U, U}, {t7 + 5001000, U, U, U}, {t7 + 6001000, 5 * M, U, U},
+		{t7 + 106001000, 30 * M, U, U},
+	};
+	struct record *r;
+	assert_int_equal(record_create(path, &info, &r), 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct sample s;
+		sample_clear(&s);
+		s.t_ns = rows[i][0];
+		s.rss = rows[i][1];
+		s.heap_live = rows[i][2];
+		s.heap_t_ns = rows[i][3];
+		record_push_sample(r, &s);
+	}
+	info.finished = true;
+	info.duration_ns = rows[15][0];
+	assert_int_equal(record_finish(r, &info), 0);
+
+	struct recording *rec;
+	struct analysis *a;
+	assert_int_equal(analyze_file(path, &rec, &a), 0);
+	*slope = a->heap_slope_bytes_per_s;
+	/* the product is beyond int64: the steady phase is the 417 days from the third sample */
+	assert_true(fabs(a->heap_slope_bytes_per_s * (double)a->steady_ns / 1e9) > 9.3e18);
+	int64_t change = a->heap_change_bytes;
+	analyze_file_free(rec, a);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	return change;
+}
+
+static void heap_change_saturates(void **state)
+{
+	(void)state;
+	const int64_t M = 4 * UTIL_MiB;
+	double slope;
+	assert_int_equal(heap_change_of(147 * M, 0, 5 * M, &slope), INT64_MIN);
+	assert_true(slope < -2.9e11);   /* -568 MiB in 2 ms */
+	assert_int_equal(heap_change_of(0, 147 * M, 142 * M, &slope), INT64_MAX);
+	assert_true(slope > 2.9e11);
+}
+
+/* The report's "+X over D" for a trend over a short steady phase multiplied the slope by the
+ * phase's length and cast it to int64: 1e20 bytes in 1 s overflowed (UBSan; an x86 cast gives
+ * INT64_MIN, which printed "+- over 1s"). It saturates: the largest size, with its sign
+ * (fuzz/corpus/analysis/crash-words-change-overflow). */
+static void words_change_saturates(void **state)
+{
+	(void)state;
+	struct analysis a;
+	memset(&a, 0, sizeof(a));
+	a.steady_ns = 1000000000;
+	char got[96], want[96], size[32], d[32];
+	util_duration_format(a.steady_ns, d, sizeof(d));
+	util_size_format(INT64_MAX, size, sizeof(size));
+	snprintf(want, sizeof(want), "+%s over %s", size, d);
+	assert_string_equal(words_change(&a, 1e20, got, sizeof(got)), want);
+	snprintf(want, sizeof(want), "-%s over %s", size, d);
+	assert_string_equal(words_change(&a, -1e20, got, sizeof(got)), want);
+	util_size_format(3 * UTIL_MiB, size, sizeof(size));   /* and an ordinary figure as before */
+	snprintf(want, sizeof(want), "+%s over %s", size, d);
+	assert_string_equal(words_change(&a, 3.0 * UTIL_MiB, got, sizeof(got)), want);
+}
+
 /* A recording with a negative time (fuzz/corpus/recording/crash-negative-t-blind-spot) drove the
  * blind-spot phases below their array; control characters in its text (crash-control-char-in-
  * command) reached the terminal. Now: corrupt, and '?'; impossible figures read as unknown. */
@@ -405,6 +500,8 @@ int main(void)
 		cmocka_unit_test(promsize_wrong_types),
 		cmocka_unit_test(blind_spot_no_phase),
 		cmocka_unit_test(blind_spot_cost_bounded),
+		cmocka_unit_test(heap_change_saturates),
+		cmocka_unit_test(words_change_saturates),
 		cmocka_unit_test(time_to_limit_saturates),
 		cmocka_unit_test(recording_validated),
 	};

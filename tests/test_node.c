@@ -225,7 +225,9 @@ static char *scrape_until(struct exporter *e, const char *needle, bool present)
 {
 	size_t len;
 	char *t = NULL;
-	for (int i = 0; i < 100; i++) {
+	/* returns as soon as a rescan shows it; 10 s bound an exporter that never rescans, not how
+	 * fast one does on a loaded machine */
+	for (int i = 0; i < 500; i++) {
 		free(t);
 		t = export_render(e, &len);
 		assert_non_null(t);
@@ -233,7 +235,7 @@ static char *scrape_until(struct exporter *e, const char *needle, bool present)
 			return t;
 		sleep_ms(20);
 	}
-	fail_msg("'%s' %s after 2 s:\n%s", needle, present ? "never appeared" : "never went away", t);
+	fail_msg("'%s' %s after 10 s:\n%s", needle, present ? "never appeared" : "never went away", t);
 	return t;
 }
 

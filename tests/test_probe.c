@@ -240,17 +240,26 @@ static void missing_process(void **state)
 static void tree_scan_finds_children(void **state)
 {
 	(void)state;
+	/* the child says when its child exists (a byte on a pipe), rather than 100 ms of a clock */
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
 	pid_t child = fork();
 	if (child == 0) {
+		close(fds[0]);
 		pid_t grandchild = fork();
 		if (grandchild == 0) {
 			sleep(5);
 			_exit(0);
 		}
+		if (write(fds[1], "g", 1) != 1)
+			_exit(1);
 		sleep(5);
 		_exit(0);
 	}
-	usleep(100000);
+	close(fds[1]);
+	char c;
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
 	pid_t pids[16];
 	int n = probe_tree_scan("/proc", child, pids, 16);
 	assert_int_equal(n, 2);

@@ -217,6 +217,58 @@ static void abandoned_recording_keeps_flushed_rows(void **state)
 	record_abandon(r);
 }
 
+/* record_open_image: a file's bytes read in memory give what the file gives; garbage is -EPROTO */
+static void image_reads_as_the_file(void **state)
+{
+	(void)state;
+	char path[300];
+	snprintf(path, sizeof(path), "%s/img.db", dir);
+	struct run_info info;
+	fill_info(&info);
+	struct record *r;
+	assert_int_equal(record_create(path, &info, &r), 0);
+	for (int i = 0; i < 3000; i++) {
+		struct sample s;
+		sample_clear(&s);
+		s.t_ns = (int64_t)i * 7000000;
+		s.rss = 4096 * (int64_t)(i % 97);
+		record_push_sample(r, &s);
+	}
+	record_push_event(r, 5, "start", 4242, NULL);
+	info.duration_ns = 21000000000LL;
+	assert_int_equal(record_finish(r, &info), 0);
+
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	static unsigned char img[4 << 20];
+	size_t len = fread(img, 1, sizeof(img), f);
+	fclose(f);
+	assert_true(len > 0 && len < sizeof(img));
+	struct recording *a, *b;
+	assert_int_equal(record_open(path, NULL, &a), 0);
+	assert_int_equal(record_open_image(img, len, "img", NULL, &b), 0);
+	assert_int_equal(b->nsamples, 3000);
+	assert_int_equal(b->nsamples, a->nsamples);
+	assert_int_equal(b->ncols, a->ncols);
+	for (int c = 0; c < a->ncols; c++) {
+		assert_string_equal(b->col_name[c], a->col_name[c]);
+		assert_memory_equal(b->col[c], a->col[c], a->nsamples * sizeof(int64_t));
+	}
+	assert_memory_equal(b->t_ns, a->t_ns, a->nsamples * sizeof(int64_t));
+	assert_int_equal(b->nevents, 1);
+	assert_string_equal(b->events[0].kind, "start");
+	assert_int_equal(b->run.duration_ns, a->run.duration_ns);
+	assert_string_equal(b->run.command, a->run.command);
+	assert_string_equal(b->path, "img");
+	recording_free(a);
+	recording_free(b);
+
+	/* cut short, or not SQLite at all: not a recording, and nothing written anywhere */
+	assert_int_equal(record_open_image(img, 1000, "cut", NULL, &b), -EPROTO);
+	assert_int_equal(record_open_image("not sqlite", 10, "x", NULL, &b), -EPROTO);
+	assert_int_equal(record_open_image("", 0, "empty", NULL, &b), -EPROTO);
+}
+
 static void bad_files(void **state)
 {
 	(void)state;
@@ -336,6 +388,7 @@ int main(void)
 		cmocka_unit_test(sites_roundtrip),
 		cmocka_unit_test(abandoned_recording_keeps_flushed_rows),
 		cmocka_unit_test(bad_files),
+		cmocka_unit_test(image_reads_as_the_file),
 		cmocka_unit_test(write_failure_keeps_the_run),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -277,6 +277,101 @@ static void blind_spot_plateau_longer_than_scrape_is_always_seen(void **state)
 	assert_int_equal(stats_blind_spot(bt, bx, BN, 15000000000LL, &b), -ENODATA);
 }
 
+/* The blind spot from its definition: a scraper every S ns starting at phase k*w (w = S/nphase,
+ * nphase = S / (half the median spacing)) reads the latest sample at or before each scrape; per
+ * phase the highest value read, then the highest and lowest over the phases that read anything.
+ * Brute force over every scrape instant, on spacings that make w a whole number of ns. */
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t u = *(const int64_t *)a, v = *(const int64_t *)b;
+	return (u > v) - (u < v);
+}
+
+static int brute_blind(const int64_t *t, const int64_t *x, size_t n, int64_t S, int64_t spacing,
+		       int64_t nphase, struct stats_blind *ret)
+{
+	int64_t w = S / nphase;
+	int64_t *best = malloc((size_t)nphase * sizeof(*best));
+	assert_non_null(best);
+	for (int64_t p = 0; p < nphase; p++)
+		best[p] = INT64_MIN;
+	for (size_t i = 0; i < n; i++) {
+		int64_t a = t[i], b = i + 1 < n ? t[i + 1] : a + spacing;
+		if (x[i] < 0)
+			continue;
+		for (int64_t T = (a + w - 1) / w * w; T < b; T += w) {
+			int64_t p = T % S / w;
+			if (x[i] > best[p])
+				best[p] = x[i];
+		}
+	}
+	int64_t hi = INT64_MIN, lo = INT64_MAX;
+	for (int64_t p = 0; p < nphase; p++) {
+		if (best[p] == INT64_MIN)
+			continue;
+		hi = best[p] > hi ? best[p] : hi;
+		lo = best[p] < lo ? best[p] : lo;
+	}
+	free(best);
+	if (hi == INT64_MIN)
+		return -ENODATA;
+	ret->best = hi;
+	ret->worst = lo;
+	ret->scrapes = (size_t)((t[n - 1] - t[0]) / S);
+	return 0;
+}
+
+static void blind_spot_matches_brute_force(void **state)
+{
+	(void)state;
+	/* {S, median spacing, samples, longest other gap}: 1000 phases of 1 us; 2^20 phases of 4 ns */
+	static const int64_t shapes[][4] = {{1000000, 2000, 200, 1000000}, {4194304, 8, 40, 1048576}};
+	int64_t t[200], x[200];
+	int differing = 0, checked = 0;
+	for (int c = 0; c < 400; c++) {
+		const int64_t *sh = shapes[c % 2];
+		size_t n = 1 + rnd() % (uint64_t)sh[2];
+		t[0] = (int64_t)(rnd() % (uint64_t)sh[0]) * 3;
+		for (size_t i = 1; i < n; i++)   /* three in four gaps at the median: it is the median */
+			t[i] = t[i - 1] + (rnd() % 4 ? sh[1] : (int64_t)(rnd() % (uint64_t)sh[3]));
+		for (size_t i = 0; i < n; i++)
+			x[i] = rnd() % 6 == 0 ? -1 : (int64_t)(rnd() % 40);
+		/* the median gap (the upper one of an even count), or one scrape without a gap */
+		int64_t spacing = sh[0], gaps[200];
+		for (size_t i = 1; i < n; i++)
+			gaps[i - 1] = t[i] - t[i - 1];
+		if (n >= 2) {
+			qsort(gaps, n - 1, sizeof(*gaps), cmp_i64);
+			spacing = gaps[(n - 1) / 2];
+			if (spacing != sh[1])
+				continue;   /* the phase step would not be a whole number of ns */
+		}
+		int64_t nphase = n < 2 ? 1 : sh[0] / (spacing / 2);
+		struct stats_blind want = {0}, got = {0};
+		int rw = brute_blind(t, x, n, sh[0], spacing, nphase, &want);
+		int rg = stats_blind_spot(t, x, n, sh[0], &got);
+		assert_int_equal(rg, rw);
+		checked++;
+		if (rw == 0) {
+			assert_int_equal(got.best, want.best);
+			assert_int_equal(got.worst, want.worst);
+			assert_int_equal(got.scrapes, want.scrapes);
+			differing += want.best != want.worst;
+		}
+	}
+	assert_true(checked > 200);
+	assert_true(differing > 20);   /* the cases are not all trivial */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +386,7 @@ int main(void)
 		cmocka_unit_test(pearson_known_values),
 		cmocka_unit_test(blind_spot_short_spike_is_a_matter_of_luck),
 		cmocka_unit_test(blind_spot_plateau_longer_than_scrape_is_always_seen),
+		cmocka_unit_test(blind_spot_matches_brute_force),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

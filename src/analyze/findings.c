@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analyze_stages.h"
+#include "sat.h"
 #include "size.h"
 #include "thresholds.h"
 #include "util.h"
@@ -200,7 +201,7 @@ static enum analyze_verdict shapes(const struct analyze_options *o, struct analy
 		     (double)a->traffic_peak - med >= (double)TH_SPIKE_MIN_BYTES && a->spike_time_fraction < TH_SPIKE_MAX_TIME;
 	double rise_bytes = a->slope_bytes_per_s * (double)a->steady_ns / 1e9;
 	if (growing)
-		add(a, FINDING_GROWING, a->mk_p, (int64_t)rise_bytes, HR_UNKNOWN);
+		add(a, FINDING_GROWING, a->mk_p, sat_from_double(rise_bytes), HR_UNKNOWN);
 	if (tracks)
 		add(a, FINDING_TRACKS_LOAD, a->load_correlation, (int64_t)swing, HR_UNKNOWN);
 	if (saw)

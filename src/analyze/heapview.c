@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "analyze_stages.h"
+#include "sat.h"
 #include "stats.h"
 #include "thresholds.h"
 
@@ -99,7 +100,7 @@ void stage_heap(struct series *s, const struct analyze_options *o, struct analys
 	if (hk >= 4 && stats_mann_kendall(s->ts, s->xs, hk, &mk) == 0)
 		a->heap_mk_p = mk.p;
 	if (!isnan(a->heap_slope_bytes_per_s))
-		a->heap_change_bytes = (int64_t)(a->heap_slope_bytes_per_s * (double)a->steady_ns / 1e9);
+		a->heap_change_bytes = sat_from_double(a->heap_slope_bytes_per_s * (double)a->steady_ns / 1e9);
 	if (fresh) {
 		double rise = a->heap_slope_bytes_per_s * (double)a->steady_ns / 1e9;
 		bool grows = !isnan(a->heap_mk_p) && a->heap_mk_p < o->p_threshold &&

@@ -388,7 +388,21 @@ static int cmp_cover_desc(const void *a, const void *b)
 	return (x < y) - (x > y);
 }
 
-/* the first phase at or after p that is not painted yet (nphase when none) */
+/* the index of v in the sorted distinct cuts (v is one of them) */
+static size_t cut_index(const int64_t *cut, size_t m, int64_t v)
+{
+	size_t lo = 0, hi = m;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cut[mid] <= v)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* the first segment at or after p that is not painted yet (the segment count when none) */
 static size_t phase_next(size_t *next, size_t p)
 {
 	size_t r = p;
@@ -432,20 +446,18 @@ int stats_blind_spot(const int64_t *t_ns, const int64_t *x, size_t n, int64_t sc
 	if (nphase > (1 << 20))
 		nphase = 1 << 20;
 	double w = (double)scrape_ns / (double)nphase;
-	int64_t *best = malloc((size_t)nphase * sizeof(*best));
-	size_t *next = malloc(((size_t)nphase + 1) * sizeof(*next));
 	struct blind_cover *cov = malloc((n ? n : 1) * sizeof(*cov));
-	if (!best || !next || !cov) {
-		free(best);
-		free(next);
-		free(cov);
+	if (!cov)
 		return -ENOMEM;
-	}
 	/* Each sample is read by the scrape phases in one (cyclic) run [k0, k0 + count). Visiting
 	 * every covered phase of every sample costs samples x phases (a recording of 1 ns and 14 s
 	 * gaps took minutes); instead the samples go from the highest value down and each paints only
-	 * the phases no higher sample has painted, found through `next` (the first unpainted phase at
-	 * or after p, path-compressed): every phase is painted once. */
+	 * what no higher sample has painted, found through `next` (the first unpainted segment at or
+	 * after p, path-compressed): every segment is painted once. The unit painted is not a phase
+	 * but a segment between two consecutive ends of runs: the phases of a segment are read by the
+	 * same samples, so the highest and lowest over segments are those over phases, and the cost
+	 * is O(n log n) whatever the phase count (2^20 phases for samples 1 ns apart made each call
+	 * cost 2^20 however few the samples). */
 	size_t ncov = 0;
 	for (size_t i = 0; i < n; i++) {
 		/* the scrapes that read sample i are those in [t_i, t_{i+1}) */
@@ -468,34 +480,65 @@ int stats_blind_spot(const int64_t *t_ns, const int64_t *x, size_t n, int64_t sc
 		cov[ncov++] = (struct blind_cover){.x = x[i], .k0 = k0 % nphase, .count = end - k0};
 	}
 	if (ncov == 0) {
-		free(best);
-		free(next);
 		free(cov);
 		return -ENODATA;
 	}
 	qsort(cov, ncov, sizeof(*cov), cmp_cover_desc);
-	for (int64_t p = 0; p <= nphase; p++)
-		next[p] = (size_t)p;
-	for (int64_t p = 0; p < nphase; p++)
+	/* the cyclic runs as at most two linear ones [from, to) in [0, nphase); their ends, with 0
+	 * and nphase, cut [0, nphase) into segments */
+	int64_t *cut = malloc((2 * ncov + 2) * sizeof(*cut));
+	if (!cut) {
+		free(cov);
+		return -ENOMEM;
+	}
+	size_t ncut = 0;
+	cut[ncut++] = 0;
+	cut[ncut++] = nphase;
+	for (size_t c = 0; c < ncov; c++) {
+		int64_t to = cov[c].k0 + cov[c].count;
+		cut[ncut++] = cov[c].k0;
+		cut[ncut++] = to > nphase ? to - nphase : to;
+	}
+	qsort(cut, ncut, sizeof(*cut), cmp_i64);
+	size_t m = 0;   /* distinct cuts: segment j is [cut[j], cut[j + 1]), j < m - 1 */
+	for (size_t i = 0; i < ncut; i++)
+		if (m == 0 || cut[i] != cut[m - 1])
+			cut[m++] = cut[i];
+	size_t nseg = m - 1;
+	int64_t *best = malloc((nseg ? nseg : 1) * sizeof(*best));
+	size_t *next = malloc((nseg + 1) * sizeof(*next));
+	if (!best || !next) {
+		free(best);
+		free(next);
+		free(cut);
+		free(cov);
+		return -ENOMEM;
+	}
+	for (size_t p = 0; p <= nseg; p++)
+		next[p] = p;
+	for (size_t p = 0; p < nseg; p++)
 		best[p] = INT64_MIN;
 	for (size_t c = 0; c < ncov; c++) {
-		/* the cyclic run as at most two linear ones */
 		int64_t from[2] = {cov[c].k0, 0}, to[2] = {cov[c].k0 + cov[c].count, 0};
 		if (to[0] > nphase) {
 			to[1] = to[0] - nphase;
 			to[0] = nphase;
 		}
-		for (int r = 0; r < 2; r++)
-			for (size_t p = phase_next(next, (size_t)from[r]); p < (size_t)to[r];
-			     p = phase_next(next, p + 1)) {
+		for (int r = 0; r < 2; r++) {
+			if (to[r] <= from[r])
+				continue;
+			size_t sf = cut_index(cut, m, from[r]), st = cut_index(cut, m, to[r]);
+			for (size_t p = phase_next(next, sf); p < st; p = phase_next(next, p + 1)) {
 				best[p] = cov[c].x;
 				next[p] = p + 1;
 			}
+		}
 	}
 	free(next);
+	free(cut);
 	free(cov);
 	int64_t hi = INT64_MIN, lo = INT64_MAX;
-	for (int64_t p = 0; p < nphase; p++) {
+	for (size_t p = 0; p < nseg; p++) {
 		if (best[p] == INT64_MIN)
 			continue;
 		if (best[p] > hi)

@@ -35,4 +35,15 @@ static inline int64_t sat_mul_frac_ceil(int64_t bytes, double f)
 	return (int64_t)v;
 }
 
+/* v toward zero as an int64; beyond the range (a cast there is undefined) INT64_MAX or INT64_MIN,
+ * NaN INT64_MAX as in sat_mul_frac_ceil. For a rate times a duration of a hostile recording. */
+static inline int64_t sat_from_double(double v)
+{
+	if (!(v < 9.2233720368547748e18))
+		return INT64_MAX;
+	if (v <= -9.2233720368547758e18)
+		return INT64_MIN;
+	return (int64_t)v;
+}
+
 #endif

@@ -1163,21 +1163,14 @@ static int read_sites(sqlite3 *db, struct recording *rec)
 	return 0;
 }
 
-int record_open(const char *path, const char *const *columns, struct recording **ret)
+/* everything after the file is open: the same checks whether it came from a path or an image */
+static int record_read(sqlite3 *db, const char *path, const char *const *columns, struct recording **ret)
 {
-	struct stat sb;
-	if (stat(path, &sb) < 0)
-		return -errno;
-	if (!S_ISREG(sb.st_mode))
-		return -EPROTO;
 	struct recording *rec = calloc(1, sizeof(*rec));
 	if (!rec)
 		return -ENOMEM;
 	snprintf(rec->path, sizeof(rec->path), "%s", path);
-	sqlite3 *db = NULL;
-	int rc = sqlite_err(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL));
-	if (rc < 0)
-		goto out;
+	int rc;
 	sqlite3_busy_timeout(db, 2000);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
@@ -1208,14 +1201,54 @@ int record_open(const char *path, const char *const *columns, struct recording *
 	if (rc == 0 && (!rec->run.finished || rec->run.duration_ns == HR_UNKNOWN) && rec->nsamples > 0)
 		rec->run.duration_ns = rec->t_ns[rec->nsamples - 1];
 out:
-	if (db)
-		sqlite3_close(db);
 	if (rc < 0) {
 		recording_free(rec);
 		return rc;
 	}
 	*ret = rec;
 	return 0;
+}
+
+int record_open(const char *path, const char *const *columns, struct recording **ret)
+{
+	struct stat sb;
+	if (stat(path, &sb) < 0)
+		return -errno;
+	if (!S_ISREG(sb.st_mode))
+		return -EPROTO;
+	sqlite3 *db = NULL;
+	int rc = sqlite_err(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL));
+	if (rc == 0)
+		rc = record_read(db, path, columns, ret);
+	sqlite3_close(db);
+	return rc;
+}
+
+int record_open_image(const void *data, size_t len, const char *name, const char *const *columns,
+		      struct recording **ret)
+{
+	if (len > (size_t)INT64_MAX / 2)
+		return -E2BIG;
+	sqlite3 *db = NULL;
+	int rc = sqlite_err(sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE, NULL));
+	if (rc < 0) {
+		sqlite3_close(db);
+		return rc;
+	}
+	/* SQLite owns (and frees) the copy; read only, so nothing is ever written to it */
+	unsigned char *copy = sqlite3_malloc64(len ? len : 1);
+	if (!copy) {
+		sqlite3_close(db);
+		return -ENOMEM;
+	}
+	memcpy(copy, data, len);
+	if (sqlite3_deserialize(db, "main", copy, (sqlite3_int64)len, (sqlite3_int64)len,
+				SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) != SQLITE_OK)
+		rc = -EPROTO;
+	else
+		rc = record_read(db, name ? name : "", columns, ret);
+	sqlite3_close(db);
+	return rc;
 }
 
 int recording_add_unwritten(struct recording *rec, const struct record_unwritten *u)

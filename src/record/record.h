@@ -177,6 +177,11 @@ extern const char *const record_sample_columns[];
  * Errors: -ENOENT, -EPROTO (not a headroom recording or corrupt),
  * -EPROTONOSUPPORT (a newer schema), -ENOMEM. */
 int record_open(const char *path, const char *const *columns, struct recording **ret);
+/* The same from a file's bytes in memory (the file's -wal, if any, is not part of them), with
+ * the same checks; name only labels the recording. For tests and the fuzz target, which must
+ * not pay for a file per input. Errors as record_open, -E2BIG past what SQLite can hold. */
+int record_open_image(const void *data, size_t len, const char *name, const char *const *columns,
+		      struct recording **ret);
 /* Append rows that never reached the file (from record_finish_keep) to a recording read back, so
  * the run's own report covers the whole run. -ENOMEM. */
 int recording_add_unwritten(struct recording *rec, const struct record_unwritten *u);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gate.h"
+#include "sat.h"
 #include "util.h"
 
 /* Markdown and HTML metacharacters become backslash escapes or entities; control bytes and
@@ -86,7 +87,7 @@ static void md_figures(FILE *out, const struct analysis *a)
 	fprintf(out, "| RSS peak | %s |\n", md_bytes(a->rss_peak, b1, sizeof(b1)));
 	if (isfinite(a->slope_bytes_per_s))
 		fprintf(out, "| trend slope | %s%s/h (Mann–Kendall p = %.3g) |\n", a->slope_bytes_per_s < 0 ? "-" : "+",
-			md_bytes((int64_t)fabs(a->slope_bytes_per_s * 3600), b1, sizeof(b1)), a->mk_p);
+			md_bytes(sat_from_double(fabs(a->slope_bytes_per_s * 3600)), b1, sizeof(b1)), a->mk_p);
 	if (a->heap_available)
 		fprintf(out, "| live heap peak | %s |\n", md_bytes(a->heap_live_peak, b1, sizeof(b1)));
 	fprintf(out, "| limit of the run | %s |\n", a->limit_bytes > 0 ? md_bytes(a->limit_bytes, b1, sizeof(b1)) : "none");

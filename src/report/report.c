@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "sat.h"
 #include "thresholds.h"
 #include "util.h"
 #include "words.h"
@@ -122,11 +123,11 @@ static void print_trend_text(FILE *out, const struct analysis *a)
 		return;
 	if (!isnan(a->mk_p) && a->mk_p < TH_P_SIGNIFICANT)
 		fprintf(out, "  memory is flat: it moved %s over the steady phase (p = %s), below the %.0f %% / %s that would "
-			"matter; a limit sized on the peak holds.\n", sz((int64_t)fabs(isnan(rise) ? 0 : rise)).s,
+			"matter; a limit sized on the peak holds.\n", sz(sat_from_double(fabs(isnan(rise) ? 0 : rise))).s,
 			pval(a->mk_p).s, TH_BAND_FRAC * 100, sz(TH_BAND_MIN_BYTES).s);
 	else
 		fprintf(out, "  memory is flat: %s over the steady phase is within noise (p = %s); a limit sized on the peak holds.\n",
-			sz((int64_t)fabs(isnan(rise) ? 0 : rise)).s, pval(a->mk_p).s);
+			sz(sat_from_double(fabs(isnan(rise) ? 0 : rise))).s, pval(a->mk_p).s);
 }
 
 static void print_findings_text(FILE *out, const struct analysis *a)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sat.h"
 #include "thresholds.h"
 #include "util.h"
 
@@ -49,7 +50,7 @@ const char *words_change(const struct analysis *a, double bytes_per_s, char *buf
 	} else {
 		char d[32], b[32];
 		double change = bytes_per_s * (double)a->steady_ns / 1e9;
-		snprintf(buf, len, "%s%s over %s", change < 0 ? "-" : "+", words_size((int64_t)fabs(change), b, sizeof(b)),
+		snprintf(buf, len, "%s%s over %s", change < 0 ? "-" : "+", words_size(sat_from_double(fabs(change)), b, sizeof(b)),
 			 words_duration(a->steady_ns, d, sizeof(d)));
 	}
 	return buf;
