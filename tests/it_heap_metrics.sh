@@ -81,7 +81,7 @@ expect_eq "attach --json: heap from the Go runtime, 32 MiB within 5 %" "$(cat "$
 
 # --- broken endpoints: one note each, the recording goes on ----------------------------------
 cat >"$T/bad.py" <<'PY'
-import socket, sys, threading, time
+import socket, struct, sys, threading, time
 mode, port, served = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", port)); s.listen(16)
@@ -92,13 +92,20 @@ def serve(c):
             return   # a probe of the port (connected, nothing asked): not a poll
         with open(served, "a") as f:   # one line per request: what the runs wait for
             f.write("x\n")
+        with open(served) as f:
+            nth = len(f.readlines())
+        if (mode == "pagereset" and nth == 2) or (mode == "resetmany" and nth >= 2):
+            # the request read, the connection reset (RST): what a service closing at exit does
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+            return
         if mode == "500":
             c.sendall(b"HTTP/1.0 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops\n")
         elif mode == "garbage":
             c.sendall(b"HTTP/1.0 200 OK\r\n\r\ngo_memstats_heap_alloc_bytes twelve\n\x1b[31m{{{\n")
         elif mode == "big":
             c.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + (b"# " + b"x" * 1000 + b"\n") * 10000)
-        elif mode == "page":
+        elif mode in ("page", "pagereset", "resetmany"):
             body = (b"# TYPE jemalloc_allocated_bytes gauge\njemalloc_allocated_bytes 104857600\n"
                     b"jemalloc_active_bytes 1.1e8\njemalloc_resident_bytes 1.2e+08\n"
                     b"jemalloc_retained_bytes 35000000\njemalloc_stats_metadata_bytes 4096\n"
@@ -160,6 +167,26 @@ for mode in refused 500 garbage big slow; do
 	[ "$n" = 1 ] || cat "$T/$mode.err"
 	check "$mode: status says unavailable" grep -q "^unavailable: metrics" <(q "$T/$mode.db" "select heap_status from run")
 	check "$mode: no escape reaches the terminal" test "$(grep -c $'\x1b' "$T/$mode.err")" -eq 0
+done
+
+# a connection reset after answers (the service closing at exit with the poll unread) is said only
+# when a second comes in a row, like a refusal
+for mode in pagereset resetmany; do
+	port=$(free_port)
+	python3 "$T/bad.py" $mode $port "$T/$mode.served" & pid=$!
+	for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+	"$HEADROOM" run --quiet --metrics "http://127.0.0.1:$port/metrics" --record "$T/$mode.db" \
+		-- sh -c "$(polls "$T/$mode.served" 4)" 2>"$T/$mode.err" || fail "$mode: run exits 0"
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+	n=$(grep -c "Connection reset by peer" "$T/$mode.err" || true)
+	if [ $mode = pagereset ]; then
+		expect_eq "one reset between answers: no note" "$n" 0
+		check "one reset between answers: the heap figures go on" test "$(q "$T/$mode.db" \
+			"select count(*) from samples where heap_live is not null")" -gt 0
+	else
+		expect_eq "resets in a row after an answer: one note" "$n" 1
+	fi
+	[ $FAILS -eq 0 ] || cat "$T/$mode.err"
 done
 
 # jemalloc's names as Rust services export them, and --heap-metric (which wins over known names)

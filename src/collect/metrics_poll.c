@@ -168,7 +168,13 @@ static ssize_t poll_fetch(struct metrics_poll *m)
 			continue;
 		if (r < 0) {
 			ret = -errno;
-			poll_fail(m, MF_CONNECT, "connection failed: %s", strerror(errno));
+			/* a reset after answers, like a refusal, is most often the service closing at the
+			 * end of the run with our request unread: only a second in a row is said */
+			pthread_mutex_lock(&m->mu);
+			bool answered = m->answers > 0;
+			pthread_mutex_unlock(&m->mu);
+			if (errno != ECONNRESET || ++m->reset_in_row >= (answered ? 2 : 1))
+				poll_fail(m, MF_CONNECT, "connection failed: %s", strerror(-(int)ret));
 			goto out_close;
 		}
 		if (r == 0)
@@ -329,6 +335,7 @@ static void poll_answer(struct metrics_poll *m, const char *body, size_t blen, i
 	m->taken_ns = taken;
 	m->source = source;
 	m->answers++;
+	m->reset_in_row = 0;
 	pthread_mutex_unlock(&m->mu);
 }
 

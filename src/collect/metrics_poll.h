@@ -51,6 +51,7 @@ struct metrics_poll {
 	int stop_pipe[2];
 	int64_t start_ns;
 	int refused_in_row;                   /* the poll thread's own: connections refused in a row */
+	int reset_in_row;                     /* and connections reset while reading, since the last answer */
 	/* shared with the thread, under mu */
 	pthread_mutex_t mu;
 	int64_t live, held, next_gc, gc_count;   /* HR_UNKNOWN where the page does not say */
