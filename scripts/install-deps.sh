@@ -37,8 +37,9 @@ for group in "$@"; do
     demo)  pkgs+=(golang-go librust-hyper-dev librust-tokio-dev curl)
            command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || pkgs+=(cargo) ;;
     # the runtimes' own heap figures (scripts/build-examples.sh go, rust-jemalloc): the Prometheus
-    # client library for the Go demo's /metrics, jemalloc's static library for the Rust one
-    runtimes) pkgs+=(golang-go golang-github-prometheus-client-golang-dev libjemalloc-dev) ;;
+    # client library for the Go demo's /metrics, jemalloc's static library for the Rust one, a JDK
+    # for tests/it_heap_jvm.sh's Java service (skipped without javac)
+    runtimes) pkgs+=(golang-go golang-github-prometheus-client-golang-dev libjemalloc-dev openjdk-17-jdk-headless) ;;
     browser) pkgs+=(chromium python3) ;;
     # the node agent's tests (tests/it_node_containerd.sh, it_deploy_*.sh): the container runtime
     # Kubernetes uses, podman to build images, a static libc for the test image, node + npm for

@@ -71,6 +71,93 @@ static void labels_with_escapes_and_blanks(void **state)
 	assert_int_equal(parse("m{a:b=\"x\"} 1\n", w, 1, NULL), -EBADMSG);
 }
 
+/* The Prometheus Java client (simpleclient_hotspot's MemoryPoolsExports, client_java 0.x): one
+ * sample per area, labels ending with a comma, Java's Double.toString numbers. Written from that
+ * collector's documented series (jvm_memory_bytes_{used,committed,max}{area}, and per pool
+ * jvm_memory_pool_bytes_used{pool}) in the shape simpleclient's TextFormat writes. */
+static const char hotspot_page[] =
+	"# HELP jvm_memory_bytes_used Used bytes of a given JVM memory area.\n"
+	"# TYPE jvm_memory_bytes_used gauge\n"
+	"jvm_memory_bytes_used{area=\"nonheap\",} 3.5327152E7\n"
+	"jvm_memory_bytes_used{area=\"heap\",} 2.1495896E7\n"
+	"# HELP jvm_memory_bytes_committed Committed (bytes) of a given JVM memory area.\n"
+	"# TYPE jvm_memory_bytes_committed gauge\n"
+	"jvm_memory_bytes_committed{area=\"heap\",} 2.62668288E8\n"
+	"jvm_memory_bytes_committed{area=\"nonheap\",} 3.8797312E7\n"
+	"# HELP jvm_memory_bytes_max Max (bytes) of a given JVM memory area.\n"
+	"# TYPE jvm_memory_bytes_max gauge\n"
+	"jvm_memory_bytes_max{area=\"heap\",} 3.817865216E9\n"
+	"jvm_memory_bytes_max{area=\"nonheap\",} -1.0\n"
+	"jvm_memory_pool_bytes_used{pool=\"G1 Eden Space\",} 1.2582912E7\n"
+	"jvm_memory_pool_bytes_used{pool=\"Metaspace\",} 2.7262976E7\n";
+
+/* Micrometer's JvmMemoryMetrics through its Prometheus registry, as Spring Boot's actuator
+ * documents /actuator/prometheus (docs.spring.io/spring-boot/api/rest/actuator/prometheus.html):
+ * one sample per memory pool, tagged area and id, nonheap pools interleaved; an application tag as
+ * Spring services commonly add, and a pool id with every escape the format has. */
+static const char micrometer_page[] =
+	"# HELP jvm_memory_committed_bytes The amount of memory in bytes that is committed for the Java virtual machine to use\n"
+	"# TYPE jvm_memory_committed_bytes gauge\n"
+	"jvm_memory_committed_bytes{application=\"shop\",area=\"heap\",id=\"G1 Eden Space\"} 7.340032E7\n"
+	"jvm_memory_committed_bytes{application=\"shop\",area=\"heap\",id=\"G1 Old Gen\"} 8.0740352E7\n"
+	"jvm_memory_committed_bytes{application=\"shop\",area=\"heap\",id=\"G1 Survivor Space\"} 7340032.0\n"
+	"jvm_memory_committed_bytes{application=\"shop\",area=\"nonheap\",id=\"CodeHeap 'non-nmethods'\"} 2555904.0\n"
+	"jvm_memory_committed_bytes{application=\"shop\",area=\"nonheap\",id=\"Metaspace\"} 4.2991616E7\n"
+	"# HELP jvm_memory_used_bytes The amount of used memory\n"
+	"# TYPE jvm_memory_used_bytes gauge\n"
+	"jvm_memory_used_bytes{application=\"shop\",area=\"heap\",id=\"G1 Eden Space\"} 2.097152E7\n"
+	"jvm_memory_used_bytes{application=\"shop\",area=\"nonheap\",id=\"Metaspace\"} 4.1503232E7\n"
+	"jvm_memory_used_bytes{application=\"shop\",area=\"heap\",id=\"G1 Old Gen\"} 5.1234816E7\n"
+	"jvm_memory_used_bytes{application=\"shop\",area=\"heap\",id=\"a \\\"quoted\\\" \\\\pool\\n\"} 1048576.0\n"
+	"jvm_memory_used_bytes{application=\"shop\",area=\"nonheap\",id=\"CodeHeap 'non-nmethods'\"} 1340032.0\n"
+	"jvm_memory_used_bytes{application=\"shop\",area=\"heap\",id=\"G1 Survivor Space\"} 3145728.0\n"
+	"jvm_memory_used_bytes{application=\"shop\",area=\"heapx\",id=\"not a heap\"} 1.0\n";
+
+static void label_match_and_sum(void **state)
+{
+	(void)state;
+	struct metrics_want w[] = {
+		{.name = "jvm_memory_used_bytes", .label = "area", .label_value = "heap", .sum = true},
+		{.name = "jvm_memory_committed_bytes", .label = "area", .label_value = "heap", .sum = true},
+		{.name = "jvm_memory_used_bytes", .label = "area", .label_value = "nonheap", .sum = true},
+		{.name = "jvm_memory_used_bytes", .label = "area", .label_value = "heap"},   /* the first */
+		{.name = "jvm_memory_used_bytes", .label = "id", .label_value = "a \"quoted\" \\pool\n"},
+		{.name = "jvm_memory_used_bytes", .label = "id", .label_value = "a \"quoted\" \\pool"},
+		{.name = "jvm_memory_used_bytes", .label = "area", .label_value = "hea"},
+		{.name = "jvm_memory_used_bytes"},   /* no label: the first sample, whatever its labels */
+	};
+	assert_int_equal(parse(micrometer_page, w, 8, NULL), 0);
+	/* the heap pools by hand: 20971520 + 51234816 + 1048576 + 3145728 */
+	assert_true(w[0].found && w[0].value == 76400640.0 && w[0].samples == 4);
+	assert_true(w[1].found && w[1].value == 73400320.0 + 80740352.0 + 7340032.0 && w[1].samples == 3);
+	assert_true(w[2].found && w[2].value == 41503232.0 + 1340032.0 && w[2].samples == 2);
+	assert_true(w[3].found && w[3].value == 20971520.0 && w[3].samples == 1);
+	assert_true(w[4].found && w[4].value == 1048576.0);   /* \" \\ \n undone before comparing */
+	assert_false(w[5].found);                             /* a prefix of the value is not it */
+	assert_false(w[6].found);
+	assert_true(w[7].found && w[7].value == 20971520.0);
+
+	struct metrics_want h[] = {
+		{.name = "jvm_memory_bytes_used", .label = "area", .label_value = "heap"},
+		{.name = "jvm_memory_bytes_max", .label = "area", .label_value = "nonheap"},
+		{.name = "jvm_memory_pool_bytes_used", .label = "area", .label_value = "heap"},
+	};
+	assert_int_equal(parse(hotspot_page, h, 3, NULL), 0);
+	assert_true(h[0].found && h[0].value == 21495896.0);   /* not the nonheap sample before it */
+	assert_true(h[1].found && h[1].value == -1.0);
+	assert_false(h[2].found);                              /* no area label at all */
+	/* a label wanted without a value to compare is a caller's error */
+	struct metrics_want bad[] = {{.name = "m", .label = "area"}};
+	assert_int_equal(parse("m 1\n", bad, 1, NULL), -EINVAL);
+	/* a sum over no sample is not found; a garbage page still writes nothing */
+	struct metrics_want s[] = {{.name = "m", .label = "a", .label_value = "x", .sum = true, .value = 9}};
+	assert_int_equal(parse("m{a=\"y\"} 1\n", s, 1, NULL), 0);
+	assert_false(s[0].found);
+	s[0].value = 9;
+	assert_int_equal(parse("m{a=\"x\"} 1\nm{a=\"x\" 2\n", s, 1, NULL), -EBADMSG);
+	assert_true(!s[0].found && s[0].value == 9);
+}
+
 static void refuses_what_is_not_the_format(void **state)
 {
 	(void)state;
@@ -185,6 +272,12 @@ static void poll_maps_runtimes(void **state)
 	/* --heap-metric names the series itself */
 	poll_page("app_heap_live 123456\napp_heap_held 654321\ngo_memstats_heap_alloc_bytes 1\n", "live=app_heap_live",
 		  "--heap-metric", 123456, HR_UNKNOWN);
+	/* the hotspot collector: live = used{area="heap"}, held = committed - used = 262668288 - 21495896 */
+	poll_page(hotspot_page, NULL, "jvm", 21495896, 241172392);
+	/* Micrometer: the heap pools summed, nonheap left out; held = 161480704 - 76400640 */
+	poll_page(micrometer_page, NULL, "jvm", 76400640, 85080064);
+	/* --heap-metric still wins over a JVM's page */
+	poll_page(micrometer_page, "live=jvm_memory_committed_bytes", "--heap-metric", 73400320, HR_UNKNOWN);
 }
 
 int main(void)
@@ -192,6 +285,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(go_page_values),
 		cmocka_unit_test(labels_with_escapes_and_blanks),
+		cmocka_unit_test(label_match_and_sum),
 		cmocka_unit_test(refuses_what_is_not_the_format),
 		cmocka_unit_test(bounded),
 		cmocka_unit_test(poll_maps_runtimes),

@@ -2,7 +2,9 @@
 #include "metrics.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,8 +40,28 @@ bool metrics_name_valid(const char *name)
 	return len > 0 && scan_name(name, name + len, true) == len;
 }
 
-/* {label="value",...} at *pp (just after '{'); moves *pp past the '}'. */
-static int scan_labels(const char **pp, const char *end)
+/* True when the label value raw[0..n) (as written, between its quotes, escapes valid) reads as
+ * want once its escapes are undone. */
+static bool value_equal(const char *raw, size_t n, const char *want)
+{
+	size_t i = 0;
+	for (; i < n; i++, want++) {
+		char c = raw[i];
+		if (c == '\\') {
+			i++;
+			c = raw[i] == 'n' ? '\n' : raw[i];
+		}
+		if (*want == '\0' || *want != c)
+			return false;
+	}
+	return *want == '\0';
+}
+
+/* {label="value",...} at *pp (just after '{'); moves *pp past the '}'. For each wanted entry in
+ * `named` (a bit per index: the sample's name is theirs) whose label is there with its value, sets
+ * that bit in *ret_match. */
+static int scan_labels(const char **pp, const char *end, const struct metrics_want *want, int nwant,
+		       uint32_t named, uint32_t *ret_match)
 {
 	const char *p = *pp;
 	for (;;) {
@@ -52,6 +74,7 @@ static int scan_labels(const char **pp, const char *end)
 		size_t n = scan_name(p, end, false);
 		if (n == 0)
 			return -EBADMSG;
+		const char *lname = p;
 		p += n;
 		while (p < end && is_blank(*p))
 			p++;
@@ -63,6 +86,7 @@ static int scan_labels(const char **pp, const char *end)
 		if (p >= end || *p != '"')
 			return -EBADMSG;
 		p++;
+		const char *v = p;
 		/* the value: any UTF-8 but a bare '"', '\\' or newline; escapes \\ \" \n only */
 		for (;;) {
 			if (p >= end)
@@ -79,6 +103,10 @@ static int scan_labels(const char **pp, const char *end)
 				return -EBADMSG;
 			p++;
 		}
+		for (int i = 0; i < nwant && named; i++)
+			if ((named & (1u << i)) && want[i].label && strlen(want[i].label) == n &&
+			    memcmp(want[i].label, lname, n) == 0 && value_equal(v, (size_t)(p - v), want[i].label_value))
+				*ret_match |= 1u << i;
 		p++;
 		while (p < end && is_blank(*p))
 			p++;
@@ -146,11 +174,15 @@ static int parse_sample(const char *p, const char *end, struct metrics_want *tmp
 	size_t n = scan_name(p, end, true);
 	if (n == 0)
 		return -EBADMSG;
-	const char *name = p;
+	/* which wanted entries this sample's name is (nwant <= 32), then which of them its labels suit */
+	uint32_t named = 0, labelled = 0;
+	for (int i = 0; i < nwant; i++)
+		if (strlen(tmp[i].name) == n && memcmp(tmp[i].name, p, n) == 0)
+			named |= 1u << i;
 	p += n;
 	if (p < end && *p == '{') {
 		p++;
-		if (scan_labels(&p, end) < 0)
+		if (scan_labels(&p, end, tmp, nwant, named, &labelled) < 0)
 			return -EBADMSG;
 	}
 	if (p >= end || !is_blank(*p))
@@ -176,11 +208,14 @@ static int parse_sample(const char *p, const char *end, struct metrics_want *tmp
 		if (p < end)
 			return -EBADMSG;
 	}
-	for (int i = 0; i < nwant; i++)
-		if (!tmp[i].found && strlen(tmp[i].name) == n && memcmp(tmp[i].name, name, n) == 0) {
-			tmp[i].value = value;
-			tmp[i].found = true;
-		}
+	for (int i = 0; i < nwant; i++) {
+		if (!(named & (1u << i)) || (tmp[i].label && !(labelled & (1u << i))) || (tmp[i].found && !tmp[i].sum))
+			continue;
+		tmp[i].value = tmp[i].found ? tmp[i].value + value : value;
+		tmp[i].found = true;
+		if (tmp[i].samples < INT_MAX)
+			tmp[i].samples++;
+	}
 	return 0;
 }
 
@@ -193,8 +228,11 @@ int metrics_parse(const char *text, size_t len, struct metrics_want *want, int n
 		return -EINVAL;
 	for (int i = 0; i < nwant; i++) {
 		tmp[i] = want[i];
+		if (!tmp[i].name || (tmp[i].label && !tmp[i].label_value))
+			return -EINVAL;
 		tmp[i].found = false;
 		tmp[i].value = 0;
+		tmp[i].samples = 0;
 	}
 	const char *p = text, *end = text + len;
 	int line = 0;

@@ -5,9 +5,11 @@
  * and blank lines, and picking the values of a few wanted series out of them. Anything else is
  * refused: the whole text is then garbage (-EBADMSG, with the line), since a half-understood page
  * is worse than none. Never allocates, never logs, keeps nothing of the input; every name, label
- * and number is bounded (METRICS_*_MAX). Labels are checked but not compared: the first sample of
- * a wanted name wins, whatever its labels. Values are doubles as written (NaN and Inf included);
- * what they mean is the caller's business.
+ * and number is bounded (METRICS_*_MAX). Labels are always checked; a wanted series may also
+ * require one label's value (compared after the format's escapes \\ \" \n are undone), else
+ * its labels do not matter. The first matching sample wins, or with `sum` every matching sample
+ * is added (a JVM's heap pools). Values are doubles as written (NaN and Inf included); what they
+ * mean is the caller's business.
  */
 #ifndef HEADROOM_METRICS_H
 #define HEADROOM_METRICS_H
@@ -21,7 +23,11 @@
 
 struct metrics_want {
 	const char *name;          /* a metric name, without labels */
-	double value;              /* the first sample's value, when found */
+	const char *label;         /* NULL: any labels; else a sample counts only with this label... */
+	const char *label_value;   /* ...equal to this (unescaped) value */
+	bool sum;                  /* add every matching sample instead of taking the first */
+	double value;              /* the first matching sample's value, or the sum, when found */
+	int samples;               /* matching samples seen (at most one counted without sum) */
 	bool found;
 };
 

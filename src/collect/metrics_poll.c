@@ -23,11 +23,11 @@
 #include "metrics.h"
 #include "util.h"
 
-/* the known runtimes' series; names from client_golang's Go collector and from the jemalloc
- * exporters of Rust services (docs/heap.md lists them) */
+/* the known runtimes' series; names from client_golang's Go collector, from the jemalloc
+ * exporters of Rust services and from the two common JVM exporters (docs/heap.md lists them) */
 enum { W_GO_ALLOC, W_GO_IDLE, W_GO_RELEASED, W_GO_INUSE, W_GO_NEXT_GC, W_GO_GC_COUNT, W_JE_ALLOC, W_JE_RESIDENT,
        W_JE_ALLOC2, W_JE_RESIDENT2, W_LIVE, W_HELD, W_JE_ACTIVE, W_JE_RETAINED, W_JE_METADATA, W_JE_ACTIVE2,
-       W_JE_RETAINED2, W_JE_METADATA2, W_N };
+       W_JE_RETAINED2, W_JE_METADATA2, W_JVM_USED, W_JVM_COMMITTED, W_MM_USED, W_MM_COMMITTED, W_N };
 
 static const char *const known_names[W_N] = {
 	"go_memstats_heap_alloc_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes",
@@ -36,7 +36,19 @@ static const char *const known_names[W_N] = {
 	"jemalloc_stats_resident_bytes", NULL, NULL,
 	"jemalloc_active_bytes", "jemalloc_retained_bytes", "jemalloc_metadata_bytes",
 	"jemalloc_stats_active_bytes", "jemalloc_stats_retained_bytes", "jemalloc_stats_metadata_bytes",
+	/* the Prometheus Java client's hotspot collector: one sample per area */
+	"jvm_memory_bytes_used", "jvm_memory_bytes_committed",
+	/* Micrometer's JvmMemoryMetrics: one sample per pool (area, id), summed over the heap's;
+	 * client_java 1.x writes the same names with one sample per area, which the sum also reads */
+	"jvm_memory_used_bytes", "jvm_memory_committed_bytes",
 };
+
+/* the JVM's series count only for the heap: its nonheap pools (metaspace, code cache) are not
+ * the heap the collector manages */
+static bool known_heap_only(int i)
+{
+	return i >= W_JVM_USED && i <= W_MM_COMMITTED;
+}
 
 static int fail_bit(unsigned kind)
 {
@@ -264,6 +276,9 @@ static void poll_answer(struct metrics_poll *m, const char *body, size_t blen, i
 		w[i].name = i == W_LIVE ? m->live_name : i == W_HELD ? m->held_name : known_names[i];
 		if (!w[i].name || !*w[i].name)
 			w[i].name = "\x01";   /* never a metric name: not looked for */
+		w[i].label = known_heap_only(i) ? "area" : NULL;
+		w[i].label_value = known_heap_only(i) ? "heap" : NULL;
+		w[i].sum = i == W_MM_USED || i == W_MM_COMMITTED;
 		nw++;
 	}
 	int line = 0;
@@ -308,9 +323,19 @@ static void poll_answer(struct metrics_poll *m, const char *body, size_t blen, i
 		as_bytes(&w[stats ? W_JE_ACTIVE2 : W_JE_ACTIVE], &active);
 		as_bytes(&w[stats ? W_JE_RETAINED2 : W_JE_RETAINED], &retained);
 		as_bytes(&w[stats ? W_JE_METADATA2 : W_JE_METADATA], &metadata);
+	} else if (w[W_JVM_USED].found || w[W_MM_USED].found) {
+		source = "jvm";
+		int iu = w[W_JVM_USED].found ? W_JVM_USED : W_MM_USED;
+		int ic = w[W_JVM_USED].found ? W_JVM_COMMITTED : W_MM_COMMITTED;
+		/* used includes garbage not collected yet: the JVM says no more about live objects */
+		if ((r = as_bytes(&w[iu], &live)) < 0)
+			bad = r;
+		else if (as_bytes(&w[ic], &b) == 0)
+			held = b > live ? b - live : 0;   /* committed to the heap, not used */
 	}
 	if (!source) {
-		poll_fail(m, MF_NO_SERIES, "no known heap series (go_memstats_heap_alloc_bytes, jemalloc_allocated_bytes; "
+		poll_fail(m, MF_NO_SERIES, "no known heap series (go_memstats_heap_alloc_bytes, jemalloc_allocated_bytes, "
+			  "jvm_memory_used_bytes{area=\"heap\"}; "
 			  "--heap-metric live=NAME names another)%s", NULL);
 		return;
 	}

@@ -6,9 +6,10 @@
  * METRICS_POLL_INTERVAL_NS with HTTP/1.0, a METRICS_TIMEOUT_NS deadline and a body of at most
  * METRICS_BODY_MAX, parses it (metrics.h) and maps the known series to a live and a held heap:
  * the Go client library (go_memstats_heap_alloc_bytes; held = heap_idle - heap_released), jemalloc
- * as Rust services export it (allocated; held = resident - allocated), or the names given with
- * --heap-metric. The sampler's hook copies the latest answer into a sample with the instant it was
- * read. A failure (refused, slow, non-200, garbage, too big, no known series) is a note once per
+ * as Rust services export it (allocated; held = resident - allocated), a JVM's heap pools
+ * (the hotspot collector's or Micrometer's area="heap" used; held = committed - used), or the
+ * names given with --heap-metric. The sampler's hook copies the latest answer into a sample
+ * with the instant it was read. A failure (refused, slow, non-200, garbage, too big, no known series) is a note once per
  * kind, never an error: the recording goes on. The thread never logs; the CLI asks for notes.
  * metrics_poll_read(), metrics_poll_note() and metrics_poll_status() are for one thread (the
  * runner's); the poll thread shares only the latest answer, under a mutex.
@@ -57,7 +58,7 @@ struct metrics_poll {
 	int64_t live, held, next_gc, gc_count;   /* HR_UNKNOWN where the page does not say */
 	int64_t active, resident, retained, metadata;   /* jemalloc's, HR_UNKNOWN likewise */
 	int64_t taken_ns;                     /* CLOCK_MONOTONIC when the answer was read; 0 none yet */
-	const char *source;                   /* "go runtime", "jemalloc", "--heap-metric" */
+	const char *source;                   /* "go runtime", "jemalloc", "jvm", "--heap-metric" */
 	unsigned failed;                      /* enum metrics_fail kinds seen */
 	char fail_text[10][200];              /* the first of each kind, by bit index */
 	int64_t answers, polls;
