@@ -35,7 +35,7 @@ static void rooms(FILE *f, const struct analysis *a)
 	fprintf(f, "\n");
 	if (!a->heap_available) {
 		char st[600];
-		fprintf(f, "The heap was not measured: %s.\n", util_term_escape(a->heap_status, st, sizeof(st), false));
+		fprintf(f, "The heap was not measured: %s.\n", util_term_escape(words_heap_why(a), st, sizeof(st), false));
 		fprintf(f, "Without it the rooms in use and the empty shelves cannot be told apart: both are in\n"
 			   "\"anonymous\" above.\n");
 		return;

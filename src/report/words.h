@@ -27,6 +27,8 @@ const char *words_headline(const struct analysis *a, char *buf, size_t len);
 const char *words_finding(const struct analysis *a, const struct finding *f, char *buf, size_t len);
 /* What the heap says: growing, held by the allocator, or neither, with the breakdown's figures
  * and their instant; why it is unavailable or stale otherwise. */
+/* Why the heap is unavailable, without a leading "unavailable: " the status may carry. */
+const char *words_heap_why(const struct analysis *a);
 const char *words_heap(const struct analysis *a, char *buf, size_t len);
 
 /* A garbage-collected runtime's cycles (a->gc_*): how many, the live heap after the last and its
