@@ -14,7 +14,9 @@ grep -q '^HEADROOM_SANITIZE:STRING=.\+' "$BUILD/CMakeCache.txt" 2>/dev/null && S
 # They are idle there (no malloc or free): the heap figures must come from the shim's service thread.
 
 # fragmentation: run, then explain
-"$HEADROOM" run --quiet --record "$T/frag.db" -- "$PROGS/heap_frag" 419430400 512 1.5 >/dev/null 2>"$T/frag.err"
+# (a failing run says why: under set -e it would end the test with no word, as it did once)
+"$HEADROOM" run --quiet --record "$T/frag.db" -- "$PROGS/heap_frag" 419430400 512 1.5 >/dev/null 2>"$T/frag.err" ||
+	{ fail "fragmentation run exits 0 (status $?)"; cat "$T/frag.err"; }
 status=$(q "$T/frag.db" "select heap_status from run")
 rc=0; "$HEADROOM" explain "$T/frag.db" >"$T/frag.txt" || rc=$?
 expect_eq "explain exits 0" $rc 0
