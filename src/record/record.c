@@ -1379,6 +1379,17 @@ void record_site_rows_free(struct record_site_row *f, size_t n)
 	free(f);
 }
 
+/* A row array read from a table, doubled (256 rows first); NULL (rows and *cap as they were)
+ * when there is no memory. */
+static void *rows_grow(void *rows, size_t *cap, size_t size)
+{
+	size_t nc = *cap ? *cap * 2 : 256;
+	void *g = realloc(rows, nc * size);
+	if (g)
+		*cap = nc;
+	return g;
+}
+
 int record_site_rows_read(const char *path, struct record_site_row **ret, size_t *ret_n)
 {
 	*ret = NULL;
@@ -1399,14 +1410,12 @@ int record_site_rows_read(const char *path, struct record_site_row **ret, size_t
 	int step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW && n < RECORD_SITE_FRAMES_MAX) {
 		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 256;
-			struct record_site_row *g = realloc(f, nc * sizeof(*f));
+			struct record_site_row *g = rows_grow(f, &cap, sizeof(*f));
 			if (!g) {
 				rc = -ENOMEM;
 				break;
 			}
 			f = g;
-			cap = nc;
 		}
 		struct record_site_row *r = &f[n++];
 		memset(r, 0, sizeof(*r));
@@ -1501,14 +1510,12 @@ int record_site_values_at(const char *path, int64_t at_t_ns, struct record_site_
 	int step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW && n < RECORD_SITE_FRAMES_MAX) {
 		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 256;
-			struct record_site_value *g = realloc(v, nc * sizeof(*v));
+			struct record_site_value *g = rows_grow(v, &cap, sizeof(*v));
 			if (!g) {
 				rc = -ENOMEM;
 				break;
 			}
 			v = g;
-			cap = nc;
 		}
 		struct record_site_value *r = &v[n];
 		r->site = col_i64(st, 0);
