@@ -3,7 +3,8 @@
 # other on one core (nice 19: the machine is shared; run two of these with different targets to
 # use two cores), then a table of executions, wall time, executions per second and crashes per
 # target. Needs a clang build with -DHEADROOM_FUZZ=ON (the Makefile's build-san).
-#   scripts/fuzz-long.sh [-runs=N] [-max_time=S] [-build=DIR] [TARGET...]  (TARGET: quantity, ...)
+#   scripts/fuzz-long.sh [-runs=N] [-max_time=S] [-build=DIR] [-nice=N] [TARGET...]  (TARGET: quantity, ...)
+# -nice=0 makes the fuzzers a full load on their core (scripts/stress-timing.sh LOAD_PIDS).
 # Defaults: -runs=10000000, no time cap, -build=build-san, every target. -max_time=S stops each
 # target after S seconds even if it has not reached N (its executions are then fewer than N:
 # the table says how many). A target stops at its first crash
@@ -15,17 +16,19 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 runs=10000000
 max_time=0
 build=$src/build-san
+niceness=19
 targets=()
 for a in "$@"; do
   case "$a" in
     -runs=*) runs=${a#-runs=} ;;
     -max_time=*) max_time=${a#-max_time=} ;;
     -build=*) build=${a#-build=} ;;
-    -*) echo "fuzz-long.sh: unknown option '$a' (accepted: -runs=N -max_time=S -build=DIR)" >&2; exit 2 ;;
+    -nice=*) niceness=${a#-nice=} ;;
+    -*) echo "fuzz-long.sh: unknown option '$a' (accepted: -runs=N -max_time=S -build=DIR -nice=N)" >&2; exit 2 ;;
     *) targets+=("$a") ;;
   esac
 done
-case "$runs$max_time" in ''|*[!0-9]*) echo "fuzz-long.sh: -runs and -max_time take whole numbers, not '$runs' '$max_time'" >&2; exit 2 ;; esac
+case "$runs$max_time$niceness" in ''|*[!0-9]*) echo "fuzz-long.sh: -runs, -max_time and -nice take whole numbers, not '$runs' '$max_time' '$niceness'" >&2; exit 2 ;; esac
 if [ ${#targets[@]} -eq 0 ]; then
   for f in "$src"/fuzz/fuzz_*.c; do t=$(basename "$f" .c); targets+=("${t#fuzz_}"); done
 fi
@@ -45,7 +48,7 @@ for t in "${targets[@]}"; do
   dict=()
   [ -f "$src/fuzz/$t.dict" ] && dict=(-dict="$src/fuzz/$t.dict")
   start=$(date +%s%N)
-  nice -n 19 "$build/fuzz/fuzz_$t" -runs="$runs" -max_total_time="$max_time" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  nice -n "$niceness" "$build/fuzz/fuzz_$t" -runs="$runs" -max_total_time="$max_time" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$work/crashes/" "${dict[@]}" "$work/corpus" "$src/fuzz/corpus/$t" > "$work/log" 2>&1
   rc=$?
   end=$(date +%s%N)

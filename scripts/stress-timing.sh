@@ -2,7 +2,7 @@
 # stress-timing.sh [N] [BUILD_DIR] [-- extra ctest args]
 #
 # Runs `ctest -L timing` N times (default 20) while every core is kept busy by a busy-loop load
-# this script starts and stops itself (one spinning process per core, at normal priority: the
+# this script starts and stops itself (or by CPU-bound jobs of the caller: LOAD_PIDS below) (one spinning process per core, at normal priority: the
 # tests share the CPU with it as they would with a neighbour on a small shared machine).
 # Prints the pass count of every timing test and of whole runs; exits 0 only when every run
 # passed. Extra ctest arguments (e.g. `-- -R it_faults`) narrow or widen the set.
@@ -18,11 +18,23 @@ cores=$(nproc)
 spinners=()
 stop_load() { for p in "${spinners[@]}"; do kill "$p" 2>/dev/null; done; wait "${spinners[@]}" 2>/dev/null; }
 trap stop_load EXIT
-for _ in $(seq "$cores"); do
-  ( while :; do :; done ) &
+# LOAD_PIDS="PID ...": CPU-bound jobs the caller started (long fuzz runs, say) that are the load
+# on as many cores; each is replaced by a busy loop the second it ends, so every core stays busy
+read -r -a load_pids <<<"${LOAD_PIDS:-}"
+for p in "${load_pids[@]}"; do
+  case $p in ''|*[!0-9]*) echo "$0: LOAD_PIDS takes process ids, got '$p'" >&2; exit 2;; esac
+  kill -0 "$p" 2>/dev/null || { echo "$0: LOAD_PIDS: no process $p" >&2; exit 2; }
+done
+for k in $(seq "$cores"); do
+  if [ "$k" -le "${#load_pids[@]}" ]; then
+    p=${load_pids[$((k - 1))]}
+    ( while kill -0 "$p" 2>/dev/null; do sleep 1; done; while :; do :; done ) &
+  else
+    ( while :; do :; done ) &
+  fi
   spinners+=($!)
 done
-echo "busy-loop load: ${#spinners[@]} spinners on $cores cores (pids ${spinners[*]})"
+echo "load on $cores cores: ${#load_pids[@]} of the caller's jobs (${load_pids[*]:-none}; a busy loop in the place of one that ends), $((cores - ${#load_pids[@]})) busy loops"
 
 log=$(mktemp -d /tmp/stress-timing.XXXXXX)
 declare -A pass total skip
