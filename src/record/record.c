@@ -1040,17 +1040,6 @@ static int recording_bound(struct recording *rec)
 	return 0;
 }
 
-static char *dup_text(const unsigned char *src, size_t max)
-{
-	if (!src)
-		return NULL;
-	char *d = strndup((const char *)src, max);
-	for (char *c = d; c && *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	return d;
-}
-
 static int cmp_site(const void *a, const void *b)
 {
 	const struct rec_site *x = a, *y = b;
@@ -1078,6 +1067,8 @@ static size_t count_rows(sqlite3 *db, const char *sql)
  * frames at depths 0.. without a gap (at most RECORD_SITE_FRAMES), samples of known sites with
  * figures in range; what is not is left out. Strings are bounded and cleaned of control
  * characters (they reach terminals). */
+static int site_rows_query(sqlite3 *db, struct record_site_row **ret, size_t *ret_n);
+
 static int read_sites(sqlite3 *db, struct recording *rec)
 {
 	rec->heap_sample_interval = HR_UNKNOWN;
@@ -1110,33 +1101,26 @@ static int read_sites(sqlite3 *db, struct recording *rec)
 		rec->sites[rec->nsites++] = (struct rec_site){.site = site, .pid = pid};
 	}
 	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(db, "SELECT site, depth, pc, module, build_id, offset, function, file, line "
-				   "FROM heap_site_frames ORDER BY site, depth", -1, &st, NULL) != SQLITE_OK)
-		return -EPROTO;
-	int rc = 0;
-	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-		struct rec_site *s = (struct rec_site *)recording_site(rec, col_i64(st, 0));
-		int64_t depth = col_i64(st, 1);
-		if (!s || depth != s->nframes || depth >= RECORD_SITE_FRAMES)
+	struct record_site_row *rows;
+	size_t nrows;
+	int rc = site_rows_query(db, &rows, &nrows);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < nrows; i++) {
+		struct record_site_row *r = &rows[i];
+		struct rec_site *s = (struct rec_site *)recording_site(rec, r->site);
+		if (!s || r->depth != s->nframes || r->depth >= RECORD_SITE_FRAMES)
 			continue;   /* a gap, a duplicate or too deep: the stack ends before it */
 		if (!s->frames && !(s->frames = calloc(RECORD_SITE_FRAMES, sizeof(*s->frames)))) {
 			rc = -ENOMEM;
 			break;
 		}
-		struct rec_site_frame *f = &s->frames[s->nframes++];
-		f->pc = col_i64(st, 2);
-		f->module = dup_text(sqlite3_column_text(st, 3), 1024);
-		f->build_id = dup_text(sqlite3_column_text(st, 4), 128);
-		f->offset = col_i64(st, 5);
-		f->function = dup_text(sqlite3_column_text(st, 6), 1024);
-		f->file = dup_text(sqlite3_column_text(st, 7), 1024);
-		f->line = col_i64(st, 8);
-		if (f->offset < 0)
-			f->offset = HR_UNKNOWN;
-		if (f->line < 0 || f->line > INT32_MAX)
-			f->line = HR_UNKNOWN;
+		/* the row's text moves into the frame */
+		s->frames[s->nframes++] = (struct rec_site_frame){.pc = r->pc, .offset = r->offset, .line = r->line,
+			.module = r->module, .build_id = r->build_id, .function = r->function, .file = r->file};
+		r->module = r->build_id = r->function = r->file = NULL;
 	}
-	sqlite3_finalize(st);
+	record_site_rows_free(rows, nrows);
 	if (rc < 0)
 		return rc;
 	size_t m = count_rows(db, "SELECT count(*) FROM heap_site_samples");
@@ -1390,24 +1374,21 @@ static void *rows_grow(void *rows, size_t *cap, size_t size)
 	return g;
 }
 
-int record_site_rows_read(const char *path, struct record_site_row **ret, size_t *ret_n)
+/* The frame rows of every site, ordered by site then depth, text bounded and made printable, a
+ * depth or line no stack or source has marked unknown: the one reader of heap_site_frames, for
+ * record_open's sites and for record_site_rows_read alike. */
+static int site_rows_query(sqlite3 *db, struct record_site_row **ret, size_t *ret_n)
 {
 	*ret = NULL;
 	*ret_n = 0;
-	sqlite3 *db;
-	int rc = sites_open(path, false, &db);
-	if (rc < 0)
-		return rc;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, "SELECT f.site, f.depth, s.pid, f.pc, f.module, f.build_id, f.offset, f.function,"
 			       " f.file, f.line FROM heap_site_frames f LEFT JOIN heap_sites s ON s.site = f.site"
-			       " ORDER BY f.site, f.depth", -1, &st, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
+			       " ORDER BY f.site, f.depth", -1, &st, NULL) != SQLITE_OK)
 		return -EPROTO;
-	}
 	struct record_site_row *f = NULL;
 	size_t n = 0, cap = 0;
-	int step;
+	int rc = 0, step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW && n < RECORD_SITE_FRAMES_MAX) {
 		if (n == cap) {
 			struct record_site_row *g = rows_grow(f, &cap, sizeof(*f));
@@ -1440,7 +1421,6 @@ int record_site_rows_read(const char *path, struct record_site_row **ret, size_t
 	if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
 		rc = sqlite_err(step);
 	sqlite3_finalize(st);
-	sqlite3_close(db);
 	if (rc < 0) {
 		record_site_rows_free(f, n);
 		return rc;
@@ -1448,6 +1428,19 @@ int record_site_rows_read(const char *path, struct record_site_row **ret, size_t
 	*ret = f;
 	*ret_n = n;
 	return 0;
+}
+
+int record_site_rows_read(const char *path, struct record_site_row **ret, size_t *ret_n)
+{
+	*ret = NULL;
+	*ret_n = 0;
+	sqlite3 *db;
+	int rc = sites_open(path, false, &db);
+	if (rc < 0)
+		return rc;
+	rc = site_rows_query(db, ret, ret_n);
+	sqlite3_close(db);
+	return rc;
 }
 
 int record_site_rows_store(const char *path, const struct record_site_row *f, size_t n)
@@ -1483,82 +1476,68 @@ int record_site_rows_store(const char *path, const struct record_site_row *f, si
 	return rc ? rc : rc2;
 }
 
-int record_site_values_at(const char *path, int64_t at_t_ns, struct record_site_value **ret, size_t *ret_n,
-			  int64_t *ret_t_ns)
+int recording_site_rows(const struct recording *rec, struct record_site_row **ret, size_t *ret_n)
+{
+	*ret = NULL;
+	*ret_n = 0;
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < rec->nsites; i++)
+		n += (size_t)rec->sites[i].nframes;
+	struct record_site_row *f = calloc(n ? n : 1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	bool nomem = false;
+	for (size_t i = 0; i < rec->nsites; i++) {
+		const struct rec_site *s = &rec->sites[i];
+		for (int d = 0; d < s->nframes; d++) {
+			const struct rec_site_frame *x = &s->frames[d];
+			struct record_site_row *r = &f[k++];
+			*r = (struct record_site_row){.site = s->site, .depth = d, .pid = s->pid, .pc = x->pc,
+				.offset = x->offset, .line = x->line};
+			char **to[] = {&r->module, &r->build_id, &r->function, &r->file};
+			const char *from[] = {x->module, x->build_id, x->function, x->file};
+			for (size_t t = 0; t < 4; t++)
+				if (from[t] && !(*to[t] = strdup(from[t])))
+					nomem = true;
+		}
+	}
+	if (nomem) {
+		record_site_rows_free(f, k);
+		return -ENOMEM;
+	}
+	*ret = f;
+	*ret_n = k;
+	return 0;
+}
+
+int recording_site_values_at(const struct recording *rec, int64_t at_t_ns, struct record_site_value **ret,
+			     size_t *ret_n, int64_t *ret_t_ns)
 {
 	*ret = NULL;
 	*ret_n = 0;
 	*ret_t_ns = HR_UNKNOWN;
-	sqlite3 *db;
-	int rc = sites_open(path, false, &db);
-	if (rc < 0)
-		return rc;
-	sqlite3_stmt *st;
-	/* the latest row of each site at or before the instant (rows of one site may be sparse), in
-	 * one scan: with max(), SQLite takes the bare columns from the row holding the maximum (a
-	 * join back to the table was quadratic without an index: 4 s for 38000 rows) */
-	if (sqlite3_prepare_v2(db, "SELECT site, max(t_ns), live_bytes, live_objects, alloc_bytes, alloc_objects"
-			       " FROM heap_site_samples WHERE t_ns <= ?1 GROUP BY site ORDER BY site", -1, &st,
-			       NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return -EPROTO;
-	}
-	sqlite3_bind_int64(st, 1, at_t_ns);
-	struct record_site_value *v = NULL;
-	size_t n = 0, cap = 0;
-	int64_t latest = HR_UNKNOWN;
-	int step;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW && n < RECORD_SITE_FRAMES_MAX) {
-		if (n == cap) {
-			struct record_site_value *g = rows_grow(v, &cap, sizeof(*v));
-			if (!g) {
-				rc = -ENOMEM;
-				break;
-			}
-			v = g;
-		}
-		struct record_site_value *r = &v[n];
-		r->site = col_i64(st, 0);
-		r->t_ns = col_i64(st, 1);
-		if (!time_ok(r->t_ns))
+	struct record_site_value *v = calloc(rec->nsites ? rec->nsites : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < rec->nsites; i++)
+		v[i] = (struct record_site_value){.site = rec->sites[i].site, .t_ns = HR_UNKNOWN};
+	/* the samples are in time order: the last row of a site at or before the instant is its figure */
+	for (size_t j = 0; j < rec->nsite_samples && rec->site_samples[j].t_ns <= at_t_ns; j++) {
+		const struct rec_site_sample *x = &rec->site_samples[j];
+		const struct rec_site *s = recording_site(rec, x->site);
+		if (!s)
 			continue;
-		int64_t *x[] = {&r->live_bytes, &r->live_objects, &r->alloc_bytes, &r->alloc_objects};
-		for (size_t k = 0; k < sizeof(x) / sizeof(x[0]); k++) {
-			*x[k] = col_i64(st, 2 + (int)k);
-			if (*x[k] < 0 || *x[k] > RECORD_VALUE_MAX)
-				*x[k] = HR_UNKNOWN;
-		}
-		if (r->t_ns > latest)
-			latest = r->t_ns;
-		n++;
+		v[s - rec->sites] = (struct record_site_value){.site = x->site, .t_ns = x->t_ns,
+			.live_bytes = x->live_bytes, .live_objects = x->live_objects,
+			.alloc_bytes = x->alloc_bytes, .alloc_objects = x->alloc_objects};
+		if (x->t_ns > *ret_t_ns)
+			*ret_t_ns = x->t_ns;
 	}
-	if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
-		rc = sqlite_err(step);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	if (rc < 0) {
-		free(v);
-		return rc;
-	}
+	size_t n = 0;
+	for (size_t i = 0; i < rec->nsites; i++)
+		if (v[i].t_ns != HR_UNKNOWN)
+			v[n++] = v[i];
 	*ret = v;
 	*ret_n = n;
-	*ret_t_ns = latest;
 	return 0;
-}
-
-int64_t record_site_interval(const char *path)
-{
-	sqlite3 *db;
-	if (sites_open(path, false, &db) < 0)
-		return HR_UNKNOWN;
-	int64_t v = HR_UNKNOWN;
-	sqlite3_stmt *st;
-	/* a column of the run row; a recording that lacks it does not say */
-	if (sqlite3_prepare_v2(db, "SELECT heap_sample_interval FROM run WHERE id = 1", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = col_i64(st, 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return v > 0 && v <= RECORD_VALUE_MAX ? v : HR_UNKNOWN;
 }

@@ -217,11 +217,15 @@ int record_site_rows_read(const char *path, struct record_site_row **ret, size_t
  * what they resolved in memory). */
 int record_site_rows_store(const char *path, const struct record_site_row *f, size_t n);
 void record_site_rows_free(struct record_site_row *f, size_t n);
-/* Each site's latest heap_site_samples row at or before at_t_ns (INT64_MAX: the end), ordered by
- * site; *ret_t_ns: the latest of those instants (HR_UNKNOWN when there is none). */
-int record_site_values_at(const char *path, int64_t at_t_ns, struct record_site_value **ret, size_t *ret_n,
-			  int64_t *ret_t_ns);
-/* The run's heap_sample_interval in bytes, HR_UNKNOWN when the recording does not say. */
-int64_t record_site_interval(const char *path);
+/* The loaded recording's sites (record_open: rec->sites, rec->site_samples), for the views that
+ * draw whole stacks or one instant (the flame graph, pprof): the same rows and checks as the
+ * analysis saw, from the one reader of the tables. */
+/* Every frame of rec's sites as rows ordered by site then depth, text copied (names can be filled
+ * in memory: symbols_resolve_frames). -ENOMEM. */
+int recording_site_rows(const struct recording *rec, struct record_site_row **ret, size_t *ret_n);
+/* Each site's latest figures at or before at_t_ns (INT64_MAX: the end), ordered by site;
+ * *ret_t_ns: the latest of those instants (HR_UNKNOWN when there is none). -ENOMEM. */
+int recording_site_values_at(const struct recording *rec, int64_t at_t_ns, struct record_site_value **ret,
+			     size_t *ret_n, int64_t *ret_t_ns);
 
 #endif

@@ -1632,13 +1632,14 @@ struct flame_input {
 };
 
 /* The flame graph's data: each site's live bytes at `at` (HR_UNKNOWN: the last figures) with its
- * frames, named (in memory) where the recording has no names yet. The one place the graph reads
- * sites from: when the analysis carries the sites' figures, this is what to point at it.
- * -ENODATA when the recording has no sites. */
-static int flame_input_read(const char *path, int64_t at, struct flame_input *in)
+ * frames, from the sites the recording loaded (the rows the analysis saw), named in memory where
+ * the recording has no names yet. -ENODATA when the recording has no sites. */
+static int flame_input_read(const struct recording *rec, int64_t at, struct flame_input *in)
 {
 	memset(in, 0, sizeof(*in));
-	int r = record_site_rows_read(path, &in->frames, &in->nframes);
+	if (rec->nsites == 0)
+		return -ENODATA;
+	int r = recording_site_rows(rec, &in->frames, &in->nframes);
 	if (r < 0)
 		return r;
 	bool unnamed = false;
@@ -1646,7 +1647,7 @@ static int flame_input_read(const char *path, int64_t at, struct flame_input *in
 		unnamed = in->frames[i].function == NULL;
 	if (unnamed && (r = symbols_resolve_frames(in->frames, in->nframes, in->note, sizeof(in->note))) < 0)
 		return r;
-	return record_site_values_at(path, at == HR_UNKNOWN ? INT64_MAX : at, &in->values, &in->nvalues, &in->t_ns);
+	return recording_site_values_at(rec, at == HR_UNKNOWN ? INT64_MAX : at, &in->values, &in->nvalues, &in->t_ns);
 }
 
 static void flame_input_free(struct flame_input *in)
@@ -1833,7 +1834,7 @@ static void section_flame(struct out *o, const struct recording *rec, const stru
 {
 	struct flame_input in;
 	int64_t at = sum ? sum->flame_t_ns : HR_UNKNOWN;
-	int r = flame_input_read(rec->path, at, &in);
+	int r = flame_input_read(rec, at, &in);
 	if (r == -ENODATA || (r == 0 && in.nframes == 0)) {
 		flame_input_free(&in);
 		return;   /* recorded without sites: the heap section says what the shim measured */

@@ -401,14 +401,17 @@ int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, st
 		     : rc == 0 && a->peak_t_ns != HR_UNKNOWN ? a->peak_t_ns : PPROF_AT_END;
 	int64_t start_wall = rec->run.started_wall_ns;
 	bool finished = rec->run.finished;   /* else a run may still be writing it: not touched */
-	analyze_file_free(rec, a);
 
 	struct record_site_row *f = NULL;
 	struct record_site_value *v = NULL;
 	size_t nf = 0, nv = 0;
 	uint8_t *pb = NULL, *gz = NULL;
 	size_t pblen = 0, gzlen = 0;
-	rc = record_site_rows_read(recording, &f, &nf);
+	if (rec->nsites == 0) {
+		rc = -ENODATA;   /* recorded without sites */
+		goto out;
+	}
+	rc = recording_site_rows(rec, &f, &nf);
 	if (rc < 0)
 		goto out;
 	bool unnamed = false;
@@ -421,7 +424,7 @@ int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, st
 		if (rc > 0 && finished)
 			(void)record_site_rows_store(recording, f, nf);   /* a read-only file: named in memory only */
 	}
-	rc = record_site_values_at(recording, at, &v, &nv, &info->at_t_ns);
+	rc = recording_site_values_at(rec, at, &v, &nv, &info->at_t_ns);
 	if (rc < 0)
 		goto out;
 	if (nv == 0) {
@@ -429,7 +432,7 @@ int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, st
 		goto out;
 	}
 	int64_t wall = start_wall != HR_UNKNOWN ? util_add_sat(start_wall, info->at_t_ns) : 0;
-	rc = pprof_encode(f, nf, v, nv, record_site_interval(recording), wall, &pb, &pblen);
+	rc = pprof_encode(f, nf, v, nv, rec->heap_sample_interval, wall, &pb, &pblen);
 	if (rc == 0)
 		rc = gzip_buf(pb, pblen, &gz, &gzlen);
 	if (rc == 0) {
@@ -440,6 +443,7 @@ int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, st
 		if ((or_zero(v[i].live_bytes) | or_zero(v[i].alloc_bytes)) != 0)
 			info->sites++;
 out:
+	analyze_file_free(rec, a);
 	record_site_rows_free(f, nf);
 	free(v);
 	free(pb);
