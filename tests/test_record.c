@@ -128,6 +128,50 @@ static void sites_roundtrip(void **state)
 	assert_int_equal(rec->site_samples[0].t_ns, 1000000000LL);
 	assert_int_equal(rec->site_samples[4].live_bytes, 300);
 	assert_int_equal(rec->site_samples[4].alloc_objects, 6);
+	/* what the flame graph and pprof draw: the rows of the loaded sites, and each site's last
+	 * figures at or before an instant (site 1 at 2.5 s: its 2 s row; the forged rows are gone) */
+	struct record_site_row *rows;
+	size_t nrows;
+	assert_int_equal(recording_site_rows(rec, &rows, &nrows), 0);
+	assert_int_equal(nrows, 3);
+	assert_int_equal(rows[2].site, 1);
+	assert_int_equal(rows[2].depth, 2);
+	assert_int_equal(rows[2].pid, 4242);
+	assert_int_equal(rows[1].pc, 0x55550005678);
+	assert_string_equal(rows[0].function, "evil?[2J");
+	assert_null(rows[2].module);
+	record_site_rows_free(rows, nrows);
+	struct record_site_value *v;
+	size_t nv;
+	int64_t at;
+	assert_int_equal(recording_site_values_at(rec, 2500000000LL, &v, &nv, &at), 0);
+	assert_int_equal(nv, 2);
+	assert_int_equal(at, 2000000000LL);
+	assert_int_equal(v[0].site, 1);
+	assert_int_equal(v[0].live_bytes, 200);
+	assert_int_equal(v[0].alloc_objects, 4);
+	assert_int_equal(v[1].site, 2);
+	assert_int_equal(v[1].live_bytes, 50);
+	free(v);
+	assert_int_equal(recording_site_values_at(rec, INT64_MAX, &v, &nv, &at), 0);
+	assert_int_equal(at, 3000000000LL);
+	assert_int_equal(v[0].live_bytes, 300);
+	free(v);
+	assert_int_equal(recording_site_values_at(rec, 999999999LL, &v, &nv, &at), 0);
+	assert_int_equal(nv, 0);
+	assert_int_equal(at, HR_UNKNOWN);
+	free(v);
+	recording_free(rec);
+	/* the writer's reader (naming) sees the same rows as record_open, text bounded alike */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE heap_site_frames SET function = printf('%.3000c', 'f')"
+				      " WHERE site = 1 AND depth = 1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(record_open(path, NULL, &rec), 0);
+	assert_int_equal(record_site_rows_read(path, &rows, &nrows), 0);
+	assert_int_equal(strlen(recording_site(rec, 1)->frames[1].function), 3000);
+	assert_int_equal(strlen(rows[1].function), 3000);
+	record_site_rows_free(rows, nrows);
 	recording_free(rec);
 }
 
