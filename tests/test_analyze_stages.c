@@ -430,6 +430,15 @@ static void heap_never_answered_is_said(void **state)
 	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
 	assert_false(a.heap_available);
 	assert_string_equal(a.heap_status, "no heap figures: the run ended before the heap shim first answered");
+	assert_string_equal(a.heap_why, "no heap figures: the run ended before the heap shim first answered");
+	/* a recorder's status that already says "unavailable:" gives its reason once, for every view */
+	snprintf(rec->run.heap_mode, sizeof(rec->run.heap_mode), "gctrace");
+	snprintf(rec->run.heap_status, sizeof(rec->run.heap_status),
+		 "unavailable: the Go program finished no GC cycle while it was recorded");
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_false(a.heap_available);
+	assert_string_equal(a.heap_why, "the Go program finished no GC cycle while it was recorded");
+	assert_string_equal(a.heap_origin, "");
 	synth_free(rec);
 }
 
@@ -503,6 +512,8 @@ static void jemalloc_gap(void **state)
 	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
 	assert_true(a.je_available);
 	assert_string_equal(a.allocator, "jemalloc");
+	assert_string_equal(a.heap_origin, "jemalloc (metrics http://127.0.0.1:1/metrics)");   /* whose figures */
+	assert_string_equal(a.heap_why, "");
 	assert_int_equal(a.je_final.t_ns, 29 * SEC - 20 * MS);   /* the last row alive that has them */
 	assert_int_equal(a.je_final.allocated, 10 * MiB);
 	assert_int_equal(a.je_final.resident, 42 * MiB);

@@ -250,7 +250,10 @@ struct analysis {
 	/* heap (shim). "final" is the last fresh figure while the process lived; heap_final_t_ns is
 	 * the instant the target produced it and heap_final_age_ns how old it was when read. */
 	bool heap_available;
-	char heap_status[256];
+	char heap_status[256];        /* the recording's status as recorded ("available: glibc, stats
+				       * mode", "unavailable: why"), or the analysis's own why-not */
+	char heap_why[256];           /* not available: why, said once (no "unavailable: " prefix); "" */
+	char heap_origin[256];        /* available: whose figures ("jemalloc (metrics URL)"); "" */
 	char allocator[16];           /* "glibc", "jemalloc", "mimalloc", "go", "" when unknown */
 	char heap_source[16];         /* where the heap figures came from: "shim", "metrics" (the
 				       * service's page), "gctrace" (the Go runtime's GC trace), "" none */

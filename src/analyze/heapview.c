@@ -126,6 +126,15 @@ status:
 			snprintf(a->heap_status, sizeof(a->heap_status),
 				 "no heap figures: the run ended before the heap shim first answered");
 	}
+	/* the status's words for the views, split once here: why not, or whose figures */
+	const char *st_now = a->heap_status;
+	if (!a->heap_available) {
+		if (strncmp(st_now, "unavailable: ", 13) == 0)
+			st_now += 13;
+		snprintf(a->heap_why, sizeof(a->heap_why), "%s", st_now);
+	} else if (strncmp(st_now, "available: ", 11) == 0) {
+		snprintf(a->heap_origin, sizeof(a->heap_origin), "%s", st_now + 11);
+	}
 }
 
 /* the instant: the last smaps read while the process lived; without any, the status split */

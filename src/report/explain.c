@@ -35,16 +35,15 @@ static void rooms(FILE *f, const struct analysis *a)
 	fprintf(f, "\n");
 	if (!a->heap_available) {
 		char st[600];
-		fprintf(f, "The heap was not measured: %s.\n", util_term_escape(words_heap_why(a), st, sizeof(st), false));
+		fprintf(f, "The heap was not measured: %s.\n", util_term_escape(a->heap_why, st, sizeof(st), false));
 		fprintf(f, "Without it the rooms in use and the empty shelves cannot be told apart: both are in\n"
 			   "\"anonymous\" above.\n");
 		return;
 	}
 	char src[600];   /* run --metrics: say whose figures these are (the shim's need no saying) */
-	if (strncmp(a->heap_status, "available: ", 11) == 0 &&
-	    (strstr(a->heap_status, "(metrics ") || strstr(a->heap_status, "(GODEBUG=")))
+	if (strcmp(a->heap_source, "metrics") == 0 || strcmp(a->heap_source, "gctrace") == 0)
 		fprintf(f, "The heap figures are the service's own: %s.\n",
-			util_term_escape(a->heap_status + 11, src, sizeof(src), false));
+			util_term_escape(a->heap_origin, src, sizeof(src), false));
 	fprintf(f, "Rooms in use (live heap): peaked at %s; %s at %s, the last fresh figure.\n",
 		words_size(a->heap_live_peak, x, sizeof(x)), words_size(a->heap_live_final, y, sizeof(y)),
 		words_duration(a->heap_final_t_ns, z, sizeof(z)));

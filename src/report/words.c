@@ -193,19 +193,12 @@ const char *words_finding(const struct analysis *a, const struct finding *f, cha
 	return buf;
 }
 
-const char *words_heap_why(const struct analysis *a)
-{
-	/* a status that already says "unavailable: why" is said once, after the view's own word */
-	const char *why = a->heap_status;
-	return strncmp(why, "unavailable: ", 13) == 0 ? why + 13 : why;
-}
-
 const char *words_heap(const struct analysis *a, char *buf, size_t len)
 {
 	char x[48], y[48], z[48], w[48];
 	if (!a->heap_available) {
 		char safe[600];   /* the status is the recording's text: escaped for the terminal */
-		snprintf(buf, len, "unavailable — %s", util_term_escape(words_heap_why(a), safe, sizeof(safe), false));
+		snprintf(buf, len, "unavailable — %s", util_term_escape(a->heap_why, safe, sizeof(safe), false));
 		return buf;
 	}
 	if (a->heap_finding == HEAP_LIVE_GROWING) {

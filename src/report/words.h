@@ -26,9 +26,7 @@ const char *words_headline(const struct analysis *a, char *buf, size_t len);
 /* One finding, with its numbers, and its remedy after " — " when it has one. */
 const char *words_finding(const struct analysis *a, const struct finding *f, char *buf, size_t len);
 /* What the heap says: growing, held by the allocator, or neither, with the breakdown's figures
- * and their instant; why it is unavailable or stale otherwise. */
-/* Why the heap is unavailable, without a leading "unavailable: " the status may carry. */
-const char *words_heap_why(const struct analysis *a);
+ * and their instant; why it is unavailable or stale otherwise (a->heap_why). */
 const char *words_heap(const struct analysis *a, char *buf, size_t len);
 
 /* A garbage-collected runtime's cycles (a->gc_*): how many, the live heap after the last and its
