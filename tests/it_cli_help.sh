@@ -84,11 +84,12 @@ expect_eq "--limit 1e9 is accepted" "$rc" 0
 expect_eq "and means 10^9 bytes" "$(q q.db 'select limit_bytes from run')" 1000000000
 
 # 19.10: --listen :PORT prints the address it really binds and says it is not loopback
-set +e; "$HEADROOM" export --pid $$ --listen :22017 --duration 300ms >out 2>err; rc=$?; set -e
-expect_eq "export --listen :22017 runs" "$rc" 0
-check "prints the real address, not http://:22017" grep -q "http://0.0.0.0:22017/metrics" err
+P=$(free_port)
+set +e; "$HEADROOM" export --pid $$ --listen :$P --duration 300ms >out 2>err; rc=$?; set -e
+expect_eq "export --listen :$P runs" "$rc" 0
+check "prints the real address, not http://:$P" grep -q "http://0.0.0.0:$P/metrics" err
 check "and warns that it is not loopback" grep -q "not loopback" err
-set +e; "$HEADROOM" export --pid $$ --listen 127.0.0.1:22018 --duration 300ms >out 2>err; set -e
+set +e; "$HEADROOM" export --pid $$ --listen 127.0.0.1:$(free_port) --duration 300ms >out 2>err; set -e
 check "a loopback --listen gives no warning" test "$(grep -c 'not loopback' err)" = 0
 # 16.13: a command line longer than the run row's 4 KiB stays valid JSON, the arguments that fit whole
 set +e; "$HEADROOM" run --quiet --no-heap --record long.db -- sh -c 'exit 3' $(seq -f 'argument-%g' 1 1500) 2>err; rc=$?; set -e

@@ -26,9 +26,9 @@ for cols in 80 40; do
   check "and is always narrower than $cols columns (widest $w)" test "$w" -lt "$cols"
 done
 if [ -x "$TS" ]; then
-  "$TS" --port 22041 --port-file pf & ts=$!
+  "$TS" --port 0 --port-file pf & ts=$!
   for _ in $(seq 50); do [ -s pf ] && break; sleep 0.1; done
-  script -qfec "stty cols 60; '$HEADROOM' load http://127.0.0.1:22041/ok --stages 3s:4" load.txt >/dev/null 2>&1 || true
+  script -qfec "stty cols 60; '$HEADROOM' load http://127.0.0.1:$(cat pf)/ok --stages 3s:4" load.txt >/dev/null 2>&1 || true
   kill $ts; wait $ts 2>/dev/null || true
   read -r n w < <(widest load.txt 'req/s')
   check "load's progress line was drawn ($n times)" test "$n" -ge 1

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # docs/run.md's worked examples run as written (issue 19.5): every ```sh block, in order, in one
-# shell, with the ports moved into this test's range (8080, 9464, 9090 -> 22080, 22464, 22090).
+# shell, with the ports moved to free ones the kernel picks (8080, 9464, 9090 -> free_port).
 . "$(dirname "$0")/lib.sh"
 cd "$T"
 for tool in prometheus curl sqlite3; do
@@ -12,8 +12,9 @@ EXAMPLES_OUT="$BUILD/examples" bash "$SRC/scripts/build-examples.sh" c >/dev/nul
 mkdir bin
 ln -s "$HEADROOM" bin/headroom
 ln -s "$BUILD/examples/demo-c-svc" bin/demo-c-svc
+P_SVC=$(free_port)
 awk '/^```sh$/ {on=1; next} /^```/ {on=0} on' "$SRC/docs/run.md" |
-  sed -e 's/8080/22080/g' -e 's/9464/22464/g' -e 's/9090/22090/g' > examples.sh
+  sed -e "s/8080/$P_SVC/g" -e "s/9464/$(free_port)/g" -e "s/9090/$(free_port)/g" > examples.sh
 check "docs/run.md has worked examples ($(grep -c headroom examples.sh) headroom lines)" test "$(grep -c headroom examples.sh)" -ge 12
 set +e
 # its own process group, so that whatever an example left running is stopped with it
@@ -26,7 +27,7 @@ expect_eq "every example ran (exit 0)" "$rc" 0
 check "section 1 recorded three load stages" test "$(q svc.db "select count(*) from events where kind='stage'")" = 3
 check "under the 256Mi limit" test "$(q svc.db 'select limit_bytes from run')" = $((256 << 20))
 check "--load-url alone became ready on its address" \
-  test "$(q svc-url.db "select detail from events where kind='ready'")" = "127.0.0.1:22080 accepts connections"
+  test "$(q svc-url.db "select detail from events where kind='ready'")" = "127.0.0.1:$P_SVC accepts connections"
 check "the failing load said LOAD FAILED" grep -q "LOAD FAILED" err.txt
 check "and exited 1" grep -q "run exited 1" out.txt
 check "report --json wrote JSON" python3 -c "import json; json.load(open('svc.json'))"

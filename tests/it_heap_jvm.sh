@@ -3,7 +3,7 @@
 # publishes its heap pools under Micrometer's names (one sample per pool, area="heap"/"nonheap");
 # the recorded live heap must be within 10 % of the heap the JVM itself reports used
 # (MemoryMXBean, printed by the program for each page), the nonheap pools left out, and the run
-# must name the JVM as the source. Port 27141.
+# must name the JVM as the source. A free port the kernel picks.
 # ctest-labels: timing
 . "$(dirname "$0")/lib.sh"
 
@@ -12,10 +12,11 @@ javac -d "$T" "$SRC/tests/progs/java/HeapMetrics.java" || { echo "javac failed";
 
 # No fixed durations: the program serves five pages (polls, 1 s apart) and exits after the fifth,
 # which ends the run; the bound below only turns a hang into a failure.
-URL=http://127.0.0.1:27141/metrics
+P=$(free_port)
+URL=http://127.0.0.1:$P/metrics
 rc=0
 timeout 120 "$HEADROOM" run --metrics "$URL" --record "$T/jvm.db" --out "$T/jvm.txt" \
-	-- java -Xmx512m -cp "$T" HeapMetrics 127.0.0.1:27141 64 5 >"$T/jvm.out" 2>"$T/jvm.err" || rc=$?
+	-- java -Xmx512m -cp "$T" HeapMetrics 127.0.0.1:$P 64 5 >"$T/jvm.out" 2>"$T/jvm.err" || rc=$?
 expect_eq "run --metrics ends with the JVM's exit status" $rc 0
 check "the JVM served its five pages" grep -q '^done 1024$' "$T/jvm.out"
 [ $rc = 0 ] || { cat "$T/jvm.out" "$T/jvm.err"; }

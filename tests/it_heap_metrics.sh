@@ -24,7 +24,6 @@ wait_for() {
 	return 1
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 P1=$(free_port) P2=$(free_port) P3=$(free_port)
 
 # --- known truth: 64 MiB live after a GC ---------------------------------------------------

@@ -4,7 +4,7 @@
 # `run --metrics` (the shim cannot see it and says why); the Go demo's /metrics is the Prometheus
 # client library's standard page, read as the Go runtime's. Builds the demos first
 # (scripts/build-examples.sh; cached ~1 s, cold ~1-2 min). Then jemalloc's gap resident - allocated
-# after a hold is freed: named with its settings, and smaller with MALLOC_CONF. Ports 27501..27510.
+# after a hold is freed: named with its settings, and smaller with MALLOC_CONF. Ports: free ones the kernel picks.
 # ctest-labels: timing
 . "$(dirname "$0")/lib.sh"
 
@@ -18,9 +18,10 @@ EXAMPLES_OUT="$EX" bash "$SRC/scripts/build-examples.sh" rust-jemalloc go >"$T/b
 J="$EX/demo-rust-jemalloc-svc"
 
 # --- jemalloc compiled in: 100 MiB held ----------------------------------------------------------
-URL=http://127.0.0.1:27501/metrics
+P=$(free_port)
+URL=http://127.0.0.1:$P/metrics
 "$HEADROOM" run --metrics "$URL" --duration 4s --record "$T/je.db" --out "$T/je.txt" \
-	-- "$J" --listen 127.0.0.1:27501 --hold-mib 100 --threads 2 >"$T/je.out" 2>"$T/je.err" ||
+	-- "$J" --listen 127.0.0.1:$P --hold-mib 100 --threads 2 >"$T/je.out" 2>"$T/je.err" ||
 	fail "run --metrics on the jemalloc demo exits 0"
 expect_eq "heap status names jemalloc and the page" "$(q "$T/je.db" "select heap_status from run")" \
 	"available: jemalloc (metrics $URL)"
@@ -33,7 +34,7 @@ check "held = resident - allocated is known and small next to the hold (got ${he
 check "the report shows the live heap" grep -qE "^Heap: live (9[89]|10[0-2])\.[0-9]Mi" "$T/je.txt"
 
 # without --metrics: the shim cannot see a bundled allocator, and says so
-"$HEADROOM" run --duration 1s --record "$T/je-shim.db" -- "$J" --listen 127.0.0.1:27502 >/dev/null 2>"$T/je-shim.err" || true
+"$HEADROOM" run --duration 1s --record "$T/je-shim.db" -- "$J" --listen 127.0.0.1:$(free_port) >/dev/null 2>"$T/je-shim.err" || true
 check "the shim says the program bundles jemalloc" grep -q "bundles jemalloc" "$T/je-shim.err"
 
 # --- jemalloc keeps what was freed: the gap resident - allocated, and the setting that shrinks it ----
@@ -76,14 +77,14 @@ gap_run() {   # name port [env...]
 	"$HEADROOM" report "$db" >"$T/$name.txt" 2>&1 || true
 }
 jq_() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
-gap_run je-gap 27505
+gap_run je-gap "$(free_port)"
 gap=$(jq_ "$T/je-gap.json" "d['jemalloc']['final']['gap_bytes']")
 check "without settings: the gap at the end is large (${gap:-none} bytes)" \
 	test "$(jq_ "$T/je-gap.json" "d['jemalloc']['final']['gap_large']")" = True
 check "the report names the gap" grep -q "^Allocator (jemalloc): .*resident − allocated" "$T/je-gap.txt"
 check "the report gives the settings" grep -qE "MALLOC_CONF=background_thread:true,dirty_decay_ms:1000" "$T/je-gap.txt"
 check "the allocator-retention remedy is jemalloc's" grep -qi "let jemalloc return memory sooner" "$T/je-gap.txt"
-GAP_BELOW=$(( ${gap:-0} / 2 )) gap_run je-tuned 27506 MALLOC_CONF=background_thread:true,dirty_decay_ms:1000
+GAP_BELOW=$(( ${gap:-0} / 2 )) gap_run je-tuned "$(free_port)" MALLOC_CONF=background_thread:true,dirty_decay_ms:1000
 tuned=$(jq_ "$T/je-tuned.json" "d['jemalloc']['final']['gap_bytes']")
 echo "# gap resident - allocated at the end: ${gap:-?} bytes by default, ${tuned:-?} with MALLOC_CONF=background_thread:true,dirty_decay_ms:1000"
 echo "# RSS at the end: $(jq_ "$T/je-gap.json" "d['jemalloc']['final']['rss_bytes']") -> $(jq_ "$T/je-tuned.json" "d['jemalloc']['final']['rss_bytes']") bytes"
@@ -93,15 +94,16 @@ check "with the setting the gap is no longer large" \
 	test "$(jq_ "$T/je-tuned.json" "d['jemalloc']['final']['gap_large']")" = False
 
 # --- the Go demo: the client library's standard page ----------------------------------------------
-URL=http://127.0.0.1:27503/metrics
+P=$(free_port)
+URL=http://127.0.0.1:$P/metrics
 "$HEADROOM" run --metrics "$URL" --duration 3s --record "$T/go.db" \
-	-- "$EX/demo-go-svc" --listen 127.0.0.1:27503 >/dev/null 2>"$T/go.err" || fail "run --metrics on the Go demo exits 0"
+	-- "$EX/demo-go-svc" --listen 127.0.0.1:$P >/dev/null 2>"$T/go.err" || fail "run --metrics on the Go demo exits 0"
 expect_eq "the Go demo's /metrics is read as the Go runtime's" "$(q "$T/go.db" "select heap_status from run")" \
 	"available: go runtime (metrics $URL)"
 n=$(q "$T/go.db" "select count(*) from samples where heap_live > 0")
 check "heap figures from client_golang's go_memstats (got $n samples)" test "${n:-0}" -ge 10
 # and without --metrics the same binary is Go: its GC trace instead
-"$HEADROOM" run --duration 2s --record "$T/go-trace.db" -- "$EX/demo-go-svc" --listen 127.0.0.1:27504 >/dev/null 2>&1 || true
+"$HEADROOM" run --duration 2s --record "$T/go-trace.db" -- "$EX/demo-go-svc" --listen 127.0.0.1:$(free_port) >/dev/null 2>&1 || true
 expect_eq "without --metrics: the Go demo's heap from its GC trace" "$(q "$T/go-trace.db" "select heap_mode from run")" "gctrace"
 
 finish

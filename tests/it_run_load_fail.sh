@@ -8,7 +8,7 @@
 cd "$T"
 TS="$PROGS/testserver"
 [ -x "$TS" ] || { echo "skip: $TS not built"; exit 77; }
-P=22031
+P=$(free_port)
 
 # every request answers 404; --load-url alone: ready is when 127.0.0.1:$P accepts connections
 t0=$(date +%s%N)
