@@ -15,7 +15,6 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # start_exporter LOG ARGS...: starts headroom export on a free port, sets EPID and EPORT
 start_exporter() {
   local log=$1; shift

@@ -19,16 +19,6 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-# ports from this test's range (24000-24999), the first free one after a random start
-port() { python3 -c '
-import random, socket
-for i in range(1000):
-    p = 24000 + (random.randrange(1000) + i) % 1000
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); print(p); break
-    except OSError: pass
-    finally: s.close()'; }
 
 # 1. A week of the fleet, backfilled and served.
 END=$(( $(date +%s) / 60 * 60 - 120 ))
@@ -40,7 +30,7 @@ t1=$(date +%s%N)
 ls fleet.om.* | xargs -P2 -I{} promtool tsdb create-blocks-from openmetrics -q {} tsdb >/dev/null
 t2=$(date +%s%N)
 echo "     (generated $(cat fleet.om.* | wc -l) lines in $(( (t1 - t0) / 1000000 )) ms; promtool create-blocks took $(( (t2 - t1) / 1000000 )) ms)"
-PPORT=$(port)
+PPORT=$(free_port)
 echo 'global: {scrape_interval: 1m}' > prom.yml
 prometheus --config.file=prom.yml --storage.tsdb.path="$T/tsdb" --storage.tsdb.retention.time=30d \
   --web.listen-address=127.0.0.1:$PPORT > prom.log 2>&1 &
@@ -247,9 +237,9 @@ fails_with() { # DESCRIPTION EXPECTED_TEXT ARGS...
   if [ "$rc" -ne 0 ] && [ "$(wc -l <<<"$e")" -eq 1 ] && grep -q -- "$want" <<<"$e" && [ -z "$out" ]; then ok "$d"
   else fail "$d: rc=$rc '$e' out='${out:0:80}'"; fi
 }
-fails_with "unreachable Prometheus" "cannot reach Prometheus" --prometheus "http://127.0.0.1:$(port)" --timeout 3s
+fails_with "unreachable Prometheus" "cannot reach Prometheus" --prometheus "http://127.0.0.1:$(free_port)" --timeout 3s
 for mode in slow partial garbage; do
-  FP=$(port); python3 "$LIB/fake_prom.py" "$FP" "$mode" & PIDS+=("$!")
+  FP=$(free_port); python3 "$LIB/fake_prom.py" "$FP" "$mode" & PIDS+=("$!")
   for _ in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $FP))" 2>/dev/null && break; sleep 0.1; done
   case $mode in
     slow)    fails_with "a Prometheus slower than --timeout" "did not answer in time" --prometheus "http://127.0.0.1:$FP" --timeout 1s ;;

@@ -38,11 +38,6 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket,sys
-for p in range(int(sys.argv[1]), 26000):
-    s = socket.socket()
-    try: s.bind(("127.0.0.1", p)); print(p); break
-    except OSError: pass' "$1"; }
 
 # 1. A small image of static test programs, built with podman, saved, imported into containerd.
 cat > oomkid.c <<'EOF'
@@ -114,12 +109,12 @@ ctr_ run -d --snapshotter native --cgroup "/$NODE/kubepods/burstable/pod${UIDS[w
 for _ in $(seq 50); do [ -e "$KROOT/burstable/pod${UIDS[web-0]}/$APP/cgroup.procs" ] && break; sleep 0.1; done
 check "the container's cgroup is where the kubelet puts it" grep -q . "$KROOT/burstable/pod${UIDS[web-0]}/$APP/cgroup.procs"
 
-EPORT=$(port 25100)
+EPORT=$(free_port)
 "$HEADROOM" export --cgroup-root "$KROOT" --containerd-state "$CTD/state" --listen "127.0.0.1:$EPORT" \
   --interval 1s --peak-window 5s --rescan 2s 2> exporter.log &
 EPID=$!; PIDS+=("$EPID")
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$EPORT/metrics" -o /dev/null && break; sleep 0.1; done
-PPORT=$(port $((EPORT + 1)))
+PPORT=$(free_port)
 cat > prom.yml <<EOF
 global: {scrape_interval: 1s, evaluation_interval: 1s}
 scrape_configs:
@@ -212,7 +207,7 @@ check "the others remain" grep -q 'container="spike"' m2.txt
 # 5. podman's containers, named from podman's own containers.json.
 "${PODMAN[@]}" run -d --name "$NODE-web" --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --memory=64m \
   --cgroup-parent "/$NODE/libpod_parent" "localhost/$NODE:1" /memgrow 16 4 10 60000 >/dev/null
-P2=$(port $((PPORT + 1)))
+P2=$(free_port)
 "$HEADROOM" export --cgroup-root "$MEMROOT/$NODE/libpod_parent" --listen "127.0.0.1:$P2" --interval 500ms 2> podman-exp.log &
 PIDS+=("$!")
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$P2/metrics" 2>/dev/null | grep -q "container=\"$NODE-web\"" && break; sleep 0.2; done
@@ -222,7 +217,7 @@ check "a podman container is named from podman's record" \
 
 # 6. --reset-peaks, the explicit choice: every interval's peak exact, and the shared v1 counter
 # (cAdvisor's container_memory_max_usage_bytes) now restarts at every interval.
-P3=$(port $((P2 + 1)))
+P3=$(free_port)
 "$HEADROOM" export --cgroup-root "$KROOT" --containerd-state "$CTD/state" --listen "127.0.0.1:$P3" \
   --interval 500ms --peak-window 3s --rescan 1s --reset-peaks 2> reset.log &
 PIDS+=("$!")

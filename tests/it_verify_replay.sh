@@ -7,7 +7,7 @@
 cd "$T"
 SVC="$BUILD/demo-c-svc"
 [ -x "$SVC" ] || { echo "skip: $SVC not built"; exit 77; }
-port=$((23100 + RANDOM % 100))   # this test's range in 23000-23999
+port=$(free_port)
 
 # 1. a recording with load: 40 connections each holding 1 MiB for 30 ms
 "$HEADROOM" run --quiet --limit 512Mi --interval 50ms --record load.hr \
