@@ -377,7 +377,8 @@ static void heap_change_saturates(void **state)
 
 /* The report's "+X over D" for a trend over a short steady phase multiplied the slope by the
  * phase's length and cast it to int64: 1e20 bytes in 1 s overflowed (UBSan; an x86 cast gives
- * INT64_MIN, which printed "+- over 1s"). It saturates: the largest size, with its sign
+ * INT64_MIN, which printed "+- over 1s"). The analysis now keeps the change, saturated
+ * (change_bytes); the words print the largest size with its sign, INT64_MIN included
  * (fuzz/corpus/analysis/crash-words-change-overflow). */
 static void words_change_saturates(void **state)
 {
@@ -389,12 +390,12 @@ static void words_change_saturates(void **state)
 	util_duration_format(a.steady_ns, d, sizeof(d));
 	util_size_format(INT64_MAX, size, sizeof(size));
 	snprintf(want, sizeof(want), "+%s over %s", size, d);
-	assert_string_equal(words_change(&a, 1e20, got, sizeof(got)), want);
+	assert_string_equal(words_change(&a, 1e20, INT64_MAX, got, sizeof(got)), want);
 	snprintf(want, sizeof(want), "-%s over %s", size, d);
-	assert_string_equal(words_change(&a, -1e20, got, sizeof(got)), want);
+	assert_string_equal(words_change(&a, -1e20, INT64_MIN, got, sizeof(got)), want);
 	util_size_format(3 * UTIL_MiB, size, sizeof(size));   /* and an ordinary figure as before */
 	snprintf(want, sizeof(want), "+%s over %s", size, d);
-	assert_string_equal(words_change(&a, 3.0 * UTIL_MiB, got, sizeof(got)), want);
+	assert_string_equal(words_change(&a, 3.0 * UTIL_MiB, 3 * UTIL_MiB, got, sizeof(got)), want);
 }
 
 /* A recording with a negative time (fuzz/corpus/recording/crash-negative-t-blind-spot) drove the

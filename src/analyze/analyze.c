@@ -147,7 +147,7 @@ static void init_unknown(struct analysis *a)
 		&a->load_start_ns, &a->load_end_ns, &a->stabilized_after_ns, &a->drop_threshold,
 		&a->after_load_bytes, &a->heap_live_peak, &a->heap_live_final, &a->heap_allocations,
 		&a->heap_held_final, &a->heap_final_t_ns, &a->heap_final_age_ns, &a->heap_stale_age_ns,
-		&a->heap_change_bytes, &a->heap_gap_bytes, &a->bd_t_ns, &a->bd_heap_age_ns, &a->krr_max_bytes,
+		&a->change_bytes, &a->heap_change_bytes, &a->heap_gap_bytes, &a->bd_t_ns, &a->bd_heap_age_ns, &a->krr_max_bytes,
 		&a->vpa_peak_bytes, &a->krr_max_best_bytes, &a->vpa_peak_best_bytes, &a->load_requests,
 		&a->load_errors, &a->gc_cycles, &a->gc_cycles_steady, &a->gc_live_final, &a->gc_live_peak,
 		&a->gc_goal_final, &a->gc_goal_peak, &a->gc_released_final, &a->gc_overhead_bytes,

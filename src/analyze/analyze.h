@@ -229,6 +229,7 @@ struct analysis {
 	size_t steady_samples;
 	int64_t need_more_ns;         /* too-short: how much longer to record, else 0 */
 	double slope_bytes_per_s;     /* Theil–Sen, NAN when not computed */
+	int64_t change_bytes;         /* slope × the steady phase's length, HR_UNKNOWN without a slope */
 	double mk_p, mk_z, mk_tau;    /* Mann–Kendall, NAN when not computed */
 	bool trend_significant;       /* p < threshold and the rise over the phase is material */
 	int64_t stabilized_after_ns;  /* HR_UNKNOWN when memory never settled */

@@ -26,6 +26,8 @@ static void slope_and_test(struct series *s, const struct analyze_options *o, st
 	double med = a->steady_p50 >= 0 ? (double)a->steady_p50 : 0;
 	double material = fmax((double)o->band_min_bytes, o->band_frac * med);
 	double rise = a->slope_bytes_per_s * (double)a->steady_ns / 1e9;
+	if (!isnan(rise))
+		a->change_bytes = sat_from_double(rise);
 	a->trend_significant = !isnan(a->mk_p) && a->mk_p < o->p_threshold && fabs(rise) >= material;
 }
 

@@ -53,7 +53,7 @@ static void answers(struct html_words *w, const struct analysis *a)
 	if (!answer_finding(w, a, "Growing or stable?", FINDING_TOO_SHORT, "Not known yet. ") &&
 	    !answer_finding(w, a, "Growing or stable?", FINDING_GROWING, "Growing. "))
 		add_answer(w, "Growing or stable?", "Stable: it moved %s (Mann–Kendall p = %s)%s%s.",
-			   words_change(a, a->slope_bytes_per_s, x, sizeof(x)), words_pvalue(a->mk_p, y, sizeof(y)),
+			   words_change(a, a->slope_bytes_per_s, a->change_bytes, x, sizeof(x)), words_pvalue(a->mk_p, y, sizeof(y)),
 			   a->stabilized_after_ns >= 0 ? "; settled after " : "; never settled",
 			   a->stabilized_after_ns >= 0 ? words_duration(a->stabilized_after_ns, z, sizeof(z)) : "");
 	char heap[768];

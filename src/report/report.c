@@ -35,10 +35,10 @@ static struct buf mi(int64_t b)
 	util_size_format_mi_ceil(b, r.s, sizeof(r.s));
 	return r;
 }
-static struct buf change(const struct analysis *a, double bytes_per_s)
+static struct buf change(const struct analysis *a, double bytes_per_s, int64_t change_bytes)
 {
 	struct buf r;
-	words_change(a, bytes_per_s, r.s, sizeof(r.s));
+	words_change(a, bytes_per_s, change_bytes, r.s, sizeof(r.s));
 	return r;
 }
 static struct buf rate_h(double bytes_per_s)
@@ -152,7 +152,7 @@ static void print_heap_text(FILE *out, const struct analysis *a)
 		dur(a->heap_final_t_ns).s, a->heap_stale ? "; later ones were stale" : "", sz(a->heap_live_peak).s);
 	if (a->heap_allocations >= 0)
 		fprintf(out, ", %lld allocations", (long long)a->heap_allocations);
-	fprintf(out, "; trend %s (p = %s)\n", change(a, a->heap_slope_bytes_per_s).s, pval(a->heap_mk_p).s);
+	fprintf(out, "; trend %s (p = %s)\n", change(a, a->heap_slope_bytes_per_s, a->heap_change_bytes).s, pval(a->heap_mk_p).s);
 	fprintf(out, "  %s\n", words_heap(a, line, sizeof(line)));
 }
 
@@ -281,10 +281,10 @@ static void print_trend_section_text(FILE *out, const struct recording *rec, con
 	if (a->verdict != VERDICT_TOO_SHORT || !isnan(a->slope_bytes_per_s)) {
 		if (a->steady_ns >= TH_PER_HOUR_MIN_NS)
 			fprintf(out, "  slope %s (Theil–Sen) over %s of steady state (%zu samples), Mann–Kendall p = %s\n",
-				change(a, a->slope_bytes_per_s).s, dur(a->steady_ns).s, a->steady_samples, pval(a->mk_p).s);
+				change(a, a->slope_bytes_per_s, a->change_bytes).s, dur(a->steady_ns).s, a->steady_samples, pval(a->mk_p).s);
 		else
 			fprintf(out, "  change %s of steady state (Theil–Sen, %zu samples), Mann–Kendall p = %s\n",
-				change(a, a->slope_bytes_per_s).s, a->steady_samples, pval(a->mk_p).s);
+				change(a, a->slope_bytes_per_s, a->change_bytes).s, a->steady_samples, pval(a->mk_p).s);
 		if (a->stabilized_after_ns >= 0)
 			fprintf(out, "  settled after %s", dur(a->stabilized_after_ns).s);
 		else

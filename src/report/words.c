@@ -41,16 +41,17 @@ const char *words_pvalue(double p, char *buf, size_t len)
 	return buf;
 }
 
-const char *words_change(const struct analysis *a, double bytes_per_s, char *buf, size_t len)
+const char *words_change(const struct analysis *a, double bytes_per_s, int64_t change_bytes, char *buf, size_t len)
 {
-	if (isnan(bytes_per_s)) {
+	if (isnan(bytes_per_s) || change_bytes == HR_UNKNOWN) {
 		snprintf(buf, len, "-");
 	} else if (a->steady_ns >= TH_PER_HOUR_MIN_NS) {
 		snprintf(buf, len, "%+.1fMi/h", bytes_per_s * 3600.0 / (double)UTIL_MiB);
 	} else {
 		char d[32], b[32];
-		double change = bytes_per_s * (double)a->steady_ns / 1e9;
-		snprintf(buf, len, "%s%s over %s", change < 0 ? "-" : "+", words_size(sat_from_double(fabs(change)), b, sizeof(b)),
+		/* |INT64_MIN| does not fit: the saturated figure's magnitude is INT64_MAX */
+		int64_t mag = change_bytes < 0 ? (change_bytes == INT64_MIN ? INT64_MAX : -change_bytes) : change_bytes;
+		snprintf(buf, len, "%s%s over %s", change_bytes < 0 ? "-" : "+", words_size(mag, b, sizeof(b)),
 			 words_duration(a->steady_ns, d, sizeof(d)));
 	}
 	return buf;
@@ -119,7 +120,7 @@ static void say(const struct analysis *a, const struct finding *f, char *buf, si
 		break;
 	case FINDING_GROWING:
 		snprintf(buf, len, "Memory grows by %s (Mann–Kendall p = %s): no limit is safe.",
-			 words_change(a, a->slope_bytes_per_s, x, sizeof(x)), words_pvalue(a->mk_p, y, sizeof(y)));
+			 words_change(a, a->slope_bytes_per_s, a->change_bytes, x, sizeof(x)), words_pvalue(a->mk_p, y, sizeof(y)));
 		if (a->sized && a->sizing.time_to_limit_ns >= 0 && a->sizing.time_to_limit_ns < INT64_MAX) {
 			size_t n = strlen(buf);
 			snprintf(buf + n, len - n, " At this slope it reaches the proposed limit %s in %s.",
@@ -130,7 +131,7 @@ static void say(const struct analysis *a, const struct finding *f, char *buf, si
 		break;
 	case FINDING_HEAP_GROWING:
 		snprintf(buf, len, "The live heap grows by %s (p = %s): live data is accumulating — a leak or an unbounded cache.",
-			 words_change(a, a->heap_slope_bytes_per_s, x, sizeof(x)), words_pvalue(a->heap_mk_p, y, sizeof(y)));
+			 words_change(a, a->heap_slope_bytes_per_s, a->heap_change_bytes, x, sizeof(x)), words_pvalue(a->heap_mk_p, y, sizeof(y)));
 		words_suspect(a, buf, len);
 		break;
 	case FINDING_TRACKS_LOAD:
@@ -203,7 +204,7 @@ const char *words_heap(const struct analysis *a, char *buf, size_t len)
 	}
 	if (a->heap_finding == HEAP_LIVE_GROWING) {
 		snprintf(buf, len, "live heap grows with memory (%s): live data is accumulating.",
-			 words_change(a, a->heap_slope_bytes_per_s, x, sizeof(x)));
+			 words_change(a, a->heap_slope_bytes_per_s, a->heap_change_bytes, x, sizeof(x)));
 	} else if (a->heap_finding == HEAP_RETENTION && strcmp(a->allocator, "go") == 0) {
 		snprintf(buf, len, "live heap after the last GC cycle is %s while the Go runtime holds %s more at %s: garbage "
 			 "until the next cycle and free spans until the scavenger returns them (GOGC and GOMEMLIMIT set "

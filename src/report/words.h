@@ -18,7 +18,7 @@ const char *words_duration(int64_t ns, char *buf, size_t len);     /* "1m30s", "
 const char *words_pvalue(double p, char *buf, size_t len);         /* "0.41", "3.4e-09", "-" */
 /* A slope as a change: per hour when the steady phase is long enough to say so
  * (TH_PER_HOUR_MIN_NS), else the change over the phase ("+2.1Mi over 23s"). */
-const char *words_change(const struct analysis *a, double bytes_per_s, char *buf, size_t len);
+const char *words_change(const struct analysis *a, double bytes_per_s, int64_t change_bytes, char *buf, size_t len);
 const char *words_basis(enum analyze_basis b);                      /* "cgroup usage", "RSS", ... */
 
 /* The one-sentence headline: the most important finding, else the trend. */
