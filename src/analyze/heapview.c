@@ -184,6 +184,11 @@ void stage_breakdown(struct series *s, struct analysis *a)
 	const int64_t *live = recording_column(s->rec, "heap_live"), *held = recording_column(s->rec, "heap_held");
 	const int64_t *heap_t = recording_column(s->rec, "heap_t_ns");
 	int64_t lim = heap_fresh_limit_ns(a);
+	/* a polled page's latest answer is up to a poll and its deadline old at any sample: it is
+	 * still the figure of that instant (a run that ends just before the next poll had no
+	 * live heap in its breakdown) */
+	if (strcmp(a->heap_source, "metrics") == 0 && lim < TH_HEAP_FRESH_POLLED_NS)
+		lim = TH_HEAP_FRESH_POLLED_NS;
 	for (size_t j = i + 1; live && j-- > 0;) {
 		if (live[j] < 0)
 			continue;

@@ -68,6 +68,10 @@
  * did not answer (stopped, or an older shim). Two intervals is the freshness the shim promises. */
 #define TH_HEAP_FRESH_INTERVALS 2
 #define TH_HEAP_FRESH_MIN_NS 1000000000LL
+/* A service's own page (`--metrics`) is asked once a second with an 800 ms deadline
+ * (collect/metrics_poll.h): its latest answer is up to 1.8 s old at a sample, by design, not
+ * because the service stopped answering. */
+#define TH_HEAP_FRESH_POLLED_NS 2000000000LL
 
 /* --- a garbage-collected runtime (Go) ---------------------------------------------------------- */
 /* GOMEMLIMIT at 90 % of the container limit: the runtime counts its own memory only (heap, stacks,
