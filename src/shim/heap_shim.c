@@ -17,8 +17,10 @@
  * no lock, no atomic read-modify-write, no syscall, no shared cache line on the fast path.
  * sites mode (HEADROOM_HEAP_MODE=sites): stats mode, plus allocations sampled by bytes (a
  * per-thread countdown drawn from an exponential distribution of mean HEADROOM_HEAP_INTERVAL,
- * per-thread xorshift PRNG): a sampled allocation's stack is unwound from .eh_frame (libgcc's
- * _Unwind_Backtrace, which does not call malloc once warmed up at init; if it ever does, the
+ * per-thread xorshift PRNG): a sampled allocation's stack is unwound from .eh_frame by the
+ * shim's own walker (heap_unwind.c: the rules of each return address cached per thread), or by
+ * libgcc's _Unwind_Backtrace for a stack that walker hands back (signal frames, DWARF
+ * expressions); libgcc does not call malloc once warmed up at init; if it ever does, the
  * thread's in_sample flag sends that call straight to the allocator), deduplicated into the
  * segment's site table, and the block is remembered in a private fixed-size table that free()
  * checks with a hash and one byte (the count of its bucket).
@@ -51,6 +53,7 @@
 #include <unwind.h>
 
 #include "heap_seg.h"
+#include "heap_unwind.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -636,6 +639,7 @@ static struct heap_seg_sites *g_sites; /* the segment's sites area, NULL outside
 static double g_interval;           /* R, bytes */
 static uintptr_t g_self_lo, g_self_hi; /* this library's mapping: frames in it are skipped */
 static uintptr_t g_ugcc_lo, g_ugcc_hi; /* libgcc_s: an allocation made from it is not unwound */
+static bool g_unwind_ok;             /* heap_unwind_walk works here (else libgcc for every stack) */
 
 static inline uint64_t rng_next(void)
 {
@@ -821,8 +825,14 @@ static __attribute__((noinline)) void sample_alloc(void *p, size_t n, uintptr_t 
 	tls.in_sample = true;
 	uint64_t pc[HEAP_SITE_FRAMES];
 	struct unwind_state u = {.pc = pc};
-	if (!(ra >= g_ugcc_lo && ra < g_ugcc_hi))
-		_Unwind_Backtrace(unwind_one, &u);
+	if (!(ra >= g_ugcc_lo && ra < g_ugcc_hi)) {
+		/* the shim's walker (cached rules) where it can, libgcc's where it cannot */
+		int got = g_unwind_ok ? heap_unwind_walk(pc, HEAP_SITE_FRAMES, g_self_lo, g_self_hi) : -1;
+		if (got >= 0)
+			u.n = got;
+		else
+			_Unwind_Backtrace(unwind_one, &u);
+	}
 	uint32_t site = site_of(pc, u.n);
 	double s = (double)n;
 	double prob = -expm1(-s / g_interval);
@@ -917,6 +927,9 @@ static bool sites_setup(struct heap_seg *s)
 		uint64_t pc[HEAP_SITE_FRAMES];
 		struct unwind_state u = {.pc = pc};
 		_Unwind_Backtrace(unwind_one, &u);
+		g_unwind_ok = heap_unwind_setup() == 0;
+		if (g_unwind_ok)
+			heap_unwind_walk(pc, HEAP_SITE_FRAMES, g_self_lo, g_self_hi);
 		/* lazily bound functions of the sampled path, bound now rather than inside a malloc */
 		volatile double x = 0.5;
 		x = log(x) + expm1(-x);
@@ -1527,4 +1540,20 @@ EXPORT int setns(int fd, int nstype)
 	}
 	/* 0: any type, a user namespace included */
 	return single_threaded_call(setns_call, fd, nstype, nstype == 0 || (nstype & CLONE_NEWUSER));
+}
+
+/* An unloaded library's code range can be reused by the next one loaded: the walker's cached
+ * rules for its return addresses must go (before, and again after: a walk meanwhile recaches). */
+static int (*real_dlclose)(void *);
+
+EXPORT int dlclose(void *handle)
+{
+	if (!real_dlclose && !(real_dlclose = dlsym(RTLD_NEXT, "dlclose")))
+		return -1;
+	heap_unwind_forget();
+	int rc = real_dlclose(handle);
+	int saved = errno;
+	heap_unwind_forget();
+	errno = saved;
+	return rc;
 }
