@@ -1255,6 +1255,14 @@ static void free_sites(void *p)
 	real_free(p);
 }
 
+/* sites mode, the allocation that ran the countdown out (malloc has already subtracted n) */
+static __attribute__((noinline)) void *malloc_sampled(size_t n, const void *ra)
+{
+	void *p = real_malloc(n);
+	sample_alloc(p, n, (uintptr_t)ra);
+	return p;
+}
+
 /* after init, fork or a failed segment: route malloc and free for the new state */
 static void route(void)
 {
@@ -1289,9 +1297,12 @@ EXPORT void *malloc(size_t n)
 	if (stats_fast())
 		return real_malloc(n);
 	if (LOAD(&g_sites_fast)) {
-		void *p = real_malloc(n);
-		sites_count(p, n, __builtin_return_address(0));
-		return p;
+		/* the countdown first: an allocation that is not sampled is a tail call */
+		int64_t left = tls.left - (int64_t)n;
+		tls.left = left;
+		if (likely(left > 0))
+			return real_malloc(n);
+		return malloc_sampled(n, __builtin_return_address(0));
 	}
 	return LOAD(&g_malloc_other)(n);
 }
