@@ -23,7 +23,7 @@
  * expressions); libgcc does not call malloc once warmed up at init; if it ever does, the
  * thread's in_sample flag sends that call straight to the allocator), deduplicated into the
  * segment's site table, and the block is remembered in a private fixed-size table that free()
- * checks with a hash and one byte (the count of its bucket).
+ * checks with a hash and one nibble (the count of its bucket).
  *
  * Must not: call anything that allocates (the bootstrap buffer serves the allocations dlsym makes
  * while we resolve the real functions), take a lock on the fast path, crash the target when the
@@ -621,8 +621,9 @@ static inline void free_counted(void *p)
  * mean R. So every byte has the same chance 1/R, and a block of s bytes is sampled with
  * probability p = 1 - exp(-s/R); it then counts s/p bytes and 1/p objects (the unbiased
  * estimate pprof and tcmalloc use). The fast path is a TLS subtraction and a compare. */
-#define LIVE_BUCKETS 16384         /* x LIVE_WAYS sampled blocks alive at once, private memory */
-#define LIVE_WAYS 4                /* half a cache line per bucket */
+#define LIVE_BITS 13
+#define LIVE_BUCKETS (1 << LIVE_BITS) /* x LIVE_WAYS sampled blocks alive at once, private memory */
+#define LIVE_WAYS 8                /* a cache line of keys per bucket */
 #define SITE_PROBES 64
 
 struct live_val {
@@ -631,9 +632,11 @@ struct live_val {
 	uint32_t pad;
 };
 static uintptr_t *g_live_keys;      /* LIVE_BUCKETS * LIVE_WAYS addresses, 0 = empty */
-/* keys in each bucket: what free() reads first, 16 KiB that stay in cache (the keys are 512 KiB,
- * a cache miss per free when read directly: 8 % of malloc_bench) */
-static uint8_t *g_live_count;
+/* keys in each bucket, a nibble each (<= LIVE_WAYS < 16: an atomic add never carries into the
+ * next): what free() reads first. 4 KiB that stay in L1 (the keys are 512 KiB, a cache miss per
+ * free when read directly: 8 % of malloc_bench; a byte per 4-way bucket, 16 KiB, still missed
+ * L1 on 2 frees in 3 under callgrind's cache model) */
+static uint64_t *g_live_count;
 static struct live_val *g_live_vals;
 static struct heap_seg_sites *g_sites; /* the segment's sites area, NULL outside sites mode */
 static double g_interval;           /* R, bytes */
@@ -669,7 +672,7 @@ static void rng_seed(void)
 
 static inline uint32_t live_bucket(uintptr_t p)
 {
-	return (uint32_t)(((p >> 4) * 0x9E3779B97F4A7C15ULL) >> 50) & (LIVE_BUCKETS - 1);
+	return (uint32_t)(((p >> 4) * 0x9E3779B97F4A7C15ULL) >> (64 - LIVE_BITS));
 }
 
 static void site_add(uint32_t site, int64_t bytes, int64_t objects, bool alloc)
@@ -693,7 +696,8 @@ static bool live_put(uintptr_t p, const struct live_val *v)
 		    __atomic_compare_exchange_n(&g_live_keys[b + i], &zero, p, false, __ATOMIC_RELEASE,
 						__ATOMIC_RELAXED)) {
 			g_live_vals[b + i] = *v;
-			__atomic_fetch_add(&g_live_count[b / LIVE_WAYS], 1, __ATOMIC_RELEASE);
+			uint32_t bk = b / LIVE_WAYS;
+			__atomic_fetch_add(&g_live_count[bk / 16], 1ULL << (bk % 16 * 4), __ATOMIC_RELEASE);
 			return true;
 		}
 	}
@@ -709,7 +713,8 @@ static __attribute__((noinline)) bool live_take(uintptr_t p, uintptr_t *slot, st
 	uintptr_t want = p;
 	if (!__atomic_compare_exchange_n(slot, &want, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return false;   /* a double free racing with itself: not ours to count */
-	__atomic_fetch_sub(&g_live_count[at / LIVE_WAYS], 1, __ATOMIC_RELAXED);
+	uint32_t bk = (uint32_t)(at / LIVE_WAYS);
+	__atomic_fetch_sub(&g_live_count[bk / 16], 1ULL << (bk % 16 * 4), __ATOMIC_RELAXED);
 	if (v.site < HEAP_SITES_MAX)
 		site_add(v.site, -v.bytes, -v.objects, false);
 	if (out)
@@ -718,11 +723,11 @@ static __attribute__((noinline)) bool live_take(uintptr_t p, uintptr_t *slot, st
 }
 
 /* The sampled block p's slot in the live table, NULL when p was not sampled: a hash and one
- * load of a byte (its bucket's count), the whole cost of sites mode on most frees. */
+ * load of a nibble (its bucket's count), the whole cost of sites mode on most frees. */
 static inline uintptr_t *live_find(void *p)
 {
 	uint32_t bk = live_bucket((uintptr_t)p);
-	if (likely(__atomic_load_n(&g_live_count[bk], __ATOMIC_ACQUIRE) == 0))
+	if (likely(((__atomic_load_n(&g_live_count[bk / 16], __ATOMIC_ACQUIRE) >> (bk % 16 * 4)) & 15) == 0))
 		return NULL;
 	uintptr_t *b = g_live_keys + bk * LIVE_WAYS;
 	for (int i = 0; i < LIVE_WAYS; i++)
@@ -903,14 +908,14 @@ static bool sites_setup(struct heap_seg *s)
 		void *k = mmap(NULL, nk * sizeof(uintptr_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		void *v = mmap(NULL, nk * sizeof(struct live_val), PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		void *c = mmap(NULL, LIVE_BUCKETS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *c = mmap(NULL, LIVE_BUCKETS / 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (k == MAP_FAILED || v == MAP_FAILED || c == MAP_FAILED) {
 			if (k != MAP_FAILED)
 				munmap(k, nk * sizeof(uintptr_t));
 			if (v != MAP_FAILED)
 				munmap(v, nk * sizeof(struct live_val));
 			if (c != MAP_FAILED)
-				munmap(c, LIVE_BUCKETS);
+				munmap(c, LIVE_BUCKETS / 2);
 			return false;
 		}
 		g_live_vals = v;
