@@ -673,11 +673,16 @@ static double neg_log(double u)
 	return -(e * 0.6931471805599453 + l);
 }
 
+static __attribute__((noinline, cold)) double one_minus_exp_big(double t)
+{
+	return -expm1(-t);
+}
+
 /* 1 - exp(-t), t >= 0: the series below 0.5 (error < 1e-8 relative), expm1 above */
 static double one_minus_exp(double t)
 {
-	if (t >= 0.5 || t != t)
-		return -expm1(-t);
+	if (unlikely(t >= 0.5 || t != t))
+		return one_minus_exp_big(t);
 	return t * (1 - t * (1.0 / 2 - t * (1.0 / 6 - t * (1.0 / 24 - t * (1.0 / 120 - t * (1.0 / 720 -
 	       t * (1.0 / 5040 - t * (1.0 / 40320))))))));
 }
@@ -806,14 +811,9 @@ static uint64_t stack_hash(const uint64_t *pc, int n)
 /* The site of this stack: found, or claimed in the segment's table (linear probing from its
  * hash, lock-free: the claim is a CAS of `hash`, the frames are published by `state`). 0, the
  * "other" site, when the table or the frame pool is full or there is no frame. */
-static uint32_t site_of(const uint64_t *pc, int n)
+static __attribute__((noinline, cold)) uint32_t site_claim(const uint64_t *pc, int n, uint64_t h)
 {
 	struct heap_seg_sites *ss = g_sites;
-	if (n == 0) {
-		__atomic_fetch_add(&ss->unwalkable, 1, __ATOMIC_RELAXED);
-		return 0;
-	}
-	uint64_t h = stack_hash(pc, n);
 	uint32_t i = 1 + (uint32_t)(h % (HEAP_SITES_MAX - 1));
 	for (int probe = 0; probe < SITE_PROBES; probe++, i = i + 1 < HEAP_SITES_MAX ? i + 1 : 1) {
 		struct heap_seg_site *st = &ss->sites[i];
@@ -848,20 +848,57 @@ static uint32_t site_of(const uint64_t *pc, int n)
 	return 0;
 }
 
+/* The hot half: a stack seen before is found by its hash before the first free slot; the rest
+ * (claims, a full table, no frame) is out of line, so that a sample runs fewer code lines (it
+ * runs cold: a few hundred allocations have evicted them since the last one). */
+static uint32_t site_of(const uint64_t *pc, int n)
+{
+	if (unlikely(n == 0)) {
+		__atomic_fetch_add(&g_sites->unwalkable, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	uint64_t h = stack_hash(pc, n);
+	uint32_t i = 1 + (uint32_t)(h % (HEAP_SITES_MAX - 1));
+	for (int probe = 0; probe < SITE_PROBES; probe++, i = i + 1 < HEAP_SITES_MAX ? i + 1 : 1) {
+		uint64_t cur = LOAD(&g_sites->sites[i].hash);
+		if (cur == h)
+			return i;
+		if (cur == 0)
+			break;
+	}
+	return site_claim(pc, n, h);
+}
+
 /* The countdown ran out in an allocation of n bytes at p, called from ra: draw the next
  * distance, take the stack, count the site, remember the block. Out of line: the fast path stays
  * a subtraction. An allocation made by libgcc itself (it sorts registered unwind tables with
  * malloc while holding its object mutex, inside the program's own unwinding: a C++ throw) is
  * not unwound: a second unwind would wait for that mutex forever. It counts into "other". */
+/* the thread's first countdown: its distance is drawn now; true when that already covers n */
+static __attribute__((noinline, cold)) bool sample_first(void)
+{
+	rng_seed();
+	tls.left += sample_draw();
+	return tls.left > 0;
+}
+
+static __attribute__((noinline, cold)) void unwind_libgcc(struct unwind_state *u)
+{
+	_Unwind_Backtrace(unwind_one, u);
+}
+
+/* its free would not be seen: it counts as allocated, never as live */
+static __attribute__((noinline, cold)) void sample_untracked(uint32_t site, const struct live_val *v)
+{
+	__atomic_fetch_add(&g_sites->untracked, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&g_sites->sites[site].alloc_bytes, v->bytes, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&g_sites->sites[site].alloc_objects, v->objects, __ATOMIC_RELAXED);
+}
+
 static __attribute__((noinline)) void sample_alloc(void *p, size_t n, uintptr_t ra)
 {
-	if (unlikely(tls.rng == 0)) {
-		/* the thread's first countdown: the distance is drawn now, not a sample */
-		rng_seed();
-		tls.left += sample_draw();
-		if (tls.left > 0)
-			return;
-	}
+	if (unlikely(tls.rng == 0) && sample_first())
+		return;   /* the thread's first countdown: not a sample */
 	while (tls.left <= 0)
 		tls.left += sample_draw();
 	if (tls.in_sample || !g_sites || !p)
@@ -872,10 +909,10 @@ static __attribute__((noinline)) void sample_alloc(void *p, size_t n, uintptr_t 
 	if (!(ra >= g_ugcc_lo && ra < g_ugcc_hi)) {
 		/* the shim's walker (cached rules) where it can, libgcc's where it cannot */
 		int got = g_unwind_ok ? heap_unwind_walk(pc, HEAP_SITE_FRAMES, g_self_lo, g_self_hi) : -1;
-		if (got >= 0)
+		if (likely(got >= 0))
 			u.n = got;
 		else
-			_Unwind_Backtrace(unwind_one, &u);
+			unwind_libgcc(&u);
 	}
 	uint32_t site = site_of(pc, u.n);
 	double s = (double)n;
@@ -885,14 +922,10 @@ static __attribute__((noinline)) void sample_alloc(void *p, size_t n, uintptr_t 
 	struct live_val v = {.bytes = (int64_t)(s / prob + 0.5),
 			     .objects = (int64_t)(HEAP_SITE_OBJ_ONE / prob + 0.5), .site = site};
 	__atomic_fetch_add(&g_sites->samples, 1, __ATOMIC_RELAXED);
-	if (live_put((uintptr_t)p, &v)) {
+	if (likely(live_put((uintptr_t)p, &v)))
 		site_add(site, v.bytes, v.objects, true);
-	} else {
-		/* its free would not be seen: it counts as allocated, never as live */
-		__atomic_fetch_add(&g_sites->untracked, 1, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&g_sites->sites[site].alloc_bytes, v.bytes, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&g_sites->sites[site].alloc_objects, v.objects, __ATOMIC_RELAXED);
-	}
+	else
+		sample_untracked(site, &v);
 	tls.in_sample = false;
 }
 

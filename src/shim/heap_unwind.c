@@ -372,6 +372,31 @@ void heap_unwind_counts(uint64_t *misses, uint64_t *fallbacks)
 	*fallbacks = uc_fallbacks;
 }
 
+/* out of line, as everything a warm walk does not run: a walk runs cold (a sample comes after
+ * hundreds of allocations), and every code line it spans is a miss */
+static __attribute__((noinline, cold)) void cache_drop(unsigned gen)
+{
+	memset(uc, 0, sizeof(uc));
+	memset(memo, 0, sizeof(memo));
+	uc_gen = gen;
+}
+
+/* the rule for pc from the cache (computed on a miss), remembered in the memo at depth */
+static __attribute__((noinline)) const struct rule *rule_find(uintptr_t pc, int depth)
+{
+	struct rule *set = uc[(pc * 0x9e3779b97f4a7c15ULL) >> (64 - UC_SET_BITS)], *w = set;
+	while (w->pc != pc && ++w < set + UC_WAYS)
+		;
+	if (__builtin_expect(w == set + UC_WAYS, 0)) {
+		memmove(set + 1, set, (UC_WAYS - 1) * sizeof(*set));
+		w = set;
+		rule_compute(pc, w);
+	}
+	if (depth < MEMO)
+		memo[depth] = *w;
+	return w;
+}
+
 __attribute__((noinline)) int heap_unwind_walk(uint64_t *out, int max, uintptr_t skip_lo, uintptr_t skip_hi)
 {
 	uintptr_t bp, sp, pc, tp;
@@ -389,11 +414,8 @@ __attribute__((noinline)) int heap_unwind_walk(uint64_t *out, int max, uintptr_t
 	else
 		return -1;
 	unsigned gen = __atomic_load_n(&g_gen, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(uc_gen != gen, 0)) {
-		memset(uc, 0, sizeof(uc));
-		memset(memo, 0, sizeof(memo));
-		uc_gen = gen;
-	}
+	if (__builtin_expect(uc_gen != gen, 0))
+		cache_drop(gen);
 	int n = 0;
 	for (int depth = 0; depth < 512 && n < max; depth++) {
 		if (pc == 0)
@@ -401,19 +423,8 @@ __attribute__((noinline)) int heap_unwind_walk(uint64_t *out, int max, uintptr_t
 		if (n > 0 || pc < skip_lo || pc >= skip_hi)
 			out[n++] = pc;
 		const struct rule *e = depth < MEMO ? &memo[depth] : NULL;
-		if (!e || e->pc != pc) {
-			struct rule *set = uc[(pc * 0x9e3779b97f4a7c15ULL) >> (64 - UC_SET_BITS)], *w = set;
-			while (w->pc != pc && ++w < set + UC_WAYS)
-				;
-			if (__builtin_expect(w == set + UC_WAYS, 0)) {
-				memmove(set + 1, set, (UC_WAYS - 1) * sizeof(*set));
-				w = set;
-				rule_compute(pc, w);
-			}
-			if (depth < MEMO)
-				memo[depth] = *w;
-			e = w;
-		}
+		if (__builtin_expect(!e || e->pc != pc, 0))
+			e = rule_find(pc, depth);
 		if (e->kind != K_STEP) {
 			if (e->kind == K_END)
 				break;
