@@ -31,23 +31,27 @@ compared() {
 		grep -q ' 0 differ' <<<"$line"
 	check "$1: none handed to the fallback" grep -q ' 0 fallback' <<<"$line"
 }
+# (a program that fails leaves no summary line: the checks say so)
 UNWIND_CMP_EVERY=1 LD_PRELOAD="$LIB" sqlite3 :memory: \
 	"create table t(a); insert into t select randomblob(3000) from generate_series(1, 3000); select count(*) from t" \
-	>"$T/sq.out" 2>"$T/sq.err"
+	>"$T/sq.out" 2>"$T/sq.err" || true
 compared "sqlite3" "$T/sq.err"
-LD_PRELOAD="$LIB" "$PROGS/sites_three" 0.2 </dev/null >"$T/three.out" 2>"$T/three.err"
-compared "sites_three" "$T/three.err"
+# a sanitizer build's programs carry their own malloc (and want their runtime first)
+if ! grep -q '^HEADROOM_SANITIZE:STRING=.\+' "$BUILD/CMakeCache.txt" 2>/dev/null; then
+	LD_PRELOAD="$LIB" "$PROGS/sites_three" 0.2 </dev/null >"$T/three.out" 2>"$T/three.err" || true
+	compared "sites_three" "$T/three.err"
+fi
 P="$SRC/tests/progs/sym"
 if g++ -O2 -o "$T/cpp_prog" "$P/sites.cpp" 2>"$T/gpp.err"; then
-	UNWIND_CMP_EVERY=1 LD_PRELOAD="$LIB" "$T/cpp_prog" </dev/null >"$T/cpp.out" 2>"$T/cpp.err"
+	UNWIND_CMP_EVERY=1 LD_PRELOAD="$LIB" "$T/cpp_prog" </dev/null >"$T/cpp.out" 2>"$T/cpp.err" || true
 	compared "C++ -O2" "$T/cpp.err"
 else
 	fail "g++ -O2 sites.cpp: $(head -c 300 "$T/gpp.err")"
 fi
 RUSTC=$(command -v rustc || echo "$HOME/.cargo/bin/rustc")
 if [ -x "$RUSTC" ]; then
-	"$RUSTC" -C opt-level=3 -o "$T/rs_prog" "$P/sites.rs"
-	UNWIND_CMP_EVERY=1 LD_PRELOAD="$LIB" "$T/rs_prog" </dev/null >"$T/rs.out" 2>"$T/rs.err"
+	"$RUSTC" -C opt-level=3 -o "$T/rs_prog" "$P/sites.rs" 2>"$T/rustc.err" || fail "rustc: $(head -c 300 "$T/rustc.err")"
+	UNWIND_CMP_EVERY=1 LD_PRELOAD="$LIB" "$T/rs_prog" </dev/null >"$T/rs.out" 2>"$T/rs.err" || true
 	compared "Rust opt-level 3" "$T/rs.err"
 fi
 # the Rust demo service (release build), when scripts/build-examples.sh built it: handlers,
