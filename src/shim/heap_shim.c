@@ -3,7 +3,9 @@
  *
  * Interposes malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc,
  * memalign, valloc, pvalloc and malloc_usable_size, and forwards each to the allocator found
- * next in the search order (glibc, or a jemalloc/mimalloc preloaded after us).
+ * next in the search order (glibc, or a jemalloc/mimalloc preloaded after us). Also unshare and
+ * setns (a user namespace wants a single thread: the service thread steps aside) and dlclose
+ * (the stack walker's cached rules of the unloaded code are dropped).
  *
  * stats mode (default): the fast path only forwards. A service thread, started with the segment
  * (constructor, and again in the child of a fork), sleeps on a futex in the segment and answers
