@@ -39,6 +39,9 @@ SITES_INTERVAL=${SITES_INTERVAL:-524288}
 run() {
 	local config=$1 alloc=$2 threads=$3 pre=""
 	[ "$alloc" = jemalloc ] && pre=$JE
+	# one recording at a time, removed first: headroom never overwrites one, and a name drawn
+	# from $RANDOM came up twice in a run now and then (an empty result ended the script)
+	rm -f "$TMP/r.db"
 	case $config in
 	bare)  env ${pre:+LD_PRELOAD=$pre} "$BENCH" "$threads" "$OPS" ;;
 	stats) env LD_PRELOAD="$SHIM${pre:+ $pre}" HEADROOM_HEAP_RUN=$RUN HEADROOM_HEAP_MODE=stats "$BENCH" "$threads" "$OPS" ;;
@@ -47,9 +50,9 @@ run() {
 		HEADROOM_HEAP_INTERVAL=$SITES_INTERVAL "$BENCH" "$threads" "$OPS" ;;
 	sites+r)
 		env ${pre:+LD_PRELOAD=$pre} "$HEADROOM" run --quiet --heap sites --heap-interval "$SITES_INTERVAL" \
-			--record "$TMP/r$RANDOM.db" -- "$BENCH" "$threads" "$OPS" 2>/dev/null ;;
+			--record "$TMP/r.db" -- "$BENCH" "$threads" "$OPS" 2>/dev/null ;;
 	stats+r|count+r)
-		env ${pre:+LD_PRELOAD=$pre} "$HEADROOM" run --quiet --heap "${config%+r}" --record "$TMP/r$RANDOM.db" \
+		env ${pre:+LD_PRELOAD=$pre} "$HEADROOM" run --quiet --heap "${config%+r}" --record "$TMP/r.db" \
 			-- "$BENCH" "$threads" "$OPS" 2>/dev/null ;;
 	heaptrack) env ${pre:+LD_PRELOAD=$pre} heaptrack -o "$TMP/ht" "$BENCH" "$threads" "$OPS" 2>/dev/null | grep -E '^[0-9.]+ [0-9]+ [0-9.]+$' ;;
 	memusage) env LD_PRELOAD="$MEMUSAGE${pre:+ $pre}" MEMUSAGE_OUTPUT="$TMP/mu" "$BENCH" "$threads" "$OPS" 2>/dev/null ;;
@@ -76,7 +79,8 @@ for threads in 1 2; do
 			for c in "${configs[@]}"; do
 				# the slow tools once: their ratio is several x, noise does not matter
 				if [ $r -gt 0 ] && { [ "$c" = heaptrack ] || [ "$c" = memusage ]; }; then continue; fi
-				read -r w t < <(run "$c" "$alloc" "$threads")
+				read -r w t < <(run "$c" "$alloc" "$threads") ||
+					{ echo "heap-shim.sh: $c, $alloc, $threads threads: no result" >&2; exit 1; }
 				cpu[$c]=$(min "$t" "${cpu[$c]:-}")
 				wall[$c]=$(min "$w" "${wall[$c]:-}")
 			done

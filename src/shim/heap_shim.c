@@ -3,7 +3,9 @@
  *
  * Interposes malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc,
  * memalign, valloc, pvalloc and malloc_usable_size, and forwards each to the allocator found
- * next in the search order (glibc, or a jemalloc/mimalloc preloaded after us).
+ * next in the search order (glibc, or a jemalloc/mimalloc preloaded after us). Also unshare and
+ * setns (a user namespace wants a single thread: the service thread steps aside) and dlclose
+ * (the stack walker's cached rules of the unloaded code are dropped).
  *
  * stats mode (default): the fast path only forwards. A service thread, started with the segment
  * (constructor, and again in the child of a fork), sleeps on a futex in the segment and answers
@@ -17,11 +19,13 @@
  * no lock, no atomic read-modify-write, no syscall, no shared cache line on the fast path.
  * sites mode (HEADROOM_HEAP_MODE=sites): stats mode, plus allocations sampled by bytes (a
  * per-thread countdown drawn from an exponential distribution of mean HEADROOM_HEAP_INTERVAL,
- * per-thread xorshift PRNG): a sampled allocation's stack is unwound from .eh_frame (libgcc's
- * _Unwind_Backtrace, which does not call malloc once warmed up at init; if it ever does, the
+ * per-thread xorshift PRNG): a sampled allocation's stack is unwound from .eh_frame by the
+ * shim's own walker (heap_unwind.c: the rules of each return address cached per thread), or by
+ * libgcc's _Unwind_Backtrace for a stack that walker hands back (signal frames, DWARF
+ * expressions); libgcc does not call malloc once warmed up at init; if it ever does, the
  * thread's in_sample flag sends that call straight to the allocator), deduplicated into the
  * segment's site table, and the block is remembered in a private fixed-size table that free()
- * checks with a hash and one byte (the count of its bucket).
+ * checks with a hash and one nibble (the count of its bucket).
  *
  * Must not: call anything that allocates (the bootstrap buffer serves the allocations dlsym makes
  * while we resolve the real functions), take a lock on the fast path, crash the target when the
@@ -51,6 +55,7 @@
 #include <unwind.h>
 
 #include "heap_seg.h"
+#include "heap_unwind.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -618,8 +623,9 @@ static inline void free_counted(void *p)
  * mean R. So every byte has the same chance 1/R, and a block of s bytes is sampled with
  * probability p = 1 - exp(-s/R); it then counts s/p bytes and 1/p objects (the unbiased
  * estimate pprof and tcmalloc use). The fast path is a TLS subtraction and a compare. */
-#define LIVE_BUCKETS 16384         /* x LIVE_WAYS sampled blocks alive at once, private memory */
-#define LIVE_WAYS 4                /* half a cache line per bucket */
+#define LIVE_BITS 13
+#define LIVE_BUCKETS (1 << LIVE_BITS) /* x LIVE_WAYS sampled blocks alive at once, private memory */
+#define LIVE_WAYS 8                /* a cache line of keys per bucket */
 #define SITE_PROBES 64
 
 struct live_val {
@@ -628,14 +634,17 @@ struct live_val {
 	uint32_t pad;
 };
 static uintptr_t *g_live_keys;      /* LIVE_BUCKETS * LIVE_WAYS addresses, 0 = empty */
-/* keys in each bucket: what free() reads first, 16 KiB that stay in cache (the keys are 512 KiB,
- * a cache miss per free when read directly: 8 % of malloc_bench) */
-static uint8_t *g_live_count;
+/* keys in each bucket, a nibble each (<= LIVE_WAYS < 16: an atomic add never carries into the
+ * next): what free() reads first. 4 KiB that stay in L1 (the keys are 512 KiB, a cache miss per
+ * free when read directly: 8 % of malloc_bench; a byte per 4-way bucket, 16 KiB, still missed
+ * L1 on 2 frees in 3 under callgrind's cache model) */
+static uint64_t *g_live_count;
 static struct live_val *g_live_vals;
 static struct heap_seg_sites *g_sites; /* the segment's sites area, NULL outside sites mode */
 static double g_interval;           /* R, bytes */
 static uintptr_t g_self_lo, g_self_hi; /* this library's mapping: frames in it are skipped */
 static uintptr_t g_ugcc_lo, g_ugcc_hi; /* libgcc_s: an allocation made from it is not unwound */
+static bool g_unwind_ok;             /* heap_unwind_walk works here (else libgcc for every stack) */
 
 static inline uint64_t rng_next(void)
 {
@@ -647,11 +656,44 @@ static inline uint64_t rng_next(void)
 	return x * 0x2545F4914F6CDD1DULL;
 }
 
+/* -ln(u) for u in (0, 1], within 1e-9 relative, without libm: glibc's log reads its 4 KiB
+ * of tables, ~6 L1 misses a sample once the program has evicted them (callgrind --cache-sim) */
+static double neg_log(double u)
+{
+	uint64_t b;
+	memcpy(&b, &u, sizeof(b));
+	int e = (int)((b >> 52) & 0x7ff) - 1023;
+	b = (b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
+	double m;
+	memcpy(&m, &b, sizeof(m));   /* u = m * 2^e, m in [1, 2) */
+	if (m > 1.4142135623730951) {
+		m *= 0.5;
+		e++;
+	}
+	double z = (m - 1) / (m + 1), z2 = z * z;   /* |z| <= 0.172: ln m = 2 atanh z */
+	double l = 2 * z * (1 + z2 * (1.0 / 3 + z2 * (1.0 / 5 + z2 * (1.0 / 7 + z2 * (1.0 / 9)))));
+	return -(e * 0.6931471805599453 + l);
+}
+
+static __attribute__((noinline, cold)) double one_minus_exp_big(double t)
+{
+	return -expm1(-t);
+}
+
+/* 1 - exp(-t), t >= 0: the series below 0.5 (error < 1e-8 relative), expm1 above */
+static double one_minus_exp(double t)
+{
+	if (unlikely(t >= 0.5 || t != t))
+		return one_minus_exp_big(t);
+	return t * (1 - t * (1.0 / 2 - t * (1.0 / 6 - t * (1.0 / 24 - t * (1.0 / 120 - t * (1.0 / 720 -
+	       t * (1.0 / 5040 - t * (1.0 / 40320))))))));
+}
+
 /* bytes until the next sample: exponential of mean R, at least 1 */
 static int64_t sample_draw(void)
 {
 	double u = (double)((rng_next() >> 11) + 1) * (1.0 / 9007199254740992.0);   /* (0, 1] */
-	double d = -log(u) * g_interval;
+	double d = neg_log(u) * g_interval;
 	return d < 1 ? 1 : d > 1e15 ? (int64_t)1e15 : (int64_t)d + 1;
 }
 
@@ -663,9 +705,15 @@ static void rng_seed(void)
 	tls.rng = (x ^ (x >> 31)) | 1;
 }
 
+/* a 32-bit multiply by an immediate: the low 32 bits of p >> 4 tell blocks apart */
+static inline uint32_t live_hash(uintptr_t p)
+{
+	return (uint32_t)(p >> 4) * 0x9E3779B1u;
+}
+
 static inline uint32_t live_bucket(uintptr_t p)
 {
-	return (uint32_t)(((p >> 4) * 0x9E3779B97F4A7C15ULL) >> 50) & (LIVE_BUCKETS - 1);
+	return live_hash(p) >> (32 - LIVE_BITS);
 }
 
 static void site_add(uint32_t site, int64_t bytes, int64_t objects, bool alloc)
@@ -689,7 +737,8 @@ static bool live_put(uintptr_t p, const struct live_val *v)
 		    __atomic_compare_exchange_n(&g_live_keys[b + i], &zero, p, false, __ATOMIC_RELEASE,
 						__ATOMIC_RELAXED)) {
 			g_live_vals[b + i] = *v;
-			__atomic_fetch_add(&g_live_count[b / LIVE_WAYS], 1, __ATOMIC_RELEASE);
+			uint32_t bk = b / LIVE_WAYS;
+			__atomic_fetch_add(&g_live_count[bk / 16], 1ULL << (bk % 16 * 4), __ATOMIC_RELEASE);
 			return true;
 		}
 	}
@@ -705,7 +754,8 @@ static __attribute__((noinline)) bool live_take(uintptr_t p, uintptr_t *slot, st
 	uintptr_t want = p;
 	if (!__atomic_compare_exchange_n(slot, &want, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return false;   /* a double free racing with itself: not ours to count */
-	__atomic_fetch_sub(&g_live_count[at / LIVE_WAYS], 1, __ATOMIC_RELAXED);
+	uint32_t bk = (uint32_t)(at / LIVE_WAYS);
+	__atomic_fetch_sub(&g_live_count[bk / 16], 1ULL << (bk % 16 * 4), __ATOMIC_RELAXED);
 	if (v.site < HEAP_SITES_MAX)
 		site_add(v.site, -v.bytes, -v.objects, false);
 	if (out)
@@ -714,12 +764,17 @@ static __attribute__((noinline)) bool live_take(uintptr_t p, uintptr_t *slot, st
 }
 
 /* The sampled block p's slot in the live table, NULL when p was not sampled: a hash and one
- * load of a byte (its bucket's count), the whole cost of sites mode on most frees. */
+ * load of a nibble (its bucket's count), the whole cost of sites mode on most frees. */
 static inline uintptr_t *live_find(void *p)
 {
-	uint32_t bk = live_bucket((uintptr_t)p);
-	if (likely(__atomic_load_n(&g_live_count[bk], __ATOMIC_ACQUIRE) == 0))
+	/* bucket bk = h >> (32 - LIVE_BITS): its word bk / 16, its nibble's shift bk % 16 * 4, both
+	 * taken from h directly (one shift and mask fewer) */
+	uint32_t h = live_hash((uintptr_t)p), bk = h >> (32 - LIVE_BITS);
+	uint64_t w = __atomic_load_n(&g_live_count[h >> (32 - LIVE_BITS + 4)], __ATOMIC_ACQUIRE);
+	if (likely(((w >> ((h >> (32 - LIVE_BITS - 2)) & 60)) & 15) == 0))
 		return NULL;
+	if (!p)
+		return NULL;   /* free(NULL): tested here, off the common path (0 is an empty key) */
 	uintptr_t *b = g_live_keys + bk * LIVE_WAYS;
 	for (int i = 0; i < LIVE_WAYS; i++)
 		if (unlikely(LOAD(&b[i]) == (uintptr_t)p))
@@ -758,14 +813,9 @@ static uint64_t stack_hash(const uint64_t *pc, int n)
 /* The site of this stack: found, or claimed in the segment's table (linear probing from its
  * hash, lock-free: the claim is a CAS of `hash`, the frames are published by `state`). 0, the
  * "other" site, when the table or the frame pool is full or there is no frame. */
-static uint32_t site_of(const uint64_t *pc, int n)
+static __attribute__((noinline, cold)) uint32_t site_claim(const uint64_t *pc, int n, uint64_t h)
 {
 	struct heap_seg_sites *ss = g_sites;
-	if (n == 0) {
-		__atomic_fetch_add(&ss->unwalkable, 1, __ATOMIC_RELAXED);
-		return 0;
-	}
-	uint64_t h = stack_hash(pc, n);
 	uint32_t i = 1 + (uint32_t)(h % (HEAP_SITES_MAX - 1));
 	for (int probe = 0; probe < SITE_PROBES; probe++, i = i + 1 < HEAP_SITES_MAX ? i + 1 : 1) {
 		struct heap_seg_site *st = &ss->sites[i];
@@ -800,20 +850,57 @@ static uint32_t site_of(const uint64_t *pc, int n)
 	return 0;
 }
 
+/* The hot half: a stack seen before is found by its hash before the first free slot; the rest
+ * (claims, a full table, no frame) is out of line, so that a sample runs fewer code lines (it
+ * runs cold: a few hundred allocations have evicted them since the last one). */
+static uint32_t site_of(const uint64_t *pc, int n)
+{
+	if (unlikely(n == 0)) {
+		__atomic_fetch_add(&g_sites->unwalkable, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	uint64_t h = stack_hash(pc, n);
+	uint32_t i = 1 + (uint32_t)(h % (HEAP_SITES_MAX - 1));
+	for (int probe = 0; probe < SITE_PROBES; probe++, i = i + 1 < HEAP_SITES_MAX ? i + 1 : 1) {
+		uint64_t cur = LOAD(&g_sites->sites[i].hash);
+		if (cur == h)
+			return i;
+		if (cur == 0)
+			break;
+	}
+	return site_claim(pc, n, h);
+}
+
 /* The countdown ran out in an allocation of n bytes at p, called from ra: draw the next
  * distance, take the stack, count the site, remember the block. Out of line: the fast path stays
  * a subtraction. An allocation made by libgcc itself (it sorts registered unwind tables with
  * malloc while holding its object mutex, inside the program's own unwinding: a C++ throw) is
  * not unwound: a second unwind would wait for that mutex forever. It counts into "other". */
+/* the thread's first countdown: its distance is drawn now; true when that already covers n */
+static __attribute__((noinline, cold)) bool sample_first(void)
+{
+	rng_seed();
+	tls.left += sample_draw();
+	return tls.left > 0;
+}
+
+static __attribute__((noinline, cold)) void unwind_libgcc(struct unwind_state *u)
+{
+	_Unwind_Backtrace(unwind_one, u);
+}
+
+/* its free would not be seen: it counts as allocated, never as live */
+static __attribute__((noinline, cold)) void sample_untracked(uint32_t site, const struct live_val *v)
+{
+	__atomic_fetch_add(&g_sites->untracked, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&g_sites->sites[site].alloc_bytes, v->bytes, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&g_sites->sites[site].alloc_objects, v->objects, __ATOMIC_RELAXED);
+}
+
 static __attribute__((noinline)) void sample_alloc(void *p, size_t n, uintptr_t ra)
 {
-	if (unlikely(tls.rng == 0)) {
-		/* the thread's first countdown: the distance is drawn now, not a sample */
-		rng_seed();
-		tls.left += sample_draw();
-		if (tls.left > 0)
-			return;
-	}
+	if (unlikely(tls.rng == 0) && sample_first())
+		return;   /* the thread's first countdown: not a sample */
 	while (tls.left <= 0)
 		tls.left += sample_draw();
 	if (tls.in_sample || !g_sites || !p)
@@ -821,24 +908,26 @@ static __attribute__((noinline)) void sample_alloc(void *p, size_t n, uintptr_t 
 	tls.in_sample = true;
 	uint64_t pc[HEAP_SITE_FRAMES];
 	struct unwind_state u = {.pc = pc};
-	if (!(ra >= g_ugcc_lo && ra < g_ugcc_hi))
-		_Unwind_Backtrace(unwind_one, &u);
+	if (!(ra >= g_ugcc_lo && ra < g_ugcc_hi)) {
+		/* the shim's walker (cached rules) where it can, libgcc's where it cannot */
+		int got = g_unwind_ok ? heap_unwind_walk(pc, HEAP_SITE_FRAMES, g_self_lo, g_self_hi) : -1;
+		if (likely(got >= 0))
+			u.n = got;
+		else
+			unwind_libgcc(&u);
+	}
 	uint32_t site = site_of(pc, u.n);
 	double s = (double)n;
-	double prob = -expm1(-s / g_interval);
+	double prob = one_minus_exp(s / g_interval);
 	if (prob <= 0 || prob > 1)
 		prob = 1;
 	struct live_val v = {.bytes = (int64_t)(s / prob + 0.5),
 			     .objects = (int64_t)(HEAP_SITE_OBJ_ONE / prob + 0.5), .site = site};
 	__atomic_fetch_add(&g_sites->samples, 1, __ATOMIC_RELAXED);
-	if (live_put((uintptr_t)p, &v)) {
+	if (likely(live_put((uintptr_t)p, &v)))
 		site_add(site, v.bytes, v.objects, true);
-	} else {
-		/* its free would not be seen: it counts as allocated, never as live */
-		__atomic_fetch_add(&g_sites->untracked, 1, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&g_sites->sites[site].alloc_bytes, v.bytes, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&g_sites->sites[site].alloc_objects, v.objects, __ATOMIC_RELAXED);
-	}
+	else
+		sample_untracked(site, &v);
 	tls.in_sample = false;
 }
 
@@ -854,7 +943,7 @@ static inline void sites_count(void *p, size_t n, const void *ra)
 static inline void sites_forget(void *p)
 {
 	uintptr_t *slot;
-	if (p && unlikely((slot = live_find(p)) != NULL))
+	if (unlikely((slot = live_find(p)) != NULL))
 		live_take((uintptr_t)p, slot, NULL);
 }
 
@@ -893,14 +982,14 @@ static bool sites_setup(struct heap_seg *s)
 		void *k = mmap(NULL, nk * sizeof(uintptr_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		void *v = mmap(NULL, nk * sizeof(struct live_val), PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		void *c = mmap(NULL, LIVE_BUCKETS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *c = mmap(NULL, LIVE_BUCKETS / 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (k == MAP_FAILED || v == MAP_FAILED || c == MAP_FAILED) {
 			if (k != MAP_FAILED)
 				munmap(k, nk * sizeof(uintptr_t));
 			if (v != MAP_FAILED)
 				munmap(v, nk * sizeof(struct live_val));
 			if (c != MAP_FAILED)
-				munmap(c, LIVE_BUCKETS);
+				munmap(c, LIVE_BUCKETS / 2);
 			return false;
 		}
 		g_live_vals = v;
@@ -917,9 +1006,12 @@ static bool sites_setup(struct heap_seg *s)
 		uint64_t pc[HEAP_SITE_FRAMES];
 		struct unwind_state u = {.pc = pc};
 		_Unwind_Backtrace(unwind_one, &u);
+		g_unwind_ok = heap_unwind_setup() == 0;
+		if (g_unwind_ok)
+			heap_unwind_walk(pc, HEAP_SITE_FRAMES, g_self_lo, g_self_hi);
 		/* lazily bound functions of the sampled path, bound now rather than inside a malloc */
 		volatile double x = 0.5;
-		x = log(x) + expm1(-x);
+		x = expm1(-x);
 		tls.in_sample = false;
 	}
 	struct heap_seg_sites *ss = heap_seg_sites_of(s);
@@ -1242,6 +1334,14 @@ static void free_sites(void *p)
 	real_free(p);
 }
 
+/* sites mode, the allocation that ran the countdown out (malloc has already subtracted n) */
+static __attribute__((noinline)) void *malloc_sampled(size_t n, const void *ra)
+{
+	void *p = real_malloc(n);
+	sample_alloc(p, n, (uintptr_t)ra);
+	return p;
+}
+
 /* after init, fork or a failed segment: route malloc and free for the new state */
 static void route(void)
 {
@@ -1276,9 +1376,12 @@ EXPORT void *malloc(size_t n)
 	if (stats_fast())
 		return real_malloc(n);
 	if (LOAD(&g_sites_fast)) {
-		void *p = real_malloc(n);
-		sites_count(p, n, __builtin_return_address(0));
-		return p;
+		/* the countdown first: an allocation that is not sampled is a tail call */
+		int64_t left = tls.left - (int64_t)n;
+		tls.left = left;
+		if (likely(left > 0))
+			return real_malloc(n);
+		return malloc_sampled(n, __builtin_return_address(0));
 	}
 	return LOAD(&g_malloc_other)(n);
 }
@@ -1527,4 +1630,20 @@ EXPORT int setns(int fd, int nstype)
 	}
 	/* 0: any type, a user namespace included */
 	return single_threaded_call(setns_call, fd, nstype, nstype == 0 || (nstype & CLONE_NEWUSER));
+}
+
+/* An unloaded library's code range can be reused by the next one loaded: the walker's cached
+ * rules for its return addresses must go (before, and again after: a walk meanwhile recaches). */
+static int (*real_dlclose)(void *);
+
+EXPORT int dlclose(void *handle)
+{
+	if (!real_dlclose && !(real_dlclose = dlsym(RTLD_NEXT, "dlclose")))
+		return -1;
+	heap_unwind_forget();
+	int rc = real_dlclose(handle);
+	int saved = errno;
+	heap_unwind_forget();
+	errno = saved;
+	return rc;
 }
