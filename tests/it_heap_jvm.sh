@@ -46,9 +46,10 @@ sys.exit(0 if any(abs(live - u) <= u / 100 for u in used) else 1)" "${live:-0}" 
 within "live + held vs MemoryMXBean's committed" "$(( ${live:-0} + ${held:-0} ))" "${committed:-1}" 10
 n=$(q "$T/jvm.db" "select count(*) from samples where heap_live is not null")
 check "heap figures in the samples ($n)" test "${n:-0}" -ge 3
-# a JVM starting on a loaded machine may still refuse connections past the 3 s start-up grace:
-# that note is right; any other (garbage, status, size, range) is not
-n=$(grep "$URL" "$T/jvm.err" | grep -vc "cannot connect" || true)
+# a JVM starting on a loaded machine may still refuse connections, or build its first page
+# slowly (it collects before each page), past the 3 s start-up grace: those notes are right; any
+# other (garbage, status, size, range) is not
+n=$(grep "$URL" "$T/jvm.err" | grep -v "cannot connect" | grep -vc "no complete answer within" || true)
 expect_eq "no note on a working page but the one saying where the heap comes from" "$n" 1
 [ "$n" = 1 ] || cat "$T/jvm.err"
 "$HEADROOM" explain "$T/jvm.db" >"$T/explain.txt" 2>&1 || fail "explain exits 0"

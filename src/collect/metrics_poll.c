@@ -171,7 +171,12 @@ static ssize_t poll_fetch(struct metrics_poll *m)
 		w = wait_fd(m, fd, POLLIN, deadline);
 		if (w <= 0) {
 			ret = w == 0 ? -ETIMEDOUT : w;
-			if (w == 0)
+			/* a service still starting (no answer yet, within the start-up grace) may be slow
+			 * to build its first page (a JVM loading classes): said only if it stays so */
+			pthread_mutex_lock(&m->mu);
+			bool starting = m->answers == 0 && util_now_ns() - m->start_ns < METRICS_START_GRACE_NS;
+			pthread_mutex_unlock(&m->mu);
+			if (w == 0 && !starting)
 				poll_fail(m, MF_TIMEOUT, "no complete answer within %s (slow endpoint)", "800ms");
 			goto out_close;
 		}
