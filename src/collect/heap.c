@@ -630,6 +630,10 @@ static int seg_figures(struct entry *e, bool answered, struct seg_figures *f)
 	if (mode == HEAP_SEG_COUNT) {
 		int64_t l = LOAD(&s->retired.live_bytes);
 		uint64_t a = LOAD(&s->retired.allocs), fr = LOAD(&s->retired.frees);
+		/* the retired threads' sums are the segment's bytes too: bounded like every slot, so
+		 * that the sum below cannot overflow (fuzz_heap_seg: a retired live of ~INT64_MIN) */
+		if (l > HEAP_COUNT_MAX || l < -HEAP_COUNT_MAX || a > (uint64_t)HEAP_COUNT_MAX || fr > (uint64_t)HEAP_COUNT_MAX)
+			return -ERANGE;
 		uint32_t hw = LOAD(&s->hiwater);
 		for (uint32_t i = 0; i < hw && i < HEAP_SEG_SLOTS; i++) {
 			int64_t v = LOAD(&s->slots[i].live_bytes);
@@ -640,6 +644,10 @@ static int seg_figures(struct entry *e, bool answered, struct seg_figures *f)
 			l += v;
 			a += na;
 			fr += nf;
+			/* each term is within 2^56: checked at every step, the sums stay far from 2^63 */
+			if (a > (uint64_t)HEAP_COUNT_MAX || fr > (uint64_t)HEAP_COUNT_MAX || l > HEAP_COUNT_MAX ||
+			    l < -HEAP_COUNT_MAX)
+				return -ERANGE;
 		}
 		if (a > (uint64_t)HEAP_COUNT_MAX || fr > (uint64_t)HEAP_COUNT_MAX || l > HEAP_COUNT_MAX)
 			return -ERANGE;
