@@ -78,7 +78,6 @@ static void maybe_pause(void)
 }
 
 struct client {
-	struct client *prev, *next;   /* every open connection, so that exit releases them */
 	int fd;
 	size_t len;
 	bool stalled;
@@ -99,16 +98,8 @@ static int path_index(const char *p, size_t n)
 	return NPATHS - 1;
 }
 
-static struct client *clients;
-
 static void drop(int ep, struct client *c, bool rst)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
 	if (rst) {
 		struct linger l = {.l_onoff = 1, .l_linger = 0};
 		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
@@ -312,10 +303,6 @@ int main(int argc, char **argv)
 						continue;
 					}
 					nc->fd = fd;
-					nc->next = clients;
-					if (clients)
-						clients->prev = nc;
-					clients = nc;
 					struct epoll_event cev = {.events = EPOLLIN, .data.ptr = nc};
 					epoll_ctl(ep, EPOLL_CTL_ADD, fd, &cev);
 				}
@@ -340,8 +327,5 @@ int main(int argc, char **argv)
 			fclose(f);
 		}
 	}
-	/* connections still open when told to stop (a load generator's): released, as a server does */
-	while (clients)
-		drop(ep, clients, false);
 	return 0;
 }
