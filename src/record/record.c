@@ -1193,15 +1193,23 @@ out:
 	return 0;
 }
 
-int record_open(const char *path, const char *const *columns, struct recording **ret)
+/* Opens a recording's file (a regular file only) with SQLite's flags; *db is set even on an
+ * error (sqlite3_close takes it, NULL or not). */
+static int open_regular(const char *path, int flags, sqlite3 **db)
 {
+	*db = NULL;
 	struct stat sb;
 	if (stat(path, &sb) < 0)
 		return -errno;
 	if (!S_ISREG(sb.st_mode))
 		return -EPROTO;
-	sqlite3 *db = NULL;
-	int rc = sqlite_err(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL));
+	return sqlite_err(sqlite3_open_v2(path, db, flags, NULL));
+}
+
+int record_open(const char *path, const char *const *columns, struct recording **ret)
+{
+	sqlite3 *db;
+	int rc = open_regular(path, SQLITE_OPEN_READONLY, &db);
 	if (rc == 0)
 		rc = record_read(db, path, columns, ret);
 	sqlite3_close(db);
@@ -1304,14 +1312,8 @@ void recording_free(struct recording *rec)
 
 static int sites_open(const char *path, bool write, sqlite3 **ret)
 {
-	struct stat sb;
-	if (stat(path, &sb) < 0)
-		return -errno;
-	if (!S_ISREG(sb.st_mode))
-		return -EPROTO;
-	sqlite3 *db = NULL;
-	int flags = write ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW : SQLITE_OPEN_READONLY;
-	int rc = sqlite_err(sqlite3_open_v2(path, &db, flags, NULL));
+	sqlite3 *db;
+	int rc = open_regular(path, write ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW : SQLITE_OPEN_READONLY, &db);
 	if (rc < 0) {
 		sqlite3_close(db);
 		return rc;
