@@ -19,8 +19,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # freed memory) would not give memory back after the load, whatever the service does
 SVC="$tmp/demo-c-svc"
 ${CC_PLAIN:-cc} -std=gnu11 -O2 -pthread "$SRC/examples/c-svc/c_svc.c" -o "$SVC" || { echo "cannot build the C demo"; exit 77; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# a port another test grabs between our pick and the bind: pick again
+free_port() { python3 "$(dirname "$0")/free_port.py"; }
+# a port another test draws at the same instant ("Address already in use"): pick again
 for attempt in 1 2 3; do
 	port=$(free_port)
 	rm -f "$tmp/load.hr"

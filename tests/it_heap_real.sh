@@ -23,9 +23,8 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-# a port free now, picked by the kernel (a random one in a range could be another test's: redis
-# once failed to bind one)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# a port free now, outside the ephemeral range (redis once failed to bind one the kernel picked)
+free_port() { python3 "$(dirname "$0")/free_port.py"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # under MODE [PRELOAD_AFTER] -- CMD...: runs CMD with the shim (MODE "bare": without)

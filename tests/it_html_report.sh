@@ -162,10 +162,10 @@ contains real-oom 'data-ready="1"' 'OOM-killed' 'under a limit of 64.0Mi' '>OOM 
 
 # a real run with load: the C demo service under two stages; the load panel comes from the load rows
 if [ -x "$BUILD/demo-c-svc" ]; then
-	# a port the kernel picks; another test's outgoing connection may take it before the service
-	# binds it (a random port in 20000-40000 once was: "Address already in use"): pick again
+	# a free port outside the ephemeral range (tests/free_port.py); should another test draw the
+	# same one at the same instant ("Address already in use"), pick again
 	for attempt in 1 2 3; do
-		port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+		port=$(python3 "$SRC/tests/free_port.py")
 		rm -f "$tmp/real-load.db"
 		rc=0
 		"$HEADROOM" run --quiet --limit 512Mi --interval 50ms --record "$tmp/real-load.db" \

@@ -24,7 +24,7 @@ expect() {
 }
 
 # a port nobody listens on: bind one, learn its number, close it
-free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+free_port=$(python3 "$(dirname "$0")/free_port.py")
 expect 1 "connection refused by 127.0.0.1:$free_port" -- "http://127.0.0.1:$free_port/" --stages 5s:4
 expect 2 "https:// is not supported yet" -- https://127.0.0.1:8443/ --stages 1s:1
 expect 2 "not a loopback target" -- http://10.1.2.3/ --stages 1s:1

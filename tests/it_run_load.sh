@@ -6,7 +6,7 @@ cd "$T"
 EXAMPLES_OUT="$BUILD/examples" bash "$SRC/scripts/build-examples.sh" c >/dev/null
 SVC="$BUILD/examples/demo-c-svc"
 [ -x "$SVC" ] || { echo "skip: $SVC not built"; exit 77; }
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
 
 # 1 MiB per request held 30 ms: memory in flight follows the connections (10 -> 60 -> 10).
 "$HEADROOM" run --quiet --limit 512Mi --interval 50ms --record load.db \

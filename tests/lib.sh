@@ -27,9 +27,9 @@ eventually() {
   until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.1; done
 }
 q() { sqlite3 "$1" "$2"; }
-# A TCP port free on every address now, picked by the kernel: tests never take fixed ports that
-# another run on a shared machine may hold (the moment between this and the bind is the risk left)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("0.0.0.0",0)); print(s.getsockname()[1])'; }
+# A TCP port free on every address now, outside the kernel's ephemeral range (free_port.py says
+# why): tests never take fixed ports that another run on a shared machine may hold
+free_port() { python3 "$(dirname "${BASH_SOURCE[0]}")/free_port.py"; }
 own_memcg() { echo "/sys/fs/cgroup/memory$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup)"; }
 finish() {
   echo "$PASSES passed, $FAILS failed"
