@@ -8,12 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "fakeprom.h"
 #include "metrics.h"
 #include "metrics_poll.h"
 #include "sample.h"
+#include "util.h"
 
 static int parse(const char *text, struct metrics_want *w, int n, int *line)
 {
@@ -280,6 +285,72 @@ static void poll_maps_runtimes(void **state)
 	poll_page(micrometer_page, "live=jvm_memory_committed_bytes", "--heap-metric", 73400320, HR_UNKNOWN);
 }
 
+/* --- the start-up grace: a service that accepts but has not answered yet ------------------
+ * A listener that never accepts: each poll's connection completes in its backlog and no answer
+ * comes, as from a JVM still loading classes. While the service counts as starting (no answer
+ * yet, within METRICS_START_GRACE_NS of the start) the timeouts are not said; past the grace
+ * the next one is. The start instant is moved under the poller's mutex instead of waiting 3 s,
+ * so the phases do not depend on how fast a loaded machine runs the poller. */
+static int64_t polls_now(struct metrics_poll *m)
+{
+	pthread_mutex_lock(&m->mu);
+	int64_t n = m->polls;
+	pthread_mutex_unlock(&m->mu);
+	return n;
+}
+
+/* waits for two more polls, so that at least one ran whole after the caller's change */
+static void wait_two_polls(struct metrics_poll *m, int64_t from)
+{
+	for (int i = 0; i < 12000 && polls_now(m) < from + 2; i++)   /* the bound turns a hang into a failure */
+		nanosleep(&(struct timespec){0, 10000000L}, NULL);
+	assert_true(polls_now(m) >= from + 2);
+}
+
+static void timeout_grace_while_starting(void **state)
+{
+	(void)state;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 64), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", ntohs(a.sin_port));
+	struct metrics_poll m;
+	metrics_poll_init(&m);
+	assert_int_equal(metrics_poll_start(&m, url), 0);
+
+	pthread_mutex_lock(&m.mu);
+	m.start_ns = util_now_ns() + 3600 * 1000000000LL;   /* still starting, whatever the clock does */
+	int64_t from = m.polls;
+	pthread_mutex_unlock(&m.mu);
+	wait_two_polls(&m, from);
+	pthread_mutex_lock(&m.mu);
+	unsigned failed_starting = m.failed;
+	int64_t answers = m.answers;
+	m.start_ns = util_now_ns() - METRICS_START_GRACE_NS - 1;   /* the grace is over */
+	from = m.polls;
+	pthread_mutex_unlock(&m.mu);
+	assert_int_equal(answers, 0);
+	assert_int_equal(failed_starting & MF_TIMEOUT, 0);
+	char note[512] = "";
+	assert_null(metrics_poll_note(&m, note, sizeof(note)));   /* nothing to say yet */
+
+	wait_two_polls(&m, from);
+	pthread_mutex_lock(&m.mu);
+	unsigned failed_after = m.failed;
+	pthread_mutex_unlock(&m.mu);
+	assert_true(failed_after & MF_TIMEOUT);
+	const char *said = metrics_poll_note(&m, note, sizeof(note));
+	assert_non_null(said);
+	assert_non_null(strstr(said, "slow endpoint"));
+	metrics_poll_stop(&m);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +360,7 @@ int main(void)
 		cmocka_unit_test(refuses_what_is_not_the_format),
 		cmocka_unit_test(bounded),
 		cmocka_unit_test(poll_maps_runtimes),
+		cmocka_unit_test(timeout_grace_while_starting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
