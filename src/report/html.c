@@ -1363,13 +1363,19 @@ static void missing_list(struct out *o, struct ctx *c)
 	}
 	if (!c->live) {
 		ITEM();
-		out_puts(o, "No heap figures: ");
-		if (run->heap_status[0] && strcmp(run->heap_status, "available") != 0)
-			out_esc(o, run->heap_status);
-		else if (strcmp(run->heap_mode, "off") == 0)
-			out_puts(o, "the heap shim was turned off (--no-heap)");
-		else
-			out_puts(o, "the heap shim reported nothing");
+		if (c->sum && c->sum->heap_why) {
+			/* the analysis's words, as the terminal report says them */
+			out_puts(o, "The heap was not measured: ");
+			out_esc(o, c->sum->heap_why);
+		} else {
+			out_puts(o, "No heap figures: ");
+			if (run->heap_status[0] && strcmp(run->heap_status, "available") != 0)
+				out_esc(o, run->heap_status);
+			else if (strcmp(run->heap_mode, "off") == 0)
+				out_puts(o, "the heap shim was turned off (--heap off)");
+			else
+				out_puts(o, "the heap shim reported nothing");
+		}
 		out_puts(o, ". Live heap and allocator-held memory are not drawn, and the building shows anonymous "
 		            "memory as one block, so a leak cannot be told from allocator retention.</li>");
 	}

@@ -95,6 +95,9 @@ struct html_summary {
 	size_t nsite_lists;
 	const char *sites_note;
 	int64_t sites_interval;
+	/* the analysis's why there is no heap figure (analysis.heap_why), said as the terminal says
+	 * it; NULL: none (without a summary the recorder's status is shown as it is) */
+	const char *heap_why;
 	/* heap sites (issue 15): the instant of the flame graph of live bytes per site, the true
 	 * peak of the analysis; HR_UNKNOWN: the last figures */
 	int64_t flame_t_ns;

@@ -203,6 +203,7 @@ void html_words_from_analysis(struct html_words *w, const struct analysis *a, co
 	words_headline(a, w->verdict, sizeof(w->verdict));
 	w->sum.verdict = w->verdict;
 	w->sum.trend = a->peak < 0 ? NULL : analyze_verdict_name(a->verdict);
+	w->sum.heap_why = a->heap_why[0] ? a->heap_why : NULL;
 	if (a->peak < 0)
 		return;
 	answers(w, a);
