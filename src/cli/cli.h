@@ -27,10 +27,13 @@ int cmd_size_prometheus(int argc, char **argv);
 int cli_fail_on_parse(const char *cmd, const char *text, unsigned *ret_mask);
 /* One "headroom: CMD: --fail-on CLASS: failed (why)" line per class asked for that fired. */
 void cli_gate_say(const char *cmd, unsigned fired, unsigned wanted);
-/* Analyse the recording at path, print the markdown summary when asked, say which --fail-on
- * classes fired; *ret_code = the gate's exit status (0 when none fired). Returns 0 or an exit code. */
+/* Judge the analysis a of the recording at path (analysed: analyze_file_with's result; a: NULL
+ * when the recording could not be read, used only when analysed is 0), print the markdown summary when asked, say which --fail-on classes
+ * fired; *ret_code = the gate's exit status (0 when none fired). Returns 0 or an exit code. */
 #include <stdio.h>
-int cli_gate_recording(FILE *out, const char *cmd, const char *path, unsigned wanted, bool markdown, const char *html_link,
+struct analysis;
+int cli_gate_recording(FILE *out, const char *cmd, const char *path, const struct analysis *a, int analysed,
+		       unsigned wanted, bool markdown, const char *html_link,
 		       int *ret_code);
 
 /* The subcommand being run ("run"), set by main before dispatch; usage errors name its help. */

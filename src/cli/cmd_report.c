@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analyze.h"
 #include "cli.h"
 #include "html.h"
 #include "opts.h"
@@ -40,12 +41,14 @@ const struct cli_help report_help = {
 	"usage error.",
 };
 
-/* --pprof: the heap sites at an instant; what could not be named is said on stderr */
-static int report_pprof(const char *file, const char *out, int64_t at, bool json)
+/* --pprof: the heap sites at an instant; what could not be named is said on stderr. a: the
+ * analysis, NULL without one (the peak is then the end) */
+static int report_pprof(const char *file, const struct recording *rec, const struct analysis *a, const char *out,
+			int64_t at, bool json)
 {
 	char sa[256], sb[256], note[600];
 	struct pprof_info info;
-	int r = pprof_write_file(file, out, at, &info);
+	int r = pprof_write(rec, a, out, at, &info);
 	if (r == -ENODATA)
 		return cli_fail(EXIT_FAIL, "report: '%s' has no heap sites (record with run --heap sites; older "
 				"recordings have none)", cli_safe(file, sa, sizeof(sa)));
@@ -115,22 +118,39 @@ int cmd_report(int argc, char **argv)
 	if (at_text && !pprof)
 		return cli_fail(EXIT_USAGE, "report: --at goes with --pprof (the instant of its profile)");
 	cli_name_sites(file);
+	/* one reading and one analysis, which every view below renders (the columns of the
+	 * analysis and of the page) */
+	struct recording *rec = NULL;
+	struct analysis *a = NULL;
+	int ar = analyze_file_with(file, html_columns, &rec, &a);
+	bool analysed = ar == 0 || ar == -ENODATA;   /* -ENODATA: no samples, which the views say */
+	int code = 0;
+	if (!rec || (!analysed && (html || !pprof || json))) {
+		code = cli_fail(EXIT_FAIL, "report: cannot read '%s': %s", cli_safe(file, sa, sizeof(sa)), record_strerror(ar));
+		goto out;
+	}
 	/* with --html or --pprof alone the file is the output; --json or nothing else also prints */
 	if ((!html && !pprof) || json) {
-		int r = report_file(stdout, file, json);
-		if (r < 0)
-			return cli_fail(EXIT_FAIL, "report: cannot read '%s': %s", cli_safe(file, sa, sizeof(sa)),
+		int r = json ? report_print_json(stdout, rec, a) : report_print_text(stdout, rec, a);
+		if (r < 0) {
+			code = cli_fail(EXIT_FAIL, "report: cannot read '%s': %s", cli_safe(file, sa, sizeof(sa)),
 					record_strerror(r));
+			goto out;
+		}
 	}
 	if (html) {
-		int r = html_report_file(file, html);
-		if (r < 0)
-			return cli_fail(EXIT_FAIL, "report: cannot write '%s' from '%s': %s", cli_safe(html, sb, sizeof(sb)),
+		int r = html_report_write(html, rec, a);
+		if (r < 0) {
+			code = cli_fail(EXIT_FAIL, "report: cannot write '%s' from '%s': %s", cli_safe(html, sb, sizeof(sb)),
 					cli_safe(file, sa, sizeof(sa)), record_strerror(r));
+			goto out;
+		}
 		if (!json)
 			printf("wrote %s\n", html);
 	}
 	if (pprof)
-		return report_pprof(file, pprof, at, json);
-	return 0;
+		code = report_pprof(file, rec, ar == 0 ? a : NULL, pprof, at, json);
+out:
+	analyze_file_free(rec, a);
+	return code;
 }

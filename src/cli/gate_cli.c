@@ -32,20 +32,17 @@ void cli_gate_say(const char *cmd, unsigned fired, unsigned wanted)
 							   : "the limit it ran under is below the recommended limit");
 }
 
-int cli_gate_recording(FILE *out, const char *cmd, const char *path, unsigned wanted, bool markdown, const char *html_link,
-		       int *ret_code)
+int cli_gate_recording(FILE *out, const char *cmd, const char *path, const struct analysis *a, int analysed,
+		       unsigned wanted, bool markdown, const char *html_link, int *ret_code)
 {
-	struct recording *rec;
-	struct analysis *a;
 	*ret_code = 0;
-	int r = analyze_file(path, &rec, &a);
-	if (!rec)
-		return cli_fail(EXIT_FAIL, "cannot read back '%s': %s", path, record_strerror(r));
-	if (r == -ENODATA) {
-		analyze_file_free(rec, a);
+	if (!a)   /* not read at all */
+		return cli_fail(EXIT_FAIL, "cannot read back '%s': %s", path, record_strerror(analysed));
+	if (analysed == -ENODATA)
 		return cli_fail(EXIT_FAIL, "'%s' has no memory samples: nothing to judge (record for longer than one "
 				"interval)", path);
-	}
+	if (analysed < 0)
+		return cli_fail(EXIT_FAIL, "cannot read back '%s': %s", path, record_strerror(analysed));
 	const struct analysis *one[1] = {a};
 	struct sizing s;
 	bool sized = size_recommend(one, 1, NULL, &s) == 0;
@@ -56,6 +53,5 @@ int cli_gate_recording(FILE *out, const char *cmd, const char *path, unsigned wa
 		code = cli_fail(EXIT_FAIL, "cannot write the markdown summary");
 	cli_gate_say(cmd, fired, wanted);
 	*ret_code = g.exit_code;
-	analyze_file_free(rec, a);
 	return code;
 }

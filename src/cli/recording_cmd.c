@@ -671,32 +671,42 @@ static int record_the_run(struct recording_cmd *c, struct runner_result *res, ch
  * *ret_gate; non-zero when the gate could not read the recording. */
 static int report_the_run(struct recording_cmd *c, struct runner_result *res, FILE *out, int *ret_gate)
 {
-	int gate_code = 0;
-	if (!res->unwritten.write_error && (c->markdown || c->fail_on)) {
-		/* the summary and the --fail-on decision read the recording back, like the report */
-		int gr = cli_gate_recording(out, c->ro.argv ? "run" : "attach", res->record_path, c->fail_on, c->markdown,
-					    c->html_out, &gate_code);
-		if (gr != 0)
-			return gr;
+	int gate_code = 0, code = 0;
+	bool written = !res->unwritten.write_error;
+	bool gate = written && (c->markdown || c->fail_on);
+	bool text = written && !c->markdown && (!c->quiet || c->json || c->out_path);
+	bool page = written && c->html_out;
+	/* the recording read back once, and analysed once, for the gate, the report and the page:
+	 * each renders the same analysis */
+	struct recording *rec = NULL;
+	struct analysis *a = NULL;
+	int ar = gate || text || page ? analyze_file_with(res->record_path, html_columns, &rec, &a) : 0;
+	bool analysed = rec && (ar == 0 || ar == -ENODATA);   /* -ENODATA: no samples, said by the views */
+	if (gate) {
+		/* the summary and the --fail-on decision */
+		code = cli_gate_recording(out, c->ro.argv ? "run" : "attach", res->record_path, a, ar, c->fail_on,
+					  c->markdown, c->html_out, &gate_code);
+		if (code != 0)
+			goto out;
 	}
-	if (res->unwritten.write_error && (!c->quiet || c->json || c->out_path)) {
+	if (!written && (!c->quiet || c->json || c->out_path)) {
 		/* the file stops early: report the whole run from the file plus what memory kept */
 		int rr = report_unwritten(out, res, c->json);
 		if (rr < 0)
 			cli_note("cannot report the run: %s", record_strerror(rr));
 		else if (!c->json)
 			fprintf(out, "  recording     %s (incomplete: %s)\n", res->record_path, record_strerror(res->unwritten.write_error));
-	} else if (c->markdown) {
-		/* stdout holds the summary alone, to be appended to a CI job summary as it is */
-	} else if (!c->quiet || c->json || c->out_path) {
-		int rr = report_file(out, res->record_path, c->json);
+	} else if (text) {
+		/* (with --format markdown, stdout holds the summary alone, to be appended to a CI job
+		 * summary as it is) */
+		int rr = !analysed ? ar : c->json ? report_print_json(out, rec, a) : report_print_text(out, rec, a);
 		if (rr < 0)
 			cli_note("cannot read back '%s': %s", res->record_path, record_strerror(rr));
 		else if (!c->json)
 			fprintf(out, "  recording     %s\n", res->record_path);
 	}
-	if (c->html_out && !res->unwritten.write_error) {
-		int hr = html_report_file(res->record_path, c->html_out);
+	if (page) {
+		int hr = !analysed ? ar : html_report_write(c->html_out, rec, a);
 		if (hr < 0)
 			cli_note("cannot write the HTML report '%s': %s", c->html_out, record_strerror(hr));
 		else if (!c->json && !c->quiet && !c->markdown)
@@ -714,7 +724,9 @@ static int report_the_run(struct recording_cmd *c, struct runner_result *res, FI
 			       lr->p50_us / 1e3, lr->p99_us / 1e3);
 	}
 	*ret_gate = gate_code;
-	return 0;
+out:
+	analyze_file_free(rec, a);
+	return code;
 }
 
 /* A failed load is a failed run (issue 19.2): one loud line and exit 1. */

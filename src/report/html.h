@@ -146,11 +146,15 @@ struct html_words {
  * phases of an analysis into w->sum. Valid while a (phase names) and w live. */
 void html_words_from_analysis(struct html_words *w, const struct analysis *a, const struct sizing *s);
 
-/* What `headroom report FILE --html OUT` and `run --html OUT` call: open the recording (the
- * columns of analyze_columns and html_columns), analyse it, size it (default options) and write the report. Errors: record_open()'s
- * (message: record_strerror), -ENOMEM, or the errno of writing OUT. A recording without samples
- * still gets a report that says so. */
+/* Open the recording (the columns of analyze_columns and html_columns), analyse it, size it
+ * (default options) and write the report. Errors: record_open()'s (message: record_strerror),
+ * -ENOMEM, or the errno of writing OUT. A recording without samples still gets a report that
+ * says so. */
 int html_report_file(const char *rec_path, const char *out_path);
+/* The same from a recording the caller opened with html_columns (analyze_file_with) and its
+ * analysis (analyze_file_with's result 0 or -ENODATA): what `report --html` and `run --html`
+ * call, so that the page renders the analysis the terminal report printed. */
+int html_report_write(const char *out_path, const struct recording *rec, const struct analysis *a);
 /* `headroom compare A B --html OUT`. */
 int html_compare_files(const char *a_path, const char *b_path, const char *out_path);
 

@@ -230,22 +230,25 @@ static int analyse_file(const char *path, struct recording **ret_rec, struct ana
 	return 0;
 }
 
+int html_report_write(const char *out_path, const struct recording *rec, const struct analysis *a)
+{
+	struct html_words *w = malloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	html_words_from_analysis(w, a, NULL);
+	int r = html_write_report(out_path, rec, &w->sum);
+	free(w);
+	return r;
+}
+
 int html_report_file(const char *rec_path, const char *out_path)
 {
 	struct recording *rec = NULL;
 	struct analysis *a = NULL;
-	struct html_words *w = malloc(sizeof(*w));
-	int r = -ENOMEM;
-	if (!w)
-		goto out_free;
-	r = analyse_file(rec_path, &rec, &a);
-	if (r < 0)
-		goto out_free;
-	html_words_from_analysis(w, a, NULL);
-	r = html_write_report(out_path, rec, &w->sum);
-out_free:
+	int r = analyse_file(rec_path, &rec, &a);
+	if (r == 0)
+		r = html_report_write(out_path, rec, a);
 	analyze_file_free(rec, a);
-	free(w);
 	return r;
 }
 

@@ -386,19 +386,16 @@ static int gzip_buf(const uint8_t *in, size_t n, uint8_t **ret, size_t *ret_len)
 	return 0;
 }
 
-int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, struct pprof_info *info)
+int pprof_write(const struct recording *rec, const struct analysis *a, const char *out, int64_t at_t_ns,
+		struct pprof_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->at_t_ns = HR_UNKNOWN;
-	struct recording *rec = NULL;
-	struct analysis *a = NULL;
-	int rc = analyze_file(recording, &rec, &a);
-	if (!rec)
-		return rc;
+	int rc;
 	int64_t at = at_t_ns;
 	if (at == PPROF_AT_PEAK)
-		at = rc == 0 && a->sites_peak_t_ns != HR_UNKNOWN ? a->sites_peak_t_ns
-		     : rc == 0 && a->peak_t_ns != HR_UNKNOWN ? a->peak_t_ns : PPROF_AT_END;
+		at = a && a->sites_peak_t_ns != HR_UNKNOWN ? a->sites_peak_t_ns
+		     : a && a->peak_t_ns != HR_UNKNOWN ? a->peak_t_ns : PPROF_AT_END;
 	int64_t start_wall = rec->run.started_wall_ns;
 	bool finished = rec->run.finished;   /* else a run may still be writing it: not touched */
 
@@ -422,7 +419,7 @@ int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, st
 		if (rc < 0)
 			goto out;
 		if (rc > 0 && finished)
-			(void)record_site_rows_store(recording, f, nf);   /* a read-only file: named in memory only */
+			(void)record_site_rows_store(rec->path, f, nf);   /* a read-only file: named in memory only */
 	}
 	rc = recording_site_values_at(rec, at, &v, &nv, &info->at_t_ns);
 	if (rc < 0)
@@ -443,7 +440,6 @@ int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, st
 		if ((or_zero(v[i].live_bytes) | or_zero(v[i].alloc_bytes)) != 0)
 			info->sites++;
 out:
-	analyze_file_free(rec, a);
 	record_site_rows_free(f, nf);
 	free(v);
 	free(pb);

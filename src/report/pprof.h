@@ -35,12 +35,15 @@ struct pprof_info {
  * -ENOMEM. */
 int pprof_encode(const struct record_site_row *f, size_t nf, const struct record_site_value *v, size_t nv,
 		 int64_t period, int64_t time_nanos, uint8_t **ret, size_t *ret_len);
-/* Write the profile of `recording` at `at_t_ns` (ns since the start, PPROF_AT_PEAK or
- * PPROF_AT_END) gzip'd to `out`, atomically. Frames not yet named are resolved and stored back
- * when the file is writable and its run finished (a run in progress is not written to).
- * Errors: record_open()'s, -ENODATA when the recording has no heap sites (recorded without them,
- * or by an older headroom), -ERANGE when the instant is before the first site figure,
- * util_file_write_atomic()'s, -ENOMEM. */
-int pprof_write_file(const char *recording, const char *out, int64_t at_t_ns, struct pprof_info *info);
+/* Write the profile of the recording rec (loaded with its sites: record_open) at `at_t_ns` (ns
+ * since the start, PPROF_AT_PEAK or PPROF_AT_END) gzip'd to `out`, atomically. a: rec's analysis,
+ * whose true peak PPROF_AT_PEAK means (NULL without one: the end), the one the caller's other views
+ * render. Frames not yet named are resolved and stored back when the file is writable and its
+ * run finished (a run in progress is not written to). Errors: -ENODATA when the recording has no
+ * heap sites (recorded without them, or by an older headroom), -ERANGE when the instant is before
+ * the first site figure, util_file_write_atomic()'s, record's reading errors, -ENOMEM. */
+struct analysis;
+int pprof_write(const struct recording *rec, const struct analysis *a, const char *out, int64_t at_t_ns,
+		struct pprof_info *info);
 
 #endif

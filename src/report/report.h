@@ -20,8 +20,9 @@
 int report_print_text(FILE *out, const struct recording *rec, const struct analysis *a);
 int report_print_json(FILE *out, const struct recording *rec, const struct analysis *a);
 
-/* Open `path` (only the columns analysis needs), analyse it and print it: what `run`, `attach`
- * and `report` call. Returns record_open()'s errors (see record_strerror), or analyze's. */
+/* Open `path` (only the columns analysis needs), analyse it and print it (`run` and `report`
+ * open the recording once for all their views and call the printers above). Returns
+ * record_open()'s errors (see record_strerror), or analyze's. */
 int report_file(FILE *out, const char *path, bool json);
 
 /* `headroom size`: the resources: block, the JSON object, or the explained text; with the
