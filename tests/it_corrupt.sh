@@ -60,4 +60,20 @@ for c in "${cases[@]}"; do
   if [ -z "$bad" ]; then ok "$name"; else fail "$name:$bad"; crashed=$((crashed + 1)); fi
 done
 echo "# ${#cases[@]} corrupted recordings, $crashed with a crash, hang or wrapped figure"
+
+# a recording cut short before its first write (no run row): every view says so in one line, the
+# pprof export too (it said "has no heap sites", taking the file's missing run row for missing sites)
+cp "$T/base.db" "$T/norun.db"
+sqlite3 "$T/norun.db" "DELETE FROM run"
+for view in "report" "report --json" "report --html $T/norun.html" "report --pprof $T/norun.pb.gz"; do
+  set +e
+  # shellcheck disable=SC2086
+  "$HEADROOM" $view "$T/norun.db" >/dev/null 2>"$T/err"; rc=$?
+  set -e
+  if [ "$rc" -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "no run information" "$T/err"; then
+    ok "$view: a recording without its run row is said to be cut short"
+  else
+    fail "$view on a recording without its run row: exit $rc, $(head -c 300 "$T/err")"
+  fi
+done
 finish
