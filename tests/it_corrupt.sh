@@ -76,4 +76,16 @@ for view in "report" "report --json" "report --html $T/norun.html" "report --ppr
     fail "$view on a recording without its run row: exit $rc, $(head -c 300 "$T/err")"
   fi
 done
+# the page's own entry points (html_report_file, html_compare_files): they took the missing run
+# row for "no samples" and rendered a NULL analysis (SIGSEGV)
+set +e
+"$BUILD/tests/tools/html_tool" report "$T/norun.db" "$T/norun.html" 2>"$T/err"; rc=$?
+set -e
+if [ "$rc" -eq 1 ] && grep -q "no run information" "$T/err"; then ok "html_report_file: the missing run row said"; else
+  fail "html_report_file on a recording without its run row: exit $rc, $(head -c 300 "$T/err")"; fi
+set +e
+"$HEADROOM" compare "$T/base.db" "$T/norun.db" --html "$T/norun-cmp.html" >/dev/null 2>"$T/err"; rc=$?
+set -e
+if [ "$rc" -eq 1 ] && grep -q "no run information" "$T/err"; then ok "compare --html: the missing run row said"; else
+  fail "compare --html on a recording without its run row: exit $rc, $(head -c 300 "$T/err")"; fi
 finish

@@ -64,7 +64,8 @@ int cmd_compare(int argc, char **argv)
 	struct analysis *a[2] = {NULL, NULL};
 	int code = 0;
 	for (int i = 0; i < 2 && code == 0; i++) {
-		int r = analyze_file(files[i], &rec[i], &a[i]);
+		/* one reading and one analysis each, for the text and the page */
+		int r = analyze_file_with(files[i], html_columns, &rec[i], &a[i]);
 		if (!rec[i]) {
 			code = cli_fail(EXIT_FAIL, "compare: cannot read '%s': %s", files[i], record_strerror(r));
 			break;
@@ -77,15 +78,15 @@ int cmd_compare(int argc, char **argv)
 		const struct analysis *const ca[2] = {a[0], a[1]};
 		if (report_print_compare(stdout, files, crec, ca, json) < 0)
 			code = cli_fail(EXIT_FAIL, "compare: cannot write the output");
+		if (code == 0 && html) {
+			int r = html_compare_write(html, crec, ca);
+			if (r < 0)
+				code = cli_fail(EXIT_FAIL, "compare: cannot write '%s': %s", html, record_strerror(r));
+			else if (!json)
+				printf("wrote %s\n", html);
+		}
 	}
 	for (int i = 0; i < 2; i++)
 		analyze_file_free(rec[i], a[i]);
-	if (code == 0 && html) {
-		int r = html_compare_files(files[0], files[1], html);
-		if (r < 0)
-			code = cli_fail(EXIT_FAIL, "compare: cannot write '%s': %s", html, record_strerror(r));
-		else if (!json)
-			printf("wrote %s\n", html);
-	}
 	return code;
 }

@@ -155,7 +155,10 @@ int html_report_file(const char *rec_path, const char *out_path);
  * analysis (analyze_file_with's result 0 or -ENODATA): what `report --html` and `run --html`
  * call, so that the page renders the analysis the terminal report printed. */
 int html_report_write(const char *out_path, const struct recording *rec, const struct analysis *a);
-/* `headroom compare A B --html OUT`. */
+/* The compare page of two recordings from their files, and from recordings the caller opened
+ * with html_columns and analysed (what `headroom compare A B --html OUT` calls: the page renders
+ * the analyses its text printed). */
 int html_compare_files(const char *a_path, const char *b_path, const char *out_path);
+int html_compare_write(const char *out_path, const struct recording *const rec[2], const struct analysis *const a[2]);
 
 #endif

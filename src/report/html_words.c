@@ -218,14 +218,17 @@ void html_words_from_analysis(struct html_words *w, const struct analysis *a, co
 	w->sum.nphases = np;
 }
 
+/* 0 with a recording and its analysis (of no samples, too: the page says so), else the error.
+ * A recording without its run row (cut short before its first write) is record_open's -ENODATA,
+ * with no recording: not "no samples" */
 static int analyse_file(const char *path, struct recording **ret_rec, struct analysis **ret_a)
 {
 	int r = analyze_file_with(path, html_columns, ret_rec, ret_a);
-	if (r < 0 && r != -ENODATA) {
+	if (!*ret_rec || (r < 0 && r != -ENODATA)) {
 		analyze_file_free(*ret_rec, *ret_a);
 		*ret_rec = NULL;
 		*ret_a = NULL;
-		return r;
+		return r < 0 ? r : -EIO;
 	}
 	return 0;
 }
@@ -252,25 +255,32 @@ int html_report_file(const char *rec_path, const char *out_path)
 	return r;
 }
 
+int html_compare_write(const char *out_path, const struct recording *const rec[2], const struct analysis *const a[2])
+{
+	struct html_words *w = calloc(2, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	for (int i = 0; i < 2; i++)
+		html_words_from_analysis(&w[i], a[i], NULL);
+	int r = html_write_compare(out_path, rec[0], rec[1], &w[0].sum, &w[1].sum);
+	free(w);
+	return r;
+}
+
 int html_compare_files(const char *a_path, const char *b_path, const char *out_path)
 {
 	struct recording *rec[2] = {NULL, NULL};
 	struct analysis *a[2] = {NULL, NULL};
-	struct html_words *w = calloc(2, sizeof(*w));
-	int r = -ENOMEM;
-	if (!w)
-		goto out_free;
 	const char *paths[2] = {a_path, b_path};
-	for (int i = 0; i < 2; i++) {
+	int r = 0;
+	for (int i = 0; i < 2 && r == 0; i++)
 		r = analyse_file(paths[i], &rec[i], &a[i]);
-		if (r < 0)
-			goto out_free;
-		html_words_from_analysis(&w[i], a[i], NULL);
+	if (r == 0) {
+		const struct recording *const crec[2] = {rec[0], rec[1]};
+		const struct analysis *const ca[2] = {a[0], a[1]};
+		r = html_compare_write(out_path, crec, ca);
 	}
-	r = html_write_compare(out_path, rec[0], rec[1], &w[0].sum, &w[1].sum);
-out_free:
 	for (int i = 0; i < 2; i++)
 		analyze_file_free(rec[i], a[i]);
-	free(w);
 	return r;
 }
