@@ -596,6 +596,13 @@ struct seg_figures {
 
 /* Reads s into f; -ERANGE when a figure is beyond what the process can hold (more than its
  * address space, or a count beyond HEAP_COUNT_MAX). */
+/* a count-mode figure (or sum) the segment may hold: |live| and the counts within HEAP_COUNT_MAX */
+static inline bool counts_bounded(int64_t live, uint64_t allocs, uint64_t frees)
+{
+	return live <= HEAP_COUNT_MAX && live >= -HEAP_COUNT_MAX && allocs <= (uint64_t)HEAP_COUNT_MAX &&
+	       frees <= (uint64_t)HEAP_COUNT_MAX;
+}
+
 static int seg_figures(struct entry *e, bool answered, struct seg_figures *f)
 {
 	struct heap_seg *s = e->seg;
@@ -628,29 +635,25 @@ static int seg_figures(struct entry *e, bool answered, struct seg_figures *f)
 		}
 	}
 	if (mode == HEAP_SEG_COUNT) {
+		/* the retired threads' sums are the segment's bytes too: bounded like every slot, and
+		 * the running sums at every step (each term within 2^56, so no sum nears 2^63;
+		 * fuzz_heap_seg found a retired live of ~INT64_MIN overflowing it) */
 		int64_t l = LOAD(&s->retired.live_bytes);
 		uint64_t a = LOAD(&s->retired.allocs), fr = LOAD(&s->retired.frees);
-		/* the retired threads' sums are the segment's bytes too: bounded like every slot, so
-		 * that the sum below cannot overflow (fuzz_heap_seg: a retired live of ~INT64_MIN) */
-		if (l > HEAP_COUNT_MAX || l < -HEAP_COUNT_MAX || a > (uint64_t)HEAP_COUNT_MAX || fr > (uint64_t)HEAP_COUNT_MAX)
+		if (!counts_bounded(l, a, fr))
 			return -ERANGE;
 		uint32_t hw = LOAD(&s->hiwater);
 		for (uint32_t i = 0; i < hw && i < HEAP_SEG_SLOTS; i++) {
 			int64_t v = LOAD(&s->slots[i].live_bytes);
 			uint64_t na = LOAD(&s->slots[i].allocs), nf = LOAD(&s->slots[i].frees);
-			if (v > HEAP_COUNT_MAX || v < -HEAP_COUNT_MAX || na > (uint64_t)HEAP_COUNT_MAX ||
-			    nf > (uint64_t)HEAP_COUNT_MAX)
+			if (!counts_bounded(v, na, nf))
 				return -ERANGE;
 			l += v;
 			a += na;
 			fr += nf;
-			/* each term is within 2^56: checked at every step, the sums stay far from 2^63 */
-			if (a > (uint64_t)HEAP_COUNT_MAX || fr > (uint64_t)HEAP_COUNT_MAX || l > HEAP_COUNT_MAX ||
-			    l < -HEAP_COUNT_MAX)
+			if (!counts_bounded(l, a, fr))
 				return -ERANGE;
 		}
-		if (a > (uint64_t)HEAP_COUNT_MAX || fr > (uint64_t)HEAP_COUNT_MAX || l > HEAP_COUNT_MAX)
-			return -ERANGE;
 		if (l < 0)
 			l = 0;   /* frees of blocks allocated before the shim counted (loader, bootstrap) */
 		f->live = l;
