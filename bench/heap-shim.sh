@@ -6,7 +6,9 @@
 # interleaved runs, each as a ratio to bare (the machine is shared: CPU time leaves out the waits
 # for a core, the minimum is the least disturbed run). heaptrack and memusage do part of their
 # work outside the measured process (heaptrack_interpret, the writer): their wall ratio is the
-# fair one; then callgrind instruction counts (noise-free,
+# fair one. "paired" is the median over the REPS of each run's CPU time over the bare run just
+# before it (the same minute of a machine whose speed drifts by several % from minute to minute:
+# the steadier figure of the two); then callgrind instruction counts (noise-free,
 # but blind to cache effects: an instruction that hits L1 costs less than a malloc's miss).
 #
 # stats+r and count+r run the benchmark under `headroom run --heap MODE` (a reader asking at its
@@ -71,10 +73,13 @@ fi
 allocs=(glibc)
 [ -f "$JE" ] && allocs+=(jemalloc)
 
-printf '%-8s %-9s %-10s %8s %7s %8s %7s\n' threads malloc config cpu_s ratio wall_s ratio
+# median of the numbers on stdin
+median() { sort -g | awk '{a[NR] = $1} END {print NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+printf '%-8s %-9s %-10s %8s %7s %7s %8s %7s\n' threads malloc config cpu_s ratio paired wall_s ratio
 for threads in 1 2; do
 	for alloc in "${allocs[@]}"; do
-		declare -A cpu=() wall=()
+		declare -A cpu=() wall=() pairs=()
 		for ((r = 0; r < REPS; r++)); do
 			for c in "${configs[@]}"; do
 				# the slow tools once: their ratio is several x, noise does not matter
@@ -83,14 +88,17 @@ for threads in 1 2; do
 					{ echo "heap-shim.sh: $c, $alloc, $threads threads: no result" >&2; exit 1; }
 				cpu[$c]=$(min "$t" "${cpu[$c]:-}")
 				wall[$c]=$(min "$w" "${wall[$c]:-}")
+				[ "$c" = bare ] && bare_t=$t
+				pairs[$c]="${pairs[$c]:-} $(awk -v a="$t" -v b="$bare_t" 'BEGIN{print a/b}')"
 			done
 		done
 		for c in "${configs[@]}"; do
-			printf '%-8s %-9s %-10s %8.4f %6.3fx %8.4f %6.3fx\n' "$threads" "$alloc" "$c" "${cpu[$c]}" \
-				"$(awk -v a="${cpu[$c]}" -v b="${cpu[bare]}" 'BEGIN{print a/b}')" "${wall[$c]}" \
+			printf '%-8s %-9s %-10s %8.4f %6.3fx %6.3fx %8.4f %6.3fx\n' "$threads" "$alloc" "$c" "${cpu[$c]}" \
+				"$(awk -v a="${cpu[$c]}" -v b="${cpu[bare]}" 'BEGIN{print a/b}')" \
+				"$(tr ' ' '\n' <<<"${pairs[$c]}" | grep . | median)" "${wall[$c]}" \
 				"$(awk -v a="${wall[$c]}" -v b="${wall[bare]}" 'BEGIN{print a/b}')"
 		done
-		unset cpu wall
+		unset cpu wall pairs
 	done
 done
 
