@@ -594,8 +594,6 @@ struct seg_figures {
 	int64_t st[HS_NSTATS];
 };
 
-/* Reads s into f; -ERANGE when a figure is beyond what the process can hold (more than its
- * address space, or a count beyond HEAP_COUNT_MAX). */
 /* a count-mode figure (or sum) the segment may hold: |live| and the counts within HEAP_COUNT_MAX */
 static inline bool counts_bounded(int64_t live, uint64_t allocs, uint64_t frees)
 {
@@ -603,6 +601,8 @@ static inline bool counts_bounded(int64_t live, uint64_t allocs, uint64_t frees)
 	       frees <= (uint64_t)HEAP_COUNT_MAX;
 }
 
+/* Reads s into f; -ERANGE when a figure is beyond what the process can hold (more than its
+ * address space, or a count beyond HEAP_COUNT_MAX). */
 static int seg_figures(struct entry *e, bool answered, struct seg_figures *f)
 {
 	struct heap_seg *s = e->seg;
