@@ -1483,9 +1483,9 @@ EXPORT void *realloc(void *p, size_t n)
 {
 	if (stats_fast() && likely(!is_boot(p)))
 		return real_realloc(p, n);
-	if (LOAD(&g_sites_fast) && likely(!is_boot(p)) && likely(p != NULL) && likely(!live_find(p))) {
-		/* a block that was not sampled: the countdown only (realloc_other forgets a sample
-		 * before the call, and puts it back if the call fails) */
+	if (LOAD(&g_sites_fast) && likely(!is_boot(p)) && likely(!live_find(p))) {
+		/* a block that was not sampled, or NULL: the countdown only (realloc_other forgets a
+		 * sample before the call, and puts it back if the call fails) */
 		void *q = real_realloc(p, n);
 		if (likely(q != NULL))
 			sites_count(q, n, __builtin_return_address(0));
