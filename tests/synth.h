@@ -91,10 +91,48 @@ static inline void synth_load(struct recording *rec, int64_t t_ns, int64_t stage
 	l->requests = conns * 100;
 }
 
+static inline int synth_cmp_site_sample(const void *x, const void *y)
+{
+	const struct rec_site_sample *a = x, *b = y;
+	if (a->t_ns != b->t_ns)
+		return a->t_ns < b->t_ns ? -1 : 1;
+	return a->site < b->site ? -1 : a->site > b->site;
+}
+
+/* Sites mode: site `site` (ids ascending from call to call), one frame named `function`, and its
+ * sampled live bytes live[k] at the snapshots t_ns[k]; the samples stay in the reader's order. */
+static inline void synth_site(struct recording *rec, int64_t site, const char *function, const int64_t *t_ns,
+			      const int64_t *live, size_t n)
+{
+	rec->sites = realloc(rec->sites, (rec->nsites + 1) * sizeof(*rec->sites));
+	struct rec_site *rs = &rec->sites[rec->nsites++];
+	memset(rs, 0, sizeof(*rs));
+	rs->site = site;
+	rs->pid = rec->run.pid;
+	rs->nframes = 1;
+	rs->frames = calloc(1, sizeof(*rs->frames));
+	rs->frames[0].pc = 0x1000 + site;
+	rs->frames[0].offset = rs->frames[0].line = HR_UNKNOWN;
+	rs->frames[0].function = strdup(function);
+	rec->site_samples = realloc(rec->site_samples, (rec->nsite_samples + n) * sizeof(*rec->site_samples));
+	for (size_t k = 0; k < n; k++)
+		rec->site_samples[rec->nsite_samples++] = (struct rec_site_sample){
+			.t_ns = t_ns[k], .site = site, .live_bytes = live[k], .live_objects = live[k] / 4096,
+			.alloc_bytes = live[k], .alloc_objects = live[k] / 4096};
+	qsort(rec->site_samples, rec->nsite_samples, sizeof(*rec->site_samples), synth_cmp_site_sample);
+}
+
 static inline void synth_free(struct recording *rec)
 {
 	if (!rec)
 		return;
+	for (size_t i = 0; i < rec->nsites; i++) {
+		for (int f = 0; f < rec->sites[i].nframes; f++)
+			free(rec->sites[i].frames[f].function);
+		free(rec->sites[i].frames);
+	}
+	free(rec->sites);
+	free(rec->site_samples);
 	for (int c = 0; c < rec->ncols; c++)
 		free(rec->col[c]);
 	free(rec->t_ns);

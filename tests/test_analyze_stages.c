@@ -740,6 +740,57 @@ static void go_gc_sawtooth(void **state)
 	}
 }
 
+/* A leak suspect needs a Mann–Kendall p under TH_P_SITES (0.001), not the trend's 1 %. 20 s of
+ * flat RSS, ready at 1 s, a snapshot a second from 2 to 15 s (14), no ties. Each site is judged
+ * on its own, so the cases share one recording:
+ *  - just_over / just_under: 10 MiB + 1 MiB x a rising order with 14 and 15 pairs out of order,
+ *    S = 63 and 61 of 91: p 0.00069 and 0.00102, each a Theil–Sen rise of ~11.7 MiB;
+ *  - busy: a level site at ~8 MiB whose snapshots drift up by chance (p 0.0026, a rise of 4.3
+ *    MiB, over the trend's 2 MiB band), the case that named a busy site of
+ *    tests/progs/sites_leak in a CI run;
+ *  - leak: 2 MiB a second from nothing with the same wobble (p ~1e-6).
+ * The ranking is by rise: leak first. */
+static void site_suspect_significance_edges(void **state)
+{
+	(void)state;
+	static const int over[14] = {5, 4, 3, 2, 1, 7, 6, 9, 8, 11, 10, 13, 12, 14};
+	static const int under[14] = {5, 4, 3, 2, 1, 7, 6, 9, 8, 11, 10, 13, 14, 12};
+	static const double wobble[14] = {5.5, 7.0, 6.0, 8.5, 6.5, 7.5, 9.0, 8.0, 7.0, 10.5, 9.0, 8.5, 11.0, 10.0};
+	struct recording *rec = synth_new(200, 100 * MS);
+	int64_t *rss = synth_col(rec, "rss"), *pk = synth_col(rec, "rss_peak");
+	for (size_t i = 0; i < 200; i++)
+		rss[i] = pk[i] = 200 * MiB;
+	synth_event(rec, 1 * SEC, "ready", 0);
+	snprintf(rec->run.heap_mode, sizeof(rec->run.heap_mode), "sites");
+	rec->heap_sample_interval = 512 * 1024;
+	int64_t t[14], o[14], u[14], busy[14], leak[14];
+	for (int k = 0; k < 14; k++) {
+		t[k] = (2 + k) * SEC;
+		o[k] = (10 + over[k]) * MiB;
+		u[k] = (10 + under[k]) * MiB;
+		busy[k] = (int64_t)(wobble[k] * (double)MiB);
+		leak[k] = 2 * MiB * (k + 1) + (int64_t)((wobble[k] - 8) * (double)MiB);
+	}
+	synth_site(rec, 1, "just_over", t, o, 14);
+	synth_site(rec, 2, "just_under", t, u, 14);
+	synth_site(rec, 3, "busy", t, busy, 14);
+	synth_site(rec, 4, "leak", t, leak, 14);
+	struct analysis a;
+	assert_int_equal(analyze_recording(rec, NULL, &a), 0);
+	assert_true(a.sites);
+	bool named[5] = {false};
+	for (int i = 0; i < a.nsuspects; i++)
+		named[a.suspects[i].site] = true;
+	assert_true(named[1]);
+	assert_false(named[2]);
+	assert_false(named[3]);
+	assert_true(named[4]);
+	assert_int_equal(a.nsuspects, 2);
+	assert_string_equal(a.suspects[0].name, "leak");
+	assert_true(a.suspects[1].mk_p > 0.0006 && a.suspects[1].mk_p < 0.0008);
+	synth_free(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -761,6 +812,7 @@ int main(void)
 		cmocka_unit_test(go_gc_advice),
 		cmocka_unit_test(go_gc_sawtooth),
 		cmocka_unit_test(jemalloc_gap),
+		cmocka_unit_test(site_suspect_significance_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

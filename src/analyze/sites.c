@@ -14,6 +14,7 @@
 
 #include "analyze_stages.h"
 #include "stats.h"
+#include "thresholds.h"
 
 /* A snapshot within this of the peak instant may stand for it (one collection period): the
  * fullest of them, since the peak is the fullest instant. */
@@ -136,10 +137,12 @@ static int cmp_change_desc(const void *x, const void *y)
 	return a->change_bytes > b->change_bytes ? -1 : a->change_bytes < b->change_bytes;
 }
 
-/* Sites whose live bytes grow through [t0, t1]: Theil–Sen slope, Mann–Kendall p below the
- * trend's threshold, and a rise over the phase of at least the trend's band (o->band_min_bytes,
- * o->band_frac of the site's last level). Each site's series is its rows in the phase; a site
- * must be in at least half the snapshots (one that drops out of the top rows is not judged). */
+/* Sites whose live bytes grow through [t0, t1]: Theil–Sen slope, Mann–Kendall p below
+ * TH_P_SITES (a tenth of the trend's: many sites are judged at once, and a level site's sampled
+ * bytes jump from snapshot to snapshot), and a rise over the phase of at least the trend's band
+ * (o->band_min_bytes, o->band_frac of the site's last level). Each site's series is its rows in
+ * the phase; a site must be in at least half the snapshots (one that drops out of the top rows
+ * is not judged). */
 static void find_suspects(const struct recording *rec, size_t from, size_t to, size_t nsnap,
 			  const struct analyze_options *o, struct analysis *a)
 {
@@ -173,7 +176,7 @@ static void find_suspects(const struct recording *rec, size_t from, size_t to, s
 		if (stats_theil_sen(ts, xs, k, &slope, NULL) < 0 || !(slope > 0) || stats_mann_kendall(ts, xs, k, &mk) < 0)
 			continue;
 		double rise = slope * steady_s;
-		if (mk.p >= o->p_threshold || rise < fmax((double)o->band_min_bytes, o->band_frac * (double)last))
+		if (mk.p >= fmin(o->p_threshold, TH_P_SITES) || rise < fmax((double)o->band_min_bytes, o->band_frac * (double)last))
 			continue;
 		struct analyze_site s;
 		site_name(rec, ids[i], &s);
