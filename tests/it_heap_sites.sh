@@ -136,12 +136,17 @@ expect_eq "forkstress: heap available in sites mode" "$(q "$T/fork.db" "select h
 # every function of the family, realloc of sampled and unsampled blocks, frees from other
 # threads: at a small interval the sites' live bytes at the end are the program's own count of
 # what it holds (usable sizes, a little above what it asked for). A realloc that moved a sampled
-# block without forgetting it would count it twice (140 MB of 88 MB with that mutant).
+# block without forgetting it would count it twice (140 MB of 88 MB with that mutant). ~25,000
+# sampled blocks alive: with one live-table bucket per block, 340-580 found theirs full and the
+# sum read 0.980-1.002 (a CI run: 0.976); with its neighbour 15-152 and 0.983-1.011
+# (docs/heap.md). The note's count is in the label, for a failure to show it.
 "$HEADROOM" run --quiet --heap sites --heap-interval 4Ki --record "$T/thr.db" \
 	-- "$PROGS/heap_threads" 4 20000 3 >"$T/thr.out" 2>"$T/thr.err" || true
 truth=$(sed -n 's/^ready usable=\([0-9]*\) .*/\1/p' "$T/thr.out")
 est=$(q "$T/thr.db" "select sum(live_bytes) from heap_site_samples where t_ns = (select max(t_ns) from heap_site_samples)")
-within "heap_threads: the sites' live bytes at the end = the blocks it holds" "${est:-0}" "${truth:-1}" 3
+untracked=$(q "$T/thr.db" "select heap_sites_note from run" | grep -o '[0-9]* sampled blocks not counted as live' | cut -d' ' -f1)
+within "heap_threads: the sites' live bytes at the end = the blocks it holds (untracked: ${untracked:-0})" \
+	"${est:-0}" "${truth:-1}" 3
 
 # no sites: stats mode
 "$HEADROOM" run --json --out "$T/stats.json" --record "$T/stats.db" -- "$PROGS/sites_three" 0.5 >/dev/null 2>&1

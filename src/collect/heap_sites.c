@@ -429,8 +429,8 @@ void heap_sites_finish(struct heap_sites *hs, struct record *rec)
 					off ? "; " : "", (long long)in->other);
 	if (in->untracked > 0 && off < sizeof(note))
 		off += (size_t)snprintf(note + off, sizeof(note) - off,
-					"%s%lld sampled blocks not tracked to their free (live table full): counted "
-					"as allocated only", off ? "; " : "", (long long)in->untracked);
+					"%s%lld sampled blocks not counted as live, their sites read low (live "
+					"table full: raise --heap-interval)", off ? "; " : "", (long long)in->untracked);
 	if (hs->frames_anon > 0 && hs->frames_anon * 20 >= hs->frames && off < sizeof(note))
 		off += (size_t)snprintf(note + off, sizeof(note) - off, "%s%lld %% of frames in anonymous memory (JIT?)",
 					off ? "; " : "", (long long)(hs->frames_anon * 100 / (hs->frames ? hs->frames : 1)));

@@ -727,19 +727,24 @@ static void site_add(uint32_t site, int64_t bytes, int64_t objects, bool alloc)
 	}
 }
 
-/* remembers a sampled block; false when its bucket is full (its free will not be seen) */
+/* remembers a sampled block in its bucket or, that one full, in its neighbour (bucket ^ 1: the
+ * two counts share a byte, which free() reads in one load); false when both are full (its free
+ * will not be seen). With one bucket only, 1.7 % of the samples of heap_threads at 4 KiB (~38,000
+ * alive in 65,536 slots) found theirs full, and the program's live bytes read 2 % low. */
 static bool live_put(uintptr_t p, const struct live_val *v)
 {
-	uint32_t b = live_bucket(p) * LIVE_WAYS;
-	for (int i = 0; i < LIVE_WAYS; i++) {
-		uintptr_t zero = 0;
-		if (LOAD(&g_live_keys[b + i]) == 0 &&
-		    __atomic_compare_exchange_n(&g_live_keys[b + i], &zero, p, false, __ATOMIC_RELEASE,
-						__ATOMIC_RELAXED)) {
-			g_live_vals[b + i] = *v;
-			uint32_t bk = b / LIVE_WAYS;
-			__atomic_fetch_add(&g_live_count[bk / 16], 1ULL << (bk % 16 * 4), __ATOMIC_RELEASE);
-			return true;
+	uint32_t home = live_bucket(p);
+	for (int k = 0; k < 2; k++) {
+		uint32_t bk = home ^ (uint32_t)k, b = bk * LIVE_WAYS;
+		for (int i = 0; i < LIVE_WAYS; i++) {
+			uintptr_t zero = 0;
+			if (LOAD(&g_live_keys[b + i]) == 0 &&
+			    __atomic_compare_exchange_n(&g_live_keys[b + i], &zero, p, false, __ATOMIC_RELEASE,
+							__ATOMIC_RELAXED)) {
+				g_live_vals[b + i] = *v;
+				__atomic_fetch_add(&g_live_count[bk / 16], 1ULL << (bk % 16 * 4), __ATOMIC_RELEASE);
+				return true;
+			}
 		}
 	}
 	return false;
@@ -763,23 +768,37 @@ static __attribute__((noinline)) bool live_take(uintptr_t p, uintptr_t *slot, st
 	return true;
 }
 
-/* The sampled block p's slot in the live table, NULL when p was not sampled: a hash and one
- * load of a nibble (its bucket's count), the whole cost of sites mode on most frees. */
-static inline uintptr_t *live_find(void *p)
+/* live_find's look at the keys of p's bucket bk and its neighbour, whose counts are `pair`;
+ * out of line, so that the test before it is all a free pays when the pair is empty */
+static __attribute__((noinline)) uintptr_t *live_find_keys(void *p, uint32_t bk, unsigned pair)
 {
-	/* bucket bk = h >> (32 - LIVE_BITS): its word bk / 16, its nibble's shift bk % 16 * 4, both
-	 * taken from h directly (one shift and mask fewer) */
-	uint32_t h = live_hash((uintptr_t)p), bk = h >> (32 - LIVE_BITS);
-	uint64_t w = __atomic_load_n(&g_live_count[h >> (32 - LIVE_BITS + 4)], __ATOMIC_ACQUIRE);
-	if (likely(((w >> ((h >> (32 - LIVE_BITS - 2)) & 60)) & 15) == 0))
-		return NULL;
 	if (!p)
 		return NULL;   /* free(NULL): tested here, off the common path (0 is an empty key) */
-	uintptr_t *b = g_live_keys + bk * LIVE_WAYS;
-	for (int i = 0; i < LIVE_WAYS; i++)
-		if (unlikely(LOAD(&b[i]) == (uintptr_t)p))
-			return &b[i];
+	for (int k = 0; k < 2; k++) {
+		uint32_t b = bk ^ (uint32_t)k;
+		if (((pair >> (b % 2 * 4)) & 15) == 0)
+			continue;
+		uintptr_t *keys = g_live_keys + b * LIVE_WAYS;
+		for (int i = 0; i < LIVE_WAYS; i++)
+			if (unlikely(LOAD(&keys[i]) == (uintptr_t)p))
+				return &keys[i];
+	}
 	return NULL;
+}
+
+/* The sampled block p's slot in the live table, NULL when p was not sampled: a hash and one
+ * load of a byte (the counts of its bucket and its neighbour), the whole cost of sites mode on
+ * most frees. */
+static inline uintptr_t *live_find(void *p)
+{
+	/* bucket bk = h >> (32 - LIVE_BITS): its word bk / 16, the shift of its pair's byte
+	 * (bk & ~1) % 16 * 4, both taken from h directly (one shift and mask fewer) */
+	uint32_t h = live_hash((uintptr_t)p);
+	uint64_t w = __atomic_load_n(&g_live_count[h >> (32 - LIVE_BITS + 4)], __ATOMIC_ACQUIRE);
+	unsigned pair = (unsigned)(w >> ((h >> (32 - LIVE_BITS - 2)) & 56)) & 255;
+	if (likely(pair == 0))
+		return NULL;
+	return live_find_keys(p, h >> (32 - LIVE_BITS), pair);
 }
 
 struct unwind_state {
