@@ -7,7 +7,7 @@ CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
-.PHONY: all deps deps-node build test test-fast test-san demo bench clean install uninstall deb
+.PHONY: all deps deps-tests build test test-fast test-san demo bench clean install uninstall deb
 
 all: build
 
@@ -20,18 +20,23 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The packages the node agent's tests need (containerd, runc, podman, node/npm: tests/it_node_*.sh,
-# tests/it_deploy_*.sh). Not fatal: where they cannot be installed (not root) those tests skip.
-deps-node:
-	@bash scripts/install-deps.sh node || echo "make: the node agent's packages are missing: its tests will skip"
+# The packages of the tests that need more than the build: the node agent's (containerd, runc,
+# podman, node/npm: tests/it_node_*.sh, it_deploy_*.sh), the demo services' and the runtimes'
+# toolchains (it_demo_services, it_heap_runtimes), the browser (it_html_report) and the VM
+# (it_cgroup_v2_vm). Installed before ctest starts, so no test spends its TIMEOUT on apt and no
+# test depends on another having installed something. Not fatal: where they cannot be installed
+# (not root, no network), each test tries its own group again and skips.
+deps-tests:
+	@bash scripts/install-deps.sh node demo runtimes browser vm || \
+	  echo "make: some test packages are missing: the tests that need them will try again or skip"
 
 # The whole suite, then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, with
 # the short libFuzzer runs of fuzz/ (label fuzz; long runs: scripts/fuzz-long.sh).
-test: build deps-node
+test: build deps-tests
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-san
 
-test-fast: build deps-node
+test-fast: build deps-tests
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 $(BUILD_SAN)/CMakeCache.txt:
