@@ -320,6 +320,50 @@ static void exporter_names_a_node(void **state)
 	sh("rm -rf '%s'", d);
 }
 
+static long long metric(const char *t, const char *name)
+{
+	const char *at = strstr(t, name);
+	assert_non_null(at);
+	return strtoll(at + strlen(name), NULL, 10);
+}
+
+/* --rescan is a period on the sampling ticks' schedule: at a 100 ms interval and a 200 ms rescan,
+ * a rescan every second tick. Counted from the end of the last rescan, it came every third tick
+ * (the due time fell just after a tick): over 40 ticks 1 + 13 rescans instead of 1 + 20. The
+ * bound (0.42 of the ticks) leaves 3 rescans to a loaded machine's stalls, which skip due times. */
+static void exporter_rescans_on_its_period(void **state)
+{
+	(void)state;
+	char d[] = "/tmp/headroom-test-rescan.XXXXXX";
+	assert_non_null(mkdtemp(d));
+	mk_cgroup(d, "kubepods/besteffort/one");
+	struct export_config cfg = {
+		.mode = EXPORT_CGROUP_ROOT, .cgroup = d, .listen = "127.0.0.1:0",
+		.interval_ns = 100 * 1000000LL, .rescan_ns = 200 * 1000000LL,
+	};
+	struct exporter *e;
+	char why[256];
+	assert_int_equal(export_start(&e, &cfg, why, sizeof(why)), 0);
+	char *t = NULL;
+	long long samples = 0, rescans = 0;
+	for (int i = 0; i < 1500 && samples < 41; i++) {   /* 41 passes: ~4 s; 30 s at most */
+		sleep_ms(20);
+		free(t);
+		size_t len;
+		t = export_render(e, &len);
+		assert_non_null(t);
+		samples = metric(t, "\nheadroom_exporter_samples_total ");
+		rescans = metric(t, "\nheadroom_exporter_cgroup_rescans_total ");
+	}
+	export_stop(e);
+	free(t);
+	sh("rm -rf '%s'", d);
+	assert_true(samples >= 41);
+	if (rescans < 0.42 * (double)samples)
+		fail_msg("%lld rescans in %lld sampling passes at --rescan 2x the interval", rescans, samples);
+	assert_true(rescans <= samples / 2 + 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +371,7 @@ int main(void)
 		cmocka_unit_test(names_from_runtime_records),
 		cmocka_unit_test(hostile_records_refused),
 		cmocka_unit_test(exporter_names_a_node),
+		cmocka_unit_test(exporter_rescans_on_its_period),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

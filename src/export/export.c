@@ -701,13 +701,20 @@ static void *sample_loop(void *arg)
 	struct exporter *e = arg;
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	int64_t next_rescan = util_now_ns() + e->cfg.rescan_ns;
+	/* on the sampling ticks' own schedule (both from `next`): a rescan due at a tick's deadline
+	 * runs at that tick. Counted from the end of the last rescan instead, --rescan 2s at a 1 s
+	 * interval rescanned every 3 s (the due time fell just after the tick). */
+	int64_t next_rescan = (int64_t)next.tv_sec * SEC + next.tv_nsec + e->cfg.rescan_ns;
 	pthread_mutex_lock(&e->lock);
 	while (!e->stop) {
 		pthread_mutex_unlock(&e->lock);
 		if (e->cfg.mode == EXPORT_CGROUP_ROOT && util_now_ns() >= next_rescan) {
 			rescan(e);
-			next_rescan = util_now_ns() + e->cfg.rescan_ns;
+			/* the next due time on the same grid (a rescan or a stall that ran past due
+			 * times skips them: no catching up) */
+			int64_t now = util_now_ns();
+			if (next_rescan <= now)
+				next_rescan += ((now - next_rescan) / e->cfg.rescan_ns + 1) * e->cfg.rescan_ns;
 		}
 		sample_all(e);
 		int64_t ns = (int64_t)next.tv_nsec + e->cfg.interval_ns;
