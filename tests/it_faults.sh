@@ -110,19 +110,38 @@ done
 echo "# last sample before the kill, ms (file+WAL / .db alone):$lags"
 
 # --- headroom and its guard both killed: the next run cleans up ------------------------------
+# Every `headroom run` first kills what is left in the cgroups of its parent's dead runs, and
+# other tests run theirs beside this one in the same parent: once this headroom is reaped, any of
+# them may clean up after it before the check below looks. So headroom runs under a holder that
+# does not reap it until told (SIGUSR1; 120 s at most): killed, it stays a zombie, dead (its
+# PDEATHSIG fired, its guard pipe closed) but its pid and name still taken, so no run takes its
+# cgroup for a dead run's until the holder reaps it, after the check.
 rm -f g.*
-"$HEADROOM" run --interval 10ms --record g.db -- ./tree.sh "$T/g" "$PROGS/memgrow" >/dev/null 2>&1 &
-hp=$!
+python3 -c '
+import signal, subprocess, sys
+p = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+open(sys.argv[1], "w").write(str(p.pid))
+signal.sigtimedwait({signal.SIGUSR1}, 120)
+p.wait()
+' g.hp "$HEADROOM" run --interval 10ms --record g.db -- ./tree.sh "$T/g" "$PROGS/memgrow" &
+holder=$!
+wait_for 20 test -s g.hp
+hp=$(cat g.hp)
 wait_for 10 test -s g.cmd -a -s g.kid || true
 guard=$(cat /proc/$hp/task/*/children 2>/dev/null | tr ' ' '\n' | while read -r p; do
   [ -n "$p" ] && [ "$(cat /proc/$p/comm 2>/dev/null)" = headroom-guard ] && echo "$p"; done | head -1)
 check "the guard process runs beside headroom" [ -n "$guard" ]
 seg=$(printf 'headroom-heap-%08x' $hp)
 wait_for 5 bash -c "ls /dev/shm | grep -q '^$seg'" || true
-kill -9 ${guard:-} $hp; wait $hp 2>/dev/null || true
+kill -9 ${guard:-} $hp
+zombie() { [ "$(awk '{print $3}' /proc/$1/stat 2>/dev/null)" = Z ]; }
+check "headroom is dead, not yet reaped" wait_for 5 zombie "$hp"
 cmd=$(cat g.cmd); kid=$(cat g.kid)
 check "the command itself died with headroom (PR_SET_PDEATHSIG)" wait_for 5 gone "$cmd"
-check "with the guard killed too, the process it forked outlives headroom (until the next run)" kill -0 "$kid"
+alive() { ! gone "$1"; }
+check "with the guard killed too, the process it forked outlives headroom (until the next run)" alive "$kid"
+kill -USR1 "$holder"; wait "$holder" || true
 "$HEADROOM" run --quiet --record next.db -- true
 check "the next run kills what the crashed run left running" wait_for 5 gone "$kid"
 check "the next run removes the crashed run's cgroup" wait_for 5 test ! -e "$memcg/headroom-$hp"

@@ -114,7 +114,16 @@ expect_eq "--duration stop exits 0" "$rc" 0
 expect_eq "--duration: the recording is finished" "$(q dur.db 'select finished, exit_signal from run')" "1|15"
 "$HEADROOM" run --quiet --record int.db -- sleep 30 &
 hp=$!
-sleep 0.5
+# a background job starts with SIGINT ignored, and headroom takes it back (blocked, for its
+# signalfd) only after its cgroup and guard, just before it creates the recording: a SIGINT sent
+# before is lost. So the signal goes once the recording holds a sample (the command runs by then).
+# The file is read only once headroom wrote its header: sqlite3 creates a missing database.
+n=0
+for _ in $(seq 600); do
+  [ -s int.db ] && n=$(q int.db 'select count(*) from samples' 2>/dev/null || echo 0)
+  [ "${n:-0}" -gt 0 ] && break
+  sleep 0.05
+done
 kill -INT "$hp"
 set +e; wait "$hp"; rc=$?; set -e
 expect_eq "SIGINT to headroom reaches the command (128+2)" "$rc" 130
