@@ -15,33 +15,25 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-# start_exporter LOG ARGS...: starts headroom export on a free port, sets EPID and EPORT
+# start_exporter LOG ADDRESS ARGS...: starts headroom export on ADDRESS (port 0: any free port),
+# sets EPID and EPORT
 start_exporter() {
-  local log=$1; shift
-  "$HEADROOM" export --listen 127.0.0.1:0 "$@" 2>"$log" &
+  local log=$1 addr=$2; shift 2
+  "$HEADROOM" export --listen "$addr" "$@" 2>"$log" &
   EPID=$!; PIDS+=("$EPID")
   for _ in $(seq 50); do grep -q 'exporting on' "$log" && break; sleep 0.1; done
   EPORT=$(sed -n 's|.*127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$log")
   [ -n "$EPORT" ] || { echo "exporter did not start: $(cat "$log")"; exit 1; }
 }
 
-# 1. A process with 100 MiB spikes of ~25 ms every 1.5 s, on a 20 MiB base.
-"$PROGS/memspike" 20 100 5 1500 8 > spike.out &
-SPID=$!; PIDS+=("$SPID")
-# --reset-peaks: the exact peak of every interval, which resets the program's own VmHWM (its choice here)
-start_exporter exp.log --pid "$SPID" --interval 1s --peak-window 15s --timeout 2s --reset-peaks
-# the first interval's figures: polled, a loaded machine decides when the first interval ends
-scraped() { curl -sf "http://127.0.0.1:$EPORT/metrics" > m1.txt && grep -q "^headroom_rss_bytes{pid=\"$SPID\"} " m1.txt; }
-eventually 30 scraped || true
-check "promtool check metrics passes on --pid output" promtool check metrics < m1.txt
-for m in headroom_rss_bytes headroom_rss_peak_bytes headroom_processes; do
-  check "$m has HELP and TYPE" grep -q "^# TYPE $m gauge" m1.txt
-done
-check "series labelled by pid" grep -q "^headroom_rss_bytes{pid=\"$SPID\"} " m1.txt
-check "no heap metric without the shim" test -z "$(grep headroom_heap_live_bytes m1.txt)"
-
-# 2. A real Prometheus scraping every second.
+# 1. A real Prometheus scraping every second, started first: it creates its scrape loops only on
+# its scrape manager's 5 s reload tick after it loaded the config, so started after the program
+# below (which lives ~14 s) a slow TSDB open or config load left the program 2-3 scrapes. Its
+# target is the exporter's port, on which nothing listens until the exporter starts; the loop
+# exists once Prometheus lists the target (down until then), and it then scrapes every second.
+EPORT=$(free_port)
 PPORT=$(free_port)
+while [ "$PPORT" = "$EPORT" ]; do PPORT=$(free_port); done
 cat > prom.yml <<EOF
 global: {scrape_interval: 1s, evaluation_interval: 1s}
 scrape_configs:
@@ -52,12 +44,31 @@ prometheus --config.file=prom.yml --storage.tsdb.path="$T/tsdb" --web.listen-add
   > prom.log 2>&1 &
 PIDS+=("$!")
 PROM=http://127.0.0.1:$PPORT
-for _ in $(seq 100); do curl -sf "$PROM/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+eventually 60 curl -sf "$PROM/-/ready" -o /dev/null || true
 check "prometheus is ready" curl -sf "$PROM/-/ready" -o /dev/null
 promql() { curl -sf "$PROM/api/v1/query" --data-urlencode "query=$1" | python3 -c '
 import json, sys
 r = json.load(sys.stdin)["data"]["result"]
 print(r[0]["value"][1] if r else "none")'; }
+target_listed() { curl -sf "$PROM/api/v1/targets?state=active" | python3 -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin)["data"]["activeTargets"] else 1)'; }
+check "prometheus scrapes the exporter's port (polled, 30 s at most)" eventually 30 target_listed
+
+# 2. A process with 100 MiB spikes of ~25 ms every 1.5 s, on a 20 MiB base.
+"$PROGS/memspike" 20 100 5 1500 8 > spike.out &
+SPID=$!; PIDS+=("$SPID")
+# --reset-peaks: the exact peak of every interval, which resets the program's own VmHWM (its choice here)
+start_exporter exp.log "127.0.0.1:$EPORT" --pid "$SPID" --interval 1s --peak-window 15s --timeout 2s --reset-peaks
+# the first interval's figures: polled, a loaded machine decides when the first interval ends
+scraped() { curl -sf "http://127.0.0.1:$EPORT/metrics" > m1.txt && grep -q "^headroom_rss_bytes{pid=\"$SPID\"} " m1.txt; }
+eventually 30 scraped || true
+check "promtool check metrics passes on --pid output" promtool check metrics < m1.txt
+for m in headroom_rss_bytes headroom_rss_peak_bytes headroom_processes; do
+  check "$m has HELP and TYPE" grep -q "^# TYPE $m gauge" m1.txt
+done
+check "series labelled by pid" grep -q "^headroom_rss_bytes{pid=\"$SPID\"} " m1.txt
+check "no heap metric without the shim" test -z "$(grep headroom_heap_live_bytes m1.txt)"
 
 # 3. Meanwhile: 100 concurrent scrapes, and a client that connects and sends nothing.
 python3 - "$EPORT" > halfopen.out <<'EOF' &
@@ -134,7 +145,7 @@ if [ -w "$parent" ] && [ -e "$parent/memory.usage_in_bytes" -o -e "$parent/memor
   ( echo $BASHPID > "$cgroot/a/cgroup.procs"; exec "$PROGS/memgrow" 24 8 20 60000 ) & PIDS+=("$!")
   ( echo $BASHPID > "$cgroot/b/cgroup.procs"; exec "$PROGS/memgrow" 12 4 20 60000 ) & bp=$!; PIDS+=("$bp")
   sleep 0.5
-  start_exporter cg.log --cgroup-root "$cgroot" --interval 200ms --peak-window 2s --rescan 300ms
+  start_exporter cg.log 127.0.0.1:0 --cgroup-root "$cgroot" --interval 200ms --peak-window 2s --rescan 300ms
   # until both cgroups are exported and a's program has grown to its 24 MiB (or 30 s)
   both() {
     curl -sf "http://127.0.0.1:$EPORT/metrics" > m2.txt &&
@@ -176,7 +187,7 @@ usage "peak window shorter than the interval" "peak-window" --pid $$ --interval 
 usage "a runtime directory that is not absolute" "not an absolute directory path" --cgroup-root / --containerd-state run/containerd
 usage "an empty host root" "not an absolute directory path" --cgroup-root / --host-root ""
 # SIGTERM stops it cleanly (under ASan a leak would make this non-zero), and --duration ends it
-start_exporter stop.log --pid $$
+start_exporter stop.log 127.0.0.1:0 --pid $$
 kill -TERM "$EPID"; set +e; wait "$EPID"; rc=$?; set -e
 expect_eq "SIGTERM stops the exporter with status 0" "$rc" 0
 set +e; timeout 10 "$HEADROOM" export --pid $$ --listen 127.0.0.1:0 --duration 300ms 2>/dev/null; rc=$?; set -e
