@@ -112,18 +112,24 @@ expect_eq "cgroup version recorded" "$(q cg.db 'select cgroup_version from run')
 "$HEADROOM" run --quiet --duration 500ms --record dur.db -- sleep 30; rc=$?
 expect_eq "--duration stop exits 0" "$rc" 0
 expect_eq "--duration: the recording is finished" "$(q dur.db 'select finished, exit_signal from run')" "1|15"
+# samples_at_least DB N: waits (30 s at most) until the recording DB holds N samples. The file
+# is read only once headroom made it: sqlite3 creates a missing database, which headroom then
+# refuses to overwrite.
+samples_at_least() {
+  local n=0
+  for _ in $(seq 600); do
+    [ -s "$1" ] && n=$(q "$1" 'select count(*) from samples' 2>/dev/null || echo 0)
+    [ "${n:-0}" -ge "$2" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
 "$HEADROOM" run --quiet --record int.db -- sleep 30 &
 hp=$!
 # a background job starts with SIGINT ignored, and headroom takes it back (blocked, for its
 # signalfd) only after its cgroup and guard, just before it creates the recording: a SIGINT sent
 # before is lost. So the signal goes once the recording holds a sample (the command runs by then).
-# The file is read only once headroom wrote its header: sqlite3 creates a missing database.
-n=0
-for _ in $(seq 600); do
-  [ -s int.db ] && n=$(q int.db 'select count(*) from samples' 2>/dev/null || echo 0)
-  [ "${n:-0}" -gt 0 ] && break
-  sleep 0.05
-done
+samples_at_least int.db 1 || true
 kill -INT "$hp"
 set +e; wait "$hp"; rc=$?; set -e
 expect_eq "SIGINT to headroom reaches the command (128+2)" "$rc" 130
@@ -135,14 +141,8 @@ check "the cgroup is removed after Ctrl-C" test ! -e "$cgi"
 # machine may not have written one by then), and every sample written before survives.
 "$HEADROOM" run --quiet --interval 10ms --record killed.db -- sleep 60 &
 hp=$!
-before=0
-for _ in $(seq 600); do
-  # only once headroom made the file: sqlite3 creates a missing database, which headroom then
-  # refuses to overwrite
-  [ -e killed.db ] && before=$(q killed.db 'select count(*) from samples' 2>/dev/null || echo 0)
-  [ "${before:-0}" -ge 100 ] && break
-  sleep 0.05
-done
+samples_at_least killed.db 100 || true
+before=$(q killed.db 'select count(*) from samples' 2>/dev/null || echo 0)
 child=$(pgrep -P "$hp" -x sleep || true)
 kill -KILL "$hp"
 wait "$hp" 2>/dev/null || true
