@@ -216,7 +216,13 @@ def pointer(chromium, path, chart):
         target = dt.call("Target.createTarget", {"url": "file://" + os.path.abspath(path)})["targetId"]
         dt.session = dt.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for _ in range(200):
-            if dt.evaluate("document.documentElement.getAttribute('data-ready')") == "1":
+            # while the new tab still navigates from about:blank to the file, an evaluation can
+            # meet a context that is going away: an error reply, asked again
+            try:
+                ready = dt.evaluate("document.documentElement.getAttribute('data-ready')")
+            except SystemExit:
+                ready = None
+            if ready == "1":
                 break
             time.sleep(0.05)
         else:
