@@ -28,6 +28,7 @@ void analyze_options_init(struct analyze_options *opt)
 	opt->min_steady_ns = TH_MIN_STEADY_NS;
 	opt->min_steady_samples = TH_MIN_STEADY_SAMPLES;
 	opt->p_threshold = TH_P_SIGNIFICANT;
+	opt->p_sites = TH_P_SITES;
 }
 
 const char *analyze_verdict_name(enum analyze_verdict v)

@@ -131,6 +131,7 @@ struct analyze_options {
 	int64_t min_steady_ns;     /* shortest steady phase to judge a trend, default 10 s */
 	size_t min_steady_samples; /* default 20 */
 	double p_threshold;        /* Mann–Kendall significance, default 0.01 */
+	double p_sites;            /* ... of a leak suspect among the allocation sites, default 0.001 */
 };
 /* Fill *opt with the defaults above. */
 void analyze_options_init(struct analyze_options *opt);

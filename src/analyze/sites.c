@@ -14,7 +14,6 @@
 
 #include "analyze_stages.h"
 #include "stats.h"
-#include "thresholds.h"
 
 /* A snapshot within this of the peak instant may stand for it (one collection period): the
  * fullest of them, since the peak is the fullest instant. */
@@ -138,7 +137,7 @@ static int cmp_change_desc(const void *x, const void *y)
 }
 
 /* Sites whose live bytes grow through [t0, t1]: Theil–Sen slope, Mann–Kendall p below
- * TH_P_SITES (a tenth of the trend's: many sites are judged at once, and a level site's sampled
+ * o->p_sites (a tenth of the trend's: many sites are judged at once, and a level site's sampled
  * bytes jump from snapshot to snapshot), and a rise over the phase of at least the trend's band
  * (o->band_min_bytes, o->band_frac of the site's last level). Each site's series is its rows in
  * the phase; a site must be in at least half the snapshots (one that drops out of the top rows
@@ -176,7 +175,7 @@ static void find_suspects(const struct recording *rec, size_t from, size_t to, s
 		if (stats_theil_sen(ts, xs, k, &slope, NULL) < 0 || !(slope > 0) || stats_mann_kendall(ts, xs, k, &mk) < 0)
 			continue;
 		double rise = slope * steady_s;
-		if (mk.p >= fmin(o->p_threshold, TH_P_SITES) || rise < fmax((double)o->band_min_bytes, o->band_frac * (double)last))
+		if (mk.p >= o->p_sites || rise < fmax((double)o->band_min_bytes, o->band_frac * (double)last))
 			continue;
 		struct analyze_site s;
 		site_name(rec, ids[i], &s);
